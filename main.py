@@ -1,0 +1,21 @@
+"""Cloud Functions entry point: `predict(request)` hands every request to the serving core."""
+
+import os
+
+import flask
+import functions_framework
+
+from serving import logs
+from serving.endpoint import Endpoint
+from serving.http import handle
+from serving.settings import Settings
+
+SETTINGS = Settings.from_env(os.environ)
+logs.configure(SETTINGS.log_level)
+ENDPOINT = Endpoint(SETTINGS)
+
+
+@functions_framework.http
+def predict(request: flask.Request) -> flask.Response:
+    """Every path and method of the function arrives here."""
+    return handle(request, ENDPOINT)

@@ -1,0 +1,106 @@
+"""Fetch, verify and deserialise the model: nothing is deserialised before every hash matches."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from serving.errors import IntegrityError, ModelUnavailable
+from serving.manifest import MANIFEST_NAME, Artifact, Manifest, sha256_hex
+from serving.runtimes import Runtime, RuntimeFactory
+from serving.settings import BUNDLED_MODEL_DIR, Settings
+from serving.storage import ModelStore, open_store
+
+logger = logging.getLogger(__name__)
+
+
+def _sklearn() -> RuntimeFactory:
+    from serving.runtimes import sklearn_runtime
+
+    return sklearn_runtime.load
+
+
+def _onnx() -> RuntimeFactory:
+    from serving.runtimes import onnx_runtime
+
+    return onnx_runtime.load
+
+
+# Each runtime's module is imported only when chosen: the ONNX path never imports scikit-learn.
+RUNTIMES: dict[str, Callable[[], RuntimeFactory]] = {"sklearn": _sklearn, "onnx": _onnx}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified manifest and the runtime built from its artifact."""
+
+    manifest: Manifest
+    manifest_sha256: str
+    runtime: Runtime
+    source: str
+    load_seconds: float
+
+
+def load_model(settings: Settings) -> LoadedModel:
+    """Load the model that settings point at, or raise ModelUnavailable saying why."""
+    started = time.perf_counter()
+    store = open_store(settings.model_uri, BUNDLED_MODEL_DIR)
+    manifest_bytes = store.read(MANIFEST_NAME)
+    manifest_sha256 = sha256_hex(manifest_bytes)
+    if settings.model_sha256 and manifest_sha256 != settings.model_sha256:
+        raise IntegrityError(
+            f"{MANIFEST_NAME} sha256 is {manifest_sha256}, "
+            f"but MODEL_SHA256 pins {settings.model_sha256}"
+        )
+    manifest = Manifest.parse(manifest_bytes)
+    artifact = choose_artifact(manifest, settings.model_runtime)
+    data = read_verified(store, artifact.name, artifact.sha256)
+    runtime = RUNTIMES[artifact.runtime]()(data, manifest)
+    loaded = LoadedModel(
+        manifest=manifest,
+        manifest_sha256=manifest_sha256,
+        runtime=runtime,
+        source=store.description,
+        load_seconds=time.perf_counter() - started,
+    )
+    for warning in runtime.warnings:
+        logger.warning(warning)
+    logger.info(
+        "model loaded",
+        extra={
+            "fields": {
+                "source": loaded.source,
+                "manifest_sha256": manifest_sha256,
+                "model_version": manifest.model_version,
+                "runtime": runtime.name,
+                "seconds": round(loaded.load_seconds, 4),
+            }
+        },
+    )
+    return loaded
+
+
+def choose_artifact(manifest: Manifest, preference: str) -> Artifact:
+    """The artifact to serve: ONNX when listed (or forced), scikit-learn otherwise."""
+    order = ("onnx", "sklearn") if preference == "auto" else (preference,)
+    for runtime in order:
+        artifact = manifest.artifact_for(runtime)
+        if artifact is not None:
+            return artifact
+    raise ModelUnavailable(
+        f"{MANIFEST_NAME} lists no artifact for MODEL_RUNTIME={preference}; "
+        f"it lists: {', '.join(sorted(a.runtime for a in manifest.artifacts.values()))}"
+    )
+
+
+def read_verified(store: ModelStore, name: str, expected_sha256: str) -> bytes:
+    """Read one artifact and return its bytes only when their sha256 is the pinned one."""
+    data = store.read(name)
+    actual = sha256_hex(data)
+    if actual != expected_sha256:
+        raise IntegrityError(
+            f"{name} sha256 is {actual}, but {MANIFEST_NAME} pins {expected_sha256}"
+        )
+    return data

@@ -1,0 +1,86 @@
+"""The model folder's manifest.json: what train.py writes and the loader trusts once verified."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from serving.errors import IntegrityError
+
+MANIFEST_NAME = "manifest.json"
+FORMAT_VERSION = 1
+TASKS = ("classification", "regression")
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex sha256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file of the model folder, pinned by its sha256."""
+
+    name: str
+    sha256: str
+    size: int
+    runtime: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The parsed manifest; `raw` keeps every field for the metadata answer."""
+
+    name: str
+    model_version: str
+    task: str
+    feature_names: tuple[str, ...]
+    classes: tuple[Any, ...] | None
+    artifacts: dict[str, Artifact]
+    raw: dict[str, Any]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def artifact_for(self, runtime: str) -> Artifact | None:
+        """The artifact a runtime reads, if the manifest lists one."""
+        return next((a for a in self.artifacts.values() if a.runtime == runtime), None)
+
+    @classmethod
+    def parse(cls, data: bytes) -> Manifest:
+        """Parse and check manifest.json's bytes; anything malformed is an IntegrityError."""
+        try:
+            raw = json.loads(data)
+            return cls._from_dict(raw)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise IntegrityError(f"{MANIFEST_NAME} is malformed: {exc}") from exc
+
+    @classmethod
+    def _from_dict(cls, raw: dict[str, Any]) -> Manifest:
+        if raw.get("format") != FORMAT_VERSION:
+            raise ValueError(f"format must be {FORMAT_VERSION}, got {raw.get('format')!r}")
+        if raw["task"] not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {raw['task']!r}")
+        names = tuple(str(n) for n in raw["feature_names"])
+        if not names or raw["n_features"] != len(names):
+            raise ValueError("feature_names must be non-empty and match n_features")
+        classes = raw.get("classes")
+        artifacts = {
+            name: Artifact(name, str(entry["sha256"]), int(entry["bytes"]), str(entry["runtime"]))
+            for name, entry in raw["artifacts"].items()
+        }
+        for name in artifacts:
+            if "/" in name or "\\" in name or name in ("", ".", ".."):
+                raise ValueError(f"artifact name {name!r} must be a plain file name")
+        return cls(
+            name=str(raw["name"]),
+            model_version=str(raw["model_version"]),
+            task=raw["task"],
+            feature_names=names,
+            classes=tuple(classes) if classes is not None else None,
+            artifacts=artifacts,
+            raw=raw,
+        )

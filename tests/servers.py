@@ -1,0 +1,85 @@
+"""Start and stop a real functions-framework server on 127.0.0.1 for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FRAMEWORK = Path(sys.executable).parent / "functions-framework"
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Wait until something accepts connections on the port; fail if the process dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with status {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout} s")
+
+
+@dataclass
+class Server:
+    """A running functions-framework server and where its output goes."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_server(
+    env: Mapping[str, str] | None = None, source: Path = REPO / "main.py", wait: bool = True
+) -> Server:
+    """Start `functions-framework --target predict` on a free loopback port."""
+    port = free_port()
+    runtime_dir = tempfile.mkdtemp(prefix="ff-runtime-")
+    log_path = Path(runtime_dir) / "server.log"
+    full_env = {**os.environ, "XDG_RUNTIME_DIR": runtime_dir, **(env or {})}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(FRAMEWORK), "--target", "predict", "--source", str(source)]
+            + ["--host", "127.0.0.1", "--port", str(port)],
+            cwd=source.parent,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log_path)
+    if wait:
+        try:
+            wait_for_port(port, process)
+        except Exception:
+            server.stop()
+            raise
+    return server
