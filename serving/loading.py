@@ -46,7 +46,12 @@ class LoadedModel:
 def load_model(settings: Settings) -> LoadedModel:
     """Load the model that settings point at, or raise ModelUnavailable saying why."""
     started = time.perf_counter()
-    store = open_store(settings.model_uri, BUNDLED_MODEL_DIR)
+    store = open_store(
+        settings.model_uri,
+        BUNDLED_MODEL_DIR,
+        timeout=settings.model_fetch_timeout_seconds,
+        manifest_generation=settings.model_generation,
+    )
     manifest_bytes = store.read(MANIFEST_NAME)
     manifest_sha256 = sha256_hex(manifest_bytes)
     if settings.model_sha256 and manifest_sha256 != settings.model_sha256:

@@ -10,7 +10,10 @@ import numpy as np
 
 from serving.errors import InvalidInput, TooManyRows
 
-ACCEPTED_FIELDS = ("features", "instances", "probabilities")
+ACCEPTED_FIELDS = ("features", "instances", "probabilities", "parameters", "params")
+# What a request may ask for, named after the estimator's methods (MLflow's `predict_method`).
+METHODS = ("predict", "predict_proba", "decision_function")
+OPTION_KEYS = ("parameters", "params")
 SHAPES = (
     '{"features": [x1, ..., xn]} for one row, '
     '{"features": [[...], ...]} or {"instances": [[...], ...]} for several, '
@@ -25,6 +28,7 @@ class PredictRequest:
     rows: np.ndarray
     single: bool
     probabilities: bool
+    method: str = "predict"
 
 
 def parse_predict(body: Any, feature_names: Sequence[str], max_rows: int) -> PredictRequest:
@@ -38,6 +42,7 @@ def parse_predict(body: Any, feature_names: Sequence[str], max_rows: int) -> Pre
         )
     if ("features" in body) == ("instances" in body):
         raise InvalidInput(f"give exactly one of 'features' or 'instances': {SHAPES}")
+    method = read_method(body)
     probabilities = body.get("probabilities", False)
     if not isinstance(probabilities, bool):
         raise InvalidInput("'probabilities' must be true or false")
@@ -49,7 +54,62 @@ def parse_predict(body: Any, feature_names: Sequence[str], max_rows: int) -> Pre
         raise InvalidInput(f"'{key}' must be a non-empty list: {SHAPES}")
     if len(rows) > max_rows:
         raise TooManyRows(f"got {len(rows)} rows; at most {max_rows} per request (MAX_ROWS)")
-    return PredictRequest(to_matrix(rows, feature_names), single, probabilities)
+    return PredictRequest(to_matrix(rows, feature_names), single, probabilities, method)
+
+
+def read_method(body: dict[str, Any]) -> str:
+    """The `predict_method` from `parameters` (Vertex, KServe) or `params` (MLflow)."""
+    given = [key for key in OPTION_KEYS if key in body]
+    if len(given) > 1:
+        raise InvalidInput("give 'parameters' or 'params', not both")
+    if not given:
+        return "predict"
+    options = body[given[0]]
+    if options is None:
+        return "predict"
+    if not isinstance(options, dict):
+        raise InvalidInput(
+            f'\'{given[0]}\' must be an object such as {{"predict_method": "predict"}}'
+        )
+    unknown = sorted(set(options) - {"predict_method"})
+    if unknown:
+        raise InvalidInput(f"unknown parameter {unknown[0]!r}; accepted: predict_method")
+    return check_method(options.get("predict_method", "predict"))
+
+
+def check_method(method: Any) -> str:
+    """A predict method name, or InvalidInput listing the accepted ones."""
+    if method not in METHODS:
+        raise InvalidInput(f"predict_method must be one of {', '.join(METHODS)}, got {method!r}")
+    return str(method)
+
+
+def check_rows(count: int, max_rows: int) -> None:
+    """Refuse empty batches and batches over MAX_ROWS."""
+    if count == 0:
+        raise InvalidInput("no rows: send at least one row")
+    if count > max_rows:
+        raise TooManyRows(f"got {count} rows; at most {max_rows} per request (MAX_ROWS)")
+
+
+def columns_to_matrix(columns: dict[str, Any], feature_names: Sequence[str]) -> np.ndarray:
+    """Columnar input ({feature name: [values]}) as rows; every feature named once."""
+    missing = [name for name in feature_names if name not in columns]
+    if missing:
+        raise InvalidInput(f"missing feature {missing[0]!r} ({len(missing)} missing)")
+    unknown = [name for name in columns if name not in feature_names]
+    if unknown:
+        raise InvalidInput(f"unknown feature {unknown[0]!r}")
+    lists = [columns[name] for name in feature_names]
+    if not all(isinstance(values, list) for values in lists):
+        raise InvalidInput("each feature's value must be a list, one value per row")
+    try:
+        rows = np.asarray(lists).T
+    except (ValueError, OverflowError):
+        raise InvalidInput("every feature's list must have the same length") from None
+    if rows.ndim != 2:
+        raise InvalidInput("each feature's value must be a flat list of numbers, one per row")
+    return to_matrix(rows, feature_names)
 
 
 def _is_one_row(data: Any) -> bool:
@@ -58,9 +118,9 @@ def _is_one_row(data: Any) -> bool:
     )
 
 
-def to_matrix(rows: list[Any], feature_names: Sequence[str]) -> np.ndarray:
+def to_matrix(rows: list[Any] | np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
     """Rows (lists of numbers, or objects keyed by feature name) as a finite float64 array."""
-    if any(isinstance(row, dict) for row in rows):
+    if isinstance(rows, list) and any(isinstance(row, dict) for row in rows):
         rows = [_ordered(row, feature_names, i) for i, row in enumerate(rows)]
     try:
         array = np.asarray(rows)

@@ -1,4 +1,4 @@
-"""Where model files come from: a local folder (the bundled model/) or, later, a bucket."""
+"""Where model files come from: a local folder (the bundled model/) or a gs:// bucket folder."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Protocol
 
 from serving.errors import ModelUnavailable
+from serving.manifest import MANIFEST_NAME
+
+GCS_SCHEME = "gs://"
 
 
 class ModelStore(Protocol):
@@ -34,8 +37,35 @@ class LocalStore:
             raise ModelUnavailable(f"{name} could not be read ({exc.strerror})") from exc
 
 
-def open_store(model_uri: str, bundled: Path) -> ModelStore:
-    """The store for MODEL_URI: a local folder (the bundled one by default)."""
+def is_gcs_uri(model_uri: str) -> bool:
+    """Whether MODEL_URI names a Cloud Storage folder."""
+    return model_uri.startswith(GCS_SCHEME)
+
+
+def parse_gcs_uri(model_uri: str) -> tuple[str, str]:
+    """`gs://BUCKET/PREFIX/` as (bucket, prefix ending in "/" or empty); ValueError if malformed."""
+    bucket, _, prefix = model_uri.removeprefix(GCS_SCHEME).partition("/")
+    if not bucket or any(c in bucket for c in "#?*[] "):
+        raise ValueError(f"{model_uri!r} must look like gs://BUCKET/PREFIX/")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
+
+
+def open_store(
+    model_uri: str,
+    bundled: Path,
+    *,
+    timeout: float = 10.0,
+    manifest_generation: int | None = None,
+) -> ModelStore:
+    """The store for MODEL_URI: a gs:// folder, or a local folder (the bundled one by default)."""
+    if is_gcs_uri(model_uri):
+        # Imported here only: the bundled and local paths never load google-cloud-storage.
+        from serving.gcs import GcsStore
+
+        bucket, prefix = parse_gcs_uri(model_uri)
+        generations = {MANIFEST_NAME: manifest_generation} if manifest_generation else {}
+        return GcsStore(bucket, prefix, timeout=timeout, generations=generations)
     folder = Path(model_uri)
     label = "bundled" if folder.resolve() == bundled.resolve() else "local folder"
     return LocalStore(folder, label)

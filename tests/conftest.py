@@ -1,10 +1,15 @@
-"""Shared fixtures: small real models trained in temp folders, the app, a real server."""
+"""Shared fixtures: small real models trained in temp folders, the app, a real server, logs."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,9 +17,21 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import train  # noqa: E402
+from serving.logs import CloudLoggingFormatter  # noqa: E402
 from tests.servers import Server, start_server  # noqa: E402
 
 TrainModel = Callable[..., Path]
+# Every variable the function reads: cleared before each in-process app is built.
+FUNCTION_ENV = (
+    "MODEL_URI",
+    "MODEL_SHA256",
+    "MODEL_RUNTIME",
+    "MAX_ROWS",
+    "MAX_BODY_BYTES",
+    "LOG_LEVEL",
+    "GOOGLE_CLOUD_PROJECT",
+    "GCP_PROJECT",
+)
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +48,7 @@ def train_model(tmp_path_factory: pytest.TempPathFactory) -> TrainModel:
 
 @pytest.fixture(scope="session")
 def classifier_dir(train_model: TrainModel) -> Path:
-    """The default model: breast-cancer, StandardScaler + LogisticRegression."""
+    """The default model (train.py with no arguments): breast-cancer, StandardScaler + LR."""
     return train_model()
 
 
@@ -42,11 +59,17 @@ def regressor_dir(train_model: TrainModel) -> Path:
 
 
 @pytest.fixture
+def model_copy(classifier_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the classifier folder that a test may break."""
+    return Path(shutil.copytree(classifier_dir, tmp_path / "model-copy"))
+
+
+@pytest.fixture
 def app_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Set the function's environment for one test (restored afterwards)."""
 
     def apply(**values: str) -> None:
-        for name in ("MODEL_URI", "MODEL_SHA256", "MAX_ROWS", "MAX_BODY_BYTES", "LOG_LEVEL"):
+        for name in FUNCTION_ENV:
             monkeypatch.delenv(name, raising=False)
         for name, value in values.items():
             monkeypatch.setenv(name, value)
@@ -57,11 +80,11 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 
 @pytest.fixture
-def make_client(app_env: Callable[..., None]) -> Callable[..., object]:
+def make_client(app_env: Callable[..., None]) -> Callable[..., Any]:
     """A Flask test client through the real functions-framework app, for a given environment."""
     import functions_framework
 
-    def build(**env: str) -> object:
+    def build(**env: str) -> Any:
         app_env(**env)
         app = functions_framework.create_app(target="predict", source=str(REPO / "main.py"))
         return app.test_client()
@@ -70,16 +93,33 @@ def make_client(app_env: Callable[..., None]) -> Callable[..., object]:
 
 
 @pytest.fixture
-def client(make_client: Callable[..., object], classifier_dir: Path) -> object:
+def client(make_client: Callable[..., Any], classifier_dir: Path) -> Any:
     """A test client serving the breast-cancer classifier."""
     return make_client(MODEL_URI=str(classifier_dir))
 
 
+@pytest.fixture
+def serving_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The `serving` loggers' JSON lines during one test, parsed (each line must be JSON)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(CloudLoggingFormatter())
+    logger = logging.getLogger("serving")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    yield lines
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(classifier_dir: Path) -> Iterator[Server]:
     """A real functions-framework server serving a freshly trained classifier."""
-    out = tmp_path_factory.mktemp("server-model")
-    assert train.main(["--out", str(out)]) == 0
-    running = start_server({"MODEL_URI": str(out)})
+    running = start_server({"MODEL_URI": str(classifier_dir)})
     yield running
     running.stop()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,10 @@ class Server:
 
 
 def start_server(
-    env: Mapping[str, str] | None = None, source: Path = REPO / "main.py", wait: bool = True
+    env: Mapping[str, str] | None = None,
+    source: Path = REPO / "main.py",
+    wait: bool = True,
+    preexec: Callable[[], None] | None = None,
 ) -> Server:
     """Start `functions-framework --target predict` on a free loopback port."""
     port = free_port()
@@ -74,6 +77,7 @@ def start_server(
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec,
         )
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
     if wait:

@@ -196,7 +196,7 @@ def run_host_namespace(tmp_path: Path) -> list[str]:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("a full Cloud Run deploy needs root and unshare to map a host name")
     hosts = tmp_path / "hosts"
-    hosts.write_text(f"127.0.0.1 localhost\n127.0.0.1 us-central1-{RUN_HOST}\n")
+    hosts.write_text(f"127.0.0.1 localhost {RUN_HOST} us-central1-{RUN_HOST}\n")
     prefix = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"',
               str(hosts)]
     probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)

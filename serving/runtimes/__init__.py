@@ -15,6 +15,7 @@ class Runtime(Protocol):
     name: str
     warnings: tuple[str, ...]
     libraries: dict[str, str]
+    has_decision_function: bool
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Labels (classification) or values (regression), one per row."""
@@ -22,6 +23,10 @@ class Runtime(Protocol):
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
         """Class probabilities, one row per input row, columns in the manifest's class order."""
+        ...
+
+    def decision_function(self, rows: np.ndarray) -> np.ndarray:
+        """Decision values (1-D for binary, one column per class otherwise); InvalidInput if none."""
         ...
 
 

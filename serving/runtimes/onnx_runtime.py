@@ -6,10 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from serving.errors import ModelUnavailable
+from serving.errors import InvalidInput, ModelUnavailable
 from serving.manifest import Manifest
 
 NAME = "onnx"
+NO_DECISION_VALUES = (
+    "decision values are not available from the ONNX export of this model; "
+    "serve it with MODEL_RUNTIME=sklearn to get them"
+)
 
 
 class OnnxRuntime:
@@ -17,6 +21,7 @@ class OnnxRuntime:
 
     name = NAME
     warnings: tuple[str, ...] = ()
+    has_decision_function = False
 
     def __init__(self, session: Any, version: str) -> None:
         self.session = session
@@ -35,6 +40,9 @@ class OnnxRuntime:
             raise ModelUnavailable("this ONNX model has no probability output")
         (probabilities,) = self.session.run([self._proba], {self._input: rows})
         return np.asarray(probabilities)
+
+    def decision_function(self, rows: np.ndarray) -> np.ndarray:
+        raise InvalidInput(NO_DECISION_VALUES)
 
 
 def session_options(ort: Any) -> Any:

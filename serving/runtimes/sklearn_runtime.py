@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from serving.errors import InvalidInput
 from serving.manifest import Manifest
 
 NAME = "sklearn"
@@ -21,12 +22,19 @@ class SklearnRuntime:
         self.estimator = estimator
         self.warnings = warnings
         self.libraries = {"scikit-learn": version}
+        # A Pipeline exposes decision_function only when its final step has one.
+        self.has_decision_function = hasattr(estimator, "decision_function")
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.estimator.predict(rows))
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.estimator.predict_proba(rows))
+
+    def decision_function(self, rows: np.ndarray) -> np.ndarray:
+        if not self.has_decision_function:
+            raise InvalidInput("this model has no decision_function")
+        return np.asarray(self.estimator.decision_function(rows), dtype=np.float64)
 
 
 def load(artifact: bytes, manifest: Manifest) -> SklearnRuntime:

@@ -1,0 +1,143 @@
+"""Shared measurement pieces for the benchmarks: servers to compare, cold start, memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.servers import Server, start_server  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of serving the same model: a handler source and its environment."""
+
+    name: str
+    source: Path
+    env: Mapping[str, str]
+
+    def body(self, rows: list[list[float]]) -> bytes:
+        """A request body this variant accepts for these rows."""
+        return json.dumps({"features": rows}).encode()
+
+
+def variants(model_dir: Path) -> list[Variant]:
+    """The naive ten-line baseline, this project on ONNX, and on scikit-learn."""
+    return [
+        Variant(
+            "baseline",
+            REPO / "bench" / "baseline" / "main.py",
+            {"BASELINE_MODEL": str(model_dir / "model.joblib")},
+        ),
+        Variant("onnx", REPO / "main.py", {"MODEL_URI": str(model_dir), "MODEL_RUNTIME": "onnx"}),
+        Variant(
+            "sklearn", REPO / "main.py", {"MODEL_URI": str(model_dir), "MODEL_RUNTIME": "sklearn"}
+        ),
+    ]
+
+
+def post(url: str, body: bytes, timeout: float = 30.0) -> tuple[int, bytes]:
+    """POST JSON; returns (status, body) without raising on HTTP errors."""
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def cold_start(
+    variant: Variant,
+    body: bytes,
+    timeout: float = 120.0,
+    preexec: Callable[[], None] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> float:
+    """Seconds from spawning the server to its first prediction answered with 200."""
+    started = time.perf_counter()
+    server = start_server(
+        {**variant.env, **(extra_env or {})}, source=variant.source, wait=False, preexec=preexec
+    )
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+        deadline = started + timeout
+        while time.perf_counter() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"{variant.name} exited early:\n{server.logs()[-2000:]}")
+            try:
+                status, _ = post(f"http://127.0.0.1:{port}/", body, timeout=timeout)
+            except (ConnectionError, urllib.error.URLError):
+                time.sleep(0.005)
+                continue
+            if status == 200:
+                return time.perf_counter() - started
+            raise RuntimeError(f"{variant.name} answered {status}:\n{server.logs()[-2000:]}")
+        raise TimeoutError(f"{variant.name}: no answer within {timeout} s")
+    finally:
+        server.stop()
+
+
+def process_tree(pid: int) -> list[int]:
+    """The pid and all its descendants."""
+    found = [pid]
+    for child in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child_pid in child.read_text().split():
+            found.extend(process_tree(int(child_pid)))
+    return found
+
+
+def memory_mb(pid: int) -> tuple[float, float, float]:
+    """(peak RSS, current RSS, PSS) in MB, summed over the process tree."""
+    peak = rss = pss = 0.0
+    for member in process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        peak += _kb(status, "VmHWM:")
+        rss += _kb(status, "VmRSS:")
+        pss += _kb(rollup, "Pss:")
+    return peak / 1024, rss / 1024, pss / 1024
+
+
+def _kb(text: str, key: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(key):
+            return float(line.split()[1])
+    return 0.0
+
+
+def launch(variant: Variant, extra_env: Mapping[str, str] | None = None) -> Server:
+    """A warm server for latency measurements (waits for the port)."""
+    return start_server({**variant.env, **(extra_env or {})}, source=variant.source)
+
+
+def sample_rows(model_dir: Path, count: int) -> list[list[float]]:
+    """Realistic rows: the training dataset's rows, repeated to `count`."""
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    source = manifest["training_data"]["source"]
+    if not source.startswith("sklearn.datasets."):
+        raise SystemExit("benchmarks need a model trained on a built-in dataset")
+    import importlib
+
+    loader = getattr(importlib.import_module("sklearn.datasets"), source.rsplit(".", 1)[1])
+    data = loader().data.tolist()
+    return [data[i % len(data)] for i in range(count)]
+
+
+def environ_without(*names: str) -> dict[str, str]:
+    """os.environ minus some names."""
+    return {k: v for k, v in os.environ.items() if k not in names}

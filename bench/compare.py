@@ -1,0 +1,140 @@
+"""Baseline vs this project (ONNX and scikit-learn runtimes): cold start, latency, memory.
+
+    python bench/compare.py            # the full run recorded in BENCHMARKS.md (~3 minutes)
+    python bench/compare.py --quick    # a seconds-long smoke run (CI)
+
+Every variant serves the same model file through a real functions-framework server on
+127.0.0.1; figures are medians, and each is printed with its ratio to the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from common import Variant, cold_start, launch, memory_mb, sample_rows, variants
+
+import train
+
+# Lower is better for all but requests/s.
+HIGHER_IS_BETTER = {"requests_per_s"}
+
+
+def keepalive_latencies(url: str, body: bytes, count: int, warmup: int) -> list[float]:
+    """Seconds per request over one persistent connection, after a warm-up."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    headers = {"Content-Type": "application/json"}
+    timings = []
+    try:
+        for i in range(warmup + count):
+            started = time.perf_counter()
+            connection.request("POST", "/", body, headers)
+            response = connection.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - started
+            if response.status != 200:
+                raise RuntimeError(f"status {response.status}")
+            if i >= warmup:
+                timings.append(elapsed)
+    finally:
+        connection.close()
+    return timings
+
+
+def wrk_requests_per_s(url: str, body: bytes, seconds: int, connections: int) -> float:
+    """Requests/s from wrk at a given concurrency; every answer must be a 200."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = {json.dumps(body.decode())}\n"
+        )
+    try:
+        output = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 30,
+        ).stdout
+    finally:
+        Path(script.name).unlink()
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw errors:\n{output}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if match is None:
+        raise RuntimeError(f"cannot read wrk output:\n{output}")
+    return float(match.group(1))
+
+
+def measure(
+    variant: Variant, rows: list[list[float]], args: argparse.Namespace
+) -> dict[str, float]:
+    """All figures for one variant."""
+    one_row = variant.body(rows[:1])
+    starts = [cold_start(variant, one_row) for _ in range(args.starts)]
+    server = launch(variant)
+    try:
+        latencies = keepalive_latencies(server.url, one_row, args.requests, args.warmup)
+        big = variant.body(rows[:1000])
+        big_timings = keepalive_latencies(server.url, big, args.big_requests, 2)
+        figures = {
+            "cold_start_s": statistics.median(starts),
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": statistics.quantiles(latencies, n=100)[98] * 1000,
+            "rows_1000_ms": statistics.median(big_timings) * 1000,
+        }
+        if shutil.which("wrk"):
+            figures["requests_per_s"] = wrk_requests_per_s(server.url, one_row, args.wrk_seconds, 8)
+        peak, _, pss = memory_mb(server.process.pid)
+        figures |= {"peak_rss_mb": peak, "pss_mb": pss}
+    finally:
+        server.stop()
+    return figures
+
+
+def report(results: dict[str, dict[str, float]]) -> str:
+    """A table of figures with ratios to the baseline."""
+    base = results["baseline"]
+    lines = [f"{'figure':<16}" + "".join(f"{name:>24}" for name in results)]
+    for figure in base:
+        cells = []
+        for values in results.values():
+            ratio = values[figure] / base[figure] if base[figure] else float("nan")
+            cells.append(f"{values[figure]:>12.3f} (x{ratio:5.2f})")
+        lines.append(f"{figure:<16}" + "".join(f"{c:>24}" for c in cells))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    full = not args.quick
+    args.starts = 7 if full else 1
+    args.requests = 3000 if full else 50
+    args.warmup = 200 if full else 5
+    args.big_requests = 20 if full else 2
+    args.wrk_seconds = 10 if full else 1
+    with tempfile.TemporaryDirectory() as folder:
+        model_dir = Path(folder) / "model"
+        train.main(["--out", str(model_dir)])
+        rows = sample_rows(model_dir, 1000)
+        results = {v.name: measure(v, rows, args) for v in variants(model_dir)}
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Where to load the model: on the first request in the worker (ours) or at import in the master.
+
+    python bench/placement.py [--starts 7]
+
+Cold start (spawn to first prediction answered) for each runtime and placement, median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from common import REPO, Variant, cold_start, sample_rows
+
+import train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--starts", type=int, default=7, help="fresh starts per variant")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        model_dir = Path(folder) / "model"
+        train.main(["--out", str(model_dir)])
+        body = Variant("", REPO, {}).body(sample_rows(model_dir, 1))
+        for runtime in ("onnx", "sklearn"):
+            env = {"MODEL_URI": str(model_dir), "MODEL_RUNTIME": runtime}
+            for placement, source in (
+                ("first request, in the worker", REPO / "main.py"),
+                ("import time, in the master", REPO / "bench" / "preload_entry.py"),
+            ):
+                variant = Variant(f"{runtime} / {placement}", source, env)
+                starts = [cold_start(variant, body) for _ in range(args.starts)]
+                print(
+                    f"{variant.name:<42} median {statistics.median(starts):.3f} s "
+                    f"(min {min(starts):.3f}, max {max(starts):.3f})"
+                )
+
+
+if __name__ == "__main__":
+    main()

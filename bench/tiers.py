@@ -1,0 +1,436 @@
+"""Cold start and warm latency by Cloud Functions instance size (CPU quota + memory limit).
+
+    sudo python bench/tiers.py                  # full run: bench/tiers.{json,png} (~15 min)
+    sudo python bench/tiers.py --quick          # 1 cold start at 256 MiB and 2 GiB (~1 min)
+    python bench/tiers.py --plot-only bench/tiers.json   # redraw the plot and tables
+
+Each server (the naive baseline, this project on ONNX and on scikit-learn) is a real
+functions-framework process started inside a cgroup with the tier's CPU quota and memory
+limit; a cold start is spawn to first prediction answered. Needs root and cgroup v1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import urllib.error
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cgroups import Limits, NoCpuController
+from common import REPO, Server, Variant, memory_mb, post, sample_rows, start_server, variants
+
+BENCH = REPO / "bench"
+
+# Google's published figures, as read on 2026-11-26 (stored copies; see README "Choosing
+# memory and CPU"): memory -> default vCPU from
+# https://cloud.google.com/functions/docs/configuring/memory, and Tier 1 request-based
+# prices from https://cloud.google.com/run/pricing (Cloud Run functions bill at Cloud Run
+# rates: https://cloud.google.com/functions/pricing).
+USD_PER_VCPU_SECOND = 0.000024
+USD_PER_GIB_SECOND = 0.0000025
+USD_PER_REQUEST = 0.40 / 1_000_000
+BILLING_STEP_S = 0.1
+SECONDS_PER_MONTH = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One instance size: memory and the CPU share Cloud Functions gives it by default."""
+
+    memory_mib: int
+    vcpu: float
+
+    @property
+    def label(self) -> str:
+        size = (
+            f"{self.memory_mib // 1024} GiB"
+            if self.memory_mib >= 1024
+            else f"{self.memory_mib} MiB"
+        )
+        return f"{size} / {self.vcpu:g} vCPU"
+
+    @property
+    def threads(self) -> int:
+        """gunicorn threads: concurrency is 1 below 1 vCPU; else the framework's 4 x cores."""
+        return 1 if self.vcpu < 1 else 4 * int(self.vcpu)
+
+
+TIERS = (
+    Tier(128, 0.083),
+    Tier(256, 0.167),
+    Tier(512, 0.333),
+    Tier(1024, 0.583),
+    Tier(2048, 1.0),
+    Tier(4096, 2.0),
+)
+QUICK_TIERS = (TIERS[1], TIERS[4])
+
+
+def tier_for(memory_mib: int) -> Tier:
+    """The tier with this much memory."""
+    for tier in TIERS:
+        if tier.memory_mib == memory_mib:
+            return tier
+    known = ", ".join(str(t.memory_mib) for t in TIERS)
+    raise ValueError(f"no tier with {memory_mib} MiB; expected one of {known}")
+
+
+def billed_seconds(seconds: float) -> float:
+    """Seconds rounded up to the 100 ms billing step."""
+    return math.ceil(round(seconds / BILLING_STEP_S, 6)) * BILLING_STEP_S
+
+
+def usd_per_second(tier: Tier) -> float:
+    """What one busy instance of this tier costs per second (request-based billing)."""
+    return tier.vcpu * USD_PER_VCPU_SECOND + tier.memory_mib / 1024 * USD_PER_GIB_SECOND
+
+
+def usd_per_million(tier: Tier, request_seconds: float) -> float:
+    """Cost of a million requests that each take `request_seconds`, one at a time."""
+    return 1_000_000 * (billed_seconds(request_seconds) * usd_per_second(tier) + USD_PER_REQUEST)
+
+
+def usd_min_instance_month(tier: Tier) -> float:
+    """Upper bound for one instance kept warm a whole month (billed as if always busy)."""
+    return usd_per_second(tier) * SECONDS_PER_MONTH
+
+
+@dataclass
+class Outcome:
+    """Everything measured for one variant at one tier."""
+
+    tier: Tier
+    variant: str
+    cold_starts_s: list[float] = field(default_factory=list)
+    warm_ms: list[float] = field(default_factory=list)
+    pss_mib: float | None = None
+    cgroup_peak_mib: float | None = None
+    fits: bool = True
+
+    def summary(self) -> dict[str, float | None]:
+        """Medians and spread; None where nothing was measured."""
+        return {
+            "cold_start_s": median(self.cold_starts_s),
+            "cold_start_min_s": min(self.cold_starts_s, default=None),
+            "cold_start_max_s": max(self.cold_starts_s, default=None),
+            "warm_p50_ms": median(self.warm_ms),
+            "warm_p90_ms": percentile(self.warm_ms, 90),
+        }
+
+
+def median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def percentile(values: Sequence[float], pct: int) -> float | None:
+    """The pct-th percentile (inclusive method); the value itself for one sample."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+class DoesNotFit(RuntimeError):
+    """The server was OOM-killed under the tier's memory limit."""
+
+
+def first_answer(
+    variant: Variant, body: bytes, tier: Tier, limits: Limits, timeout: float
+) -> tuple[float, Server]:
+    """Spawn the variant inside the limits; seconds to its first 200, and the live server."""
+    kills = limits.oom_kills()
+    env = {**variant.env, "WORKERS": "1", "THREADS": str(tier.threads)}
+    started = time.perf_counter()
+    server = start_server(env, source=variant.source, wait=False, preexec=limits.join)
+    port = int(server.url.rsplit(":", 1)[1])
+    try:
+        while time.perf_counter() - started < timeout:
+            if limits.oom_kills() > kills:
+                raise DoesNotFit(f"{variant.name} OOM-killed at {tier.label}")
+            if server.process.poll() is not None:
+                raise RuntimeError(f"{variant.name} exited early:\n{server.logs()[-2000:]}")
+            try:
+                status, _ = post(f"http://127.0.0.1:{port}/", body, timeout=timeout)
+            except (ConnectionError, urllib.error.URLError, TimeoutError):
+                time.sleep(0.01)
+                continue
+            if status == 200:
+                return time.perf_counter() - started, server
+            if limits.oom_kills() > kills:
+                raise DoesNotFit(f"{variant.name} OOM-killed at {tier.label}")
+            raise RuntimeError(f"{variant.name} answered {status}:\n{server.logs()[-2000:]}")
+        raise TimeoutError(f"{variant.name}: no answer within {timeout} s at {tier.label}")
+    except BaseException:
+        server.stop()
+        raise
+
+
+def warm_latencies(url: str, body: bytes, count: int, warmup: int) -> list[float]:
+    """Milliseconds per request, one at a time, after a warm-up."""
+    timings = []
+    for i in range(warmup + count):
+        started = time.perf_counter()
+        status, answer = post(url, body)
+        elapsed = time.perf_counter() - started
+        if status != 200:
+            raise RuntimeError(f"warm request answered {status}: {answer[:200]!r}")
+        if i >= warmup:
+            timings.append(elapsed * 1000)
+    return timings
+
+
+def measure_tier(
+    tier: Tier, servers: list[Variant], body: bytes, args: argparse.Namespace
+) -> list[Outcome]:
+    """Cold starts (interleaved across variants) and warm latency, inside one cgroup."""
+    outcomes = {v.name: Outcome(tier, v.name) for v in servers}
+    limits = Limits.create(f"tiers-bench-{tier.memory_mib}-{id(outcomes)}")
+    try:
+        if limits.memory_note:
+            print(f"  note: {limits.memory_note}", flush=True)
+        limits.set(tier.vcpu, None if args.no_memory_limit else tier.memory_mib)
+        for repeat in range(args.repeats):
+            for variant in servers:
+                outcome = outcomes[variant.name]
+                if not outcome.fits:
+                    continue
+                limits.reset_peak()
+                try:
+                    seconds, server = first_answer(variant, body, tier, limits, args.timeout)
+                except DoesNotFit as error:
+                    print(f"  {error}: does not fit", flush=True)
+                    outcome.fits = False
+                    limits.empty()
+                    continue
+                try:
+                    outcome.cold_starts_s.append(seconds)
+                    print(f"  {variant.name:<8} cold start {seconds:7.2f} s", flush=True)
+                    if repeat == args.repeats - 1:
+                        outcome.warm_ms = warm_latencies(server.url, body, args.requests, 3)
+                        outcome.pss_mib = memory_mb(server.process.pid)[2]
+                        outcome.cgroup_peak_mib = limits.peak_mib()
+                finally:
+                    server.stop()
+                    limits.empty()
+    finally:
+        limits.remove()
+    return list(outcomes.values())
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return {
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "cpu": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_before": load_average(),
+    }
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (other work sharing the machine)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def to_json(outcomes: list[Outcome], info: dict[str, str], args: argparse.Namespace) -> dict:
+    """Raw figures, summaries and the run's settings."""
+    return {
+        "machine": info,
+        "settings": {"repeats": args.repeats, "requests": args.requests},
+        "results": [
+            {**asdict(o), "tier": asdict(o.tier), "summary": o.summary()} for o in outcomes
+        ],
+    }
+
+
+def from_json(data: dict) -> list[Outcome]:
+    """Outcomes back from `to_json` output."""
+    outcomes = []
+    for row in data["results"]:
+        fields = {k: v for k, v in row.items() if k not in ("tier", "summary")}
+        outcomes.append(Outcome(Tier(**row["tier"]), **fields))
+    return outcomes
+
+
+def _cell(value: float | None, fmt: str, fits: bool) -> str:
+    if not fits:
+        return "does not fit"
+    return "-" if value is None else format(value, fmt)
+
+
+def results_table(outcomes: list[Outcome]) -> str:
+    """Markdown: cold start and warm p50 per tier and variant, with memory (PSS)."""
+    names = list(dict.fromkeys(o.variant for o in outcomes))
+    head = ["tier"]
+    head += [f"{n} cold start (s)" for n in names]
+    head += [f"{n} warm p50 (ms)" for n in names]
+    head += [f"{n} PSS (MiB)" for n in names]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for tier in dict.fromkeys(o.tier for o in outcomes):
+        by_name = {o.variant: o for o in outcomes if o.tier == tier}
+        cells = [tier.label]
+        for key, fmt in (("cold_start_s", ".2f"), ("warm_p50_ms", ".1f")):
+            cells += [_cell(by_name[n].summary()[key], fmt, by_name[n].fits) for n in names]
+        cells += [_cell(by_name[n].pss_mib, ".0f", by_name[n].fits) for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cost_table(outcomes: list[Outcome], variant: str = "onnx") -> str:
+    """Markdown: what a tier costs per million warm requests and per month kept warm."""
+    head = [
+        "tier",
+        "USD per busy second",
+        f"{variant} warm p50 (ms)",
+        "billed per request (s)",
+        "USD per million requests",
+        f"USD per 1,000 cold starts ({variant})",
+        "USD per month, 1 min-instance (upper bound)",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for o in outcomes:
+        if o.variant != variant:
+            continue
+        p50 = o.summary()["warm_p50_ms"]
+        cold = o.summary()["cold_start_s"]
+        if not o.fits or p50 is None:
+            cells = ["does not fit"] * 5
+        else:
+            cold_cost = "-" if cold is None else f"{1000 * cold * usd_per_second(o.tier):.4f}"
+            cells = [
+                f"{p50:.1f}",
+                f"{billed_seconds(p50 / 1000):.1f}",
+                f"{usd_per_million(o.tier, p50 / 1000):.2f}",
+                cold_cost,
+                f"{usd_min_instance_month(o.tier):.2f}",
+            ]
+        row = [o.tier.label, f"{usd_per_second(o.tier):.3e}", *cells]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
+    """Cold start and warm p50 against tier, one line per variant; OOM tiers marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter
+
+    tiers = list(dict.fromkeys(o.tier for o in outcomes))
+    xs = {t: i for i, t in enumerate(tiers)}
+    figure, (cold_ax, warm_ax) = plt.subplots(1, 2, figsize=(12, 4.8))
+    for name in dict.fromkeys(o.variant for o in outcomes):
+        rows = [o for o in outcomes if o.variant == name]
+        fitted = [o for o in rows if o.fits and o.cold_starts_s]
+        x = [xs[o.tier] for o in fitted]
+        mid = [o.summary()["cold_start_s"] for o in fitted]
+        low = [m - min(o.cold_starts_s) for m, o in zip(mid, fitted, strict=True)]
+        high = [max(o.cold_starts_s) - m for m, o in zip(mid, fitted, strict=True)]
+        line = cold_ax.errorbar(x, mid, yerr=[low, high], marker="o", capsize=3, label=name)
+        warm = [(xs[o.tier], o.summary()["warm_p50_ms"]) for o in fitted if o.warm_ms]
+        if warm:
+            warm_ax.plot(
+                *zip(*warm, strict=True), marker="o", label=name, color=line[0].get_color()
+            )
+        for o in rows:
+            if not o.fits:
+                cold_ax.plot(xs[o.tier], 0.1, marker="x", markersize=10, color=line[0].get_color())
+    labels = [t.label.replace(" / ", "\n") for t in tiers]
+    for ax, ylabel in ((cold_ax, "cold start, median (s)"), (warm_ax, "warm latency p50 (ms)")):
+        ax.set_xticks(range(len(tiers)), labels)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    cold_ax.set_title("Spawn to first prediction (bars: min-max; x: does not fit)")
+    warm_ax.set_title("One-row request, one at a time")
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 cold start at 256 MiB and 2 GiB")
+    parser.add_argument("--tiers", help="comma-separated memory sizes in MiB, e.g. 256,2048")
+    parser.add_argument("--repeats", type=int, help="cold starts per tier and variant")
+    parser.add_argument("--requests", type=int, help="warm requests per tier and variant")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds per cold start")
+    parser.add_argument("--no-memory-limit", action="store_true", help="CPU quota only")
+    parser.add_argument("--json", type=Path, help="write raw figures here")
+    parser.add_argument("--png", type=Path, help="write the plot here")
+    parser.add_argument("--plot-only", type=Path, metavar="JSON", help="redraw from a JSON")
+    args = parser.parse_args(argv)
+    if args.tiers:
+        args.tier_list = [tier_for(int(m)) for m in args.tiers.split(",")]
+    else:
+        args.tier_list = list(QUICK_TIERS if args.quick else TIERS)
+    args.repeats = args.repeats or (1 if args.quick else 5)
+    args.requests = args.requests or (10 if args.quick else 40)
+    if not args.quick and not args.plot_only:
+        args.json = args.json or BENCH / "tiers.json"
+        args.png = args.png or BENCH / "tiers.png"
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    if args.plot_only:
+        data = json.loads(args.plot_only.read_text())
+        outcomes = from_json(data)
+        print(results_table(outcomes), cost_table(outcomes), sep="\n\n")
+        plot(outcomes, args.png or args.plot_only.with_suffix(".png"), _title(data["machine"]))
+        return 0
+    import train
+
+    info = machine()
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as folder:
+        model_dir = Path(folder) / "model"
+        train.main(["--out", str(model_dir)])
+        servers = variants(model_dir)
+        body = servers[0].body(sample_rows(model_dir, 1))
+        try:
+            for tier in args.tier_list:
+                print(f"{tier.label} (THREADS={tier.threads})", flush=True)
+                outcomes += measure_tier(tier, servers, body, args)
+        except NoCpuController as error:
+            print(f"tiers: {error}", file=sys.stderr)
+            return 2
+    info["load_after"] = load_average()
+    print(results_table(outcomes), cost_table(outcomes), sep="\n\n")
+    if args.json:
+        args.json.write_text(json.dumps(to_json(outcomes, info, args), indent=1) + "\n")
+    if args.png:
+        plot(outcomes, args.png, _title(info))
+    return 0
+
+
+def _title(info: dict[str, str]) -> str:
+    return f"{info['cpu']}, {info['nproc']} cores, Python {info['python']}, {info['date']}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Open Inference Protocol v2 tensors: request inputs to rows, arrays to output tensors."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from serving.errors import InvalidInput
+from serving.payload import check_rows
+
+INTEGER_TYPES = {
+    f"{sign}INT{bits}": getattr(np, f"{sign.lower()}int{bits}")
+    for sign in ("", "U")
+    for bits in (8, 16, 32, 64)
+}
+FLOAT_TYPES = {"FP16": np.float16, "FP32": np.float32, "FP64": np.float64}
+DATATYPES = (*FLOAT_TYPES, *INTEGER_TYPES, "BOOL", "BYTES")
+BINARY_UNSUPPORTED = (
+    "the binary tensor data extension is not supported; send tensor data as JSON "
+    "(tritonclient: set_data_from_numpy(array, binary_data=False))"
+)
+
+
+def is_tensor_list(inputs: Any) -> bool:
+    """True when `inputs` looks like OIP v2 tensors rather than rows or columns."""
+    return (
+        isinstance(inputs, list)
+        and bool(inputs)
+        and all(isinstance(t, dict) and "datatype" in t and "data" in t for t in inputs)
+    )
+
+
+def rows_from_inputs(inputs: Any, feature_names: Sequence[str], max_rows: int) -> np.ndarray:
+    """One [N, n_features] tensor, or one 1-D [N] tensor per feature named after it."""
+    if not is_tensor_list(inputs):
+        raise InvalidInput(
+            "'inputs' must be a non-empty list of tensors "
+            '{"name", "shape", "datatype", "data"}'
+        )
+    tensors = [_decode(tensor) for tensor in inputs]
+    names = [name for name, _ in tensors]
+    if len(tensors) == 1 and names[0] not in feature_names:
+        rows = tensors[0][1]
+        if rows.ndim != 2 or rows.shape[1] != len(feature_names):
+            raise InvalidInput(
+                f"input {names[0]!r} has shape {list(rows.shape)}; expected "
+                f"[-1, {len(feature_names)}] (or one 1-D input per feature, named after it)"
+            )
+    else:
+        rows = _columns(dict(tensors), names, feature_names)
+    check_rows(len(rows), max_rows)
+    if not np.isfinite(rows).all():
+        row, column = np.argwhere(~np.isfinite(rows))[0]
+        raise InvalidInput(f"values must be finite numbers; row {row}, feature {column} is not")
+    return rows
+
+
+def _columns(
+    tensors: dict[str, np.ndarray], names: list[str], feature_names: Sequence[str]
+) -> np.ndarray:
+    unknown = [name for name in names if name not in feature_names]
+    if unknown or len(set(names)) != len(names):
+        raise InvalidInput(
+            f"input {(unknown or names)[0]!r} is unknown or repeated; send one input of shape "
+            f"[-1, {len(feature_names)}], or one 1-D input per feature named after it"
+        )
+    missing = [name for name in feature_names if name not in tensors]
+    if missing:
+        raise InvalidInput(f"missing input for feature {missing[0]!r} ({len(missing)} missing)")
+    columns = [tensors[name].reshape(tensors[name].shape[0], -1) for name in feature_names]
+    if any(c.shape[1] != 1 for c in columns) or len({c.shape[0] for c in columns}) != 1:
+        raise InvalidInput("per-feature inputs must all have shape [N] (or [N, 1]) with one N")
+    return np.hstack(columns)
+
+
+def _decode(tensor: dict[str, Any]) -> tuple[str, np.ndarray]:
+    name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
+    parameters = tensor.get("parameters") or {}
+    if isinstance(parameters, dict) and "binary_data_size" in parameters:
+        raise InvalidInput(BINARY_UNSUPPORTED)
+    if not isinstance(name, str):
+        raise InvalidInput("every input needs a string 'name'")
+    if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
+        raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers")
+    if datatype not in DATATYPES:
+        raise InvalidInput(f"input {name!r}: datatype {datatype!r}; accepted: {', '.join(DATATYPES)}")
+    try:
+        array = np.asarray(tensor["data"])
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"input {name!r}: nested data is ragged") from None
+    if array.size != math.prod(shape):
+        raise InvalidInput(
+            f"input {name!r}: shape {shape} holds {math.prod(shape)} values, data has {array.size}"
+        )
+    return name, _as_float64(name, datatype, array).reshape(shape)
+
+
+def _as_float64(name: str, datatype: str, array: np.ndarray) -> np.ndarray:
+    kind = array.dtype.kind
+    if array.size == 0:
+        return array.astype(np.float64)
+    if datatype == "BOOL" and kind == "b":
+        return array.astype(np.float64)
+    if datatype == "BYTES" and kind == "U":
+        try:
+            return array.astype(np.float64)
+        except ValueError:
+            raise InvalidInput(f"input {name!r}: BYTES data must be numbers as strings") from None
+    if datatype in INTEGER_TYPES and kind in "iu":
+        info = np.iinfo(INTEGER_TYPES[datatype])
+        if array.min() < info.min or array.max() > info.max:
+            raise InvalidInput(f"input {name!r}: a value is out of range for {datatype}")
+        return array.astype(np.float64)
+    if datatype in FLOAT_TYPES and kind in "fiu":
+        return array.astype(FLOAT_TYPES[datatype]).astype(np.float64)
+    raise InvalidInput(f"input {name!r}: data does not match datatype {datatype}")
+
+
+def output_tensor(name: str, values: np.ndarray) -> dict[str, Any]:
+    """An OIP v2 output tensor (flat data) for an array of labels or numbers."""
+    return {
+        "name": name,
+        "shape": list(values.shape),
+        "datatype": datatype_of(values.dtype),
+        "data": values.ravel().tolist(),
+    }
+
+
+def datatype_of(dtype: np.dtype[Any]) -> str:
+    """The OIP datatype for a numpy dtype: labels keep their type, strings are BYTES."""
+    kind = dtype.kind
+    if kind == "b":
+        return "BOOL"
+    if kind in "iu":
+        return "INT64"
+    if kind == "f":
+        return "FP64"
+    return "BYTES"

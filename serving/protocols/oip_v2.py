@@ -1,0 +1,133 @@
+"""Open Inference Protocol v2 (KServe v2, Triton, MLServer) over REST, JSON tensors only."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+
+from serving import jsonio
+from serving.errors import InvalidInput, InvalidJSON
+from serving.loading import LoadedModel
+from serving.payload import METHODS
+from serving.protocols.common import Call, Host, Reply, check_name, compute
+from serving.protocols.oip_tensors import (
+    BINARY_UNSUPPORTED,
+    datatype_of,
+    output_tensor,
+    rows_from_inputs,
+)
+
+INPUT_NAME = "input"
+INFER_FIELDS = ("id", "inputs", "outputs", "parameters")
+
+
+def live(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    """The process answers: always live."""
+    return Reply(200, {"live": True})
+
+
+def ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    """Ready once the model is loaded (503 otherwise, from the slot)."""
+    host.model.get()
+    return Reply(200, {"ready": True})
+
+
+def server_metadata(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    """Server metadata: this function, no protocol extensions."""
+    return Reply(200, {"name": "sklearn-cloud-function", "version": "0.1.0", "extensions": []})
+
+
+def model_ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    model = host.model.get()
+    check_name(model, match["name"], match.get("version"))
+    return Reply(200, {"name": model.manifest.name, "ready": True})
+
+
+def model_metadata(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    model = host.model.get()
+    check_name(model, match["name"], match.get("version"))
+    return Reply(200, describe(model))
+
+
+def infer_route(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    """POST .../infer: the JSON body is decoded here to name the binary extension clearly."""
+    try:
+        body = jsonio.decode(call.body)
+    except InvalidJSON:
+        if b'"binary_data_size"' in call.body:
+            raise InvalidInput(BINARY_UNSUPPORTED) from None
+        raise
+    model = host.model.get()
+    check_name(model, match["name"], match.get("version"))
+    return infer(model, body, host.settings.max_rows)
+
+
+def infer(model: LoadedModel, body: Any, max_rows: int) -> Reply:
+    """Answer an inference request body with the requested outputs (default: predict)."""
+    if not isinstance(body, dict):
+        raise InvalidInput('an inference request is a JSON object with "inputs"')
+    unknown = sorted(set(body) - set(INFER_FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}; accepted: {', '.join(INFER_FIELDS)}")
+    request_id = body.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise InvalidInput("'id' must be a string")
+    names = _requested(body.get("outputs"), model)
+    rows = rows_from_inputs(body.get("inputs"), model.manifest.feature_names, max_rows)
+    outputs = [output_tensor(name, np.asarray(compute(model, rows, name))) for name in names]
+    answer = {
+        "model_name": model.manifest.name,
+        "model_version": model.manifest.model_version,
+        "id": request_id if request_id is not None else str(uuid.uuid4()),
+        "outputs": outputs,
+    }
+    return Reply(200, answer, {"rows": len(rows), "outputs": names})
+
+
+def _requested(outputs: Any, model: LoadedModel) -> list[str]:
+    if outputs is None:
+        return ["predict"]
+    if not isinstance(outputs, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+    ):
+        raise InvalidInput('\'outputs\' must be a list of {"name": ...}')
+    names = [o["name"] for o in outputs]
+    for name in names:
+        if name not in METHODS:
+            offered = ", ".join(o["name"] for o in _outputs(model))
+            raise InvalidInput(f"output {name!r} is not available; this model offers {offered}")
+    return names or ["predict"]
+
+
+def describe(model: LoadedModel) -> dict[str, Any]:
+    """Model metadata: the real input, the outputs this runtime can give, and the classes."""
+    manifest = model.manifest
+    return {
+        "name": manifest.name,
+        "versions": [manifest.model_version],
+        "platform": f"{model.runtime.name}_{manifest.task}",
+        "inputs": [{"name": INPUT_NAME, "datatype": "FP64", "shape": [-1, manifest.n_features]}],
+        "outputs": _outputs(model),
+        "parameters": {
+            "task": manifest.task,
+            "classes": list(manifest.classes) if manifest.classes is not None else None,
+            "feature_names": list(manifest.feature_names),
+            "per_feature_inputs": "one FP64 input of shape [-1] per feature, named after it",
+        },
+    }
+
+
+def _outputs(model: LoadedModel) -> list[dict[str, Any]]:
+    classes = model.manifest.classes
+    if classes is None:
+        return [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+    outputs = [
+        {"name": "predict", "datatype": datatype_of(np.asarray(classes).dtype), "shape": [-1]},
+        {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(classes)]},
+    ]
+    if model.runtime.has_decision_function:
+        shape = [-1] if len(classes) == 2 else [-1, len(classes)]
+        outputs.append({"name": "decision_function", "datatype": "FP64", "shape": shape})
+    return outputs

@@ -1,0 +1,133 @@
+"""The pure parts of bench/tiers.py and bench/cgroups.py (the benchmark itself needs root)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+import cgroups
+import tiers
+
+
+def test_tiers_follow_googles_memory_to_cpu_table() -> None:
+    table = [(t.memory_mib, t.vcpu) for t in tiers.TIERS]
+
+    assert table == [(128, 0.083), (256, 0.167), (512, 0.333), (1024, 0.583), (2048, 1), (4096, 2)]
+
+
+@pytest.mark.parametrize(
+    ("memory_mib", "label", "threads"),
+    [
+        (128, "128 MiB / 0.083 vCPU", 1),
+        (1024, "1 GiB / 0.583 vCPU", 1),
+        (4096, "4 GiB / 2 vCPU", 8),
+    ],
+)
+def test_tier_label_and_threads(memory_mib: int, label: str, threads: int) -> None:
+    tier = tiers.tier_for(memory_mib)
+
+    assert (tier.label, tier.threads) == (label, threads)
+
+
+def test_unknown_tier_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="expected one of 128, 256"):
+        tiers.tier_for(300)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "billed"), [(0.001, 0.1), (0.1, 0.1), (0.1001, 0.2), (1.25, 1.3)]
+)
+def test_billing_rounds_up_to_100_ms(seconds: float, billed: float) -> None:
+    assert tiers.billed_seconds(seconds) == pytest.approx(billed)
+
+
+def test_cost_per_million_adds_compute_and_requests() -> None:
+    tier = tiers.tier_for(256)
+    compute = 0.167 * tiers.USD_PER_VCPU_SECOND + 0.25 * tiers.USD_PER_GIB_SECOND
+
+    cost = tiers.usd_per_million(tier, 0.004)
+
+    assert cost == pytest.approx(1_000_000 * (0.1 * compute) + 0.40)
+
+
+def test_summary_medians_and_spread() -> None:
+    outcome = tiers.Outcome(tiers.TIERS[0], "onnx", [3.0, 1.0, 2.0, 9.0, 4.0], [5.0, 1.0, 3.0])
+
+    summary = outcome.summary()
+
+    assert summary["cold_start_s"] == 3.0
+    assert (summary["cold_start_min_s"], summary["cold_start_max_s"]) == (1.0, 9.0)
+    assert summary["warm_p50_ms"] == 3.0
+
+
+def test_summary_of_nothing_is_none() -> None:
+    summary = tiers.Outcome(tiers.TIERS[0], "sklearn", fits=False).summary()
+
+    assert set(summary.values()) == {None}
+
+
+def fake_outcomes() -> list[tiers.Outcome]:
+    """Made-up figures for two tiers, one variant not fitting the smaller one."""
+    small, large = tiers.TIERS[0], tiers.TIERS[4]
+    return [
+        tiers.Outcome(small, "onnx", [2.0, 2.5], [4.0, 6.0], pss_mib=70.0),
+        tiers.Outcome(small, "sklearn", fits=False),
+        tiers.Outcome(large, "onnx", [0.5, 0.6], [1.0, 2.0], pss_mib=66.0),
+        tiers.Outcome(large, "sklearn", [3.0, 3.5], [2.0, 3.0], pss_mib=150.0),
+    ]
+
+
+def test_tables_show_figures_and_what_does_not_fit() -> None:
+    results = tiers.results_table(fake_outcomes())
+    costs = tiers.cost_table(fake_outcomes())
+
+    assert "| 128 MiB / 0.083 vCPU | 2.25 | does not fit | 5.0 | does not fit |" in results
+    assert "| 2 GiB / 1 vCPU | 0.55 | 3.25 | 1.5 | 2.5 | 66 | 150 |" in results
+    assert "2 GiB / 1 vCPU" in costs
+    assert f"{tiers.usd_per_million(tiers.TIERS[4], 0.0015):.2f}" in costs
+
+
+def test_json_round_trip(tmp_path: Path) -> None:
+    args = argparse.Namespace(repeats=2, requests=2)
+    data = tiers.to_json(fake_outcomes(), {"cpu": "x"}, args)
+    path = tmp_path / "tiers.json"
+    path.write_text(json.dumps(data))
+
+    assert tiers.from_json(json.loads(path.read_text())) == fake_outcomes()
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    path = tmp_path / "tiers.png"
+
+    tiers.plot(fake_outcomes(), path, "test machine")
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_mode_writes_nothing_into_the_repo_unless_asked() -> None:
+    args = tiers.parse(["--quick"])
+
+    assert (args.json, args.png, args.repeats) == (None, None, 1)
+    assert [t.memory_mib for t in args.tier_list] == [256, 2048]
+
+
+MOUNTINFO = """\
+30 25 0:26 / /sys/fs/cgroup/cpu rw,relatime shared:9 - cgroup cgroup rw,cpu
+31 25 0:27 / /sys/fs/cgroup/memory rw,relatime shared:10 - cgroup cgroup rw,memory
+32 25 0:28 / /sys/fs/cgroup/unified rw,relatime shared:11 - cgroup2 cgroup2 rw
+"""
+
+
+def test_finds_v1_controllers_and_own_path() -> None:
+    proc_cgroup = "4:memory:/jobs/abc\n1:cpu,cpuacct:/\n0::/\n"
+
+    assert cgroups.v1_mount("cpu", MOUNTINFO) == Path("/sys/fs/cgroup/cpu")
+    assert cgroups.v1_mount("cpuset", MOUNTINFO) is None
+    assert cgroups.own_path("memory", proc_cgroup) == "/jobs/abc"
+    assert cgroups.own_path("cpu", proc_cgroup) == "/"

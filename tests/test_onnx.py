@@ -1,0 +1,132 @@
+"""The ONNX runtime: chosen when verified, never imports scikit-learn, answers like scikit-learn."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from tests.conftest import TrainModel
+from tests.servers import REPO, Server, start_server
+
+HEAVY = ("sklearn", "scipy", "joblib", "pandas")
+
+
+@pytest.fixture(scope="module")
+def onnx_server(classifier_dir: Path) -> Iterator[Server]:
+    """A real server on the default runtime choice (auto), with a sys.modules peephole."""
+    running = start_server(
+        {"MODEL_URI": str(classifier_dir)}, source=REPO / "tests" / "introspect_entry.py"
+    )
+    yield running
+    running.stop()
+
+
+def test_onnx_path_never_imports_scikit_learn(onnx_server: Server) -> None:
+    answer = requests.post(onnx_server.url, json={"features": [[1.0] * 30] * 3}, timeout=30)
+    metadata = requests.get(onnx_server.url, timeout=30).json()
+    modules = requests.get(f"{onnx_server.url}/__test__/modules", timeout=30).json()
+
+    assert answer.status_code == 200
+    assert metadata["runtime"] == "onnx"
+    assert "onnxruntime" in modules
+    assert [m for m in modules if m.split(".")[0] in HEAVY] == []
+
+
+def test_sklearn_runtime_does_import_scikit_learn(classifier_dir: Path) -> None:
+    """The peephole itself can see scikit-learn when it is there (so the test above can fail)."""
+    server = start_server(
+        {"MODEL_URI": str(classifier_dir), "MODEL_RUNTIME": "sklearn"},
+        source=REPO / "tests" / "introspect_entry.py",
+    )
+    try:
+        assert requests.post(server.url, json={"features": [1.0] * 30}, timeout=30).ok
+        modules = requests.get(f"{server.url}/__test__/modules", timeout=30).json()
+    finally:
+        server.stop()
+    assert "sklearn" in modules
+
+
+def _dataset_rows(model_dir: Path) -> np.ndarray:
+    from sklearn import datasets
+
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    loader = manifest["training_data"]["source"].rsplit(".", 1)[1]
+    return np.asarray(getattr(datasets, loader)().data, dtype=np.float64)
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "sklearn"])
+@pytest.mark.parametrize("key", ["features", "instances"])
+def test_both_runtimes_equal_scikit_learn_in_process(
+    make_client: Callable[..., object], classifier_dir: Path, runtime: str, key: str
+) -> None:
+    import joblib
+
+    pipeline = joblib.load(classifier_dir / "model.joblib")
+    rows = _dataset_rows(classifier_dir)
+    client = make_client(MODEL_URI=str(classifier_dir), MODEL_RUNTIME=runtime)
+
+    response = client.post("/", json={key: rows.tolist(), "probabilities": True})
+
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body["predictions"] == pipeline.predict(rows).tolist()
+    assert body["classes"] == pipeline.classes_.tolist()
+    np.testing.assert_allclose(body["probabilities"], pipeline.predict_proba(rows), atol=1e-12)
+    assert client.get("/").get_json()["runtime"] == runtime
+
+
+def test_regression_onnx_equals_scikit_learn(
+    make_client: Callable[..., object], regressor_dir: Path
+) -> None:
+    import joblib
+
+    pipeline = joblib.load(regressor_dir / "model.joblib")
+    rows = _dataset_rows(regressor_dir)
+    client = make_client(MODEL_URI=str(regressor_dir), MODEL_RUNTIME="onnx")
+
+    body = client.post("/", json={"instances": rows.tolist()}).get_json()
+
+    np.testing.assert_allclose(body["predictions"], pipeline.predict(rows), rtol=1e-12)
+
+
+def test_manifest_records_onnx_parity(classifier_dir: Path) -> None:
+    manifest = json.loads((classifier_dir / "manifest.json").read_text())
+
+    parity = manifest["onnx_parity"]
+    assert manifest["artifacts"]["model.onnx"]["runtime"] == "onnx"
+    assert parity["labels_equal"] is True
+    assert parity["max_abs_diff"] <= parity["tolerance"] <= 1e-9
+
+
+def test_unconvertible_model_ships_joblib_only_and_serves_with_sklearn(
+    train_model: TrainModel, make_client: Callable[..., object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # skl2onnx's float64 tree ensembles don't run in onnxruntime: the export is refused.
+    model_dir = train_model("--dataset", "diabetes", "--estimator", "random_forest")
+    printed = capsys.readouterr().out
+    client = make_client(MODEL_URI=str(model_dir))
+
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    metadata = client.get("/").get_json()
+
+    assert [line for line in printed.splitlines() if "ONNX export skipped" in line]
+    assert not (model_dir / "model.onnx").exists()
+    assert set(manifest["artifacts"]) == {"model.joblib"}
+    assert metadata["runtime"] == "sklearn"
+
+
+def test_forcing_onnx_without_an_onnx_artifact_is_a_clear_503(
+    train_model: TrainModel, make_client: Callable[..., object]
+) -> None:
+    model_dir = train_model("--dataset", "diabetes", "--estimator", "random_forest")
+    client = make_client(MODEL_URI=str(model_dir), MODEL_RUNTIME="onnx")
+
+    response = client.post("/", json={"features": [0.0] * 10})
+
+    assert response.status_code == 503
+    assert "MODEL_RUNTIME=onnx" in response.get_json()["error"]

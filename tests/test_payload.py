@@ -1,0 +1,182 @@
+"""Pure unit tests: JSON decoding (serving/jsonio.py) and predict-body validation (payload.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from serving import jsonio
+from serving.errors import InvalidInput, InvalidJSON, TooManyRows
+from serving.payload import parse_predict
+
+NAMES = ("a", "b", "c")
+THIRTY = tuple(f"f{i}" for i in range(30))
+
+
+@pytest.mark.parametrize(
+    ("body", "rows", "single", "probabilities"),
+    [
+        ({"features": [1, 2, 3]}, [[1, 2, 3]], True, False),
+        ({"features": [1.5, -2, 3e10]}, [[1.5, -2, 3e10]], True, False),
+        ({"features": [[1, 2, 3], [4, 5, 6]]}, [[1, 2, 3], [4, 5, 6]], False, False),
+        ({"features": [[1, 2, 3]]}, [[1, 2, 3]], False, False),
+        ({"instances": [[1, 2, 3]]}, [[1, 2, 3]], False, False),
+        ({"instances": [[1, 2, 3], [7, 8, 9]]}, [[1, 2, 3], [7, 8, 9]], False, False),
+        ({"instances": [{"c": 3, "a": 1, "b": 2}]}, [[1, 2, 3]], False, False),
+        (
+            {"instances": [{"b": 2, "c": 3, "a": 1}, {"a": 4, "c": 6, "b": 5}]},
+            [[1, 2, 3], [4, 5, 6]],
+            False,
+            False,
+        ),
+        ({"features": {"c": 3, "b": 2, "a": 1}}, [[1, 2, 3]], True, False),
+        ({"features": [[1, 2, 3]], "probabilities": True}, [[1, 2, 3]], False, True),
+        ({"features": [1, 2, 3], "probabilities": False}, [[1, 2, 3]], True, False),
+        # JSON booleans count as 1/0 (documented in README.md).
+        ({"features": [True, False, 1]}, [[1, 0, 1]], True, False),
+        # Integers beyond int64 but within uint64 still become floats.
+        ({"features": [2**63, 0, 0]}, [[2.0**63, 0, 0]], True, False),
+        (
+            {"features": [1.7976931348623157e308, 0, 0]},
+            [[1.7976931348623157e308, 0, 0]],
+            True,
+            False,
+        ),
+    ],
+)
+def test_good_payloads(
+    body: Any, rows: list[list[float]], single: bool, probabilities: bool
+) -> None:
+    request = parse_predict(body, NAMES, max_rows=10)
+    assert request.rows.dtype == np.float64
+    assert request.rows.shape == (len(rows), 3)
+    assert request.rows.tolist() == rows
+    assert request.single is single
+    assert request.probabilities is probabilities
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([1, 2, 3], "body must be a JSON object"),
+        ("features", "body must be a JSON object"),
+        (None, "body must be a JSON object"),
+        ({}, "exactly one of 'features' or 'instances'"),
+        ({"features": [1, 2, 3], "instances": [[1, 2, 3]]}, "exactly one of"),
+        ({"features": [1, 2, 3], "extra": 1}, "unknown field 'extra'"),
+        ({"rows": [[1, 2, 3]]}, "unknown field 'rows'"),
+        ({"features": [1, 2, 3], "probabilities": "yes"}, "'probabilities' must be true or false"),
+        ({"features": [1, 2, 3], "probabilities": 1}, "'probabilities' must be true or false"),
+        ({"features": []}, "'features' must be a non-empty list"),
+        ({"instances": []}, "'instances' must be a non-empty list"),
+        ({"features": "1,2,3"}, "'features' must be a non-empty list"),
+        ({"features": 5}, "'features' must be a non-empty list"),
+        ({"instances": {"a": 1, "b": 2, "c": 3}}, "'instances' must be a non-empty list"),
+        ({"instances": [1, 2, 3]}, "every row must be a list of 3 numbers"),
+        ({"features": [1, 2]}, "expected 3 features, got 2"),
+        ({"features": [1, 2, 3, 4]}, "expected 3 features, got 4"),
+        ({"features": [[1, 2, 3], [1, 2]]}, "rows differ in length"),
+        ({"instances": [[1, 2], [1, 2, 3]]}, "rows differ in length"),
+        ({"features": [[[1, 2, 3]]]}, "every row must be a list of 3 numbers"),
+        ({"features": [[[1], [2], [3]]]}, "every row must be a list of 3 numbers"),
+        ({"features": [1, "2", 3]}, "feature values must be numbers, got a string"),
+        ({"features": ["a", "b", "c"]}, "got a string"),
+        ({"features": [1, None, 3]}, "feature values must be numbers"),
+        ({"features": [None, None, None]}, "feature values must be numbers"),
+        ({"features": [1, {"x": 1}, 3]}, "a nested value"),
+        ({"features": [10**400, 1, 2]}, "feature values must be numbers"),
+        ({"features": [-(10**30), 1, 2]}, "integer too large"),
+        ({"features": [float("nan"), 1, 2]}, "row 0, feature 0 is not"),
+        ({"features": [[1, 2, 3], [1, float("inf"), 3]]}, "row 1, feature 1 is not"),
+        ({"instances": [{"a": 1, "b": 2}]}, "row 0: missing feature 'c'"),
+        ({"instances": [{"a": 1, "b": 2, "c": 3, "d": 4}]}, "row 0: unknown feature 'd'"),
+        ({"instances": [{"a": 1, "b": 2, "c": 3}, {"a": 1}]}, "row 1: missing feature 'b'"),
+        ({"instances": [{"a": 1, "b": 2, "c": 3}, [1, 2, 3]]}, "row 1: mix of lists and objects"),
+        ({"instances": [[1, 2, 3], {"a": 1, "b": 2, "c": 3}]}, "row 0: mix of lists and objects"),
+        ({"instances": [{"a": None, "b": 2, "c": 3}]}, "feature values must be numbers"),
+        ({"instances": [{"a": "1", "b": 2, "c": 3}]}, "got a string"),
+    ],
+)
+def test_bad_payloads(body: Any, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_predict(body, NAMES, max_rows=10)
+    assert message in caught.value.message
+    assert (caught.value.status, caught.value.code) == (400, "invalid_input")
+
+
+def test_wrong_feature_count_says_expected_and_got() -> None:
+    with pytest.raises(InvalidInput, match=r"^expected 30 features, got 29$"):
+        parse_predict({"features": [0.5] * 29}, THIRTY, max_rows=10)
+
+
+@pytest.mark.parametrize("key", ["features", "instances"])
+def test_too_many_rows_is_422(key: str) -> None:
+    with pytest.raises(TooManyRows) as caught:
+        parse_predict({key: [[1, 2, 3]] * 4}, NAMES, max_rows=3)
+    assert caught.value.status == 422
+    assert caught.value.code == "too_many_rows"
+    assert "got 4 rows; at most 3" in caught.value.message
+    assert "MAX_ROWS" in caught.value.message
+
+
+def test_rows_up_to_the_limit_are_accepted() -> None:
+    assert parse_predict({"instances": [[1, 2, 3]] * 3}, NAMES, max_rows=3).rows.shape == (3, 3)
+
+
+# --- jsonio -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "value"),
+    [
+        (b'{"features": [1, 2.5, -3e2]}', {"features": [1, 2.5, -300.0]}),
+        (b"[]", []),
+        ('{"name": "caf\u00e9"}'.encode(), {"name": "caf\u00e9"}),
+        (b'  {"a": true, "b": null}  ', {"a": True, "b": None}),
+    ],
+)
+def test_decode_good_json(body: bytes, value: Any) -> None:
+    assert jsonio.decode(body) == value
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"features": [NaN, 1]}', "line 1 column 15"),
+        (b'{"features": [Infinity]}', "line 1 column 15"),
+        (b'{"features": [-Infinity]}', "line 1 column"),
+        (b"", "line 1 column 1"),
+        (b"{", "line 1 column 2"),
+        (b'{"features": [1, 2,]}', "line 1 column"),
+        (b'{"a": 1}\n{"b": 2}', "line 2 column 1"),
+        (b"\xff\xfe{}", "UTF-8"),
+        (b'{"a": "\xc3"}', "UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "line 1 column"),
+    ],
+)
+def test_decode_bad_json(body: bytes, where: str) -> None:
+    """Refused as invalid_json, saying where it broke (NaN and Infinity are not JSON)."""
+    with pytest.raises(InvalidJSON) as caught:
+        jsonio.decode(body)
+    assert caught.value.message.startswith("body is not valid")
+    assert where in caught.value.message
+    assert (caught.value.status, caught.value.code) == (400, "invalid_json")
+
+
+@pytest.mark.parametrize("literal", [b"1e999", b"-1e999"])
+def test_overflowing_number_is_refused(literal: bytes) -> None:
+    """1e999 is not finite: refused by the JSON decoder or, if it decodes to inf, the payload."""
+    with pytest.raises((InvalidJSON, InvalidInput)) as caught:
+        parse_predict(jsonio.decode(b'{"features": [' + literal + b", 1, 2]}"), NAMES, 10)
+    assert caught.value.status == 400
+    assert "finite" in caught.value.message or "infinity" in caught.value.message
+
+
+def test_encode_round_trips_exactly() -> None:
+    values = {"a": [1, 2.5, 0.1 + 0.2, 2.097979868052302e-09], "b": "\u00e9", "c": None}
+    encoded = jsonio.encode(values)
+    assert b" " not in encoded
+    assert jsonio.decode(encoded) == values
+    assert encoded.decode("utf-8")

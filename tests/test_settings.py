@@ -1,0 +1,127 @@
+"""Settings: each variable, bad values naming the variable, defaults documented in README.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from serving.errors import SettingsError
+from serving.settings import BUNDLED_MODEL_DIR, Settings
+
+REPO = Path(__file__).resolve().parent.parent
+SHA = "ab" * 32
+# Settings field <- the variable that sets it.
+VARIABLES = {
+    "model_uri": "MODEL_URI",
+    "model_sha256": "MODEL_SHA256",
+    "model_runtime": "MODEL_RUNTIME",
+    "max_rows": "MAX_ROWS",
+    "max_body_bytes": "MAX_BODY_BYTES",
+    "log_level": "LOG_LEVEL",
+}
+
+
+def test_no_variables_give_the_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert settings.model_uri == str(BUNDLED_MODEL_DIR)
+    assert (BUNDLED_MODEL_DIR / "manifest.json").is_file()
+    assert settings.model_sha256 is None
+    assert settings.project_id is None
+
+
+def test_empty_values_give_the_defaults() -> None:
+    assert Settings.from_env({name: "  " for name in VARIABLES.values()}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "value"),
+    [
+        ({"MODEL_URI": "/srv/models/m1"}, "model_uri", "/srv/models/m1"),
+        ({"MODEL_URI": " /srv/m "}, "model_uri", "/srv/m"),
+        ({"MODEL_SHA256": SHA}, "model_sha256", SHA),
+        ({"MODEL_SHA256": f" {SHA.upper()} "}, "model_sha256", SHA),
+        ({"MODEL_RUNTIME": "sklearn"}, "model_runtime", "sklearn"),
+        ({"MODEL_RUNTIME": "ONNX"}, "model_runtime", "onnx"),
+        ({"MODEL_RUNTIME": "auto"}, "model_runtime", "auto"),
+        ({"MAX_ROWS": "5"}, "max_rows", 5),
+        ({"MAX_ROWS": " 1 "}, "max_rows", 1),
+        ({"MAX_BODY_BYTES": "1024"}, "max_body_bytes", 1024),
+        ({"LOG_LEVEL": "debug"}, "log_level", "DEBUG"),
+        ({"LOG_LEVEL": "WARNING"}, "log_level", "WARNING"),
+        ({"LOG_LEVEL": "Error"}, "log_level", "ERROR"),
+        ({"GOOGLE_CLOUD_PROJECT": "p1"}, "project_id", "p1"),
+        ({"GCP_PROJECT": "p2"}, "project_id", "p2"),
+        ({"GOOGLE_CLOUD_PROJECT": "p1", "GCP_PROJECT": "p2"}, "project_id", "p1"),
+    ],
+)
+def test_each_variable_sets_its_field(env: dict[str, str], field: str, value: object) -> None:
+    settings = Settings.from_env(env)
+    assert getattr(settings, field) == value
+    others = {f.name for f in dataclasses.fields(Settings)} - {field}
+    assert all(getattr(settings, name) == getattr(Settings(), name) for name in others)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MODEL_SHA256", "abc"),
+        ("MODEL_SHA256", "g" * 64),
+        ("MODEL_SHA256", SHA + "0"),
+        ("MODEL_RUNTIME", "tensorflow"),
+        ("MAX_ROWS", "0"),
+        ("MAX_ROWS", "-3"),
+        ("MAX_ROWS", "ten"),
+        ("MAX_ROWS", "1.5"),
+        ("MAX_BODY_BYTES", "0"),
+        ("MAX_BODY_BYTES", "10MB"),
+        ("LOG_LEVEL", "LOUD"),
+        ("LOG_LEVEL", "CRITICAL!"),
+    ],
+)
+def test_bad_value_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name) as caught:
+        Settings.from_env({name: value})
+    assert value.strip()[:20] in caught.value.message
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.max_rows = 1  # type: ignore[misc]
+
+
+def readme_settings_table() -> dict[str, str]:
+    """README.md's Settings table: variable -> default column."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([A-Z0-9_]+)` \| ([^|]+) \|", section, flags=re.MULTILINE)
+    return {name: default.strip() for name, default in rows}
+
+
+def test_readme_documents_every_variable_and_its_default() -> None:
+    table = readme_settings_table()
+    assert set(table) == set(VARIABLES.values())
+    defaults = Settings()
+    for field, name in VARIABLES.items():
+        documented = table[name]
+        actual = getattr(defaults, field)
+        if actual is None:
+            assert documented == "unset", name
+        elif field == "model_uri":
+            assert "bundled `model/`" in documented
+            assert Path(actual) == REPO / "model"
+        else:
+            assert documented.split()[0] == f"`{actual}`", name
+
+
+def test_only_settings_reads_the_environment() -> None:
+    readers = [
+        path.relative_to(REPO).as_posix()
+        for path in sorted((REPO / "serving").rglob("*.py"))
+        if re.search(r"os\.environ|getenv|environ\[", path.read_text())
+    ]
+    assert readers == []
