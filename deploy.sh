@@ -211,6 +211,8 @@ while (($#)); do
     shift
 done
 
+model_sha256=${model_sha256,,}   # sha256sum prints lowercase hex
+
 # ---------------------------------------------------------------------------------------
 # Checks: fail before anything is uploaded or deployed.
 # ---------------------------------------------------------------------------------------
@@ -281,7 +283,7 @@ if [[ $model_uri == gs://* && -z $model_sha256 ]] && ((!allow_unpinned)); then
     die "remote model $model_uri has no pin: set MODEL_SHA256 (or --model-sha256) to the sha256 of its manifest.json, use --upload-model, or pass --allow-unpinned"
 fi
 if [[ -n $model_sha256 && ! $model_sha256 =~ ^[0-9a-f]{64}$ ]]; then
-    die "MODEL_SHA256 must be 64 lowercase hex characters, got '$model_sha256'"
+    die "MODEL_SHA256 must be 64 hex characters (a sha256), got '$model_sha256'"
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -338,12 +340,13 @@ fi
 if [[ -n $upload_model ]]; then
     artifacts=()
     for path in "$model_dir"/*; do
+        [[ -d $path ]] && die "--upload-model copies a flat folder; $path is a subfolder"
         [[ ${path##*/} == manifest.json ]] || artifacts+=("$path")
     done
     # Artifacts first, the manifest last: a reader never sees a manifest whose files are
     # not there yet.
     if ((${#artifacts[@]})); then
-        run gcloud storage cp --recursive "${artifacts[@]}" "$upload_model" --project="$project"
+        run gcloud storage cp "${artifacts[@]}" "$upload_model" --project="$project"
     fi
     run gcloud storage cp "$model_dir/manifest.json" "$upload_model" --project="$project"
 fi
@@ -355,7 +358,8 @@ url=$("${describe[@]}")
 cat <<EOF
 
 Deployed $name: $url
-Call it with an identity token (the caller needs the invoker role unless --public):
+Call it with an identity token (private: the caller needs roles/run.invoker):
 
-  curl -H "Authorization: Bearer \$(gcloud auth print-identity-token)" -H 'Content-Type: application/json' --data @request.json $(quote "$url")
+  curl -s -H "Authorization: Bearer \$(gcloud auth print-identity-token)" $(quote "$url/health")
+  curl -s -H "Authorization: Bearer \$(gcloud auth print-identity-token)" -H 'Content-Type: application/json' --data @request.json $(quote "$url")
 EOF

@@ -215,9 +215,11 @@ def check_trainable(data: Dataset) -> None:
     if data.task == "classification":
         classes, counts = np.unique(data.target, return_counts=True)
         if len(classes) < 2:
-            raise DataError(f"the target has a single class ({classes[0]!r}); need at least two")
+            raise DataError(
+                f"the target has a single class ({classes[0].item()!r}); need at least two"
+            )
         if counts.min() < 2:
-            rare = classes[counts.argmin()]
+            rare = classes[counts.argmin()].item()
             raise DataError(f"class {rare!r} has one row; every class needs at least two")
 
 

@@ -116,6 +116,11 @@ class Outcome:
     cgroup_peak_mib: float | None = None
     fits: bool = True
 
+    @property
+    def over_limit(self) -> bool:
+        """Survived, but its PSS exceeds the tier's memory (shared pages charged elsewhere)."""
+        return self.pss_mib is not None and self.pss_mib > self.tier.memory_mib
+
     def summary(self) -> dict[str, float | None]:
         """Medians and spread; None where nothing was measured."""
         return {
@@ -269,14 +274,20 @@ def from_json(data: dict) -> list[Outcome]:
     return outcomes
 
 
-def _cell(value: float | None, fmt: str, fits: bool) -> str:
-    if not fits:
+def _cell(value: float | None, fmt: str, outcome: Outcome) -> str:
+    if not outcome.fits:
         return "does not fit"
-    return "-" if value is None else format(value, fmt)
+    if value is None:
+        return "-"
+    return format(value, fmt) + ("*" if outcome.over_limit else "")
 
 
 def results_table(outcomes: list[Outcome]) -> str:
-    """Markdown: cold start and warm p50 per tier and variant, with memory (PSS)."""
+    """Markdown: cold start and warm p50 per tier and variant, with memory (PSS).
+
+    A figure marked * comes from a server whose PSS is above the tier's memory: it lived
+    only because library pages already cached on this machine are charged to another cgroup.
+    """
     names = list(dict.fromkeys(o.variant for o in outcomes))
     head = ["tier"]
     head += [f"{n} cold start (s)" for n in names]
@@ -287,8 +298,8 @@ def results_table(outcomes: list[Outcome]) -> str:
         by_name = {o.variant: o for o in outcomes if o.tier == tier}
         cells = [tier.label]
         for key, fmt in (("cold_start_s", ".2f"), ("warm_p50_ms", ".1f")):
-            cells += [_cell(by_name[n].summary()[key], fmt, by_name[n].fits) for n in names]
-        cells += [_cell(by_name[n].pss_mib, ".0f", by_name[n].fits) for n in names]
+            cells += [_cell(by_name[n].summary()[key], fmt, by_name[n]) for n in names]
+        cells += [_cell(by_name[n].pss_mib, ".0f", by_name[n]) for n in names]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

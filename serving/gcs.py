@@ -22,7 +22,8 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 
 from serving.errors import IntegrityError, ModelUnavailable
 
-_TIMEOUTS = (requests.Timeout, urllib3.exceptions.TimeoutError, socket.timeout)
+# Not urllib3's TimeoutError: its NewConnectionError (connection refused) subclasses it.
+_TIMEOUTS = (requests.Timeout, urllib3.exceptions.ReadTimeoutError, socket.timeout)
 _UNREACHABLE = (requests.ConnectionError, auth_errors.TransportError, ConnectionError)
 _INTERRUPTED = (
     requests.exceptions.ChunkedEncodingError,

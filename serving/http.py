@@ -10,7 +10,7 @@ import flask
 
 from serving import jsonio
 from serving.endpoint import Endpoint, Reply
-from serving.errors import PayloadTooLarge, ServingError
+from serving.errors import PayloadTooLarge, RequestError, ServingError
 from serving.logs import trace_fields
 
 EXECUTION_ID_HEADER = "Function-Execution-Id"
@@ -23,37 +23,64 @@ def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
     started = time.perf_counter()
     request_id = request.headers.get(EXECUTION_ID_HEADER, "")
     headers: dict[str, str] = {}
+    body_read = False
     try:
         body = read_body(request, endpoint.settings.max_body_bytes)
-        reply = endpoint.handle(request.method, request.path, request.mimetype, body)
+        body_read = True
+        reply = endpoint.handle(request.method, request.path, request.mimetype, body, request.args)
     except ServingError as exc:
         reply = Reply(exc.status, _error(exc.message, exc.code, request_id), {"code": exc.code})
         headers = exc.headers
     except Exception:
         logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})
         reply = Reply(500, _error("internal error", "internal", request_id), {"code": "internal"})
-    response = flask.Response(
-        jsonio.encode(reply.body), reply.status, headers, mimetype="application/json"
-    )
+    payload = jsonio.encode(reply.body)
+    if not body_read:
+        # functions-framework reads the whole body after any non-streamed response (its
+        # read_request hook): a streamed answer skips that, so an oversized or broken body
+        # is never buffered nor read again.
+        response = flask.Response(
+            iter([payload]), reply.status, headers, mimetype="application/json"
+        )
+    else:
+        response = flask.Response(payload, reply.status, headers, mimetype="application/json")
     _log(request, endpoint, reply, request_id, time.perf_counter() - started)
     return response
 
 
 def read_body(request: flask.Request, limit: int) -> bytes:
-    """The body, refused with 413 before reading past `limit` bytes."""
-    if request.method in ("GET", "HEAD"):
-        return b""
+    """The body, refused with 413 before reading past `limit` bytes, 400 if it arrives broken.
+
+    Every method's body is read (and capped): functions-framework would otherwise read an
+    unread GET body whole after the answer.
+    """
     declared = request.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit} (MAX_BODY_BYTES)")
     chunks: list[bytes] = []
     size = 0
-    while chunk := request.stream.read(min(_CHUNK, limit + 1 - size)):
+    while chunk := _read_chunk(request, min(_CHUNK, limit + 1 - size)):
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes (MAX_BODY_BYTES)")
+    if declared is not None and size < declared:
+        raise RequestError(
+            f"body ended after {size} of the {declared} bytes its Content-Length declares"
+        )
     return b"".join(chunks)
+
+
+def _read_chunk(request: flask.Request, size: int) -> bytes:
+    """Up to `size` bytes of the body; a body cut off mid-stream or badly chunked is a 400."""
+    try:
+        return request.stream.read(size)
+    except Exception as exc:
+        # The server's own reader raises its own types (gunicorn's NoMoreData,
+        # InvalidChunkSize; werkzeug's ClientDisconnected): all mean the client's body broke.
+        raise RequestError(
+            "body could not be read: it ended early or its chunked encoding is broken"
+        ) from exc
 
 
 def _error(message: str, code: str, request_id: str) -> dict[str, Any]:

@@ -18,20 +18,9 @@ sys.path.insert(0, str(REPO))
 
 import train  # noqa: E402
 from serving.logs import CloudLoggingFormatter  # noqa: E402
-from tests.servers import Server, start_server  # noqa: E402
+from tests.servers import SETTINGS_VARIABLES, Server, start_server  # noqa: E402
 
 TrainModel = Callable[..., Path]
-# Every variable the function reads: cleared before each in-process app is built.
-FUNCTION_ENV = (
-    "MODEL_URI",
-    "MODEL_SHA256",
-    "MODEL_RUNTIME",
-    "MAX_ROWS",
-    "MAX_BODY_BYTES",
-    "LOG_LEVEL",
-    "GOOGLE_CLOUD_PROJECT",
-    "GCP_PROJECT",
-)
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +58,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Set the function's environment for one test (restored afterwards)."""
 
     def apply(**values: str) -> None:
-        for name in FUNCTION_ENV:
+        for name in SETTINGS_VARIABLES:
             monkeypatch.delenv(name, raising=False)
         for name, value in values.items():
             monkeypatch.setenv(name, value)

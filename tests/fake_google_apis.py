@@ -145,8 +145,7 @@ class _Server(ThreadingHTTPServer):
         if rest.endswith("/runtimes"):
             return 200, {
                 "runtimes": [
-                    {"name": name, "displayName": name, "stage": "GA",
-                     "environment": "GEN_2"}
+                    {"name": name, "displayName": name, "stage": "GA", "environment": "GEN_2"}
                     for name in ("python311", "python312", "python313")
                 ]
             }
@@ -245,8 +244,12 @@ class _Server(ThreadingHTTPServer):
         match = re.fullmatch(r"/v2/projects/([^/]+)/locations/([^/]+)/builds:submit", rest)
         if match:
             project, location = match.groups()
-            build = {"id": "build-1", "projectId": project, "logUrl": "http://127.0.0.1/logs",
-                     "name": f"projects/{project}/locations/{location}/builds/build-1"}
+            build = {
+                "id": "build-1",
+                "projectId": project,
+                "logUrl": "http://127.0.0.1/logs",
+                "name": f"projects/{project}/locations/{location}/builds/build-1",
+            }
             return 200, {
                 "buildOperation": {
                     "name": f"projects/{project}/locations/{location}/operations/build-1",
@@ -268,8 +271,11 @@ class _Server(ThreadingHTTPServer):
         return self._run_service(request, rest)
 
     def _run_service(self, request: RecordedRequest, rest: str) -> tuple[int, Any]:
-        match = re.fullmatch(r"/apis/serving\.knative\.dev/v1/namespaces/([^/]+)/services"
-                             r"(?:/([^/]+))?", rest)
+        match = re.fullmatch(
+            r"/apis/serving\.knative\.dev/v1/namespaces/([^/]+)/services"
+            r"(?:/([^/]+))?",
+            rest,
+        )
         if not match:
             return _not_found(rest)
         namespace, service_name = match.groups()
@@ -287,8 +293,13 @@ class _Server(ThreadingHTTPServer):
                 "url": f"https://{service_name}-{PROJECT_NUMBER}.us-central1.run.app",
                 "latestCreatedRevisionName": f"{service_name}-00001-abc",
                 "latestReadyRevisionName": f"{service_name}-00001-abc",
-                "traffic": [{"percent": 100, "latestRevision": True,
-                             "revisionName": f"{service_name}-00001-abc"}],
+                "traffic": [
+                    {
+                        "percent": 100,
+                        "latestRevision": True,
+                        "revisionName": f"{service_name}-00001-abc",
+                    }
+                ],
                 "conditions": [
                     {"type": name, "status": "True"}
                     for name in ("Ready", "ConfigurationsReady", "RoutesReady")
@@ -326,20 +337,18 @@ class FakeGoogleApis:
         with self.state.lock:
             return list(self.state.requests)
 
-    def endpoint_overrides(self, run_host: str | None = None) -> dict[str, str]:
+    def endpoint_overrides(self, run_host: str = "127.0.0.1") -> dict[str, str]:
         """CLOUDSDK_API_ENDPOINT_OVERRIDES_* pointing every faked API here.
 
-        gcloud prefixes the Cloud Run host with the region, so `run_host` names a host the
-        caller maps (with the region prefix) to 127.0.0.1; without it Cloud Run is not
-        overridden.
+        Cloud Functions reaches Cloud Run IAM on the Run host as given, but `gcloud run`
+        puts the region in front of it (us-central1-HOST); for that, pass a `run_host`
+        name that the caller maps, with and without the prefix, to 127.0.0.1.
         """
         overrides = {
             f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api}": f"{self.base_url}/{prefix}/"
             for api, prefix in API_PREFIXES.items()
-            if api != "RUN"
         }
-        if run_host is not None:
-            overrides["CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN"] = f"http://{run_host}:{self.port}/run/"
+        overrides["CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN"] = f"http://{run_host}:{self.port}/run/"
         return overrides
 
     def start(self) -> FakeGoogleApis:

@@ -36,18 +36,22 @@ DENIED_BODY = {
 
 
 class FakeGcs:
-    """fake-gcs-server with the filesystem backend, so a stop and start keeps the objects."""
+    """fake-gcs-server on a free port: the memory backend (which supports bucket versioning),
+    or with `root` the filesystem backend, whose objects survive a stop and start."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path | None = None) -> None:
         self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> FakeGcs:
-        command = [_get_binary_path(), "-scheme", "http", "-backend", "filesystem"]
-        command += ["-filesystem-root", str(self.root), "-host", "127.0.0.1"]
+        command = [_get_binary_path(), "-scheme", "http", "-host", "127.0.0.1"]
         command += ["-port", str(self.port), "-log-level", "warn"]
+        if self.root is None:
+            command += ["-backend", "memory"]
+        else:
+            command += ["-backend", "filesystem", "-filesystem-root", str(self.root)]
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.DEVNULL,
@@ -174,7 +178,9 @@ class Proxy:
         self._server = _ProxyServer(upstream_port)
         self.state = self._server.state
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
     def set(self, mode: str, delay: float = 0.0) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,9 +13,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 FRAMEWORK = Path(sys.executable).parent / "functions-framework"
+# The variables serving/settings.py reads: never inherited from the caller's shell, so a test
+# server sees only what its test passes.
+SETTINGS_VARIABLES = frozenset(
+    re.findall(r'"([A-Z][A-Z0-9_]{3,})"', (REPO / "serving" / "settings.py").read_text())
+)
 
 
 def free_port() -> int:
@@ -48,6 +56,16 @@ class Server:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def json_logs(self) -> list[dict[str, Any]]:
+        """The structured (JSON) lines of the output, in order; gunicorn's own lines skipped."""
+        lines = []
+        for line in self.logs().splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                if isinstance(entry, dict) and "severity" in entry:
+                    lines.append(entry)
+        return lines
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -68,11 +86,15 @@ def start_server(
     port = free_port()
     runtime_dir = tempfile.mkdtemp(prefix="ff-runtime-")
     log_path = Path(runtime_dir) / "server.log"
-    full_env = {**os.environ, "XDG_RUNTIME_DIR": runtime_dir, **(env or {})}
+    inherited = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    full_env = {**inherited, "XDG_RUNTIME_DIR": runtime_dir, **(env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(FRAMEWORK), "--target", "predict", "--source", str(source)]
-            + ["--host", "127.0.0.1", "--port", str(port)],
+            [
+                str(FRAMEWORK),
+                *("--target", "predict", "--source", str(source)),
+                *("--host", "127.0.0.1", "--port", str(port)),
+            ],
             cwd=source.parent,
             env=full_env,
             stdout=log,

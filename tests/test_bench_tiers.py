@@ -131,3 +131,11 @@ def test_finds_v1_controllers_and_own_path() -> None:
     assert cgroups.v1_mount("cpuset", MOUNTINFO) is None
     assert cgroups.own_path("memory", proc_cgroup) == "/jobs/abc"
     assert cgroups.own_path("cpu", proc_cgroup) == "/"
+
+
+def test_survivor_whose_pss_exceeds_the_tier_is_starred() -> None:
+    tight = tiers.Outcome(tiers.TIERS[0], "baseline", [20.0], [2.0], pss_mib=150.0)
+
+    table = tiers.results_table([tight])
+
+    assert "| 128 MiB / 0.083 vCPU | 20.00* | 2.0* | 150* |" in table

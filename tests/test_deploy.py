@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
@@ -44,15 +43,33 @@ SERVING_FILES = {
     "requirements.txt": "functions-framework==3.10.2\n",
     "serving/__init__.py": "",
     "serving/app.py": "VALUE = 1\n",
+    "serving/protocols/__init__.py": "",
     "model/manifest.json": '{"format": 1, "artifacts": ["model.joblib"]}\n',
     "model/model.joblib": "not really a model\n",
 }
 NEVER_UPLOADED = [
-    "tests/test_app.py", "tests/conftest.py", "bench/bench_latency.py", ".venv/bin/python",
-    ".git/HEAD", "serving/__pycache__/app.cpython-311.pyc", "__pycache__/main.cpython-311.pyc",
-    ".pytest_cache/README.md", ".mypy_cache/x.json", ".ruff_cache/x", "requirements-dev.txt",
-    ".env", "serving/.env", "README.md", "BENCHMARKS.md", "docs/deploy.md", "train.py",
-    "deploy.sh", "Makefile", "pyproject.toml", "openapi.yaml", ".ci/run",
+    "tests/test_app.py",
+    "tests/conftest.py",
+    "bench/bench_latency.py",
+    ".venv/bin/python",
+    ".git/HEAD",
+    "serving/__pycache__/app.cpython-311.pyc",
+    "__pycache__/main.cpython-311.pyc",
+    ".pytest_cache/README.md",
+    ".mypy_cache/x.json",
+    ".ruff_cache/x",
+    "requirements-dev.txt",
+    ".env",
+    "serving/.env",
+    "README.md",
+    "BENCHMARKS.md",
+    "docs/deploy.md",
+    "train.py",
+    "deploy.sh",
+    "Makefile",
+    "pyproject.toml",
+    "openapi.yaml",
+    ".ci/run",
 ]
 
 
@@ -86,7 +103,11 @@ def run_deploy(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(DEPLOY_SH), *args],
-        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -146,9 +167,22 @@ def fake_gcs_url(tmp_path: Path) -> Iterator[str]:
     workdir = tmp_path / "fake-gcs"
     workdir.mkdir()
     server = subprocess.Popen(
-        [wrapper._get_binary_path(), "-scheme", "http", "-backend", "memory",
-         "-host", "127.0.0.1", "-port", str(port), "-log-level", "warn"],
-        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            wrapper._get_binary_path(),
+            "-scheme",
+            "http",
+            "-backend",
+            "memory",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-log-level",
+            "warn",
+        ],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -180,7 +214,7 @@ def deploy_env(
     token.write_text("fake-access-token\n")
     return {
         **gcloud_env,
-        **fake_apis.endpoint_overrides(run_host=RUN_HOST),
+        **fake_apis.endpoint_overrides(),
         "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": str(token),
         "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE": f"{fake_gcs_url}/storage/v1/",
     }
@@ -197,8 +231,7 @@ def run_host_namespace(tmp_path: Path) -> list[str]:
         pytest.skip("a full Cloud Run deploy needs root and unshare to map a host name")
     hosts = tmp_path / "hosts"
     hosts.write_text(f"127.0.0.1 localhost {RUN_HOST} us-central1-{RUN_HOST}\n")
-    prefix = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"',
-              str(hosts)]
+    prefix = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts)]
     probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
     if probe.returncode != 0:
         pytest.skip(f"unshare -m with a bind mount is not allowed here: {probe.stderr!r}")
@@ -260,7 +293,10 @@ def test_deploy_sh_is_shellcheck_clean() -> None:
 
     result = subprocess.run(
         [str(shellcheck), "--severity=style", str(DEPLOY_SH)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
     assert result.returncode == 0, result.stdout
@@ -281,15 +317,50 @@ def test_help_names_every_option_and_its_environment_fallback(
 
     assert result.returncode == 0
     for word in [
-        "--project", "--region", "--name", "--target", "--runtime", "--memory", "--cpu",
-        "--min-instances", "--max-instances", "--concurrency", "--timeout",
-        "--service-account", "--model-uri", "--model-sha256", "--upload-model", "--model-dir",
-        "--allow-unpinned", "--public", "--dry-run", "--source", "--env", "-- ARGS",
-        "DEPLOY_PROJECT", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "DEPLOY_REGION",
-        "DEPLOY_NAME", "DEPLOY_TARGET", "DEPLOY_RUNTIME", "DEPLOY_MEMORY", "DEPLOY_CPU",
-        "DEPLOY_MIN_INSTANCES", "DEPLOY_MAX_INSTANCES", "DEPLOY_CONCURRENCY", "DEPLOY_TIMEOUT",
-        "DEPLOY_SERVICE_ACCOUNT", "MODEL_URI", "MODEL_SHA256", "THREADS", "python311",
-        "python312", "default: us-central1", "default: 512Mi", "default: 60s",
+        "--project",
+        "--region",
+        "--name",
+        "--target",
+        "--runtime",
+        "--memory",
+        "--cpu",
+        "--min-instances",
+        "--max-instances",
+        "--concurrency",
+        "--timeout",
+        "--service-account",
+        "--model-uri",
+        "--model-sha256",
+        "--upload-model",
+        "--model-dir",
+        "--allow-unpinned",
+        "--public",
+        "--dry-run",
+        "--source",
+        "--env",
+        "-- ARGS",
+        "DEPLOY_PROJECT",
+        "GOOGLE_CLOUD_PROJECT",
+        "CLOUDSDK_CORE_PROJECT",
+        "DEPLOY_REGION",
+        "DEPLOY_NAME",
+        "DEPLOY_TARGET",
+        "DEPLOY_RUNTIME",
+        "DEPLOY_MEMORY",
+        "DEPLOY_CPU",
+        "DEPLOY_MIN_INSTANCES",
+        "DEPLOY_MAX_INSTANCES",
+        "DEPLOY_CONCURRENCY",
+        "DEPLOY_TIMEOUT",
+        "DEPLOY_SERVICE_ACCOUNT",
+        "MODEL_URI",
+        "MODEL_SHA256",
+        "THREADS",
+        "python311",
+        "python312",
+        "default: us-central1",
+        "default: 512Mi",
+        "default: 60s",
     ]:
         assert word in result.stdout, word
 
@@ -302,7 +373,11 @@ def test_help_names_every_option_and_its_environment_fallback(
 def list_files_for_upload(directory: Path, env: dict[str, str]) -> set[str]:
     result = subprocess.run(
         [str(GCLOUD), "meta", "list-files-for-upload", str(directory)],
-        env=env, capture_output=True, text=True, timeout=60, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return set(result.stdout.split())
 
@@ -358,18 +433,31 @@ def test_dry_run_prints_the_default_functions_deploy_and_runs_nothing(
 ) -> None:
     env, log = recording_gcloud
 
-    result = run_deploy(
-        "--dry-run", "--project", PROJECT, "--source", str(serving_source), env=env
-    )
+    result = run_deploy("--dry-run", "--project", PROJECT, "--source", str(serving_source), env=env)
 
     assert result.returncode == 0, result.stderr
-    assert dry_run_commands(result.stdout) == [[
-        "gcloud", "functions", "deploy", "sklearn-predict", "--gen2", "--runtime=python312",
-        "--entry-point=predict", "--trigger-http", f"--source={serving_source}",
-        f"--project={PROJECT}", "--region=us-central1", "--memory=512Mi",
-        "--min-instances=0", "--max-instances=10", "--concurrency=1", "--timeout=60s",
-        "--no-allow-unauthenticated", "--set-env-vars=THREADS=1,WORKERS=1",
-    ]]
+    assert dry_run_commands(result.stdout) == [
+        [
+            "gcloud",
+            "functions",
+            "deploy",
+            "sklearn-predict",
+            "--gen2",
+            "--runtime=python312",
+            "--entry-point=predict",
+            "--trigger-http",
+            f"--source={serving_source}",
+            f"--project={PROJECT}",
+            "--region=us-central1",
+            "--memory=512Mi",
+            "--min-instances=0",
+            "--max-instances=10",
+            "--concurrency=1",
+            "--timeout=60s",
+            "--no-allow-unauthenticated",
+            "--set-env-vars=THREADS=1,WORKERS=1",
+        ]
+    ]
     assert not log.exists()
 
 
@@ -377,9 +465,15 @@ def test_dry_run_takes_settings_from_the_environment(
     serving_source: Path, gcloud_env: dict[str, str]
 ) -> None:
     env = {
-        **gcloud_env, "GOOGLE_CLOUD_PROJECT": "from-env", "DEPLOY_REGION": "europe-west1",
-        "DEPLOY_NAME": "iris", "DEPLOY_MEMORY": "1Gi", "DEPLOY_CPU": "2",
-        "DEPLOY_CONCURRENCY": "4", "DEPLOY_MAX_INSTANCES": "3", "DEPLOY_RUNTIME": "python311",
+        **gcloud_env,
+        "GOOGLE_CLOUD_PROJECT": "from-env",
+        "DEPLOY_REGION": "europe-west1",
+        "DEPLOY_NAME": "iris",
+        "DEPLOY_MEMORY": "1Gi",
+        "DEPLOY_CPU": "2",
+        "DEPLOY_CONCURRENCY": "4",
+        "DEPLOY_MAX_INSTANCES": "3",
+        "DEPLOY_RUNTIME": "python311",
         "DEPLOY_SOURCE": str(serving_source),
     }
 
@@ -398,14 +492,17 @@ def test_dry_run_takes_settings_from_the_environment(
     assert flag_value(command, "--set-env-vars") == "THREADS=4,WORKERS=1"
 
 
-def test_flags_win_over_the_environment(
-    serving_source: Path, gcloud_env: dict[str, str]
-) -> None:
+def test_flags_win_over_the_environment(serving_source: Path, gcloud_env: dict[str, str]) -> None:
     env = {**gcloud_env, "DEPLOY_PROJECT": "from-env", "DEPLOY_REGION": "europe-west1"}
 
     result = run_deploy(
-        "--dry-run", "--project=from-flag", "--region", "asia-east1",
-        "--source", str(serving_source), env=env,
+        "--dry-run",
+        "--project=from-flag",
+        "--region",
+        "asia-east1",
+        "--source",
+        str(serving_source),
+        env=env,
     )
 
     [command] = dry_run_commands(result.stdout)
@@ -413,12 +510,47 @@ def test_flags_win_over_the_environment(
     assert flag_value(command, "--region") == "asia-east1"
 
 
+@needs_gcloud
+def test_project_falls_back_to_the_gcloud_configuration(
+    serving_source: Path, gcloud_env: dict[str, str]
+) -> None:
+    subprocess.run(
+        [str(GCLOUD), "config", "set", "project", "from-config"],
+        env=gcloud_env,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+
+    result = run_deploy("--dry-run", "--source", str(serving_source), env=gcloud_env)
+
+    assert result.returncode == 0, result.stderr
+    [command] = dry_run_commands(result.stdout)
+    assert flag_value(command, "--project") == "from-config"
+
+
+def test_source_defaults_to_the_folder_of_the_script(gcloud_env: dict[str, str]) -> None:
+    result = run_deploy("--dry-run", "--project", PROJECT, env=gcloud_env)
+
+    assert result.returncode == 0, result.stderr
+    [command] = dry_run_commands(result.stdout)
+    assert flag_value(command, "--source") == str(REPO)
+
+
 def test_dry_run_for_cloud_run_uses_the_function_and_base_image_flags(
     serving_source: Path, gcloud_env: dict[str, str]
 ) -> None:
     result = run_deploy(
-        "--dry-run", "--target", "run", "--project", PROJECT, "--source", str(serving_source),
-        "--", "--quiet", "--labels=team=ml",
+        "--dry-run",
+        "--target",
+        "run",
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
+        "--",
+        "--quiet",
+        "--labels=team=ml",
         env=gcloud_env,
     )
 
@@ -436,7 +568,12 @@ def test_public_flag_allows_unauthenticated_and_warns(
     serving_source: Path, gcloud_env: dict[str, str]
 ) -> None:
     result = run_deploy(
-        "--dry-run", "--public", "--project", PROJECT, "--source", str(serving_source),
+        "--dry-run",
+        "--public",
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
         env=gcloud_env,
     )
 
@@ -453,18 +590,33 @@ def test_upload_model_dry_run_copies_artifacts_then_manifest_and_pins_it(
     expected_sha256 = hashlib.sha256(manifest.read_bytes()).hexdigest()
 
     result = run_deploy(
-        "--dry-run", "--project", PROJECT, "--source", str(serving_source),
-        "--upload-model", "gs://models/iris/v1", env=gcloud_env,
+        "--dry-run",
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
+        "--upload-model",
+        "gs://models/iris/v1",
+        env=gcloud_env,
     )
 
     assert result.returncode == 0, result.stderr
     upload_artifacts, upload_manifest, deploy = dry_run_commands(result.stdout)
     assert upload_artifacts == [
-        "gcloud", "storage", "cp", "--recursive", str(serving_source / "model" / "model.joblib"),
-        "gs://models/iris/v1/", f"--project={PROJECT}",
+        "gcloud",
+        "storage",
+        "cp",
+        str(serving_source / "model" / "model.joblib"),
+        "gs://models/iris/v1/",
+        f"--project={PROJECT}",
     ]
     assert upload_manifest == [
-        "gcloud", "storage", "cp", str(manifest), "gs://models/iris/v1/", f"--project={PROJECT}",
+        "gcloud",
+        "storage",
+        "cp",
+        str(manifest),
+        "gs://models/iris/v1/",
+        f"--project={PROJECT}",
     ]
     assert flag_value(deploy, "--set-env-vars") == (
         f"THREADS=1,WORKERS=1,MODEL_URI=gs://models/iris/v1/,MODEL_SHA256={expected_sha256}"
@@ -475,8 +627,16 @@ def test_extra_env_with_a_comma_switches_the_gcloud_delimiter(
     serving_source: Path, gcloud_env: dict[str, str]
 ) -> None:
     result = run_deploy(
-        "--dry-run", "--project", PROJECT, "--source", str(serving_source),
-        "--env", "LOG_LEVEL=info", "--env", "ALLOWED=a,b", env=gcloud_env,
+        "--dry-run",
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
+        "--env",
+        "LOG_LEVEL=info",
+        "--env",
+        "ALLOWED=a,b",
+        env=gcloud_env,
     )
 
     [command] = dry_run_commands(result.stdout)
@@ -485,12 +645,34 @@ def test_extra_env_with_a_comma_switches_the_gcloud_delimiter(
     )
 
 
+def test_pinned_remote_model_is_passed_through_lowercased(
+    serving_source: Path, gcloud_env: dict[str, str]
+) -> None:
+    pin = "AB" * 32
+    env = {**gcloud_env, "MODEL_URI": "gs://models/iris/v1/", "MODEL_SHA256": pin}
+
+    result = run_deploy("--dry-run", "--project", PROJECT, "--source", str(serving_source), env=env)
+
+    assert result.returncode == 0, result.stderr
+    [command] = dry_run_commands(result.stdout)
+    assert flag_value(command, "--set-env-vars") == (
+        f"THREADS=1,WORKERS=1,MODEL_URI=gs://models/iris/v1/,MODEL_SHA256={pin.lower()}"
+    )
+
+
 def test_allow_unpinned_passes_the_remote_model_through_unpinned(
     serving_source: Path, gcloud_env: dict[str, str]
 ) -> None:
     result = run_deploy(
-        "--dry-run", "--project", PROJECT, "--source", str(serving_source),
-        "--model-uri", "gs://models/iris/v1/", "--allow-unpinned", env=gcloud_env,
+        "--dry-run",
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
+        "--model-uri",
+        "gs://models/iris/v1/",
+        "--allow-unpinned",
+        env=gcloud_env,
     )
 
     assert result.returncode == 0, result.stderr
@@ -509,40 +691,111 @@ def test_allow_unpinned_passes_the_remote_model_through_unpinned(
     ("args", "env_extra", "remove", "message"),
     [
         pytest.param([], {}, [], "no project", id="no-project"),
-        pytest.param(["--project", PROJECT], {}, ["main.py"], "main.py is missing",
-                     id="no-main"),
-        pytest.param(["--project", PROJECT], {}, ["requirements.txt"],
-                     "requirements.txt is missing", id="no-requirements"),
-        pytest.param(["--project", PROJECT], {}, [".gcloudignore"], ".gcloudignore is missing",
-                     id="no-gcloudignore"),
-        pytest.param(["--project", PROJECT], {}, ["model/manifest.json"], "model missing",
-                     id="no-bundled-model"),
-        pytest.param(["--project", PROJECT, "--upload-model", "gs://models/v1/"], {},
-                     ["model/manifest.json"], "model missing", id="nothing-to-upload"),
-        pytest.param(["--project", PROJECT], {"MODEL_URI": "gs://models/v1/"}, [],
-                     "MODEL_SHA256", id="remote-model-without-pin"),
-        pytest.param(["--project", PROJECT, "--model-uri", "gs://m/v1/",
-                      "--model-sha256", "abc"], {}, [], "64 lowercase hex", id="bad-pin"),
-        pytest.param(["--project", PROJECT, "--upload-model", "s3://models/v1/"], {}, [],
-                     "gs://BUCKET/PREFIX/", id="upload-not-gcs"),
-        pytest.param(["--project", PROJECT, "--runtime", "python310"], {}, [],
-                     "python311 python312", id="unsupported-runtime"),
-        pytest.param(["--project", PROJECT, "--target", "appengine"], {}, [],
-                     "'functions' or 'run'", id="bad-target"),
-        pytest.param(["--project", PROJECT, "--concurrency", "8"], {}, [],
-                     "needs --cpu 1 or more", id="concurrency-without-cpu"),
-        pytest.param(["--project", PROJECT, "--concurrency", "8", "--cpu", "0.5"], {}, [],
-                     "needs --cpu 1 or more", id="concurrency-with-small-cpu"),
-        pytest.param(["--project", PROJECT, "--cpu", "lots"], {}, [], "--cpu must look like",
-                     id="bad-cpu"),
-        pytest.param(["--project", PROJECT, "--min-instances", "5", "--max-instances", "2"],
-                     {}, [], "is above --max-instances", id="min-above-max"),
-        pytest.param(["--project", PROJECT, "--max-instances", "ten"], {}, [],
-                     "whole number", id="max-not-a-number"),
-        pytest.param(["--project", PROJECT, "--memory"], {}, [], "--memory needs a value",
-                     id="missing-value"),
-        pytest.param(["--project", PROJECT, "--allow-unauthenticated"], {}, [],
-                     "unknown argument", id="gcloud-flag-before-dashdash"),
+        pytest.param(["--project", PROJECT], {}, ["main.py"], "main.py is missing", id="no-main"),
+        pytest.param(
+            ["--project", PROJECT],
+            {},
+            ["requirements.txt"],
+            "requirements.txt is missing",
+            id="no-requirements",
+        ),
+        pytest.param(
+            ["--project", PROJECT],
+            {},
+            [".gcloudignore"],
+            ".gcloudignore is missing",
+            id="no-gcloudignore",
+        ),
+        pytest.param(
+            ["--project", PROJECT],
+            {},
+            ["model/manifest.json"],
+            "model missing",
+            id="no-bundled-model",
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--upload-model", "gs://models/v1/"],
+            {},
+            ["model/manifest.json"],
+            "model missing",
+            id="nothing-to-upload",
+        ),
+        pytest.param(
+            ["--project", PROJECT],
+            {"MODEL_URI": "gs://models/v1/"},
+            [],
+            "MODEL_SHA256",
+            id="remote-model-without-pin",
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--model-uri", "gs://m/v1/", "--model-sha256", "abc"],
+            {},
+            [],
+            "64 hex characters",
+            id="bad-pin",
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--upload-model", "s3://models/v1/"],
+            {},
+            [],
+            "gs://BUCKET/PREFIX/",
+            id="upload-not-gcs",
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--runtime", "python310"],
+            {},
+            [],
+            "python311 python312",
+            id="unsupported-runtime",
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--target", "appengine"],
+            {},
+            [],
+            "'functions' or 'run'",
+            id="bad-target",
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--concurrency", "8"],
+            {},
+            [],
+            "needs --cpu 1 or more",
+            id="concurrency-without-cpu",
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--concurrency", "8", "--cpu", "0.5"],
+            {},
+            [],
+            "needs --cpu 1 or more",
+            id="concurrency-with-small-cpu",
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--cpu", "lots"], {}, [], "--cpu must look like", id="bad-cpu"
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--min-instances", "5", "--max-instances", "2"],
+            {},
+            [],
+            "is above --max-instances",
+            id="min-above-max",
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--max-instances", "ten"],
+            {},
+            [],
+            "whole number",
+            id="max-not-a-number",
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--memory"], {}, [], "--memory needs a value", id="missing-value"
+        ),
+        pytest.param(
+            ["--project", PROJECT, "--allow-unauthenticated"],
+            {},
+            [],
+            "unknown argument",
+            id="gcloud-flag-before-dashdash",
+        ),
     ],
 )
 def test_refuses_with_a_clear_message(
@@ -577,7 +830,10 @@ def test_refuses_without_gcloud_on_path(
         (bin_dir / tool).symlink_to(found)
 
     result = run_deploy(
-        "--project", PROJECT, "--source", str(serving_source),
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
         env={**gcloud_env, "PATH": str(bin_dir)},
     )
 
@@ -618,8 +874,17 @@ def test_functions_deploy_creates_a_private_function_with_the_defaults(
     assert not sent_all_users(requests)
     url = f"https://sklearn-predict-{PROJECT_NUMBER}.us-central1.run.app"
     assert f"Deployed sklearn-predict: {url}" in result.stdout
-    assert "Authorization: Bearer $(gcloud auth print-identity-token)" in result.stdout
-    assert result.stdout.rstrip().endswith(url)
+    curl_health, curl_predict = [
+        shlex.split(line) for line in result.stdout.splitlines() if "curl" in line
+    ]
+    assert curl_health == [
+        "curl",
+        "-s",
+        "-H",
+        "Authorization: Bearer $(gcloud auth print-identity-token)",
+        f"{url}/health",
+    ]
+    assert curl_predict[-1] == url
 
 
 @needs_gcloud
@@ -629,11 +894,34 @@ def test_functions_deploy_sends_every_option_and_public_sets_all_users(
     account = f"predictor@{PROJECT}.iam.gserviceaccount.com"
 
     result = run_deploy(
-        "--project", PROJECT, "--source", str(serving_source), "--name", "iris",
-        "--region", "europe-west1", "--runtime", "python311", "--memory", "2Gi",
-        "--cpu", "1", "--min-instances", "1", "--max-instances", "3", "--concurrency", "8",
-        "--timeout", "120s", "--service-account", account, "--public",
-        "--env", "MODEL_RUNTIME=sklearn", env=deploy_env,
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
+        "--name",
+        "iris",
+        "--region",
+        "europe-west1",
+        "--runtime",
+        "python311",
+        "--memory",
+        "2Gi",
+        "--cpu",
+        "1",
+        "--min-instances",
+        "1",
+        "--max-instances",
+        "3",
+        "--concurrency",
+        "8",
+        "--timeout",
+        "120s",
+        "--service-account",
+        account,
+        "--public",
+        "--env",
+        "MODEL_RUNTIME=sklearn",
+        env=deploy_env,
     )
 
     assert result.returncode == 0, result.stderr
@@ -650,7 +938,9 @@ def test_functions_deploy_sends_every_option_and_public_sets_all_users(
     assert service["timeoutSeconds"] == 120
     assert service["serviceAccountEmail"] == account
     assert service["environmentVariables"] == {
-        "THREADS": "8", "WORKERS": "1", "MODEL_RUNTIME": "sklearn",
+        "THREADS": "8",
+        "WORKERS": "1",
+        "MODEL_RUNTIME": "sklearn",
     }
     set_policy = only_request(requests, "POST", ":setIamPolicy")
     bindings = set_policy.json["policy"]["bindings"]
@@ -659,22 +949,22 @@ def test_functions_deploy_sends_every_option_and_public_sets_all_users(
 
 
 @needs_gcloud
-def test_second_deploy_patches_the_function(
+def test_redeploy_patches_the_function_and_a_private_deploy_revokes_public_access(
     serving_source: Path, deploy_env: dict[str, str], fake_apis: FakeGoogleApis
 ) -> None:
-    first = run_deploy("--project", PROJECT, "--source", str(serving_source), env=deploy_env)
+    source = ["--project", PROJECT, "--source", str(serving_source)]
+    first = run_deploy(*source, "--public", env=deploy_env)
     assert first.returncode == 0, first.stderr
+    assert "allUsers" in json.dumps(fake_apis.state.iam_policies)
 
-    second = run_deploy(
-        "--project", PROJECT, "--source", str(serving_source), "--memory", "1Gi",
-        env=deploy_env,
-    )
+    second = run_deploy(*source, "--memory", "1Gi", env=deploy_env)
 
     assert second.returncode == 0, second.stderr
     patch = only_request(fake_apis.requests, "PATCH", "/functions/sklearn-predict")
-    assert "serviceConfig.availableMemory" in patch.query["updateMask"][0].split(",")
+    assert "service_config.available_memory" in patch.query["updateMask"][0].split(",")
     assert patch.json["serviceConfig"]["availableMemory"] == "1Gi"
-    assert not sent_all_users(fake_apis.requests)
+    assert fake_apis.state.iam_policies
+    assert "allUsers" not in json.dumps(fake_apis.state.iam_policies)
 
 
 @needs_gcloud
@@ -686,16 +976,26 @@ def test_upload_model_copies_the_folder_to_gcs_and_deploys_it_pinned(
     tmp_path: Path,
 ) -> None:
     model_dir = tmp_path / "trained model"
-    write_tree(model_dir, {
-        "manifest.json": '{"format": 1, "version": "v2"}\n',
-        "model.joblib": "weights v2\n",
-        "model.onnx": "onnx v2\n",
-    })
+    write_tree(
+        model_dir,
+        {
+            "manifest.json": '{"format": 1, "version": "v2"}\n',
+            "model.joblib": "weights v2\n",
+            "model.onnx": "onnx v2\n",
+        },
+    )
     create_bucket(fake_gcs_url, "models")
 
     result = run_deploy(
-        "--project", PROJECT, "--source", str(serving_source), "--model-dir", str(model_dir),
-        "--upload-model", "gs://models/iris/v2/", env=deploy_env,
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
+        "--model-dir",
+        str(model_dir),
+        "--upload-model",
+        "gs://models/iris/v2/",
+        env=deploy_env,
     )
 
     assert result.returncode == 0, result.stderr
@@ -705,21 +1005,45 @@ def test_upload_model_copies_the_folder_to_gcs_and_deploys_it_pinned(
     create = only_request(fake_apis.requests, "POST", "/locations/us-central1/functions")
     environment = create.json["serviceConfig"]["environmentVariables"]
     assert environment["MODEL_URI"] == "gs://models/iris/v2/"
-    assert environment["MODEL_SHA256"] == hashlib.sha256(
-        (model_dir / "manifest.json").read_bytes()
-    ).hexdigest()
+    assert (
+        environment["MODEL_SHA256"]
+        == hashlib.sha256((model_dir / "manifest.json").read_bytes()).hexdigest()
+    )
 
 
 @needs_gcloud
-@pytest.mark.parametrize("extra", [[], ["--cpu", "2", "--concurrency", "4", "--min-instances",
-                                        "1", "--service-account", "sa@p.iam.gserviceaccount.com",
-                                        "--public", "--", "--no-cpu-boost"]])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        [
+            "--cpu",
+            "2",
+            "--concurrency",
+            "4",
+            "--min-instances",
+            "1",
+            "--service-account",
+            "sa@p.iam.gserviceaccount.com",
+            "--public",
+            "--",
+            "--no-cpu-boost",
+        ],
+    ],
+)
 def test_cloud_run_flags_parse_in_gcloud(
     serving_source: Path, gcloud_env: dict[str, str], extra: list[str]
 ) -> None:
     result = run_deploy(
-        "--target", "run", "--project", PROJECT, "--source", str(serving_source), *extra,
-        env=gcloud_env, timeout=60,
+        "--target",
+        "run",
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
+        *extra,
+        env=gcloud_env,
+        timeout=60,
     )
 
     # Exit 2 is a gcloud parse error; exit 1 for a missing account means the flags parsed.
@@ -737,14 +1061,32 @@ def test_cloud_run_deploy_builds_from_source_and_creates_the_service(
     run_host_namespace: list[str],
     public: bool,
 ) -> None:
-    args = ["--target", "run", "--project", PROJECT, "--source", str(serving_source),
-            "--memory", "1Gi", "--cpu", "1", "--concurrency", "4", "--max-instances", "5"]
+    args = [
+        "--target",
+        "run",
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
+        "--memory",
+        "1Gi",
+        "--cpu",
+        "1",
+        "--concurrency",
+        "4",
+        "--max-instances",
+        "5",
+    ]
     if public:
         args.append("--public")
 
     result = subprocess.run(
         [*run_host_namespace, str(DEPLOY_SH), *args],
-        env=deploy_env, capture_output=True, text=True, timeout=120, check=False,
+        env={**deploy_env, **fake_apis.endpoint_overrides(run_host=RUN_HOST)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     assert result.returncode == 0, result.stderr

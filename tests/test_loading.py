@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import subprocess
@@ -238,6 +239,7 @@ def test_slot_builds_once_for_concurrent_first_callers() -> None:
 
 def test_slot_retries_after_a_failed_build() -> None:
     outcomes: list[Any] = [IntegrityError("bad hash"), RuntimeError("boom"), 7]
+    now = [0.0]
 
     def build() -> int:
         outcome = outcomes.pop(0)
@@ -245,12 +247,37 @@ def test_slot_retries_after_a_failed_build() -> None:
             raise outcome
         return int(outcome)
 
-    slot: LazySlot[int] = LazySlot(build)
+    slot: LazySlot[int] = LazySlot(build, retry_seconds=1.0, clock=lambda: now[0])
     with pytest.raises(IntegrityError, match="bad hash"):
         slot.get()
     assert slot.value is None
+    now[0] += 100
     with pytest.raises(ModelUnavailable, match="failed to load; see the logs"):
         slot.get()
+    now[0] += 1000
     assert slot.get() == 7
     assert slot.get() == 7
     assert outcomes == []
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Top-level names of every module a source file imports (anywhere in the file)."""
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_model_libraries_stay_behind_the_runtime_interface() -> None:
+    """Only serving/runtimes/ touches the model libraries; only serving/http.py touches Flask."""
+    for path in sorted((REPO / "serving").rglob("*.py")):
+        modules = imported_modules(path)
+        where = path.relative_to(REPO).as_posix()
+        if not where.startswith("serving/runtimes/"):
+            assert not modules & {"sklearn", "joblib", "onnxruntime", "pickle"}, where
+        if where != "serving/http.py":
+            assert not modules & {"flask", "werkzeug", "functions_framework"}, where

@@ -40,7 +40,7 @@ def parse_csv(body: bytes, feature_names: Sequence[str], max_rows: int) -> np.nd
     if cells.shape[1] != len(feature_names):
         raise InvalidInput(f"expected {len(feature_names)} features, got {cells.shape[1]}")
     if header is not None:
-        cells = cells[:, _column_order(header, feature_names)]
+        cells = np.ascontiguousarray(cells[:, _column_order(header, feature_names)])
     try:
         matrix = cells.astype(np.float64)
     except ValueError:

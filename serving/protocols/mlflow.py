@@ -52,4 +52,4 @@ def _split(split: Any, names: tuple[str, ...], max_rows: int) -> np.ndarray:
         )
     matrix = to_matrix(data, names)
     order = [columns.index(name) for name in names]
-    return matrix[:, order]
+    return np.ascontiguousarray(matrix[:, order])

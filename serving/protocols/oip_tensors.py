@@ -37,8 +37,7 @@ def rows_from_inputs(inputs: Any, feature_names: Sequence[str], max_rows: int) -
     """One [N, n_features] tensor, or one 1-D [N] tensor per feature named after it."""
     if not is_tensor_list(inputs):
         raise InvalidInput(
-            "'inputs' must be a non-empty list of tensors "
-            '{"name", "shape", "datatype", "data"}'
+            '\'inputs\' must be a non-empty list of tensors {"name", "shape", "datatype", "data"}'
         )
     tensors = [_decode(tensor) for tensor in inputs]
     names = [name for name, _ in tensors]
@@ -86,7 +85,9 @@ def _decode(tensor: dict[str, Any]) -> tuple[str, np.ndarray]:
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
         raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers")
     if datatype not in DATATYPES:
-        raise InvalidInput(f"input {name!r}: datatype {datatype!r}; accepted: {', '.join(DATATYPES)}")
+        raise InvalidInput(
+            f"input {name!r}: datatype {datatype!r}; accepted: {', '.join(DATATYPES)}"
+        )
     try:
         array = np.asarray(tensor["data"])
     except (ValueError, OverflowError):

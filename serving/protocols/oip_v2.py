@@ -92,7 +92,7 @@ def _requested(outputs: Any, model: LoadedModel) -> list[str]:
     if not isinstance(outputs, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
     ):
-        raise InvalidInput('\'outputs\' must be a list of {"name": ...}')
+        raise InvalidInput("'outputs' must be a list of {\"name\": ...}")
     names = [o["name"] for o in outputs]
     for name in names:
         if name not in METHODS:

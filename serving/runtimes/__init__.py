@@ -26,7 +26,7 @@ class Runtime(Protocol):
         ...
 
     def decision_function(self, rows: np.ndarray) -> np.ndarray:
-        """Decision values (1-D for binary, one column per class otherwise); InvalidInput if none."""
+        """Decision values (1-D for binary, a column per class otherwise); InvalidInput if none."""
         ...
 
 

@@ -22,13 +22,16 @@ class SklearnRuntime:
         self.estimator = estimator
         self.warnings = warnings
         self.libraries = {"scikit-learn": version}
-        # A Pipeline exposes decision_function only when its final step has one.
+        # A Pipeline exposes these only when its final step has them.
         self.has_decision_function = hasattr(estimator, "decision_function")
+        self.has_predict_proba = hasattr(estimator, "predict_proba")
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.estimator.predict(rows))
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        if not self.has_predict_proba:
+            raise InvalidInput("this model has no predict_proba (class probabilities)")
         return np.asarray(self.estimator.predict_proba(rows))
 
     def decision_function(self, rows: np.ndarray) -> np.ndarray:

@@ -1,0 +1,215 @@
+"""Every request format against a real functions-framework server, with real client libraries
+(tritonclient, MLflow's ScoringServerClient), on both runtimes; answers equal in-process ones."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+import tritonclient.http as triton
+from sklearn.datasets import load_breast_cancer
+from tritonclient.utils import InferenceServerException
+
+from serving.loading import LoadedModel, load_model
+from serving.settings import Settings
+from tests.servers import Server, start_server
+
+ROWS = load_breast_cancer().data[[0, 1, 19, 20, 21, 568]]
+VERTEX = {"AIP_PREDICT_ROUTE": "/vertex/predict", "AIP_HEALTH_ROUTE": "/vertex/health"}
+TIMEOUT = 10
+
+
+@pytest.fixture(scope="module", params=["onnx", "sklearn"])
+def served(request: pytest.FixtureRequest, classifier_dir: Path) -> Iterator[tuple[Server, Any]]:
+    """A real server for one runtime, and the same runtime loaded in-process."""
+    runtime = request.param
+    env = {"MODEL_URI": str(classifier_dir), "MODEL_RUNTIME": runtime, **VERTEX}
+    server = start_server(env)
+    model = load_model(Settings.from_env(env))
+    requests.get(f"{server.url}/health", timeout=30).raise_for_status()
+    yield server, model
+    server.stop()
+
+
+def expected(model: LoadedModel, method: str, rows: np.ndarray = ROWS) -> list[Any]:
+    """In-process answers from the same runtime."""
+    return np.asarray(getattr(model.runtime, method)(rows)).tolist()
+
+
+def mlflow_client(server: Server) -> Any:
+    """MLflow's own scoring-server client; its import warns about its own type hints."""
+    with warnings.catch_warnings():
+        # mlflow.types.responses warns at import (AnyType); not ours, and harmless here.
+        warnings.filterwarnings("ignore", message=".*inferred as AnyType", category=UserWarning)
+        from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+    host, port = server.url.removeprefix("http://").split(":")
+    return ScoringServerClient(host, port)
+
+
+def triton_client(server: Server) -> triton.InferenceServerClient:
+    return triton.InferenceServerClient(url=server.url.removeprefix("http://"))
+
+
+def test_tritonclient_health_metadata_and_infer(served: tuple[Server, LoadedModel]) -> None:
+    server, model = served
+    client = triton_client(server)
+    name = model.manifest.name
+    try:
+        assert client.is_server_live()
+        assert client.is_server_ready()
+        assert client.is_model_ready(name)
+        assert client.is_model_ready(name, model.manifest.model_version)
+        assert not client.is_model_ready("other-model")
+        metadata = client.get_model_metadata(name)
+        tensor = triton.InferInput("input", list(ROWS.shape), "FP64")
+        tensor.set_data_from_numpy(ROWS, binary_data=False)
+        outputs = [triton.InferRequestedOutput(n) for n in ("predict", "predict_proba")]
+        result = client.infer(name, [tensor], outputs=outputs, request_id="req-7")
+        with pytest.raises(InferenceServerException, match="this function serves 'breast-cancer'"):
+            client.infer("other-model", [tensor])
+    finally:
+        client.close()
+    assert metadata["inputs"] == [{"name": "input", "datatype": "FP64", "shape": [-1, 30]}]
+    outputs_meta = {o["name"]: o for o in metadata["outputs"]}
+    assert outputs_meta["predict"]["datatype"] == "INT64"
+    assert outputs_meta["predict_proba"]["shape"] == [-1, 2]
+    assert ("decision_function" in outputs_meta) == (model.runtime.name == "sklearn")
+    assert metadata["parameters"]["classes"] == [0, 1]
+    response = result.get_response()
+    assert response["id"] == "req-7"
+    assert response["model_version"] == model.manifest.model_version
+    assert result.as_numpy("predict").tolist() == expected(model, "predict")
+    assert result.as_numpy("predict_proba").tolist() == expected(model, "predict_proba")
+
+
+def test_oip_per_feature_inputs_fp32_and_decision_values(
+    served: tuple[Server, LoadedModel],
+) -> None:
+    server, model = served
+    names = model.manifest.feature_names
+    per_feature = [
+        {"name": n, "shape": [len(ROWS)], "datatype": "FP64", "data": ROWS[:, i].tolist()}
+        for i, n in enumerate(names)
+    ]
+    url = f"{server.url}/v2/models/{model.manifest.name}/infer"
+    by_feature = requests.post(url, json={"inputs": per_feature}, timeout=TIMEOUT)
+    fp32 = ROWS.astype(np.float32)
+    nested = {"name": "x", "shape": list(ROWS.shape), "datatype": "FP32", "data": fp32.tolist()}
+    as_fp32 = requests.post(url, json={"inputs": [nested]}, timeout=TIMEOUT)
+    decision = requests.post(
+        url,
+        json={"inputs": [nested], "outputs": [{"name": "decision_function"}]},
+        timeout=TIMEOUT,
+    )
+    assert by_feature.status_code == 200
+    assert by_feature.json()["outputs"][0]["data"] == expected(model, "predict")
+    assert as_fp32.json()["outputs"][0]["data"] == expected(
+        model, "predict", fp32.astype(np.float64)
+    )
+    if model.runtime.name == "sklearn":
+        assert decision.status_code == 200
+        assert decision.json()["outputs"][0]["data"] == expected(
+            model, "decision_function", fp32.astype(np.float64)
+        )
+    else:
+        assert decision.status_code == 400
+        assert "MODEL_RUNTIME=sklearn" in decision.json()["error"]
+
+
+def test_mlflow_scoring_server_client(served: tuple[Server, LoadedModel]) -> None:
+    server, model = served
+    client = mlflow_client(server)
+    client.ping()
+    frame = pd.DataFrame(ROWS, columns=list(model.manifest.feature_names))
+    labels = client.invoke(frame).get_predictions(predictions_format="ndarray")
+    shuffled = frame[list(reversed(frame.columns))]
+    probabilities = client.invoke(shuffled, params={"predict_method": "predict_proba"})
+    from_array = client.invoke(ROWS).get_predictions(predictions_format="ndarray")
+    assert labels.tolist() == expected(model, "predict")
+    assert from_array.tolist() == expected(model, "predict")
+    assert probabilities["predictions"] == expected(model, "predict_proba")
+    assert probabilities["classes"] == [0, 1]
+
+
+def test_mlflow_records_and_csv(served: tuple[Server, LoadedModel]) -> None:
+    server, model = served
+    names = list(model.manifest.feature_names)
+    records = [dict(zip(names, row, strict=True)) for row in ROWS.tolist()]
+    by_records = requests.post(
+        f"{server.url}/invocations", json={"dataframe_records": records}, timeout=TIMEOUT
+    )
+    text = io.StringIO()
+    pd.DataFrame(ROWS, columns=names).to_csv(text, index=False)
+    csv_headed = requests.post(
+        f"{server.url}/invocations",
+        data=text.getvalue(),
+        headers={"Content-Type": "text/csv"},
+        timeout=TIMEOUT,
+    )
+    bare = "\n".join(",".join(repr(v) for v in row) for row in ROWS.tolist())
+    csv_bare = requests.post(
+        f"{server.url}/?predict_method=predict_proba",
+        data=bare,
+        headers={"Content-Type": "text/csv"},
+        timeout=TIMEOUT,
+    )
+    assert by_records.json()["predictions"] == expected(model, "predict")
+    assert csv_headed.json()["predictions"] == expected(model, "predict")
+    assert csv_bare.json()["predictions"] == expected(model, "predict_proba")
+    assert requests.get(f"{server.url}/version", timeout=TIMEOUT).status_code == 200
+
+
+def test_kserve_v1_as_its_clients_send_it(served: tuple[Server, LoadedModel]) -> None:
+    server, model = served
+    base = f"{server.url}/v1/models/{model.manifest.name}"
+    ready = requests.get(base, timeout=TIMEOUT)
+    instances = requests.post(f"{base}:predict", json={"instances": ROWS.tolist()}, timeout=TIMEOUT)
+    inputs = requests.post(
+        f"{base}:predict",
+        json={"inputs": ROWS.tolist(), "parameters": {"predict_method": "predict_proba"}},
+        timeout=TIMEOUT,
+    )
+    wrong = requests.post(
+        f"{server.url}/v1/models/iris:predict", json={"instances": ROWS.tolist()}, timeout=TIMEOUT
+    )
+    assert ready.json() == {"name": model.manifest.name, "ready": True}
+    assert instances.json()["predictions"] == expected(model, "predict")
+    assert inputs.json()["predictions"] == expected(model, "predict_proba")
+    assert wrong.status_code == 404
+    assert "'breast-cancer'" in wrong.json()["error"]
+
+
+def test_vertex_routes_and_base_url(served: tuple[Server, LoadedModel]) -> None:
+    server, model = served
+    body = {"instances": ROWS.tolist(), "parameters": {"predict_method": "predict_proba"}}
+    routed = requests.post(f"{server.url}/vertex/predict", json=body, timeout=TIMEOUT)
+    base = requests.post(server.url, json=body, timeout=TIMEOUT)
+    health = requests.get(f"{server.url}/vertex/health", timeout=TIMEOUT)
+    assert routed.json()["predictions"] == expected(model, "predict_proba")
+    assert base.json() == routed.json()
+    assert health.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"instances": [[1.0] * 30], "inputs": [[1.0] * 30]}, "more than one format"),
+        ({"dataframe_split": {"data": [[1.0] * 30]}, "features": [1.0] * 30}, "more than one"),
+        ({"rows": [[1.0] * 30]}, "no accepted format"),
+    ],
+)
+def test_base_url_refuses_ambiguous_or_unknown_bodies(
+    served: tuple[Server, LoadedModel], body: dict[str, Any], fragment: str
+) -> None:
+    server, _ = served
+    response = requests.post(server.url, json=body, timeout=TIMEOUT)
+    assert response.status_code == 400
+    assert fragment in response.json()["error"]
+    assert "accepted shapes" in response.json()["error"]

@@ -1,0 +1,158 @@
+"""Pure tests of the format parsers: CSV, OIP v2 tensors, the base URL's shape dispatch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from serving.errors import InvalidInput, TooManyRows
+from serving.protocols.csv_body import parse_csv
+from serving.protocols.oip_tensors import rows_from_inputs
+from serving.protocols.shapes import format_key
+
+NAMES = ("a", "b", "c")
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"1,2,3\n4,5,6\n",
+        b"a,b,c\n1,2,3\n4,5,6",
+        b'"c","a","b"\r\n3,1,2\r\n6,4,5\r\n',
+        b"\n1,2,3\n\n4,5,6\n",
+    ],
+)
+def test_csv_with_or_without_header(body: bytes) -> None:
+    assert parse_csv(body, NAMES, 10).tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"1,2\n", "expected 3 features, got 2"),
+        (b"1,2,3\n4,5\n", "differ in their number of columns"),
+        (b"a,b,d\n1,2,3\n", "lacks feature 'c'"),
+        (b"1,2,3\n4,x,6\n", "row 1, feature 1 is not a number"),
+        (b"1,2,nan\n", "finite"),
+        (b"", "no rows"),
+        (b"a,b,c\n", "no rows"),
+    ],
+)
+def test_csv_errors_say_what_is_wrong(body: bytes, fragment: str) -> None:
+    with pytest.raises(InvalidInput, match=fragment):
+        parse_csv(body, NAMES, 10)
+
+
+def test_csv_too_many_rows() -> None:
+    with pytest.raises(TooManyRows):
+        parse_csv(b"1,2,3\n" * 3, NAMES, 2)
+
+
+def tensor(name: str, shape: list[int], datatype: str, data: Any) -> dict[str, Any]:
+    return {"name": name, "shape": shape, "datatype": datatype, "data": data}
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        [tensor("input", [2, 3], "FP64", [1, 2, 3, 4, 5, 6])],
+        [tensor("x", [2, 3], "FP64", [[1, 2, 3], [4, 5, 6]])],
+        [tensor("x", [2, 3], "INT32", [1, 2, 3, 4, 5, 6])],
+        [tensor("x", [2, 3], "BYTES", ["1", "2", "3", "4", "5", "6"])],
+        [
+            tensor("c", [2], "FP64", [3, 6]),
+            tensor("a", [2], "FP32", [1, 4]),
+            tensor("b", [2, 1], "INT64", [2, 5]),
+        ],
+    ],
+)
+def test_oip_inputs_become_rows(inputs: list[dict[str, Any]]) -> None:
+    assert rows_from_inputs(inputs, NAMES, 10).tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_oip_bool_and_fp32_values() -> None:
+    rows = rows_from_inputs([tensor("x", [1, 3], "BOOL", [True, False, True])], NAMES, 10)
+    fp32 = rows_from_inputs([tensor("x", [1, 3], "FP32", [0.1, 0.2, 0.3])], NAMES, 10)
+    assert rows.tolist() == [[1, 0, 1]]
+    assert fp32.tolist() == np.float32([[0.1, 0.2, 0.3]]).astype(np.float64).tolist()
+
+
+@pytest.mark.parametrize(
+    ("inputs", "fragment"),
+    [
+        ([tensor("x", [2, 3], "FP64", [1, 2, 3])], "holds 6 values, data has 3"),
+        ([tensor("x", [1, 2], "FP64", [1, 2])], r"expected \[-1, 3\]"),
+        ([tensor("x", [1, 3], "INT8", [1, 2, 300])], "out of range for INT8"),
+        ([tensor("x", [1, 3], "INT64", [1.5, 2, 3])], "does not match datatype INT64"),
+        ([tensor("x", [1, 3], "BYTES", ["a", "b", "c"])], "numbers as strings"),
+        ([tensor("x", [1, 3], "COMPLEX", [1, 2, 3])], "accepted: FP16"),
+        (
+            [tensor("a", [1], "FP64", [1]), tensor("b", [1], "FP64", [2])],
+            "missing input for feature 'c'",
+        ),
+        ([{**tensor("x", [1, 3], "FP64", []), "parameters": {"binary_data_size": 24}}], "binary"),
+        ([[1, 2, 3]], "list of tensors"),
+    ],
+)
+def test_oip_input_errors(inputs: list[Any], fragment: str) -> None:
+    with pytest.raises(InvalidInput, match=fragment):
+        rows_from_inputs(inputs, NAMES, 10)
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ({"features": [1]}, "features"),
+        ({"instances": [[1]], "parameters": {}}, "instances"),
+        ({"inputs": [[1]], "params": {}}, "inputs"),
+        ({"dataframe_split": {}}, "dataframe_split"),
+        ({"dataframe_records": []}, "dataframe_records"),
+    ],
+)
+def test_format_key_picks_the_one_format(body: dict[str, Any], key: str) -> None:
+    assert format_key(body) == key
+
+
+def test_request_path_never_imports_pandas() -> None:
+    """Every format, in a fresh interpreter: no request imports pandas. (scikit-learn itself
+    imports pandas at load when it is installed, as in this dev venv; ONNX never does.)"""
+    script = """
+import json, sys
+from serving.endpoint import Endpoint
+from serving.settings import Settings
+endpoint = Endpoint(Settings.from_env({"MODEL_RUNTIME": sys.argv[1]}))
+names = endpoint.model.get().manifest.feature_names
+before = "pandas" in sys.modules
+row = [1.0] * len(names)
+bodies = [
+    {"features": row}, {"instances": [row], "parameters": {"predict_method": "predict_proba"}},
+    {"inputs": [row]},
+    {"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64", "data": row}]},
+    {"dataframe_split": {"columns": list(names), "data": [row]}},
+    {"dataframe_records": [dict(zip(names, row))]},
+]
+for body in bodies:
+    assert endpoint.handle("POST", "/", "application/json", json.dumps(body).encode()).status == 200
+csv = ",".join(names).encode() + b"\\n" + ",".join(map(str, row)).encode()
+assert endpoint.handle("POST", "/invocations", "text/csv", csv).status == 200
+print(before, "pandas" in sys.modules)
+"""
+    for runtime in ("onnx", "sklearn"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, runtime],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        before, after = done.stdout.split()
+        assert after == before, done.stderr
+        if runtime == "onnx":
+            assert after == "False"
