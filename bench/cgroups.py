@@ -1,7 +1,7 @@
 """CPU and memory limits for the processes a benchmark starts (cgroup v1, as root).
 
-One `Limits` is a folder under the cpu controller (and the memory controller when it is
-writable), made beside nothing else: a child of this process's own cgroup. Only processes
+One `Limits` is a folder under the cpu controller (and under the memory and cpuacct
+controllers when they are writable), each a child of this process's own cgroup there. Only processes
 that call `join()` (a server's preexec hook, in the child before exec) are moved into it;
 their children inherit it. `remove()` deletes the folders once they are empty.
 """
@@ -48,7 +48,7 @@ def _make(controller: str, name: str) -> Path | None:
     if mount is None:
         return None
     folder = mount / own_path(controller).lstrip("/") / name
-    folder.mkdir()
+    folder.mkdir(exist_ok=controller == "cpuacct" and mount == v1_mount("cpu"))
     return folder
 
 
@@ -59,6 +59,7 @@ class Limits:
     cpu: Path
     memory: Path | None
     memory_note: str = ""
+    cpuacct: Path | None = None
 
     @classmethod
     def create(cls, name: str) -> Limits:
@@ -83,7 +84,11 @@ class Limits:
                 note = "no cgroup v1 memory controller: memory not limited"
         except OSError as error:
             memory, note = None, f"memory controller not writable ({error}): memory not limited"
-        return cls(cpu, memory, note)
+        try:
+            cpuacct = _make("cpuacct", name)
+        except OSError:
+            cpuacct = None
+        return cls(cpu, memory, note, cpuacct)
 
     def set(self, vcpu: float, memory_mib: int | None) -> None:
         """Quota of `vcpu` CPUs per period; a memory limit (no swap beyond it) if possible."""
@@ -100,8 +105,9 @@ class Limits:
         """Move the calling process in (run it in the child, before exec)."""
         pid = str(os.getpid())
         (self.cpu / "cgroup.procs").write_text(pid)
-        if self.memory is not None:
-            (self.memory / "cgroup.procs").write_text(pid)
+        for folder in (self.memory, self.cpuacct):
+            if folder is not None and folder != self.cpu:
+                (folder / "cgroup.procs").write_text(pid)
 
     def oom_kills(self) -> int:
         """Processes the kernel has OOM-killed in the memory cgroup so far."""
@@ -123,6 +129,16 @@ class Limits:
         if self.memory is not None:
             (self.memory / "memory.max_usage_in_bytes").write_text("0")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the members have used since the last reset (cpuacct), if known."""
+        if self.cpuacct is None:
+            return None
+        return int((self.cpuacct / "cpuacct.usage").read_text()) / 1e9
+
+    def reset_cpu(self) -> None:
+        if self.cpuacct is not None:
+            (self.cpuacct / "cpuacct.usage").write_text("0")
+
     def members(self) -> list[int]:
         """Process ids now in the cpu cgroup."""
         return [int(pid) for pid in (self.cpu / "cgroup.procs").read_text().split()]
@@ -142,6 +158,6 @@ class Limits:
     def remove(self) -> None:
         """Empty the cgroups and delete their folders."""
         self.empty()
-        for folder in (self.cpu, self.memory):
+        for folder in {self.cpu, self.memory, self.cpuacct}:
             if folder is not None and folder.exists():
                 folder.rmdir()

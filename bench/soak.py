@@ -27,7 +27,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.servers import Server, start_server  # noqa: E402
-from tests.test_fuzz import error_lines, fire_together, rss_kib  # noqa: E402
+from tests.test_fuzz import (  # noqa: E402
+    error_lines,
+    fire_together,
+    rss_kib,
+    stream_oversized,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ROWS = 100
@@ -214,11 +219,13 @@ def soak(seconds: int, concurrencies: list[int]) -> dict[str, Any]:
         finally:
             server.stop()
     figures["cold_start"] = cold_burst(rows)
+    figures["oversized_upload"] = oversized_upload()
     figures["ok"] = (
         not figures["errors_logged"]
         and figures["server_alive"]
         and all(not run["problems"] for run in figures["runs"])
         and not figures["cold_start"]["problems"]
+        and not figures["oversized_upload"]["problems"]
     )
     return figures
 
@@ -279,6 +286,32 @@ def cold_burst(rows: list[list[float]]) -> dict[str, Any]:
         "requests": COLD_REQUESTS,
         "all_answered_seconds": round(seconds, 3),
         "model_loads": loads,
+        "problems": problems,
+    }
+
+
+def oversized_upload(limit: int = 1 << 20, total: int = 256 << 20) -> dict[str, Any]:
+    """A 256 MiB chunked upload at a 1 MiB limit: how much is sent before the 413, and RSS."""
+    server = start_server({"MAX_BODY_BYTES": str(limit)})
+    try:
+        fire_together(server.url, [{"features": [1.0] * 30}])
+        before = rss_kib(server.process.pid)
+        started = time.perf_counter()
+        status, sent = stream_oversized(server.url, total)
+        seconds = time.perf_counter() - started
+        after = rss_kib(server.process.pid)
+    finally:
+        server.stop()
+    problems = [] if status == 413 and sent < total // 4 else [f"{status} after {sent} bytes"]
+    if after - before > 8 * 1024:
+        problems.append(f"RSS grew {after - before} KiB")
+    return {
+        "limit_bytes": limit,
+        "offered_bytes": total,
+        "status": status,
+        "sent_before_answer_bytes": sent,
+        "answer_seconds": round(seconds, 3),
+        "rss_growth_kib": after - before,
         "problems": problems,
     }
 

@@ -111,6 +111,7 @@ class Outcome:
     tier: Tier
     variant: str
     cold_starts_s: list[float] = field(default_factory=list)
+    cold_cpu_s: list[float] = field(default_factory=list)
     warm_ms: list[float] = field(default_factory=list)
     pss_mib: float | None = None
     cgroup_peak_mib: float | None = None
@@ -127,6 +128,7 @@ class Outcome:
             "cold_start_s": median(self.cold_starts_s),
             "cold_start_min_s": min(self.cold_starts_s, default=None),
             "cold_start_max_s": max(self.cold_starts_s, default=None),
+            "cold_cpu_s": median(self.cold_cpu_s),
             "warm_p50_ms": median(self.warm_ms),
             "warm_p90_ms": percentile(self.warm_ms, 90),
         }
@@ -151,9 +153,10 @@ class DoesNotFit(RuntimeError):
 
 def first_answer(
     variant: Variant, body: bytes, tier: Tier, limits: Limits, timeout: float
-) -> tuple[float, Server]:
-    """Spawn the variant inside the limits; seconds to its first 200, and the live server."""
+) -> tuple[float, float | None, Server]:
+    """Spawn the variant inside the limits: wall and CPU seconds to its first 200, the server."""
     kills = limits.oom_kills()
+    limits.reset_cpu()
     env = {**variant.env, "WORKERS": "1", "THREADS": str(tier.threads)}
     started = time.perf_counter()
     server = start_server(env, source=variant.source, wait=False, preexec=limits.join)
@@ -170,7 +173,7 @@ def first_answer(
                 time.sleep(0.01)
                 continue
             if status == 200:
-                return time.perf_counter() - started, server
+                return time.perf_counter() - started, limits.cpu_seconds(), server
             if limits.oom_kills() > kills:
                 raise DoesNotFit(f"{variant.name} OOM-killed at {tier.label}")
             raise RuntimeError(f"{variant.name} answered {status}:\n{server.logs()[-2000:]}")
@@ -211,7 +214,7 @@ def measure_tier(
                     continue
                 limits.reset_peak()
                 try:
-                    seconds, server = first_answer(variant, body, tier, limits, args.timeout)
+                    seconds, cpu, server = first_answer(variant, body, tier, limits, args.timeout)
                 except DoesNotFit as error:
                     print(f"  {error}: does not fit", flush=True)
                     outcome.fits = False
@@ -219,7 +222,10 @@ def measure_tier(
                     continue
                 try:
                     outcome.cold_starts_s.append(seconds)
-                    print(f"  {variant.name:<8} cold start {seconds:7.2f} s", flush=True)
+                    if cpu is not None:
+                        outcome.cold_cpu_s.append(cpu)
+                    used = "" if cpu is None else f" ({cpu:.2f} CPU-s)"
+                    print(f"  {variant.name:<8} cold start {seconds:7.2f} s{used}", flush=True)
                     if repeat == args.repeats - 1:
                         outcome.warm_ms = warm_latencies(server.url, body, args.requests, 3)
                         outcome.pss_mib = memory_mb(server.process.pid)[2]
@@ -291,13 +297,14 @@ def results_table(outcomes: list[Outcome]) -> str:
     names = list(dict.fromkeys(o.variant for o in outcomes))
     head = ["tier"]
     head += [f"{n} cold start (s)" for n in names]
+    head += [f"{n} CPU-s to first answer" for n in names]
     head += [f"{n} warm p50 (ms)" for n in names]
     head += [f"{n} PSS (MiB)" for n in names]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for tier in dict.fromkeys(o.tier for o in outcomes):
         by_name = {o.variant: o for o in outcomes if o.tier == tier}
         cells = [tier.label]
-        for key, fmt in (("cold_start_s", ".2f"), ("warm_p50_ms", ".1f")):
+        for key, fmt in (("cold_start_s", ".2f"), ("cold_cpu_s", ".2f"), ("warm_p50_ms", ".1f")):
             cells += [_cell(by_name[n].summary()[key], fmt, by_name[n]) for n in names]
         cells += [_cell(by_name[n].pss_mib, ".0f", by_name[n]) for n in names]
         lines.append("| " + " | ".join(cells) + " |")
@@ -337,6 +344,16 @@ def cost_table(outcomes: list[Outcome], variant: str = "onnx") -> str:
     return "\n".join(lines)
 
 
+def quota_bound_s(outcome: Outcome) -> float | None:
+    """The cold start the quota alone allows: CPU-seconds used over the tier's CPU share.
+
+    Start-up is one thread, so a share above one CPU is not counted. Measured times above
+    this line are the machine's other work, not the quota.
+    """
+    cpu = outcome.summary()["cold_cpu_s"]
+    return None if cpu is None else cpu / min(outcome.tier.vcpu, 1.0)
+
+
 def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
     """Cold start and warm p50 against tier, one line per variant; OOM tiers marked."""
     import matplotlib
@@ -356,6 +373,9 @@ def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
         low = [m - min(o.cold_starts_s) for m, o in zip(mid, fitted, strict=True)]
         high = [max(o.cold_starts_s) - m for m, o in zip(mid, fitted, strict=True)]
         line = cold_ax.errorbar(x, mid, yerr=[low, high], marker="o", capsize=3, label=name)
+        bound = [(xs[o.tier], quota_bound_s(o)) for o in fitted if o.cold_cpu_s]
+        if bound:
+            cold_ax.plot(*zip(*bound, strict=True), linestyle="--", color=line[0].get_color())
         warm = [(xs[o.tier], o.summary()["warm_p50_ms"]) for o in fitted if o.warm_ms]
         if warm:
             warm_ax.plot(
@@ -373,7 +393,10 @@ def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
-    cold_ax.set_title("Spawn to first prediction (bars: min-max; x: does not fit)")
+    cold_ax.set_title(
+        "Spawn to first prediction\n(bars: min-max; dashed: CPU-s / min(vCPU, 1); x: does not fit)",
+        fontsize=10,
+    )
     warm_ax.set_title("One-row request, one at a time")
     if title:
         figure.suptitle(title, fontsize=9)

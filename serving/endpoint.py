@@ -27,7 +27,9 @@ class Endpoint:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.model: LazySlot[LoadedModel] = LazySlot(lambda: load_model(settings))
+        self.model: LazySlot[LoadedModel] = LazySlot(
+            lambda: load_model(settings), retry_seconds=settings.model_retry_seconds
+        )
         self.router = Router(settings, metadata=self.metadata, health=self.health)
 
     def handle(

@@ -153,20 +153,6 @@ def test_regression_predictions_with_onnx_within_parity_tolerance(
     np.testing.assert_allclose(body["predictions"], model.predict(DIABETES), rtol=0, atol=tolerance)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conflict for the lead: the issue wants predictions equal to model.predict exactly, "
-    "but MODEL_RUNTIME=auto serves a regressor through ONNX, whose values differ in the last bits",
-)
-def test_regression_predictions_by_default_equal_model_predict_exactly(
-    make_client: MakeClient, regressor_dir: Path
-) -> None:
-    client = make_client(MODEL_URI=str(regressor_dir))
-    model = joblib.load(regressor_dir / "model.joblib")
-    body = client.post("/", json={"instances": DIABETES.tolist()}).get_json()
-    assert body["predictions"] == model.predict(DIABETES).tolist()
-
-
 def test_regression_refuses_probabilities(make_client: MakeClient, regressor_dir: Path) -> None:
     client = make_client(MODEL_URI=str(regressor_dir))
     response = client.post("/", json={"features": DIABETES[0].tolist(), "probabilities": True})

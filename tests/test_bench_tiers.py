@@ -57,7 +57,7 @@ def test_cost_per_million_adds_compute_and_requests() -> None:
 
 
 def test_summary_medians_and_spread() -> None:
-    outcome = tiers.Outcome(tiers.TIERS[0], "onnx", [3.0, 1.0, 2.0, 9.0, 4.0], [5.0, 1.0, 3.0])
+    outcome = tiers.Outcome(tiers.TIERS[0], "onnx", [3.0, 1.0, 2.0, 9.0, 4.0], [], [5.0, 1.0, 3.0])
 
     summary = outcome.summary()
 
@@ -76,10 +76,10 @@ def fake_outcomes() -> list[tiers.Outcome]:
     """Made-up figures for two tiers, one variant not fitting the smaller one."""
     small, large = tiers.TIERS[0], tiers.TIERS[4]
     return [
-        tiers.Outcome(small, "onnx", [2.0, 2.5], [4.0, 6.0], pss_mib=70.0),
+        tiers.Outcome(small, "onnx", [2.0, 2.5], [0.2, 0.3], [4.0, 6.0], pss_mib=70.0),
         tiers.Outcome(small, "sklearn", fits=False),
-        tiers.Outcome(large, "onnx", [0.5, 0.6], [1.0, 2.0], pss_mib=66.0),
-        tiers.Outcome(large, "sklearn", [3.0, 3.5], [2.0, 3.0], pss_mib=150.0),
+        tiers.Outcome(large, "onnx", [0.5, 0.6], [0.3, 0.4], [1.0, 2.0], pss_mib=66.0),
+        tiers.Outcome(large, "sklearn", [3.0, 3.5], [], [2.0, 3.0], pss_mib=150.0),
     ]
 
 
@@ -87,8 +87,8 @@ def test_tables_show_figures_and_what_does_not_fit() -> None:
     results = tiers.results_table(fake_outcomes())
     costs = tiers.cost_table(fake_outcomes())
 
-    assert "| 128 MiB / 0.083 vCPU | 2.25 | does not fit | 5.0 | does not fit |" in results
-    assert "| 2 GiB / 1 vCPU | 0.55 | 3.25 | 1.5 | 2.5 | 66 | 150 |" in results
+    assert "| 128 MiB / 0.083 vCPU | 2.25 | does not fit | 0.25 | does not fit | 5.0 |" in results
+    assert "| 2 GiB / 1 vCPU | 0.55 | 3.25 | 0.35 | - | 1.5 | 2.5 | 66 | 150 |" in results
     assert "2 GiB / 1 vCPU" in costs
     assert f"{tiers.usd_per_million(tiers.TIERS[4], 0.0015):.2f}" in costs
 
@@ -134,8 +134,17 @@ def test_finds_v1_controllers_and_own_path() -> None:
 
 
 def test_survivor_whose_pss_exceeds_the_tier_is_starred() -> None:
-    tight = tiers.Outcome(tiers.TIERS[0], "baseline", [20.0], [2.0], pss_mib=150.0)
+    tight = tiers.Outcome(tiers.TIERS[0], "baseline", [20.0], [1.5], [2.0], pss_mib=150.0)
 
     table = tiers.results_table([tight])
 
-    assert "| 128 MiB / 0.083 vCPU | 20.00* | 2.0* | 150* |" in table
+    assert "| 128 MiB / 0.083 vCPU | 20.00* | 1.50* | 2.0* | 150* |" in table
+
+
+@pytest.mark.parametrize(("memory_mib", "expected_s"), [(256, 0.6 / 0.167), (4096, 0.6)])
+def test_quota_bound_divides_cpu_time_by_the_share_up_to_one_cpu(
+    memory_mib: int, expected_s: float
+) -> None:
+    outcome = tiers.Outcome(tiers.tier_for(memory_mib), "onnx", [9.0], [0.5, 0.6, 0.7])
+
+    assert tiers.quota_bound_s(outcome) == pytest.approx(expected_s)

@@ -479,36 +479,44 @@ def test_oversized_chunked_upload_is_refused_early_and_costs_no_memory(
     classifier_dir: Path,
 ) -> None:
     """64 MiB streamed without Content-Length at a 1 MiB limit: 413 after about 1 MiB read."""
-    limit, chunk, total = 1 << 20, b"1" * (64 << 10), 64 << 20
+    limit, total = 1 << 20, 64 << 20
     server = start_server({"MODEL_URI": str(classifier_dir), "MAX_BODY_BYTES": str(limit)})
     try:
         assert requests.get(f"{server.url}/health", timeout=TIMEOUT).status_code == 200
         before = rss_kib(server.process.pid)
-        host, port = server.url.removeprefix("http://").split(":")
-        answer: list[int] = []
-        sent = 0
-        with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:
-            reader = threading.Thread(target=lambda: answer.append(_status(sock)), daemon=True)
-            sock.sendall(
-                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Transfer-Encoding: chunked\r\n\r\n"
-            )
-            reader.start()
-            try:
-                while sent < total and not answer:
-                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    sent += len(chunk)
-            except OSError:
-                pass  # the server closed the connection after answering: expected
-            reader.join(timeout=TIMEOUT)
+        status, sent = stream_oversized(server.url, total)
         after = rss_kib(server.process.pid)
         alive = requests.get(f"{server.url}/health", timeout=TIMEOUT).status_code
     finally:
         server.stop()
-    assert answer == [413]
+    assert status == 413
     assert sent < total / 2, f"the server read {sent} bytes before refusing"
     assert after - before < 8 * 1024, f"RSS grew {after - before} KiB"
     assert alive == 200
+
+
+def stream_oversized(url: str, total: int, chunk_size: int = 64 << 10) -> tuple[int, int]:
+    """Stream up to `total` bytes chunked (no Content-Length) until the server answers;
+    returns its status and how many bytes were sent by then."""
+    host, port = url.removeprefix("http://").split(":")
+    chunk = b"1" * chunk_size
+    answer: list[int] = []
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:
+        reader = threading.Thread(target=lambda: answer.append(_status(sock)), daemon=True)
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        reader.start()
+        try:
+            while sent < total and not answer:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+        except OSError:
+            pass  # the server closed the connection after answering: expected
+        reader.join(timeout=TIMEOUT)
+    return (answer[0] if answer else 0), sent
 
 
 def _status(sock: socket.socket) -> int:

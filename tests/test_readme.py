@@ -65,7 +65,10 @@ def join_continuations(block: str) -> list[str]:
     return commands
 
 
-EXAMPLES = curl_examples(README.read_text())
+ALL_EXAMPLES = curl_examples(README.read_text())
+EXAMPLES = [(command, expected) for command, expected in ALL_EXAMPLES if README_URL in command]
+# The deploy section's examples call the deployed function ("$URL"), not a local one.
+DEPLOYED = [command for command, _ in ALL_EXAMPLES if README_URL not in command]
 
 
 def matches(actual: Any, expected: Any, where: str = "answer") -> None:
@@ -95,6 +98,13 @@ def test_readme_has_curl_examples() -> None:
     assert sum(expected is not None for _, expected in EXAMPLES) >= 2
 
 
+def test_every_other_curl_example_calls_the_deployed_function() -> None:
+    assert DEPLOYED, "the deploy section shows how to call the private function"
+    for command in DEPLOYED:
+        assert '"$URL' in command, command
+        assert not re.findall(r"https?://", command), command
+
+
 @pytest.fixture(scope="module")
 def bundled_server() -> Iterator[Server]:
     """The bundled model/, served the way README.md's `make serve` does (MODEL_URI unset)."""
@@ -109,7 +119,7 @@ def bundled_server() -> Iterator[Server]:
 def test_curl_example(bundled_server: Server, command: str, expected: Any) -> None:
     assert README_URL in command
     runnable = command.replace(README_URL, bundled_server.url)
-    hosts = set(re.findall(r"https?://[^/\s'\"]+", runnable))
+    hosts = set(re.findall(r"https?://[^/?\s'\"]+", runnable))
     assert hosts == {bundled_server.url}, "README examples may only call the local function"
     runnable = "curl -w '\\n%{http_code}' " + runnable.removeprefix("curl ")
     done = subprocess.run(

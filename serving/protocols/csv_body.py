@@ -80,5 +80,6 @@ def _first_bad_cell(cells: np.ndarray) -> str:
         try:
             float(cell)
         except ValueError:
-            return f"CSV row {row}, feature {column} is not a number: {str(cell)[:40]!r}"
+            # The cell itself is not echoed: error messages are logged, feature values never.
+            return f"CSV row {row}, feature {column} is not a number"
     return "CSV cells must be numbers"

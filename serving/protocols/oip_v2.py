@@ -74,6 +74,8 @@ def infer(model: LoadedModel, body: Any, max_rows: int) -> Reply:
     request_id = body.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput("'id' must be a string")
+    if not isinstance(body.get("parameters", {}), dict):
+        raise InvalidInput("'parameters' must be an object")
     names = _requested(body.get("outputs"), model)
     rows = rows_from_inputs(body.get("inputs"), model.manifest.feature_names, max_rows)
     outputs = [output_tensor(name, np.asarray(compute(model, rows, name))) for name in names]
