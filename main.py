@@ -7,12 +7,14 @@ import functions_framework
 
 from serving import logs
 from serving.endpoint import Endpoint
-from serving.http import handle
+from serving.http import framework_not_found, handle
 from serving.settings import Settings
 
 SETTINGS = Settings.from_env(os.environ)
 logs.configure(SETTINGS.log_level)
 ENDPOINT = Endpoint(SETTINGS)
+# The framework answers a few paths itself (/favicon.ico, /robots.txt): answer those in JSON too.
+functions_framework.errorhandler(404)(framework_not_found)
 
 
 @functions_framework.http

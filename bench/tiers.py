@@ -1,6 +1,6 @@
 """Cold start and warm latency by Cloud Functions instance size (CPU quota + memory limit).
 
-    sudo python bench/tiers.py                  # full run: bench/tiers.{json,png} (~15 min)
+    sudo python bench/tiers.py                  # full run: bench/tiers.{json,png} (~12 min)
     sudo python bench/tiers.py --quick          # 1 cold start at 256 MiB and 2 GiB (~1 min)
     python bench/tiers.py --plot-only bench/tiers.json   # redraw the plot and tables
 
@@ -16,6 +16,7 @@ import json
 import math
 import os
 import platform
+import signal
 import statistics
 import sys
 import tempfile
@@ -24,9 +25,12 @@ import urllib.error
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cgroups import Limits, NoCpuController
-from common import REPO, Server, Variant, memory_mb, post, sample_rows, start_server, variants
+from common import REPO, Variant, memory_mb, post, sample_rows, variants
+
+from tests.servers import Server, start_server
 
 BENCH = REPO / "bench"
 
@@ -202,7 +206,7 @@ def measure_tier(
 ) -> list[Outcome]:
     """Cold starts (interleaved across variants) and warm latency, inside one cgroup."""
     outcomes = {v.name: Outcome(tier, v.name) for v in servers}
-    limits = Limits.create(f"tiers-bench-{tier.memory_mib}-{id(outcomes)}")
+    limits = Limits.create(f"tiers-bench-{os.getpid()}-{tier.memory_mib}")
     try:
         if limits.memory_note:
             print(f"  note: {limits.memory_note}", flush=True)
@@ -260,7 +264,9 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def to_json(outcomes: list[Outcome], info: dict[str, str], args: argparse.Namespace) -> dict:
+def to_json(
+    outcomes: list[Outcome], info: dict[str, str], args: argparse.Namespace
+) -> dict[str, Any]:
     """Raw figures, summaries and the run's settings."""
     return {
         "machine": info,
@@ -271,7 +277,7 @@ def to_json(outcomes: list[Outcome], info: dict[str, str], args: argparse.Namesp
     }
 
 
-def from_json(data: dict) -> list[Outcome]:
+def from_json(data: dict[str, Any]) -> list[Outcome]:
     """Outcomes back from `to_json` output."""
     outcomes = []
     for row in data["results"]:
@@ -360,7 +366,7 @@ def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     tiers = list(dict.fromkeys(o.tier for o in outcomes))
     xs = {t: i for i, t in enumerate(tiers)}
@@ -369,7 +375,7 @@ def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
         rows = [o for o in outcomes if o.variant == name]
         fitted = [o for o in rows if o.fits and o.cold_starts_s]
         x = [xs[o.tier] for o in fitted]
-        mid = [o.summary()["cold_start_s"] for o in fitted]
+        mid = [statistics.median(o.cold_starts_s) for o in fitted]
         low = [m - min(o.cold_starts_s) for m, o in zip(mid, fitted, strict=True)]
         high = [max(o.cold_starts_s) - m for m, o in zip(mid, fitted, strict=True)]
         line = cold_ax.errorbar(x, mid, yerr=[low, high], marker="o", capsize=3, label=name)
@@ -378,18 +384,27 @@ def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
             cold_ax.plot(*zip(*bound, strict=True), linestyle="--", color=line[0].get_color())
         warm = [(xs[o.tier], o.summary()["warm_p50_ms"]) for o in fitted if o.warm_ms]
         if warm:
-            warm_ax.plot(
-                *zip(*warm, strict=True), marker="o", label=name, color=line[0].get_color()
-            )
+            color = line[0].get_color()
+            warm_ax.plot(*zip(*warm, strict=True), marker="o", label=f"{name} p50", color=color)
+            tail = [(xs[o.tier], o.summary()["warm_p90_ms"]) for o in fitted if o.warm_ms]
+            warm_ax.plot(*zip(*tail, strict=True), linestyle=":", color=color)
         for o in rows:
             if not o.fits:
-                cold_ax.plot(xs[o.tier], 0.1, marker="x", markersize=10, color=line[0].get_color())
+                cold_ax.plot(
+                    xs[o.tier],
+                    0.04,
+                    marker="x",
+                    markersize=10,
+                    color=line[0].get_color(),
+                    transform=cold_ax.get_xaxis_transform(),
+                )
     labels = [t.label.replace(" / ", "\n") for t in tiers]
-    for ax, ylabel in ((cold_ax, "cold start, median (s)"), (warm_ax, "warm latency p50 (ms)")):
+    for ax, ylabel in ((cold_ax, "cold start, median (s)"), (warm_ax, "warm latency (ms)")):
         ax.set_xticks(range(len(tiers)), labels)
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
         ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
@@ -397,7 +412,7 @@ def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
         "Spawn to first prediction\n(bars: min-max; dashed: CPU-s / min(vCPU, 1); x: does not fit)",
         fontsize=10,
     )
-    warm_ax.set_title("One-row request, one at a time")
+    warm_ax.set_title("Warm: one-row request, one at a time\n(solid: p50; dotted: p90)", size=10)
     if title:
         figure.suptitle(title, fontsize=9)
     figure.tight_layout()
@@ -425,7 +440,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args.requests = args.requests or (10 if args.quick else 40)
     if not args.quick and not args.plot_only:
         args.json = args.json or BENCH / "tiers.json"
-        args.png = args.png or BENCH / "tiers.png"
+        args.png = args.png or BENCH.parent / "tiers.png"
     return args
 
 
@@ -433,10 +448,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     if args.plot_only:
         data = json.loads(args.plot_only.read_text())
-        outcomes = from_json(data)
-        print(results_table(outcomes), cost_table(outcomes), sep="\n\n")
-        plot(outcomes, args.png or args.plot_only.with_suffix(".png"), _title(data["machine"]))
+        stored = from_json(data)
+        print(results_table(stored), cost_table(stored), sep="\n\n")
+        plot(stored, args.png or args.plot_only.with_suffix(".png"), _title(data["machine"]))
         return 0
+    try:
+        Limits.create(f"tiers-bench-{os.getpid()}-probe").remove()
+    except NoCpuController as error:
+        print(f"tiers: {error}; nothing measured", file=sys.stderr)
+        return 2
+    # A plain `kill` still stops the servers and removes the cgroups (finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     import train
 
     info = machine()
@@ -446,13 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         train.main(["--out", str(model_dir)])
         servers = variants(model_dir)
         body = servers[0].body(sample_rows(model_dir, 1))
-        try:
-            for tier in args.tier_list:
-                print(f"{tier.label} (THREADS={tier.threads})", flush=True)
-                outcomes += measure_tier(tier, servers, body, args)
-        except NoCpuController as error:
-            print(f"tiers: {error}", file=sys.stderr)
-            return 2
+        for tier in args.tier_list:
+            print(f"{tier.label} (THREADS={tier.threads})", flush=True)
+            outcomes += measure_tier(tier, servers, body, args)
     info["load_after"] = load_average()
     print(results_table(outcomes), cost_table(outcomes), sep="\n\n")
     if args.json:

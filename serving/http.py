@@ -83,6 +83,22 @@ def _read_chunk(request: flask.Request, size: int) -> bytes:
         ) from exc
 
 
+def framework_not_found(error: Exception) -> flask.Response:
+    """The JSON 404 for paths functions-framework answers itself, before `predict` runs
+    (/favicon.ico, /robots.txt, a path holding a newline): no answer is ever an HTML page.
+
+    Register it in main.py with `functions_framework.errorhandler(404)`.
+    """
+    request_id = flask.request.headers.get(EXECUTION_ID_HEADER, "")
+    message = f"no route {flask.request.path!r}"
+    logger.warning(
+        f"{flask.request.method} 404: {message}",
+        extra={"fields": {"request_id": request_id, "code": "not_found"}},
+    )
+    payload = jsonio.encode(_error(message, "not_found", request_id))
+    return flask.Response(iter([payload]), 404, mimetype="application/json")
+
+
 def _error(message: str, code: str, request_id: str) -> dict[str, Any]:
     return {"error": message, "code": code, "request_id": request_id}
 

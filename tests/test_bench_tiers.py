@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -148,3 +153,47 @@ def test_quota_bound_divides_cpu_time_by_the_share_up_to_one_cpu(
     outcome = tiers.Outcome(tiers.tier_for(memory_mib), "onnx", [9.0], [0.5, 0.6, 0.7])
 
     assert tiers.quota_bound_s(outcome) == pytest.approx(expected_s)
+
+
+@pytest.fixture
+def limits() -> Iterator[cgroups.Limits]:
+    """A real cgroup for this test, removed afterwards (needs root and cgroup v1)."""
+    try:
+        made = cgroups.Limits.create(f"tiers-test-{os.getpid()}-{time.monotonic_ns()}")
+    except cgroups.NoCpuController as error:
+        pytest.skip(f"no writable cgroup v1 cpu controller here: {error}")
+    try:
+        yield made
+    finally:
+        made.remove()
+    assert not made.cpu.exists()
+
+
+def run_in(limits: cgroups.Limits, code: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-c", code], preexec_fn=limits.join, capture_output=True, timeout=60
+    )
+
+
+def test_a_joined_process_is_counted_and_quota_is_written(limits: cgroups.Limits) -> None:
+    limits.set(0.5, 256)
+    limits.reset_cpu()
+
+    done = run_in(limits, "sum(range(3_000_000))")
+
+    assert done.returncode == 0
+    assert (limits.cpu / "cpu.cfs_quota_us").read_text().strip() == "50000"
+    if limits.cpuacct is not None:
+        assert limits.cpu_seconds() > 0.01
+
+
+def test_a_process_over_the_memory_limit_is_oom_killed(limits: cgroups.Limits) -> None:
+    if limits.memory is None:
+        pytest.skip(limits.memory_note)
+    limits.set(1.0, 64)
+    before = limits.oom_kills()
+
+    done = run_in(limits, "x = bytearray(256 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])")
+
+    assert done.returncode == -signal.SIGKILL
+    assert limits.oom_kills() == before + 1

@@ -396,11 +396,6 @@ def test_logs_hold_sizes_and_shapes_never_feature_values(
         assert whole not in logs, f"a feature value ({whole}...) was logged"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="serving/protocols/csv_body.py echoes a non-numeric CSV cell in its error message, "
-    "and serving/http.py logs every error message: the cell (a feature value) reaches the log",
-)
 def test_a_bad_csv_cell_is_not_logged(debug_server: Server) -> None:
     # A first row that is all numbers, so the second is data, not a header.
     csv_rows = ",".join(["1.0"] * 30) + "\n" + ",".join(["1.0"] * 29 + [SECRET_CSV_CELL])

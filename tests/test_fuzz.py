@@ -11,6 +11,7 @@ import json
 import math
 import os
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +22,12 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from tests.servers import Server, start_server
 
+# Hypothesis keeps caches beside the working directory by default: never in the repo.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "hypothesis-sklearn-cloud-function")
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 # Small enough that the fuzzer reaches both sides of them cheaply.
 FUZZ_MAX_BODY_BYTES = 32 * 1024
@@ -578,3 +582,34 @@ def test_numbers_json_cannot_hold_are_refused(fuzz_server: Server) -> None:
         answer = send(fuzz_server.url, Case("POST", "/", "application/json", body, "length"))
         assert answer.status == 400
         assert json.loads(answer.body)["code"] == "invalid_json"
+
+
+FRAMEWORK_404_PATHS = ("/favicon.ico", "/robots.txt", "/v2/models/%0A/infer", "/a%0Ab")
+
+
+@pytest.mark.parametrize("path", FRAMEWORK_404_PATHS)
+def test_framework_not_found_answers_json(
+    make_client: Any, classifier_dir: Path, path: str
+) -> None:
+    """The handler for paths functions-framework answers itself, registered as main.py should."""
+    from serving.http import framework_not_found
+
+    client = make_client(MODEL_URI=str(classifier_dir))
+    client.application.register_error_handler(404, framework_not_found)
+    response = client.get(path, headers={"Function-Execution-Id": "nf-1"})
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
+    assert response.get_json() == {
+        "error": response.get_json()["error"],
+        "code": "not_found",
+        "request_id": "nf-1",
+    }
+    assert response.get_json()["error"].startswith("no route ")
+
+
+@pytest.mark.parametrize("path", FRAMEWORK_404_PATHS)
+def test_paths_the_framework_answers_itself_are_json(fuzz_server: Server, path: str) -> None:
+    case = Case("GET", path, None, b"", "length")
+    answer = send(fuzz_server.url, case)
+    assert answer.status == 404
+    assert answer.headers.get("content-type") == "application/json"

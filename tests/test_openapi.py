@@ -124,10 +124,16 @@ def bundled_server() -> Iterator[Server]:
     running.stop()
 
 
-def test_schemathesis_finds_nothing(bundled_server: Server, tmp_path: Path) -> None:
-    """Every schemathesis check, every phase, within a time budget."""
+def test_schemathesis_finds_nothing(
+    spec: dict[str, Any], bundled_server: Server, tmp_path: Path
+) -> None:
+    """Every schemathesis check, every phase, within a time budget.
+
+    One worker: with two, CPython 3.11's ast module can fail inside hypothesis (SystemError:
+    AST constructor recursion depth mismatch) and schemathesis reports a runtime error.
+    """
     command = [str(SCHEMATHESIS), "run", str(OPENAPI), "--url", bundled_server.url]
-    command += ["--checks", "all", "--max-time", SCHEMATHESIS_SECONDS, "--workers", "2"]
+    command += ["--checks", "all", "--max-time", SCHEMATHESIS_SECONDS, "--workers", "1"]
     command += ["--generation-database", "none", "--no-color", "--request-timeout", "30"]
     done = subprocess.run(
         command,
@@ -139,22 +145,6 @@ def test_schemathesis_finds_nothing(bundled_server: Server, tmp_path: Path) -> N
         check=False,
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert "18/18" in done.stdout or "Tested:" in done.stdout
+    operations = sum(m in HTTP_METHODS for item in spec["paths"].values() for m in item)
+    assert f"Tested: {operations}" in done.stdout
     assert error_lines(bundled_server.logs()) == []
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="serving/protocols/oip_v2.py accepts any JSON value as an inference request's "
-    "'parameters'; the Open Inference Protocol defines an object (openapi.yaml documents what "
-    "the code does today)",
-)
-def test_oip_infer_refuses_parameters_that_are_not_an_object(
-    make_client: Any, classifier_dir: Path
-) -> None:
-    client = make_client(MODEL_URI=str(classifier_dir))
-    tensor = {"name": "input-0", "shape": [1, 30], "datatype": "FP64", "data": [1.0] * 30}
-    response = client.post(
-        "/v2/models/breast-cancer/infer", json={"inputs": [tensor], "parameters": [1, 2]}
-    )
-    assert response.status_code == 400
