@@ -46,6 +46,10 @@ def variants(model_dir: Path) -> list[Variant]:
     ]
 
 
+# No model: what functions-framework alone costs (a reference, not a competitor).
+FRAMEWORK_FLOOR = Variant("framework floor", REPO / "bench" / "framework_floor.py", {})
+
+
 def post(url: str, body: bytes, timeout: float = 30.0) -> tuple[int, bytes]:
     """POST JSON; returns (status, body) without raising on HTTP errors."""
     request = urllib.request.Request(

@@ -4,7 +4,8 @@
     python bench/compare.py --quick    # a seconds-long smoke run (CI)
 
 Every variant serves the same model file through a real functions-framework server on
-127.0.0.1; figures are medians, and each is printed with its ratio to the baseline.
+127.0.0.1; figures are medians, and each is printed with its ratio to the baseline. The last
+column, the framework floor, is a handler with no model: what functions-framework itself costs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Variant, cold_start, launch, memory_mb, sample_rows, variants
+from common import (
+    FRAMEWORK_FLOOR,
+    Variant,
+    cold_start,
+    launch,
+    memory_mb,
+    sample_rows,
+    variants,
+)
 
 import train
 
@@ -76,12 +85,21 @@ def wrk_requests_per_s(url: str, body: bytes, seconds: int, connections: int) ->
     return float(match.group(1))
 
 
+def cold_starts(candidates: list[Variant], body: bytes, count: int) -> dict[str, list[float]]:
+    """Fresh starts, taking turns between variants so that drift on a shared machine
+    weighs on each alike."""
+    starts: dict[str, list[float]] = {v.name: [] for v in candidates}
+    for _ in range(count):
+        for variant in candidates:
+            starts[variant.name].append(cold_start(variant, body))
+    return starts
+
+
 def measure(
-    variant: Variant, rows: list[list[float]], args: argparse.Namespace
+    variant: Variant, rows: list[list[float]], starts: list[float], args: argparse.Namespace
 ) -> dict[str, float]:
-    """All figures for one variant."""
+    """All figures for one variant (its cold starts already measured)."""
     one_row = variant.body(rows[:1])
-    starts = [cold_start(variant, one_row) for _ in range(args.starts)]
     server = launch(variant)
     try:
         latencies = keepalive_latencies(server.url, one_row, args.requests, args.warmup)
@@ -130,7 +148,9 @@ def main() -> None:
         model_dir = Path(folder) / "model"
         train.main(["--out", str(model_dir)])
         rows = sample_rows(model_dir, 1000)
-        results = {v.name: measure(v, rows, args) for v in variants(model_dir)}
+        candidates = [*variants(model_dir), FRAMEWORK_FLOOR]
+        starts = cold_starts(candidates, candidates[0].body(rows[:1]), args.starts)
+        results = {v.name: measure(v, rows, starts[v.name], args) for v in candidates}
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -1,6 +1,7 @@
 """onnxruntime session options for a serverless instance: threads and graph optimisation.
 
-    python bench/onnx_options.py
+    python bench/onnx_options.py               # on the whole machine
+    python bench/onnx_options.py --vcpu 0.333  # inside a CPU quota (512 MiB's share; root)
 
 For each option set: session creation time, one-row and 1000-row latency (median), and
 throughput with 8 threads calling the same session at once (as the framework's threads do).
@@ -8,7 +9,10 @@ throughput with 8 threads calling the same session at once (as the framework's t
 
 from __future__ import annotations
 
+import argparse
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from cgroups import Limits
 from common import sample_rows
 
 import train
@@ -73,6 +78,19 @@ def median_ms(call: Callable[[], object], number: int) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vcpu", type=float, help="run inside a cgroup CPU quota of this many")
+    args = parser.parse_args()
+    if args.vcpu:
+        limits = Limits.create("onnx-options")
+        try:
+            limits.set(args.vcpu, None)
+            print(f"inside a CPU quota of {args.vcpu} vCPU")
+            subprocess.run([sys.executable, __file__], check=True, preexec_fn=limits.join)
+        finally:
+            limits.empty()
+            limits.remove()
+        return
     with tempfile.TemporaryDirectory() as folder:
         model_dir = Path(folder) / "model"
         train.main(["--out", str(model_dir)])

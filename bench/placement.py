@@ -2,7 +2,8 @@
 
     python bench/placement.py [--starts 7]
 
-Cold start (spawn to first prediction answered) for each runtime and placement, median.
+Cold start (spawn to first prediction answered) for each runtime and placement, median;
+the starts take turns between the four variants.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import REPO, Variant, cold_start, sample_rows
+from common import REPO, Variant, sample_rows
+from compare import cold_starts
 
 import train
 
@@ -25,18 +27,23 @@ def main() -> None:
         model_dir = Path(folder) / "model"
         train.main(["--out", str(model_dir)])
         body = Variant("", REPO, {}).body(sample_rows(model_dir, 1))
-        for runtime in ("onnx", "sklearn"):
-            env = {"MODEL_URI": str(model_dir), "MODEL_RUNTIME": runtime}
+        candidates = [
+            Variant(
+                f"{runtime} / {placement}",
+                source,
+                {"MODEL_URI": str(model_dir), "MODEL_RUNTIME": runtime},
+            )
+            for runtime in ("onnx", "sklearn")
             for placement, source in (
                 ("first request, in the worker", REPO / "main.py"),
                 ("import time, in the master", REPO / "bench" / "preload_entry.py"),
-            ):
-                variant = Variant(f"{runtime} / {placement}", source, env)
-                starts = [cold_start(variant, body) for _ in range(args.starts)]
-                print(
-                    f"{variant.name:<42} median {statistics.median(starts):.3f} s "
-                    f"(min {min(starts):.3f}, max {max(starts):.3f})"
-                )
+            )
+        ]
+        for name, starts in cold_starts(candidates, body, args.starts).items():
+            print(
+                f"{name:<42} median {statistics.median(starts):.3f} s "
+                f"(min {min(starts):.3f}, max {max(starts):.3f})"
+            )
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ def _log(
             "status": reply.status,
             "latency": f"{seconds:.6f}s",
             "requestSize": str(request.content_length or 0),
-            "userAgent": request.user_agent.string,
+            "userAgent": request.headers.get("User-Agent", ""),
         },
         "request_id": request_id,
         "model_version": model.manifest.model_version if model else None,

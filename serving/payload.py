@@ -52,8 +52,7 @@ def parse_predict(body: Any, feature_names: Sequence[str], max_rows: int) -> Pre
     rows = [data] if single else data
     if not isinstance(rows, list) or not rows:
         raise InvalidInput(f"'{key}' must be a non-empty list: {SHAPES}")
-    if len(rows) > max_rows:
-        raise TooManyRows(f"got {len(rows)} rows; at most {max_rows} per request (MAX_ROWS)")
+    check_rows(len(rows), max_rows)
     return PredictRequest(to_matrix(rows, feature_names), single, probabilities, method)
 
 
@@ -94,13 +93,7 @@ def check_rows(count: int, max_rows: int) -> None:
 
 def columns_to_matrix(columns: dict[str, Any], feature_names: Sequence[str]) -> np.ndarray:
     """Columnar input ({feature name: [values]}) as rows; every feature named once."""
-    missing = [name for name in feature_names if name not in columns]
-    if missing:
-        raise InvalidInput(f"missing feature {missing[0]!r} ({len(missing)} missing)")
-    unknown = [name for name in columns if name not in feature_names]
-    if unknown:
-        raise InvalidInput(f"unknown feature {unknown[0]!r}")
-    lists = [columns[name] for name in feature_names]
+    lists = in_feature_order(columns, feature_names, "")
     if not all(isinstance(values, list) for values in lists):
         raise InvalidInput("each feature's value must be a list, one value per row")
     try:
@@ -120,13 +113,16 @@ def _is_one_row(data: Any) -> bool:
 
 def to_matrix(rows: list[Any] | np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
     """Rows (lists of numbers, or objects keyed by feature name) as a finite float64 array."""
-    if isinstance(rows, list) and any(isinstance(row, dict) for row in rows):
+    # The first row decides the kind; a later row of the other kind is refused by _ordered
+    # (objects) or by the dtype check below (lists), without a Python pass over every row.
+    if isinstance(rows, list) and rows and isinstance(rows[0], dict):
         rows = [_ordered(row, feature_names, i) for i, row in enumerate(rows)]
     try:
         array = np.asarray(rows)
     except (ValueError, OverflowError):
         raise InvalidInput(
-            f"every row must be a list of {len(feature_names)} numbers; rows differ in length"
+            f"every row must be a list of {len(feature_names)} numbers; "
+            "rows differ in length or kind"
         ) from None
     if array.ndim != 2:
         raise InvalidInput(f"every row must be a list of {len(feature_names)} numbers")
@@ -134,7 +130,11 @@ def to_matrix(rows: list[Any] | np.ndarray, feature_names: Sequence[str]) -> np.
         raise InvalidInput(f"expected {len(feature_names)} features, got {array.shape[1]}")
     if array.dtype.kind not in "fiub":
         raise InvalidInput(f"feature values must be numbers, got {_describe_bad_kind(array)}")
-    matrix = array.astype(np.float64, copy=False)
+    return check_finite(array.astype(np.float64, copy=False))
+
+
+def check_finite(matrix: np.ndarray) -> np.ndarray:
+    """The matrix itself, or InvalidInput naming the first NaN or infinite cell."""
     if not np.isfinite(matrix).all():
         row, column = np.argwhere(~np.isfinite(matrix))[0]
         raise InvalidInput(
@@ -146,13 +146,18 @@ def to_matrix(rows: list[Any] | np.ndarray, feature_names: Sequence[str]) -> np.
 def _ordered(row: Any, feature_names: Sequence[str], index: int) -> list[Any]:
     if not isinstance(row, dict):
         raise InvalidInput(f"row {index}: mix of lists and objects; use one kind for all rows")
-    missing = [name for name in feature_names if name not in row]
+    return in_feature_order(row, feature_names, f"row {index}: ")
+
+
+def in_feature_order(values: dict[str, Any], feature_names: Sequence[str], where: str) -> list[Any]:
+    """The values keyed by feature name, in the model's order; every feature exactly once."""
+    missing = [name for name in feature_names if name not in values]
     if missing:
-        raise InvalidInput(f"row {index}: missing feature {missing[0]!r} ({len(missing)} missing)")
-    unknown = [name for name in row if name not in feature_names]
-    if unknown:
-        raise InvalidInput(f"row {index}: unknown feature {unknown[0]!r}")
-    return [row[name] for name in feature_names]
+        raise InvalidInput(f"{where}missing feature {missing[0]!r} ({len(missing)} missing)")
+    if len(values) != len(feature_names):
+        unknown = next(name for name in values if name not in set(feature_names))
+        raise InvalidInput(f"{where}unknown feature {unknown!r}")
+    return [values[name] for name in feature_names]
 
 
 def _describe_bad_kind(array: np.ndarray) -> str:

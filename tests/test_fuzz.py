@@ -353,15 +353,22 @@ def check(case: Case, answer: Answer) -> None:
 
 
 def error_lines(log: str) -> list[str]:
-    """Log lines at ERROR or worse, and any traceback."""
+    """Log lines at ERROR or worse (structured or gunicorn's own), and any traceback."""
     return [
         line
         for line in log.splitlines()
-        if '"severity": "ERROR"' in line
-        or '"severity": "CRITICAL"' in line
-        or "Traceback" in line
-        or "[ERROR]" in line
+        if _severity(line) in ("ERROR", "CRITICAL") or "Traceback" in line or "[ERROR]" in line
     ]
+
+
+def _severity(line: str) -> str | None:
+    if not line.startswith("{"):
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry.get("severity") if isinstance(entry, dict) else None
 
 
 def fuzz_env(model_dir: Path) -> dict[str, str]:
@@ -541,11 +548,12 @@ def test_64_simultaneous_first_requests_load_the_model_once(classifier_dir: Path
     try:
         results = fire_together(server.url, [{"features": row.tolist()} for row in rows])
         logs = server.logs()
+        messages = [entry["message"] for entry in server.json_logs()]
     finally:
         server.stop()
     assert [status for status, _ in results] == [200] * 64
     assert [body["prediction"] for _, body in results] == expected
-    assert logs.count('"message": "model loaded"') == 1
+    assert messages.count("model loaded") == 1
     assert error_lines(logs) == []
 
 

@@ -94,7 +94,7 @@ def test_good_payloads(
         ({"instances": [{"a": 1, "b": 2, "c": 3, "d": 4}]}, "row 0: unknown feature 'd'"),
         ({"instances": [{"a": 1, "b": 2, "c": 3}, {"a": 1}]}, "row 1: missing feature 'b'"),
         ({"instances": [{"a": 1, "b": 2, "c": 3}, [1, 2, 3]]}, "row 1: mix of lists and objects"),
-        ({"instances": [[1, 2, 3], {"a": 1, "b": 2, "c": 3}]}, "row 0: mix of lists and objects"),
+        ({"instances": [[1, 2, 3], {"a": 1, "b": 2, "c": 3}]}, "rows differ in length or kind"),
         ({"instances": [{"a": None, "b": 2, "c": 3}]}, "feature values must be numbers"),
         ({"instances": [{"a": "1", "b": 2, "c": 3}]}, "got a string"),
     ],

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from serving.errors import InvalidInput
-from serving.payload import check_rows
+from serving.payload import check_finite, check_rows
 
 CSV_TYPES = ("text/csv",)
 
@@ -45,12 +45,7 @@ def parse_csv(body: bytes, feature_names: Sequence[str], max_rows: int) -> np.nd
         matrix = cells.astype(np.float64)
     except ValueError:
         raise InvalidInput(_first_bad_cell(cells)) from None
-    if not np.isfinite(matrix).all():
-        row, column = np.argwhere(~np.isfinite(matrix))[0]
-        raise InvalidInput(
-            f"feature values must be finite numbers; row {row}, feature {column} is not"
-        )
-    return matrix
+    return check_finite(matrix)
 
 
 def _is_header(first: list[str]) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from serving.errors import InvalidInput
-from serving.payload import check_rows
+from serving.payload import check_finite, check_rows
 
 INTEGER_TYPES = {
     f"{sign}INT{bits}": getattr(np, f"{sign.lower()}int{bits}")
@@ -51,10 +51,7 @@ def rows_from_inputs(inputs: Any, feature_names: Sequence[str], max_rows: int) -
     else:
         rows = _columns(dict(tensors), names, feature_names)
     check_rows(len(rows), max_rows)
-    if not np.isfinite(rows).all():
-        row, column = np.argwhere(~np.isfinite(rows))[0]
-        raise InvalidInput(f"values must be finite numbers; row {row}, feature {column} is not")
-    return rows
+    return check_finite(rows)
 
 
 def _columns(

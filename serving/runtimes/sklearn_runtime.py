@@ -27,17 +27,25 @@ class SklearnRuntime:
         self.has_predict_proba = hasattr(estimator, "predict_proba")
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
-        return np.asarray(self.estimator.predict(rows))
+        return self._call("predict", rows)
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
         if not self.has_predict_proba:
             raise InvalidInput("this model has no predict_proba (class probabilities)")
-        return np.asarray(self.estimator.predict_proba(rows))
+        return self._call("predict_proba", rows)
 
     def decision_function(self, rows: np.ndarray) -> np.ndarray:
         if not self.has_decision_function:
             raise InvalidInput("this model has no decision_function")
-        return np.asarray(self.estimator.decision_function(rows), dtype=np.float64)
+        return np.asarray(self._call("decision_function", rows), dtype=np.float64)
+
+    def _call(self, method: str, rows: np.ndarray) -> np.ndarray:
+        # The rows were already checked finite in bulk (payload.to_matrix): spare scikit-learn
+        # its second check at every pipeline step. Its config is per thread, hence per call.
+        from sklearn import config_context
+
+        with config_context(assume_finite=True):
+            return np.asarray(getattr(self.estimator, method)(rows))
 
 
 def load(artifact: bytes, manifest: Manifest) -> SklearnRuntime:

@@ -1,0 +1,32 @@
+"""bench/compare.py's seconds-long smoke mode runs end to end (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_compare_quick_measures_every_variant(tmp_path: Path) -> None:
+    figures_path = tmp_path / "figures.json"
+
+    subprocess.run(
+        [sys.executable, "compare.py", "--quick", "--json", str(figures_path)],
+        cwd=REPO / "bench",
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+    figures = json.loads(figures_path.read_text())
+    assert set(figures) == {"baseline", "onnx", "sklearn", "framework floor"}
+    expected = {"cold_start_s", "p50_ms", "p99_ms", "rows_1000_ms", "peak_rss_mb", "pss_mb"}
+    if shutil.which("wrk"):
+        expected.add("requests_per_s")
+    for variant, values in figures.items():
+        assert set(values) == expected, variant
+        assert all(value > 0 for value in values.values()), variant
