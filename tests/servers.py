@@ -67,13 +67,18 @@ class Server:
         return lines
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a process we started (kill it if it lingers) and reap it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def start_server(
@@ -109,3 +114,17 @@ def start_server(
             server.stop()
             raise
     return server
+
+
+def offline_gcloud_env(config: Path) -> dict[str, str]:
+    """The gcloud CLI's settings for tests: a throwaway config, no prompts, no metadata server."""
+    config.mkdir(parents=True, exist_ok=True)
+    return {
+        "CLOUDSDK_CONFIG": str(config),
+        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
+        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
+        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
+        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
+        # Without it gcloud still resolves the metadata server's host name.
+        "CLOUDSDK_METRICS_ENVIRONMENT": "test",
+    }

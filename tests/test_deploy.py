@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.fake_google_apis import PROJECT_NUMBER, FakeGoogleApis, RecordedRequest
+from tests.servers import offline_gcloud_env
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY_SH = REPO / "deploy.sh"
@@ -135,20 +136,13 @@ def serving_source(tmp_path: Path) -> Path:
 @pytest.fixture
 def gcloud_env(tmp_path: Path) -> dict[str, str]:
     """A clean environment for gcloud: throwaway config, no prompts, no metadata server."""
-    config = tmp_path / "gcloud-config"
     home = tmp_path / "home"
-    config.mkdir()
     home.mkdir()
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
         "LANG": "C.UTF-8",
-        "CLOUDSDK_CONFIG": str(config),
-        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
-        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
-        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
-        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
-        "CLOUDSDK_METRICS_ENVIRONMENT": "test",
+        **offline_gcloud_env(tmp_path / "gcloud-config"),
     }
 
 

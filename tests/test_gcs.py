@@ -27,7 +27,7 @@ from serving.manifest import sha256_hex
 from serving.settings import Settings
 from serving.slot import MAX_RETRY_SECONDS, LazySlot
 from tests.gcs_server import FakeGcs, Proxy
-from tests.servers import REPO, start_server
+from tests.servers import REPO, offline_gcloud_env, start_server
 
 BUCKET = "models"
 ROW = {"features": [0.0] * 30}
@@ -539,16 +539,9 @@ def test_published_with_gcloud_storage_cp(
     if gcloud is None:
         pytest.skip("gcloud is not installed")
     config = tmp_path / "gcloud"
-    config.mkdir()
+    env = {**os.environ, **offline_gcloud_env(config)}
     (config / "token").write_text("any-token")
-    env = {
-        **os.environ,
-        "CLOUDSDK_CONFIG": str(config),
-        "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
-        "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "true",
-        "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "true",
-        "CLOUDSDK_CORE_CHECK_GCE_METADATA": "false",
-        "CLOUDSDK_METRICS_ENVIRONMENT": "test",
+    env |= {
         "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": str(config / "token"),
         "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE": f"{gcs.url}/storage/v1/",
     }
