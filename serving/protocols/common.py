@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from serving.errors import InvalidInput, NotFound
+from serving import jsonio
+from serving.errors import InvalidInput, NotFound, UnsupportedMediaType
 from serving.loading import LoadedModel
 from serving.settings import Settings
 from serving.slot import LazySlot
@@ -39,6 +40,19 @@ class Host(Protocol):
 
     settings: Settings
     model: LazySlot[LoadedModel]
+
+
+JSON_TYPES = ("application/json",)
+
+
+def decode_json(call: Call) -> Any:
+    """The JSON body, or 415 naming the accepted media types."""
+    if call.content_type not in JSON_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type {call.content_type or '(none)'} is not accepted; "
+            "send application/json (or text/csv to / and /invocations)"
+        )
+    return jsonio.decode(call.body)
 
 
 def check_name(model: LoadedModel, name: str, version: str | None = None) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from serving import jsonio
-from serving.protocols.common import Call, Host, Reply, check_name
+from serving.protocols.common import Call, Host, Reply, check_name, decode_json
 from serving.protocols.shapes import answer, format_key
 
 ACCEPTED = ("instances", "inputs")
@@ -23,7 +22,7 @@ def model_ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
 
 def predict(host: Host, call: Call, match: dict[str, str]) -> Reply:
     """POST /v1/models/{name}:predict with `{"instances"}` or `{"inputs"}`."""
-    body = jsonio.decode(call.body)
+    body = decode_json(call)
     format_key(body, ACCEPTED)
     model = host.model.get()
     check_name(model, match["name"])

@@ -6,16 +6,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from serving import jsonio
-from serving.errors import MethodNotAllowed, NotFound, UnsupportedMediaType
+from serving.errors import MethodNotAllowed, NotFound
 from serving.payload import check_method
 from serving.protocols import kserve_v1, oip_v2, shapes
-from serving.protocols.common import Call, Host, Reply, predictions
+from serving.protocols.common import Call, Host, Reply, decode_json, predictions
 from serving.protocols.csv_body import CSV_TYPES, parse_csv
 from serving.settings import Settings
 
 Handler = Callable[[Host, Call, dict[str, str]], Reply]
-JSON_TYPES = ("application/json",)
 GET = ("GET", "HEAD")
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _MODEL = r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
@@ -55,16 +53,6 @@ def answer_call(host: Host, call: Call, accepted: tuple[str, ...]) -> Reply:
 def version(host: Host, call: Call, match: dict[str, str]) -> Reply:
     """MLflow's GET /version, answered with the served model's version."""
     return Reply(200, {"version": host.model.get().manifest.model_version})
-
-
-def decode_json(call: Call) -> object:
-    """The JSON body, or 415 naming the accepted media types."""
-    if call.content_type not in JSON_TYPES:
-        raise UnsupportedMediaType(
-            f"Content-Type {call.content_type or '(none)'} is not accepted; "
-            "send application/json or text/csv"
-        )
-    return jsonio.decode(call.body)
 
 
 class Router:
