@@ -10,6 +10,9 @@ from serving.endpoint import Endpoint
 from serving.http import framework_not_found, handle
 from serving.settings import Settings
 
+# onnxruntime otherwise sends usage telemetry from the instance (seen as DNS lookups of a
+# Microsoft host after import); set before it can be imported, and an operator may set 0.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 SETTINGS = Settings.from_env(os.environ)
 logs.configure(SETTINGS.log_level)
 ENDPOINT = Endpoint(SETTINGS)

@@ -290,6 +290,7 @@ def check_parity(
     pipeline: Pipeline, task: str, onnx_bytes: bytes, x_test: np.ndarray
 ) -> dict[str, Any]:
     """Compare the ONNX graph with the pipeline on the held-out rows."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # no usage telemetry from training
     import onnxruntime as ort
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +16,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+# onnxruntime uploads usage telemetry to mobile.events.data.microsoft.com after a few seconds:
+# off for this process and every server or script it starts (they inherit the environment).
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import train  # noqa: E402
 from serving.logs import CloudLoggingFormatter  # noqa: E402

@@ -57,12 +57,16 @@ class FakeGcs:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for_port(self.port, self.process, timeout=10)
-        deadline = time.monotonic() + 10
-        while requests.get(f"{self.url}/storage/v1/b", timeout=2).status_code != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError("fake-gcs-server did not answer within 10 s")
-            time.sleep(0.02)
+        try:
+            wait_for_port(self.port, self.process, timeout=10)
+            deadline = time.monotonic() + 10
+            while requests.get(f"{self.url}/storage/v1/b", timeout=2).status_code != 200:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("fake-gcs-server did not answer within 10 s")
+                time.sleep(0.02)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

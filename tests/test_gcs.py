@@ -37,9 +37,11 @@ ROW = {"features": [0.0] * 30}
 def gcs() -> Iterator[FakeGcs]:
     """fake-gcs-server (memory backend) with the `models` bucket."""
     server = FakeGcs().start()
-    requests.post(f"{server.url}/storage/v1/b", json={"name": BUCKET}, timeout=10)
-    yield server
-    server.stop()
+    try:
+        requests.post(f"{server.url}/storage/v1/b", json={"name": BUCKET}, timeout=10)
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -130,3 +131,13 @@ def test_forcing_onnx_without_an_onnx_artifact_is_a_clear_503(
 
     assert response.status_code == 503
     assert "MODEL_RUNTIME=onnx" in response.get_json()["error"]
+
+
+def test_the_function_turns_onnxruntime_telemetry_off(
+    make_client: Callable[..., object], classifier_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ORT_DISABLE_TELEMETRY", raising=False)
+
+    make_client(MODEL_URI=str(classifier_dir))  # executes main.py
+
+    assert os.environ["ORT_DISABLE_TELEMETRY"] == "1"

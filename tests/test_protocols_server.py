@@ -32,10 +32,12 @@ def served(request: pytest.FixtureRequest, classifier_dir: Path) -> Iterator[tup
     runtime = request.param
     env = {"MODEL_URI": str(classifier_dir), "MODEL_RUNTIME": runtime, **VERTEX}
     server = start_server(env)
-    model = load_model(Settings.from_env(env))
-    requests.get(f"{server.url}/health", timeout=30).raise_for_status()
-    yield server, model
-    server.stop()
+    try:
+        model = load_model(Settings.from_env(env))
+        requests.get(f"{server.url}/health", timeout=30).raise_for_status()
+        yield server, model
+    finally:
+        server.stop()
 
 
 def expected(model: LoadedModel, method: str, rows: np.ndarray = ROWS) -> list[Any]:
