@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from serving.errors import SettingsError
 from serving.storage import is_gcs_uri, parse_gcs_uri
@@ -14,6 +15,7 @@ BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 RUNTIMES = ("auto", "onnx", "sklearn")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+N = TypeVar("N", int, float)
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,25 @@ def _sha256_or_none(env: Mapping[str, str], name: str) -> str | None:
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _positive(env, name, default, int, "a positive integer")
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    return _positive(env, name, default, float, "a positive number of seconds")
+
+
+def _positive(
+    env: Mapping[str, str], name: str, default: N, parse: Callable[[str], N], what: str
+) -> N:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a positive integer, got {raw[:80]!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be a positive integer, got {value}")
+        raise SettingsError(f"{name} must be {what}, got {raw[:80]!r}") from None
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"{name} must be {what}, got {raw[:80]!r}")
     return value
 
 
@@ -111,21 +123,6 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
 def _generation(env: Mapping[str, str], name: str) -> int | None:
     raw = env.get(name, "").strip()
     return _positive_int(env, name, 0) if raw else None
-
-
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(
-            f"{name} must be a positive number of seconds, got {raw[:80]!r}"
-        ) from None
-    if not 0 < value < float("inf"):
-        raise SettingsError(f"{name} must be a positive number of seconds, got {raw[:80]!r}")
-    return value
 
 
 def _check_remote(settings: Settings) -> Settings:

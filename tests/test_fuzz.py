@@ -301,6 +301,22 @@ def send(base_url: str, case: Case, timeout: float = TIMEOUT) -> Answer:
     return Answer(response.status, headers, body)
 
 
+def exchange(
+    host: str, port: str, wire: bytes, close_write: bool = False
+) -> tuple[int, dict[str, Any]]:
+    """Send raw bytes (closing our side after them if asked); the status and JSON answer."""
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(wire)
+        if close_write:
+            sock.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(sock)
+        try:
+            response.begin()
+            return response.status, json.loads(response.read())
+        finally:
+            response.close()
+
+
 def _wire(case: Case) -> bytes:
     lines = [f"{case.method} {_quote(case.path)} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
     if case.content_type is not None:
@@ -431,13 +447,8 @@ def test_lying_huge_content_length_is_413_at_once(fuzz_server: Server) -> None:
         "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         "Content-Length: 10000000000\r\n\r\n{}"
     )
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(head.encode())
-        response = http.client.HTTPResponse(sock)
-        response.begin()
-        payload = json.loads(response.read())
-        response.close()
-    assert response.status == 413
+    status, payload = exchange(host, port, head.encode())
+    assert status == 413
     assert payload["code"] == "payload_too_large"
 
 
@@ -449,14 +460,8 @@ def test_truncated_chunked_body_is_400_not_500(fuzz_server: Server, path: str) -
         f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     ).encode() + b"%x\r\n%s" % (len(body) + 50, body)
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(wire)
-        sock.shutdown(socket.SHUT_WR)
-        response = http.client.HTTPResponse(sock)
-        response.begin()
-        payload = json.loads(response.read())
-        response.close()
-    assert response.status == 400
+    status, payload = exchange(host, port, wire, close_write=True)
+    assert status == 400
     assert payload["code"] == "bad_request"
     assert "chunked" in payload["error"]
 

@@ -37,7 +37,7 @@ def test_csv_with_or_without_header(body: bytes) -> None:
     [
         (b"1,2\n", "expected 3 features, got 2"),
         (b"1,2,3\n4,5\n", "differ in their number of columns"),
-        (b"a,b,d\n1,2,3\n", "lacks feature 'c'"),
+        (b"a,b,d\n1,2,3\n", "missing feature 'c'"),
         (b"1,2,3\n4,x,6\n", "row 1, feature 1 is not a number"),
         (b"1,2,nan\n", "finite"),
         (b"", "no rows"),

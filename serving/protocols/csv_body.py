@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from serving.errors import InvalidInput
-from serving.payload import check_finite, check_rows
+from serving.payload import check_finite, check_rows, in_feature_order
 
 CSV_TYPES = ("text/csv",)
 
@@ -57,17 +57,9 @@ def _is_header(first: list[str]) -> bool:
 
 
 def _column_order(header: list[str], feature_names: Sequence[str]) -> list[int]:
-    names = [name.strip() for name in header]
-    missing = [name for name in feature_names if name not in names]
-    if missing:
-        raise InvalidInput(
-            f"CSV header lacks feature {missing[0]!r} ({len(missing)} missing); "
-            "a header must name every feature once, or leave the header out"
-        )
-    unknown = [name for name in names if name not in feature_names]
-    if unknown or len(set(names)) != len(names):
-        raise InvalidInput(f"CSV header names {(unknown or names)[0]!r} more than once or unknown")
-    return [names.index(name) for name in feature_names]
+    """Each feature's column in the header; every feature named once."""
+    positions = {name.strip(): index for index, name in enumerate(header)}
+    return in_feature_order(positions, feature_names, "CSV header: ")
 
 
 def _first_bad_cell(cells: np.ndarray) -> str:
