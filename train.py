@@ -78,15 +78,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line; every option explains itself in --help."""
     parser = argparse.ArgumentParser(
         description="Train a scikit-learn Pipeline (StandardScaler + estimator) and write "
-        "a model folder: manifest.json (version, hashes, features, metrics) and model.joblib.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "a model folder: manifest.json (version, hashes, features, metrics), model.joblib "
+        "and model.onnx when the ONNX export matches scikit-learn on the held-out rows.",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--dataset",
         choices=sorted(BUILTIN_DATASETS),
         default="breast_cancer",
-        help="a dataset shipped inside scikit-learn (diabetes is regression, others classify)",
+        help="a dataset shipped inside scikit-learn (diabetes is regression, others classify; "
+        "default: %(default)s)",
     )
     source.add_argument("--data", type=Path, help="a CSV file with a header row; needs --target")
     parser.add_argument("--target", help="the CSV column to predict (with --data)")
@@ -95,22 +96,32 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=("auto", "classification", "regression"),
         default="auto",
         help="auto: classification when the CSV target is text or has at most 20 "
-        "distinct integers, regression otherwise",
+        "distinct integers, regression otherwise (default: %(default)s)",
     )
     parser.add_argument(
         "--estimator",
         choices=("linear", "random_forest"),
         default="linear",
-        help="linear: LogisticRegression or Ridge; random_forest: a 100-tree forest",
+        help="linear: LogisticRegression or Ridge; random_forest: a 100-tree forest "
+        "(default: %(default)s)",
     )
-    parser.add_argument("--out", type=Path, default=Path("model"), help="model folder to write")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("model"),
+        help="model folder to write (default: %(default)s)",
+    )
     parser.add_argument("--name", help="model name (default: the dataset or CSV file name)")
     parser.add_argument(
         "--version",
         help="model_version (default: UTC date + 8 hex of the data and estimator fingerprint)",
     )
-    parser.add_argument("--test-size", type=float, default=0.2, help="held-out fraction")
-    parser.add_argument("--seed", type=int, default=0, help="random seed for split and model")
+    parser.add_argument(
+        "--test-size", type=float, default=0.2, help="held-out fraction (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed for split and model (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     if args.data is not None and not args.target:
         parser.error("--data needs --target COLUMN")
