@@ -48,8 +48,9 @@ Instance size and scaling:
                           from memory on Cloud Functions, 1 on Cloud Run)
   --min-instances N       instances kept warm [DEPLOY_MIN_INSTANCES] (default: ${DEFAULT_MIN_INSTANCES})
   --max-instances N       scaling cap [DEPLOY_MAX_INSTANCES] (default: ${DEFAULT_MAX_INSTANCES})
-  --concurrency N         requests per instance; also sets THREADS=N and WORKERS=1 for
-                          functions-framework; N > 1 needs --cpu 1 or more
+  --concurrency N         requests per instance; N > 1 needs --cpu 1 or more. Sets
+                          functions-framework's WORKERS to the whole vCPUs (at most N)
+                          and THREADS to N shared out among them
                           [DEPLOY_CONCURRENCY] (default: ${DEFAULT_CONCURRENCY})
   --timeout DURATION      request timeout [DEPLOY_TIMEOUT] (default: ${DEFAULT_TIMEOUT})
   --service-account EMAIL runtime identity [DEPLOY_SERVICE_ACCOUNT] (default: gcloud's,
@@ -289,7 +290,17 @@ fi
 # ---------------------------------------------------------------------------------------
 # The commands.
 # ---------------------------------------------------------------------------------------
-env_vars=("THREADS=$concurrency" "WORKERS=1")
+# functions-framework serves WORKERS processes of THREADS threads. One process per whole
+# vCPU (each holds its own copy of the model; Python runs one thread at a time per process),
+# never more processes than requests; the threads share the instance's concurrency out.
+workers=1
+if [[ -n $cpu ]]; then
+    workers=$(($(cpu_millicores "$cpu") / 1000))
+    ((workers >= 1)) || workers=1
+    ((workers <= 10#$concurrency)) || workers=$((10#$concurrency))
+fi
+threads=$(((10#$concurrency + workers - 1) / workers))
+env_vars=("THREADS=$threads" "WORKERS=$workers")
 [[ -n $model_uri ]] && env_vars+=("MODEL_URI=$model_uri")
 [[ -n $model_sha256 ]] && env_vars+=("MODEL_SHA256=$model_sha256")
 ((allow_unpinned)) && env_vars+=("MODEL_ALLOW_UNPINNED=true")

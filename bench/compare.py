@@ -4,8 +4,10 @@
     python bench/compare.py --quick    # a seconds-long smoke run (CI)
 
 Every variant serves the same model file through a real functions-framework server on
-127.0.0.1; figures are medians, and each is printed with its ratio to the baseline. The last
-column, the framework floor, is a handler with no model: what functions-framework itself costs.
+127.0.0.1; figures are medians, and each is printed with its ratio to the baseline. The framework
+floor is a handler with no model: what functions-framework itself costs. The "2 workers"
+columns serve the baseline and the ONNX runtime with WORKERS=2, THREADS=4, what deploy.sh sets
+on a 2-vCPU instance (`--cpu 2 --concurrency 8`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ import train
 
 # Lower is better for all but requests/s.
 HIGHER_IS_BETTER = {"requests_per_s"}
+# What deploy.sh sets for `--cpu 2 --concurrency 8`: one process per vCPU, 4 threads each.
+TWO_WORKERS = {"WORKERS": "2", "THREADS": "4"}
+
+
+def with_two_workers(variant: Variant) -> Variant:
+    """The same variant served by two functions-framework processes, as on a 2-vCPU instance."""
+    return Variant(f"{variant.name} 2 workers", variant.source, {**variant.env, **TWO_WORKERS})
 
 
 def keepalive_latencies(url: str, body: bytes, count: int, warmup: int) -> list[float]:
@@ -148,7 +157,15 @@ def main() -> None:
         model_dir = Path(folder) / "model"
         train.main(["--out", str(model_dir)])
         rows = sample_rows(model_dir, 1000)
-        candidates = [*variants(model_dir), FRAMEWORK_FLOOR]
+        baseline, onnx, sklearn = variants(model_dir)
+        candidates = [
+            baseline,
+            onnx,
+            sklearn,
+            FRAMEWORK_FLOOR,
+            with_two_workers(baseline),
+            with_two_workers(onnx),
+        ]
         starts = cold_starts(candidates, candidates[0].body(rows[:1]), args.starts)
         results = {v.name: measure(v, rows, starts[v.name], args) for v in candidates}
     print(report(results))

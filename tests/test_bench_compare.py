@@ -23,7 +23,14 @@ def test_compare_quick_measures_every_variant(tmp_path: Path) -> None:
     )
 
     figures = json.loads(figures_path.read_text())
-    assert set(figures) == {"baseline", "onnx", "sklearn", "framework floor"}
+    assert set(figures) == {
+        "baseline",
+        "onnx",
+        "sklearn",
+        "framework floor",
+        "baseline 2 workers",
+        "onnx 2 workers",
+    }
     expected = {"cold_start_s", "p50_ms", "p99_ms", "rows_1000_ms", "peak_rss_mb", "pss_mb"}
     if shutil.which("wrk"):
         expected.add("requests_per_s")

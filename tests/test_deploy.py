@@ -483,7 +483,7 @@ def test_dry_run_takes_settings_from_the_environment(
     assert flag_value(command, "--cpu") == "2"
     assert flag_value(command, "--max-instances") == "3"
     assert flag_value(command, "--concurrency") == "4"
-    assert flag_value(command, "--set-env-vars") == "THREADS=4,WORKERS=1"
+    assert flag_value(command, "--set-env-vars") == "THREADS=2,WORKERS=2"
 
 
 def test_flags_win_over_the_environment(serving_source: Path, gcloud_env: dict[str, str]) -> None:
@@ -502,6 +502,43 @@ def test_flags_win_over_the_environment(serving_source: Path, gcloud_env: dict[s
     [command] = dry_run_commands(result.stdout)
     assert flag_value(command, "--project") == "from-flag"
     assert flag_value(command, "--region") == "asia-east1"
+
+
+@pytest.mark.parametrize(
+    ("cpu", "concurrency", "expected"),
+    [
+        (None, "1", "THREADS=1,WORKERS=1"),
+        ("0.5", "1", "THREADS=1,WORKERS=1"),
+        ("1", "8", "THREADS=8,WORKERS=1"),
+        ("2", "1", "THREADS=1,WORKERS=1"),
+        ("2", "8", "THREADS=4,WORKERS=2"),
+        ("2.5", "5", "THREADS=3,WORKERS=2"),
+        ("4", "2", "THREADS=1,WORKERS=2"),
+        ("4000m", "80", "THREADS=20,WORKERS=4"),
+    ],
+)
+def test_workers_follow_whole_vcpus_and_threads_share_the_concurrency(
+    serving_source: Path,
+    gcloud_env: dict[str, str],
+    cpu: str | None,
+    concurrency: str,
+    expected: str,
+) -> None:
+    cpu_flag = ["--cpu", cpu] if cpu else []
+    result = run_deploy(
+        "--dry-run",
+        "--project=p",
+        "--source",
+        str(serving_source),
+        *cpu_flag,
+        "--concurrency",
+        concurrency,
+        env=gcloud_env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    [command] = dry_run_commands(result.stdout)
+    assert flag_value(command, "--set-env-vars") == expected
 
 
 @needs_gcloud
