@@ -8,8 +8,10 @@ library becomes a ModelUnavailable with a short reason; the original stays as it
 from __future__ import annotations
 
 import http.client
+import io
 import socket
 from collections.abc import Mapping
+from typing import Any
 
 import requests
 import urllib3
@@ -21,6 +23,7 @@ from google.cloud.storage.exceptions import DataCorruption
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from serving.errors import IntegrityError, ModelUnavailable
+from serving.storage import too_large
 
 # Not urllib3's TimeoutError: its NewConnectionError (connection refused) subclasses it.
 _TIMEOUTS = (requests.Timeout, urllib3.exceptions.ReadTimeoutError, socket.timeout)
@@ -64,21 +67,22 @@ class GcsStore:
         """The gs:// URI of one file of the folder."""
         return f"{self.description}{name}"
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: str, max_bytes: int) -> bytes:
         """The object's bytes, complete and checksum-verified by the client, or ModelUnavailable.
 
-        download_as_bytes holds the bytes once (no temp file: /tmp is memory on Cloud
-        Functions) and raises on a short or corrupt transfer, so a partial download never
-        reaches the caller.
+        The bytes are held once, in memory (no temp file: /tmp is memory on Cloud Functions);
+        the client raises on a short or corrupt transfer, so a partial download never reaches
+        the caller, and the download stops as soon as it passes `max_bytes`.
         """
         blob = self._bucket.blob(self.prefix + name, generation=self.generations.get(name))
+        buffer = _CappedBuffer(max_bytes)
         try:
-            data: bytes = blob.download_as_bytes(
-                timeout=self.timeout, retry=self._retry, checksum="auto"
-            )
+            blob.download_to_file(buffer, timeout=self.timeout, retry=self._retry, checksum="auto")
+        except _TooLarge:
+            raise too_large(self.uri(name), max_bytes) from None
         except Exception as exc:
             raise self._translate(exc, name) from exc
-        return data
+        return buffer.getvalue()
 
     def _translate(self, exc: Exception, name: str) -> ModelUnavailable:
         """A short reason for a client library failure: no URLs, tokens or stack traces."""
@@ -115,6 +119,23 @@ class GcsStore:
         if generation is not None:
             return f"{self.uri(name)} generation {generation} not found (MODEL_GENERATION)"
         return f"{self.uri(name)} not found"
+
+
+class _TooLarge(Exception):
+    """Raised from inside the client's download loop to stop it."""
+
+
+class _CappedBuffer(io.BytesIO):
+    """An in-memory file that refuses to grow past `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.limit:
+            raise _TooLarge
+        return super().write(data)
 
 
 def _caused_by(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from serving.errors import IntegrityError, ModelUnavailable
-from serving.manifest import MANIFEST_NAME, Artifact, Manifest, sha256_hex
+from serving.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, Artifact, Manifest, sha256_hex
 from serving.runtimes import Runtime, RuntimeFactory
 from serving.settings import BUNDLED_MODEL_DIR, Settings
 from serving.storage import ModelStore, open_store
@@ -52,7 +52,7 @@ def load_model(settings: Settings) -> LoadedModel:
         timeout=settings.model_fetch_timeout_seconds,
         manifest_generation=settings.model_generation,
     )
-    manifest_bytes = store.read(MANIFEST_NAME)
+    manifest_bytes = store.read(MANIFEST_NAME, MAX_MANIFEST_BYTES)
     manifest_sha256 = sha256_hex(manifest_bytes)
     if settings.model_sha256 and manifest_sha256 != settings.model_sha256:
         raise IntegrityError(
@@ -61,7 +61,7 @@ def load_model(settings: Settings) -> LoadedModel:
         )
     manifest = Manifest.parse(manifest_bytes)
     artifact = choose_artifact(manifest, settings.model_runtime)
-    data = read_verified(store, artifact.name, artifact.sha256)
+    data = read_verified(store, artifact)
     runtime = RUNTIMES[artifact.runtime]()(data, manifest)
     loaded = LoadedModel(
         manifest=manifest,
@@ -100,12 +100,16 @@ def choose_artifact(manifest: Manifest, preference: str) -> Artifact:
     )
 
 
-def read_verified(store: ModelStore, name: str, expected_sha256: str) -> bytes:
-    """Read one artifact and return its bytes only when their sha256 is the pinned one."""
-    data = store.read(name)
+def read_verified(store: ModelStore, artifact: Artifact) -> bytes:
+    """Read one artifact and return its bytes only when their sha256 is the pinned one.
+
+    No more than the manifest's size for it is read: a wrong or hostile object cannot make
+    the instance hold more than that (nor run out of memory) before the hash refuses it.
+    """
+    data = store.read(artifact.name, artifact.size)
     actual = sha256_hex(data)
-    if actual != expected_sha256:
+    if actual != artifact.sha256:
         raise IntegrityError(
-            f"{name} sha256 is {actual}, but {MANIFEST_NAME} pins {expected_sha256}"
+            f"{artifact.name} sha256 is {actual}, but {MANIFEST_NAME} pins {artifact.sha256}"
         )
     return data

@@ -10,6 +10,8 @@ from typing import Any
 from serving.errors import IntegrityError
 
 MANIFEST_NAME = "manifest.json"
+# train.py writes a few KB; the cap bounds what a wrong object can make the loader hold.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 FORMAT_VERSION = 1
 TASKS = ("classification", "regression")
 
@@ -72,9 +74,11 @@ class Manifest:
             name: Artifact(name, str(entry["sha256"]), int(entry["bytes"]), str(entry["runtime"]))
             for name, entry in raw["artifacts"].items()
         }
-        for name in artifacts:
+        for name, artifact in artifacts.items():
             if "/" in name or "\\" in name or name in ("", ".", ".."):
                 raise ValueError(f"artifact name {name!r} must be a plain file name")
+            if artifact.size < 0:
+                raise ValueError(f"artifact {name!r} has a negative size")
         return cls(
             name=str(raw["name"]),
             model_version=str(raw["model_version"]),

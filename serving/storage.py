@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from serving.errors import ModelUnavailable
+from serving.errors import IntegrityError, ModelUnavailable
 from serving.manifest import MANIFEST_NAME
 
 GCS_SCHEME = "gs://"
@@ -16,8 +16,9 @@ class ModelStore(Protocol):
 
     description: str
 
-    def read(self, name: str) -> bytes:
-        """The whole file's bytes; ModelUnavailable when it cannot be read."""
+    def read(self, name: str, max_bytes: int) -> bytes:
+        """The whole file's bytes; ModelUnavailable when it cannot be read, IntegrityError
+        when it holds more than `max_bytes` (read no further than that)."""
         ...
 
 
@@ -28,13 +29,22 @@ class LocalStore:
         self.folder = folder
         self.description = description
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: str, max_bytes: int) -> bytes:
         try:
-            return (self.folder / name).read_bytes()
+            with (self.folder / name).open("rb") as file:
+                data = file.read(max_bytes + 1)
         except FileNotFoundError:
             raise ModelUnavailable(f"{name} is missing from the model folder") from None
         except OSError as exc:
             raise ModelUnavailable(f"{name} could not be read ({exc.strerror})") from exc
+        if len(data) > max_bytes:
+            raise too_large(name, max_bytes)
+        return data
+
+
+def too_large(name: str, max_bytes: int) -> IntegrityError:
+    """The error for a file that holds more bytes than its manifest entry (or cap) allows."""
+    return IntegrityError(f"{name} holds more than the {max_bytes} bytes expected; not loaded")
 
 
 def is_gcs_uri(model_uri: str) -> bool:

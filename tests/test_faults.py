@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import requests
 
-from serving.manifest import MANIFEST_NAME, sha256_hex
+from serving.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, sha256_hex
 from tests.servers import Server, start_server
 from tests.test_loading import edit_manifest, evil_artifact, pin
 
@@ -61,6 +61,12 @@ def delete(folder: Path, name: str, other: Path) -> None:
     (folder / name).unlink()
 
 
+def grow(folder: Path, name: str, other: Path) -> None:
+    """Bytes appended: refused by size, before anything hashes or deserialises them."""
+    with (folder / name).open("ab") as file:
+        file.write(b"\0" * 4096)
+
+
 def replace_with_other_model(folder: Path, name: str, other: Path) -> None:
     """Another trained model's artifact of the same kind, dropped in place."""
     shutil.copyfile(other / name, folder / name)
@@ -76,6 +82,7 @@ ARTIFACT_FAULTS = [
     (flip_a_byte, "integrity_check_failed", "{name} sha256 is "),
     (truncate, "integrity_check_failed", "{name} sha256 is "),
     (delete, "model_unavailable", "{name} is missing from the model folder"),
+    (grow, "integrity_check_failed", "{name} holds more than the {size} bytes expected"),
     (replace_with_other_model, "integrity_check_failed", "{name} sha256 is "),
     (replace_with_marker_pickle, "integrity_check_failed", "{name} sha256 is "),
 ]
@@ -94,9 +101,10 @@ def test_broken_bundled_artifact_is_503_and_never_deserialised(
     says: str,
 ) -> None:
     name = ARTIFACTS[runtime]
+    size = (bundled_copy / name).stat().st_size
     fault(bundled_copy, name, regressor_dir)
     client = make_client(MODEL_URI=str(bundled_copy), MODEL_RUNTIME=runtime)
-    expected = says.format(name=name)
+    expected = says.format(name=name, size=size)
     assert_unavailable(client, code, expected, serving_logs)
     assert not (bundled_copy.parent / "unpickled").exists()
 
@@ -122,6 +130,12 @@ def corrupt_manifest_json(folder: Path, other: Path) -> None:
     (folder / MANIFEST_NAME).write_bytes(data[: len(data) // 2])
 
 
+def pad_manifest(folder: Path, other: Path) -> None:
+    """Still valid JSON, but past the manifest size cap: refused before it is hashed."""
+    with (folder / MANIFEST_NAME).open("ab") as file:
+        file.write(b" " * MAX_MANIFEST_BYTES)
+
+
 def delete_manifest(folder: Path, other: Path) -> None:
     (folder / MANIFEST_NAME).unlink()
 
@@ -131,6 +145,11 @@ MANIFEST_FAULTS = [
     (swap_in_other_model, "integrity_check_failed", "but MODEL_SHA256 pins "),
     (repin_marker_pickle, "integrity_check_failed", "but MODEL_SHA256 pins "),
     (corrupt_manifest_json, "integrity_check_failed", "but MODEL_SHA256 pins "),
+    (
+        pad_manifest,
+        "integrity_check_failed",
+        f"manifest.json holds more than the {MAX_MANIFEST_BYTES} bytes expected",
+    ),
     (delete_manifest, "model_unavailable", "manifest.json is missing from the model folder"),
 ]
 

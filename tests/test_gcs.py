@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from serving.errors import ModelUnavailable, SettingsError
+from serving.errors import IntegrityError, ModelUnavailable, SettingsError
 from serving.manifest import sha256_hex
 from serving.settings import Settings
 from serving.slot import MAX_RETRY_SECONDS, LazySlot
@@ -202,6 +203,11 @@ def _corrupt_stored(gcs: FakeGcs, proxy: Proxy, prefix: str, folder: Path) -> No
     )
 
 
+def _grow_stored(gcs: FakeGcs, proxy: Proxy, prefix: str, folder: Path) -> None:
+    data = (folder / "model.onnx").read_bytes() + b"\0" * (1 << 20)
+    storage_client(gcs.url).bucket(BUCKET).blob(f"{prefix}/model.onnx").upload_from_string(data)
+
+
 def _replace_manifest(gcs: FakeGcs, proxy: Proxy, prefix: str, folder: Path) -> None:
     text = (folder / "manifest.json").read_text().replace('"name"', '"name" ', 1)
     storage_client(gcs.url).bucket(BUCKET).blob(f"{prefix}/manifest.json").upload_from_string(text)
@@ -237,6 +243,12 @@ FAILURES = {
         _corrupt_stored,
         "integrity_check_failed",
         "model.onnx sha256 is {actual}, but manifest.json pins {expected}",
+        None,
+    ),
+    "larger than recorded": (
+        _grow_stored,
+        "integrity_check_failed",
+        "gs://models/{p}/model.onnx holds more than the {size} bytes expected; not loaded",
         None,
     ),
     "corrupt in transit": (
@@ -288,6 +300,7 @@ def test_storage_failure_is_a_clear_503_and_logged(
             expected=sha256_hex((classifier_dir / "model.onnx").read_bytes()),
             manifest=sha256_hex(manifest.download_as_bytes()),
             pin=pin(classifier_dir),
+            size=(classifier_dir / "model.onnx").stat().st_size,
         ),
     )
 
@@ -343,6 +356,29 @@ def _seconds_until_ok(client: Any, limit: float) -> float:
         assert time.monotonic() - started < limit, f"no 200 within {limit} s"
         time.sleep(0.1)
     return time.monotonic() - started
+
+
+def test_an_oversized_object_is_not_downloaded_past_the_expected_size(
+    gcs: FakeGcs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """64 MiB stored where the manifest expects 4 KiB: the download stops near 4 KiB."""
+    from serving.gcs import GcsStore
+
+    storage_client(gcs.url).bucket(BUCKET).blob("huge/model.onnx").upload_from_string(
+        os.urandom(64 << 20)
+    )
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.url)
+    monkeypatch.setenv("NO_GCE_CHECK", "true")
+    store = GcsStore(BUCKET, "huge/", timeout=10)
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(IntegrityError, match="holds more than the 4096 bytes expected"):
+            store.read("model.onnx", 4096)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"held {peak} bytes at the peak"
 
 
 def test_a_broken_bucket_is_not_hammered(
