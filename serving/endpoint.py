@@ -39,9 +39,10 @@ class Endpoint:
         content_type: str,
         body: bytes,
         query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
         """Answer one request; raises the project's errors for anything that is not a 2xx."""
-        call = Call(method, path.rstrip("/") or "/", content_type, body, query or {})
+        call = Call(method, path.rstrip("/") or "/", content_type, body, query or {}, headers or {})
         return self.router.handle(self, call)
 
     def health(self, *_: Any) -> Reply:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import flask
 
@@ -27,7 +28,11 @@ def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
     try:
         body = read_body(request, endpoint.settings.max_body_bytes)
         body_read = True
-        reply = endpoint.handle(request.method, request.path, request.mimetype, body, request.args)
+        # werkzeug's Headers reads as a case-insensitive mapping; it is just not typed as one.
+        request_headers = cast(Mapping[str, str], request.headers)
+        reply = endpoint.handle(
+            request.method, request.path, request.mimetype, body, request.args, request_headers
+        )
     except ServingError as exc:
         reply = Reply(exc.status, _error(exc.message, exc.code, request_id), {"code": exc.code})
         headers = exc.headers

@@ -91,6 +91,79 @@ def test_tritonclient_health_metadata_and_infer(served: tuple[Server, LoadedMode
     assert result.as_numpy("predict_proba").tolist() == expected(model, "predict_proba")
 
 
+@pytest.mark.parametrize(
+    ("datatype", "values"),
+    [
+        ("FP64", ROWS),
+        ("FP32", ROWS.astype(np.float32)),
+        ("INT64", ROWS.round().astype(np.int64)),
+        ("BYTES", ROWS.astype(str).astype(object)),
+    ],
+)
+def test_tritonclient_binary_inputs_by_default(
+    served: tuple[Server, LoadedModel], datatype: str, values: np.ndarray
+) -> None:
+    """tritonclient sends binary tensor data unless told otherwise: it works unchanged."""
+    server, model = served
+    client = triton_client(server)
+    try:
+        assert client.get_server_metadata()["extensions"] == ["binary_tensor_data"]
+        tensor = triton.InferInput("input", list(values.shape), datatype)
+        tensor.set_data_from_numpy(values)
+        outputs = [triton.InferRequestedOutput(n) for n in ("predict", "predict_proba")]
+        result = client.infer(model.manifest.name, [tensor], outputs=outputs)
+        no_outputs_named = client.infer(model.manifest.name, [tensor])
+    finally:
+        client.close()
+    rows = values.astype(np.float64)
+    assert result.as_numpy("predict").tolist() == expected(model, "predict", rows)
+    assert result.as_numpy("predict_proba").tolist() == expected(model, "predict_proba", rows)
+    assert no_outputs_named.as_numpy("predict").tolist() == expected(model, "predict", rows)
+
+
+def test_tritonclient_binary_per_feature_inputs(served: tuple[Server, LoadedModel]) -> None:
+    server, model = served
+    client = triton_client(server)
+    tensors = []
+    for i, name in enumerate(model.manifest.feature_names):
+        tensor = triton.InferInput(name, [len(ROWS)], "FP64")
+        tensor.set_data_from_numpy(np.ascontiguousarray(ROWS[:, i]))
+        tensors.append(tensor)
+    try:
+        result = client.infer(model.manifest.name, tensors)
+    finally:
+        client.close()
+    assert result.as_numpy("predict").tolist() == expected(model, "predict")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "fragment"),
+    [
+        (b'{"inputs": []}', {"Inference-Header-Content-Length": "99"}, "JSON part's length"),
+        (
+            b'{"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64", '
+            b'"parameters": {"binary_data_size": 240}}]}' + bytes(240),
+            {},
+            "Inference-Header-Content-Length header",
+        ),
+        (b'{"inputs": []}' + bytes(8), {"Inference-Header-Content-Length": "14"}, "add up to 0"),
+        (b'{"id": "x"}' + bytes(8), {"Inference-Header-Content-Length": "11"}, "no inputs"),
+    ],
+)
+def test_broken_binary_requests_are_400_saying_why(
+    served: tuple[Server, LoadedModel], body: bytes, headers: dict[str, str], fragment: str
+) -> None:
+    server, model = served
+    answer = requests.post(
+        f"{server.url}/v2/models/{model.manifest.name}/infer",
+        data=body,
+        headers={"Content-Type": "application/octet-stream", **headers},
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 400
+    assert fragment in answer.json()["error"]
+
+
 def test_oip_per_feature_inputs_fp32_and_decision_values(
     served: tuple[Server, LoadedModel],
 ) -> None:

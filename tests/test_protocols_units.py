@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from serving.errors import InvalidInput, TooManyRows
 from serving.protocols.csv_body import parse_csv
+from serving.protocols.oip_binary import HEADER, SIZE_KEY, attach_binary_data, split_body
 from serving.protocols.oip_tensors import rows_from_inputs
 from serving.protocols.shapes import format_key
 
@@ -103,6 +106,90 @@ def test_oip_bool_and_fp32_values() -> None:
 def test_oip_input_errors(inputs: list[Any], fragment: str) -> None:
     with pytest.raises(InvalidInput, match=fragment):
         rows_from_inputs(inputs, NAMES, 10)
+
+
+def binary(name: str, shape: list[int], datatype: str, size: int) -> dict[str, Any]:
+    """An input whose data follows the JSON part as `size` raw bytes."""
+    return {"name": name, "shape": shape, "datatype": datatype, "parameters": {SIZE_KEY: size}}
+
+
+def strings(*values: str) -> bytes:
+    """BYTES elements as the extension lays them out: 4-byte little-endian length, bytes."""
+    return b"".join(struct.pack("<I", len(v.encode())) + v.encode() for v in values)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "data"),
+    [
+        ([binary("x", [2, 3], "FP64", 48)], np.arange(1, 7, dtype="<f8").tobytes()),
+        ([binary("x", [2, 3], "FP32", 24)], np.arange(1, 7, dtype="<f4").tobytes()),
+        ([binary("x", [2, 3], "FP16", 12)], np.arange(1, 7, dtype="<f2").tobytes()),
+        ([binary("x", [2, 3], "INT64", 48)], np.arange(1, 7, dtype="<i8").tobytes()),
+        ([binary("x", [2, 3], "UINT8", 6)], bytes(range(1, 7))),
+        ([binary("x", [2, 3], "BYTES", 30)], strings("1", "2", "3", "4", "5", "6")),
+        (
+            [
+                binary("c", [2], "FP64", 16),
+                tensor("a", [2], "FP64", [1, 4]),
+                binary("b", [2], "INT32", 8),
+            ],
+            np.array([3, 6], "<f8").tobytes() + np.array([2, 5], "<i4").tobytes(),
+        ),
+    ],
+)
+def test_oip_binary_inputs_become_rows(inputs: list[dict[str, Any]], data: bytes) -> None:
+    attached = attach_binary_data(inputs, data)
+    assert rows_from_inputs(attached, NAMES, 10).tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_oip_binary_bool_input() -> None:
+    attached = attach_binary_data([binary("x", [1, 3], "BOOL", 3)], b"\x01\x00\x01")
+    assert rows_from_inputs(attached, NAMES, 10).tolist() == [[1, 0, 1]]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "data", "fragment"),
+    [
+        ([binary("x", [1, 3], "FP64", 24)], b"\0" * 16, "only 16 binary bytes remain"),
+        ([binary("x", [1, 3], "FP64", 24)], b"\0" * 32, "32 binary bytes after the JSON part"),
+        ([tensor("x", [1, 3], "FP64", [1, 2, 3])], b"\0" * 8, "add up to 0"),
+        ([binary("x", [1, 3], "FP64", 16)], b"\0" * 16, "holds 3 values, the binary data has 2"),
+        ([binary("x", [1, 3], "FP32", 10)], b"\0" * 10, "not a whole number of FP32"),
+        ([binary("x", [1, 3], "BOOL", 3)], b"\x01\x02\x00", "must be 0 or 1"),
+        ([binary("x", [1, 3], "BYTES", 6)], strings("1") + b"\x05\0", "inside an element's length"),
+        ([binary("x", [1, 3], "BYTES", 7)], strings("1") + b"\x05\0\0\0", "inside an element"),
+        ([binary("x", [1, 3], "BYTES", 10)], strings("1", "\u00e9") + b"\xff", "inside an"),
+        ([binary("x", [1, 1], "BYTES", 5)], b"\x01\0\0\0\xff", "UTF-8"),
+        ([binary("x", [1, 3], "BYTES", 5)], strings("1"), "holds 3 values, the binary data has 1"),
+        ([binary("x", [1, 3], "COMPLEX", 3)], b"abc", "cannot be sent as binary"),
+        ([binary("x", [1, -3], "FP64", 0)], b"", "non-negative integers"),
+        ([binary("x", [1, 3], "FP64", -1)], b"", "non-negative integer"),
+        ([{**binary("x", [1, 3], "FP64", 24), "data": [1, 2, 3]}], b"\0" * 24, "not both"),
+    ],
+)
+def test_oip_binary_input_errors(inputs: list[Any], data: bytes, fragment: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(fragment)):
+        rows_from_inputs(attach_binary_data(inputs, data), NAMES, 10)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "parts"),
+    [
+        (b'{"a": 1}', {}, (b'{"a": 1}', b"")),
+        (b'{"a": 1}xyz', {HEADER: "8"}, (b'{"a": 1}', b"xyz")),
+        (b'{"a": 1}', {HEADER: "8"}, (b'{"a": 1}', b"")),
+    ],
+)
+def test_split_body_at_the_declared_json_length(
+    body: bytes, headers: dict[str, str], parts: tuple[bytes, bytes]
+) -> None:
+    assert split_body(body, headers) == parts
+
+
+@pytest.mark.parametrize("declared", ["0", "9", "-1", "x", ""])
+def test_split_body_refuses_a_length_the_body_cannot_have(declared: str) -> None:
+    with pytest.raises(InvalidInput, match=f"{HEADER} must be the JSON part's length"):
+        split_body(b'{"a": 1}', {HEADER: declared})
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ class Call:
     content_type: str
     body: bytes
     query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class Host(Protocol):

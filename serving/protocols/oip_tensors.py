@@ -18,9 +18,9 @@ INTEGER_TYPES = {
 }
 FLOAT_TYPES = {"FP16": np.float16, "FP32": np.float32, "FP64": np.float64}
 DATATYPES = (*FLOAT_TYPES, *INTEGER_TYPES, "BOOL", "BYTES")
-BINARY_UNSUPPORTED = (
-    "the binary tensor data extension is not supported; send tensor data as JSON "
-    "(tritonclient: set_data_from_numpy(array, binary_data=False))"
+BINARY_NEEDS_HEADER = (
+    "binary tensor data (binary_data_size) is read only by POST /v2/models/{name}/infer, "
+    "after a JSON part whose length the Inference-Header-Content-Length header gives"
 )
 
 
@@ -76,7 +76,7 @@ def _decode(tensor: dict[str, Any]) -> tuple[str, np.ndarray]:
     name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
     parameters = tensor.get("parameters") or {}
     if isinstance(parameters, dict) and "binary_data_size" in parameters:
-        raise InvalidInput(BINARY_UNSUPPORTED)
+        raise InvalidInput(BINARY_NEEDS_HEADER)
     if not isinstance(name, str):
         raise InvalidInput("every input needs a string 'name'")
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):

@@ -1,4 +1,5 @@
-"""Open Inference Protocol v2 (KServe v2, Triton, MLServer) over REST, JSON tensors only."""
+"""Open Inference Protocol v2 (KServe v2, Triton, MLServer) over REST: JSON tensors, and
+binary input tensors (the binary tensor data extension); answers are JSON tensors."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from serving.errors import InvalidInput, InvalidJSON
 from serving.loading import LoadedModel
 from serving.payload import METHODS
 from serving.protocols.common import Call, Host, Reply, check_name, compute
+from serving.protocols.oip_binary import HEADER, attach_binary_data, split_body
 from serving.protocols.oip_tensors import (
-    BINARY_UNSUPPORTED,
+    BINARY_NEEDS_HEADER,
     datatype_of,
     output_tensor,
     rows_from_inputs,
@@ -21,6 +23,8 @@ from serving.protocols.oip_tensors import (
 
 INPUT_NAME = "input"
 INFER_FIELDS = ("id", "inputs", "outputs", "parameters")
+SERVER_NAME = "sklearn-cloud-function"
+EXTENSIONS = ["binary_tensor_data"]
 
 
 def live(host: Host, call: Call, match: dict[str, str]) -> Reply:
@@ -35,8 +39,8 @@ def ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
 
 
 def server_metadata(host: Host, call: Call, match: dict[str, str]) -> Reply:
-    """Server metadata: this function, no protocol extensions."""
-    return Reply(200, {"name": "sklearn-cloud-function", "version": "0.1.0", "extensions": []})
+    """Server metadata: this function and the protocol extensions it speaks."""
+    return Reply(200, {"name": SERVER_NAME, "version": "0.1.0", "extensions": EXTENSIONS})
 
 
 def model_ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
@@ -52,13 +56,18 @@ def model_metadata(host: Host, call: Call, match: dict[str, str]) -> Reply:
 
 
 def infer_route(host: Host, call: Call, match: dict[str, str]) -> Reply:
-    """POST .../infer: the JSON body is decoded here to name the binary extension clearly."""
+    """POST .../infer: JSON tensors, or a JSON header and binary tensor data after it."""
+    header, binary = split_body(call.body, call.headers)
     try:
-        body = jsonio.decode(call.body)
+        body = jsonio.decode(header)
     except InvalidJSON:
-        if b'"binary_data_size"' in call.body:
-            raise InvalidInput(BINARY_UNSUPPORTED) from None
-        raise
+        if binary or HEADER in call.headers or b'"binary_data_size"' not in call.body:
+            raise
+        raise InvalidInput(BINARY_NEEDS_HEADER) from None
+    if isinstance(body, dict) and "inputs" in body:
+        body["inputs"] = attach_binary_data(body["inputs"], binary)
+    elif binary:
+        raise InvalidInput(f"{HEADER} is set, but there are no inputs for the binary data")
     model = host.model.get()
     check_name(model, match["name"], match.get("version"))
     return infer(model, body, host.settings.max_rows)
