@@ -20,10 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
-    """Answer one HTTP request with JSON; never an HTML page, never a stack trace."""
+    """Answer one HTTP request with JSON (or the OIP binary extension's JSON and bytes);
+    never an HTML page, never a stack trace."""
     started = time.perf_counter()
     request_id = request.headers.get(EXECUTION_ID_HEADER, "")
-    headers: dict[str, str] = {}
     body_read = False
     try:
         body = read_body(request, endpoint.settings.max_body_bytes)
@@ -34,21 +34,17 @@ def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
             request.method, request.path, request.mimetype, body, request.args, request_headers
         )
     except ServingError as exc:
-        reply = Reply(exc.status, _error(exc.message, exc.code, request_id), {"code": exc.code})
-        headers = exc.headers
+        error = _error(exc.message, exc.code, request_id)
+        reply = Reply(exc.status, error, {"code": exc.code}, headers=exc.headers)
     except Exception:
         logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})
         reply = Reply(500, _error("internal error", "internal", request_id), {"code": "internal"})
-    payload = jsonio.encode(reply.body)
-    if not body_read:
-        # functions-framework reads the whole body after any non-streamed response (its
-        # read_request hook): a streamed answer skips that, so an oversized or broken body
-        # is never buffered nor read again.
-        response = flask.Response(
-            iter([payload]), reply.status, headers, mimetype="application/json"
-        )
-    else:
-        response = flask.Response(payload, reply.status, headers, mimetype="application/json")
+    payload = jsonio.encode(reply.body) if reply.raw is None else reply.raw
+    # functions-framework reads the whole body after any non-streamed response (its
+    # read_request hook): a streamed answer skips that, so an oversized or broken body is
+    # never buffered nor read again.
+    content = payload if body_read else iter([payload])
+    response = flask.Response(content, reply.status, dict(reply.headers), mimetype=reply.media_type)
     _log(request, endpoint, reply, request_id, time.perf_counter() - started)
     return response
 

@@ -145,6 +145,7 @@ def test_schemathesis_finds_nothing(
         check=False,
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    print(done.stdout[-1500:])  # the summary, for a longer run with -s (BENCHMARKS.md)
     operations = sum(m in HTTP_METHODS for item in spec["paths"].values() for m in item)
     assert f"Tested: {operations}" in done.stdout
     assert error_lines(bundled_server.logs()) == []

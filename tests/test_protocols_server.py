@@ -103,14 +103,18 @@ def test_tritonclient_health_metadata_and_infer(served: tuple[Server, LoadedMode
 def test_tritonclient_binary_inputs_by_default(
     served: tuple[Server, LoadedModel], datatype: str, values: np.ndarray
 ) -> None:
-    """tritonclient sends binary tensor data unless told otherwise: it works unchanged."""
+    """tritonclient sends and asks for binary tensor data unless told otherwise: it works
+    unchanged, and gets binary outputs where it asks for them."""
     server, model = served
     client = triton_client(server)
     try:
         assert client.get_server_metadata()["extensions"] == ["binary_tensor_data"]
         tensor = triton.InferInput("input", list(values.shape), datatype)
         tensor.set_data_from_numpy(values)
-        outputs = [triton.InferRequestedOutput(n) for n in ("predict", "predict_proba")]
+        outputs = [
+            triton.InferRequestedOutput("predict"),
+            triton.InferRequestedOutput("predict_proba", binary_data=False),
+        ]
         result = client.infer(model.manifest.name, [tensor], outputs=outputs)
         no_outputs_named = client.infer(model.manifest.name, [tensor])
     finally:
@@ -119,6 +123,12 @@ def test_tritonclient_binary_inputs_by_default(
     assert result.as_numpy("predict").tolist() == expected(model, "predict", rows)
     assert result.as_numpy("predict_proba").tolist() == expected(model, "predict_proba", rows)
     assert no_outputs_named.as_numpy("predict").tolist() == expected(model, "predict", rows)
+    labels, probabilities = result.get_output("predict"), result.get_output("predict_proba")
+    assert "data" not in labels
+    assert labels["parameters"] == {"binary_data_size": 8 * len(rows)}
+    assert "parameters" not in probabilities
+    assert len(probabilities["data"]) == 2 * len(rows)
+    assert "data" not in no_outputs_named.get_output("predict")
 
 
 def test_tritonclient_binary_per_feature_inputs(served: tuple[Server, LoadedModel]) -> None:
@@ -134,6 +144,20 @@ def test_tritonclient_binary_per_feature_inputs(served: tuple[Server, LoadedMode
     finally:
         client.close()
     assert result.as_numpy("predict").tolist() == expected(model, "predict")
+
+
+@pytest.mark.parametrize("path", ["/", "/v1/models/breast-cancer:predict"])
+def test_binary_outputs_only_on_the_oip_infer_route(
+    served: tuple[Server, LoadedModel], path: str
+) -> None:
+    """The base URL and KServe v1 take OIP bodies too, but answer JSON whatever they ask."""
+    server, model = served
+    tensor = {"name": "input", "shape": [1, 30], "datatype": "FP64", "data": ROWS[0].tolist()}
+    body = {"inputs": [tensor], "parameters": {"binary_data_output": True}}
+    answer = requests.post(f"{server.url}{path}", json=body, timeout=TIMEOUT)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json()["outputs"][0]["data"] == expected(model, "predict", ROWS[:1])
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tritonclient.http as triton
 
 from serving.errors import InvalidInput, TooManyRows
 from serving.protocols.csv_body import parse_csv
-from serving.protocols.oip_binary import HEADER, SIZE_KEY, attach_binary_data, split_body
+from serving.protocols.oip_binary import (
+    HEADER,
+    SIZE_KEY,
+    attach_binary_data,
+    binary_output,
+    binary_outputs,
+    binary_reply,
+    split_body,
+)
 from serving.protocols.oip_tensors import rows_from_inputs
 from serving.protocols.shapes import format_key
 
@@ -100,6 +109,8 @@ def test_oip_bool_and_fp32_values() -> None:
             "missing input for feature 'c'",
         ),
         ([{**tensor("x", [1, 3], "FP64", []), "parameters": {"binary_data_size": 24}}], "binary"),
+        ([{**tensor("x", [1, 3], "FP64", [1, 2, 3]), "parameters": True}], "must be an object"),
+        ([{**tensor("x", [1, 3], "FP64", [1, 2, 3]), "parameters": None}], "must be an object"),
         ([[1, 2, 3]], "list of tensors"),
     ],
 )
@@ -170,6 +181,63 @@ def test_oip_binary_bool_input() -> None:
 def test_oip_binary_input_errors(inputs: list[Any], data: bytes, fragment: str) -> None:
     with pytest.raises(InvalidInput, match=re.escape(fragment)):
         rows_from_inputs(attach_binary_data(inputs, data), NAMES, 10)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([0.25, -1e300, 3.0]),
+        np.array([[1, -2], [3, 2**40]], dtype=np.int64),
+        np.array(["setosa", "versicolor", "virginica", "é"], dtype=object),
+        np.array([True, False]),
+    ],
+    ids=["FP64", "INT64", "BYTES", "BOOL"],
+)
+def test_binary_outputs_read_back_by_tritonclient(values: np.ndarray) -> None:
+    """The answer's layout, parsed by tritonclient's own InferResult."""
+    tensor, data = binary_output("out", values)
+    reply = binary_reply({"outputs": [tensor]}, [data], {})
+    assert reply.raw is not None
+    result = triton.InferResult.from_response_body(
+        reply.raw, header_length=int(reply.headers[HEADER])
+    )
+    decoded = result.as_numpy("out")
+    if values.dtype == object:
+        decoded = np.array([v.decode() for v in decoded.ravel()], dtype=object)
+    assert decoded.tolist() == values.tolist()
+    assert reply.media_type == "application/octet-stream"
+
+
+@pytest.mark.parametrize(
+    ("body", "binary"),
+    [
+        ({"outputs": [{"name": "predict"}]}, set()),
+        ({"outputs": [{"name": "predict", "parameters": {"binary_data": True}}]}, {"predict"}),
+        ({"parameters": {"binary_data_output": True}}, {"predict", "predict_proba"}),
+        (
+            {
+                "outputs": [{"name": "predict", "parameters": {"binary_data": False}}],
+                "parameters": {"binary_data_output": True},
+            },
+            {"predict_proba"},
+        ),
+    ],
+)
+def test_binary_outputs_per_output_then_per_request(body: dict[str, Any], binary: set[str]) -> None:
+    assert binary_outputs(body, ["predict", "predict_proba"]) == binary
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"parameters": {"binary_data_output": [None]}}, "'binary_data_output' must be true or"),
+        ({"outputs": [{"name": "predict", "parameters": {"binary_data": 1}}]}, "'binary_data'"),
+        ({"outputs": [{"name": "predict", "parameters": True}]}, "'parameters' must be an object"),
+    ],
+)
+def test_binary_flags_must_be_booleans(body: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(InvalidInput, match=fragment):
+        binary_outputs(body, ["predict"])
 
 
 @pytest.mark.parametrize(

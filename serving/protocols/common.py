@@ -17,11 +17,18 @@ from serving.slot import LazySlot
 
 @dataclass(frozen=True)
 class Reply:
-    """A JSON answer, plus fields worth logging (sizes and shapes, never feature values)."""
+    """A JSON answer, plus fields worth logging (sizes and shapes, never feature values).
+
+    `raw`, when set, is sent instead of the encoded body, as `media_type` (the OIP binary
+    extension's JSON part and tensor bytes); `body` then holds the JSON part, for the log.
+    """
 
     status: int
     body: dict[str, Any]
     log: dict[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    media_type: str = "application/json"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""The OIP v2 binary tensor data extension, for inputs: a JSON header, then raw tensor bytes.
+"""The OIP v2 binary tensor data extension: a JSON part, then raw tensor bytes.
 
-The request's `Inference-Header-Content-Length` header gives the JSON part's length; each input
-whose `parameters` hold `binary_data_size` takes that many bytes, in input order, from what
-follows (little-endian numbers, one byte per BOOL, 4-byte length + bytes per BYTES element).
-tritonclient sends its inputs this way unless told `binary_data=False`.
+In a request, the `Inference-Header-Content-Length` header gives the JSON part's length; each
+input whose `parameters` hold `binary_data_size` takes that many bytes, in input order, from
+what follows (little-endian numbers, one byte per BOOL, 4-byte length + bytes per BYTES
+element). An answer is laid out the same way for the outputs asked for as binary data
+(`"binary_data": true`, or `"binary_data_output": true` for all). tritonclient sends and asks
+for binary data unless told `binary_data=False`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from serving import jsonio
 from serving.errors import InvalidInput
-from serving.protocols.oip_tensors import FLOAT_TYPES, INTEGER_TYPES
+from serving.protocols.common import Reply
+from serving.protocols.oip_tensors import FLOAT_TYPES, INTEGER_TYPES, datatype_of
 
 HEADER = "Inference-Header-Content-Length"
 SIZE_KEY = "binary_data_size"
@@ -72,6 +76,63 @@ def attach_binary_data(inputs: Any, binary: bytes) -> Any:
             f"{SIZE_KEY} add up to {offset}"
         )
     return attached
+
+
+def binary_outputs(body: dict[str, Any], names: list[str]) -> set[str]:
+    """The outputs asked for as binary data: each output's own `binary_data` parameter, else
+    the request's `binary_data_output`; 400 for a flag that is not a boolean."""
+    default = _flag(body.get("parameters") or {}, "binary_data_output")
+    chosen = dict.fromkeys(names, default)
+    for output in body.get("outputs") or ():
+        parameters = output.get("parameters", {})
+        if not isinstance(parameters, dict):
+            raise InvalidInput(f"output {output['name']!r}: 'parameters' must be an object")
+        if "binary_data" in parameters:
+            chosen[output["name"]] = _flag(parameters, "binary_data")
+    return {name for name, binary in chosen.items() if binary}
+
+
+def _flag(parameters: dict[str, Any], key: str) -> bool:
+    value = parameters.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"'{key}' must be true or false")
+    return value
+
+
+def binary_output(name: str, values: np.ndarray) -> tuple[dict[str, Any], bytes]:
+    """An output tensor without `data`, and its values' bytes in the extension's layout."""
+    datatype = datatype_of(values.dtype)
+    if datatype == "BYTES":
+        data = _pack_strings(str(value) for value in values.ravel())
+    elif datatype == "BOOL":
+        data = values.astype(np.uint8).tobytes()
+    else:
+        data = values.astype(np.dtype(_NUMERIC[datatype]).newbyteorder("<")).tobytes()
+    tensor = {
+        "name": name,
+        "shape": list(values.shape),
+        "datatype": datatype,
+        "parameters": {SIZE_KEY: len(data)},
+    }
+    return tensor, data
+
+
+def binary_reply(answer: dict[str, Any], data: list[bytes], log: dict[str, Any]) -> Reply:
+    """The answer's JSON part, then the binary outputs' bytes in output order."""
+    header = jsonio.encode(answer)
+    return Reply(
+        200,
+        answer,
+        log,
+        headers={HEADER: str(len(header))},
+        raw=header + b"".join(data),
+        media_type="application/octet-stream",
+    )
+
+
+def _pack_strings(values: Any) -> bytes:
+    encoded = [value.encode("utf-8") for value in values]
+    return b"".join(struct.pack("<I", len(value)) + value for value in encoded)
 
 
 def _decode(tensor: dict[str, Any], chunk: bytes) -> np.ndarray | list[str]:

@@ -74,11 +74,13 @@ def _columns(
 
 def _decode(tensor: dict[str, Any]) -> tuple[str, np.ndarray]:
     name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
-    parameters = tensor.get("parameters") or {}
-    if isinstance(parameters, dict) and "binary_data_size" in parameters:
-        raise InvalidInput(BINARY_NEEDS_HEADER)
+    parameters = tensor.get("parameters", {})
     if not isinstance(name, str):
         raise InvalidInput("every input needs a string 'name'")
+    if not isinstance(parameters, dict):
+        raise InvalidInput(f"input {name!r}: 'parameters' must be an object")
+    if "binary_data_size" in parameters:
+        raise InvalidInput(BINARY_NEEDS_HEADER)
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
         raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers")
     if datatype not in DATATYPES:

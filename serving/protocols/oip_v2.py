@@ -1,5 +1,5 @@
-"""Open Inference Protocol v2 (KServe v2, Triton, MLServer) over REST: JSON tensors, and
-binary input tensors (the binary tensor data extension); answers are JSON tensors."""
+"""Open Inference Protocol v2 (KServe v2, Triton, MLServer) over REST: JSON tensors, and the
+binary tensor data extension for inputs and outputs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from serving.errors import InvalidInput, InvalidJSON
 from serving.loading import LoadedModel
 from serving.payload import METHODS
 from serving.protocols.common import Call, Host, Reply, check_name, compute
-from serving.protocols.oip_binary import HEADER, attach_binary_data, split_body
+from serving.protocols.oip_binary import (
+    HEADER,
+    attach_binary_data,
+    binary_output,
+    binary_outputs,
+    binary_reply,
+    split_body,
+)
 from serving.protocols.oip_tensors import (
     BINARY_NEEDS_HEADER,
     datatype_of,
@@ -70,11 +77,15 @@ def infer_route(host: Host, call: Call, match: dict[str, str]) -> Reply:
         raise InvalidInput(f"{HEADER} is set, but there are no inputs for the binary data")
     model = host.model.get()
     check_name(model, match["name"], match.get("version"))
-    return infer(model, body, host.settings.max_rows)
+    return infer(model, body, host.settings.max_rows, binary_extension=True)
 
 
-def infer(model: LoadedModel, body: Any, max_rows: int) -> Reply:
-    """Answer an inference request body with the requested outputs (default: predict)."""
+def infer(model: LoadedModel, body: Any, max_rows: int, *, binary_extension: bool = False) -> Reply:
+    """Answer an inference request body with the requested outputs (default: predict).
+
+    Outputs come back as binary data only where the extension is spoken, POST .../infer;
+    the other routes that take this body (the base URL, KServe v1) answer JSON.
+    """
     if not isinstance(body, dict):
         raise InvalidInput('an inference request is a JSON object with "inputs"')
     unknown = sorted(set(body) - set(INFER_FIELDS))
@@ -87,14 +98,24 @@ def infer(model: LoadedModel, body: Any, max_rows: int) -> Reply:
         raise InvalidInput("'parameters' must be an object")
     names = _requested(body.get("outputs"), model)
     rows = rows_from_inputs(body.get("inputs"), model.manifest.feature_names, max_rows)
-    outputs = [output_tensor(name, np.asarray(compute(model, rows, name))) for name in names]
+    as_binary = binary_outputs(body, names) if binary_extension else set()
+    outputs, binary = [], []
+    for name in names:
+        values = np.asarray(compute(model, rows, name))
+        if name in as_binary:
+            tensor, data = binary_output(name, values)
+            binary.append(data)
+        else:
+            tensor = output_tensor(name, values)
+        outputs.append(tensor)
     answer = {
         "model_name": model.manifest.name,
         "model_version": model.manifest.model_version,
         "id": request_id if request_id is not None else str(uuid.uuid4()),
         "outputs": outputs,
     }
-    return Reply(200, answer, {"rows": len(rows), "outputs": names})
+    log = {"rows": len(rows), "outputs": names}
+    return binary_reply(answer, binary, log) if binary else Reply(200, answer, log)
 
 
 def _requested(outputs: Any, model: LoadedModel) -> list[str]:
