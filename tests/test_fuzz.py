@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
@@ -116,10 +117,12 @@ class Case:
     content_type: str | None
     body: bytes
     framing: str
+    headers: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         head = self.body[:120]
-        return f"{self.method} {self.path} [{self.content_type}] {self.framing} {head!r}"
+        extra = "".join(f" {name}: {value}" for name, value in self.headers)
+        return f"{self.method} {self.path} [{self.content_type}]{extra} {self.framing} {head!r}"
 
 
 @dataclass(frozen=True)
@@ -254,8 +257,75 @@ def _encode_shaped() -> st.SearchStrategy[bytes]:
     return st.builds(_encode, _shaped_bodies(), st.just(True))
 
 
+BINARY_TYPES = {"FP64": "<f8", "FP32": "<f4", "FP16": "<f2", "INT64": "<i8", "UINT8": "u1"}
+
+
+@st.composite
+def _binary_infer(draw: st.DrawFn) -> Case:
+    """The OIP binary extension: a JSON part, raw tensor bytes, a length header that may lie.
+
+    Half the cases are well formed (one [N, 30] input of the size its datatype needs, its
+    values finite, the header true), so they reach prediction and binary outputs; the rest
+    break sizes, datatypes, the tail and the header at random.
+    """
+    well_formed = draw(st.booleans())
+    tensors, data = [], b""
+    for _ in range(1 if well_formed else draw(st.integers(1, 3))):
+        datatype = draw(st.sampled_from([*BINARY_TYPES, *([] if well_formed else ["BOOL", "X"])]))
+        rows = draw(st.integers(1, 3) if well_formed else st.integers(0, 3))
+        shape = [rows, N_FEATURES]
+        if not well_formed:
+            shape = draw(st.sampled_from([shape, [rows]]))
+        dtype = np.dtype(BINARY_TYPES.get(datatype, "u1"))
+        values = draw(
+            st.lists(st.integers(0, 100), min_size=math.prod(shape), max_size=math.prod(shape))
+        )
+        chunk = np.array(values, dtype=dtype).tobytes()
+        name, size = "input", len(chunk)
+        if not well_formed:
+            chunk = draw(st.one_of(st.just(chunk), st.binary(max_size=300)))
+            name = draw(st.sampled_from(["input", "mean radius", ""]))
+            size = draw(st.one_of(st.just(len(chunk)), st.integers(-2, 300)))
+        parameters = {"binary_data_size": size}
+        tensors.append(
+            {"name": name, "shape": shape, "datatype": datatype, "parameters": parameters}
+        )
+        data += chunk
+    body: dict[str, Any] = {"inputs": tensors}
+    if draw(st.booleans()):
+        flag = draw(st.one_of(st.just(True), st.booleans(), _numbers()))
+        body["parameters"] = {"binary_data_output": flag}
+    if draw(st.booleans()):
+        names = st.sampled_from(["predict", "predict_proba", "decision_function", "x"])
+        flags = st.one_of(st.booleans(), _numbers())
+        output = st.fixed_dictionaries(
+            {"name": names}, optional={"parameters": st.fixed_dictionaries({"binary_data": flags})}
+        )
+        body["outputs"] = draw(st.lists(output, max_size=3))
+    header = _encode(body, True)
+    declared = str(len(header))
+    if not well_formed:
+        data += draw(st.one_of(st.just(b""), st.binary(max_size=40)))
+        declared = draw(
+            st.one_of(
+                st.just(declared),
+                st.integers(-3, len(header) + len(data) + 3).map(str),
+                st.sampled_from(["", "x", "1e3", "0x10", "99999999999999999999"]),
+            )
+        )
+    return Case(
+        "POST",
+        "/v2/models/breast-cancer/infer",
+        draw(st.sampled_from(["application/octet-stream", "application/json", None])),
+        header + data,
+        "length",
+        (("Inference-Header-Content-Length", declared),),
+    )
+
+
 def cases() -> st.SearchStrategy[Case]:
-    """Hostile requests; two in three are JSON POSTs to a predict route, to reach deep."""
+    """Hostile requests; two in three are JSON POSTs to a predict route, to reach deep, and
+    some use the OIP binary extension."""
     path = st.one_of(
         st.sampled_from(PATHS),
         st.text(st.characters(codec="ascii", exclude_characters=" #?\r\n\t"), max_size=30).map(
@@ -278,7 +348,7 @@ def cases() -> st.SearchStrategy[Case]:
         body=bodies(),
         framing=st.sampled_from(["length", "length", "length", "chunked"]),
     )
-    return st.one_of(predict, predict, anything)
+    return st.one_of(predict, predict, anything, _binary_infer())
 
 
 # ---------------------------------------------------------------- the wire
@@ -321,6 +391,7 @@ def _wire(case: Case) -> bytes:
     lines = [f"{case.method} {_quote(case.path)} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
     if case.content_type is not None:
         lines.append(f"Content-Type: {case.content_type}")
+    lines += [f"{name}: {value}" for name, value in case.headers]
     body = case.body
     if case.framing == "chunked":
         lines.append("Transfer-Encoding: chunked")
@@ -351,11 +422,11 @@ def _quote(path: str) -> str:
 def check(case: Case, answer: Answer) -> None:
     """The properties every answer must have, whatever was sent."""
     assert answer.status in EXPECTED_STATUSES, f"{answer.status} for {case.describe()}"
-    assert answer.headers.get("content-type") == "application/json", case.describe()
     if case.method == "HEAD":
+        assert answer.headers.get("content-type") == "application/json", case.describe()
         assert answer.body == b""
         return
-    payload = json.loads(answer.body)
+    payload = json.loads(json_part(answer, case))
     assert isinstance(payload, dict)
     if answer.status >= 400:
         assert set(payload) == {"error", "code", "request_id"}, payload
@@ -366,6 +437,21 @@ def check(case: Case, answer: Answer) -> None:
         assert not any(text in payload["error"] for text in INTERNALS), payload
     if answer.status == 405:
         assert answer.headers.get("allow"), case.describe()
+
+
+def json_part(answer: Answer, case: Case) -> bytes:
+    """The answer's JSON: all of it, or with binary outputs the part its header measures."""
+    declared = answer.headers.get("inference-header-content-length")
+    if declared is None:
+        assert answer.headers.get("content-type") == "application/json", case.describe()
+        return answer.body
+    assert answer.status == 200, case.describe()
+    assert answer.headers.get("content-type") == "application/octet-stream", case.describe()
+    header = answer.body[: int(declared)]
+    outputs = json.loads(header)["outputs"]
+    binary = sum(output.get("parameters", {}).get("binary_data_size", 0) for output in outputs)
+    assert len(answer.body) == len(header) + binary > len(header), case.describe()
+    return header
 
 
 def error_lines(log: str) -> list[str]:
