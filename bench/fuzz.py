@@ -1,6 +1,6 @@
 """The long fuzz run: >= 10,000 hostile requests (tests/test_fuzz.py's strategies) at a real server.
 
-    /tmp/venv/bin/python bench/fuzz.py --cases 10000
+    .venv/bin/python bench/fuzz.py --cases 10000
 
 Prints the figures as JSON (cases, statuses, framings, latency, errors logged, RSS) and exits 1
 if any answer broke a property (5xx, not JSON, no message, a hang) or the server died.

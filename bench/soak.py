@@ -1,7 +1,7 @@
 """Load and soak: wrk with mixed valid and invalid requests, then 64 simultaneous cold requests.
 
-    /tmp/venv/bin/python bench/soak.py                 # 60 s at concurrency 8, then 32
-    /tmp/venv/bin/python bench/soak.py --seconds 10    # a short try
+    .venv/bin/python bench/soak.py                 # 60 s at concurrency 8, then 32
+    .venv/bin/python bench/soak.py --seconds 10    # a short try
 
 Serves the bundled model/ as `make serve` does (plus a 64 KiB body limit and 100 rows per
 request, so that 413 and 422 are in the mix cheaply). Each run must answer only the statuses

@@ -310,7 +310,7 @@ def _binary_infer(draw: st.DrawFn) -> Case:
             st.one_of(
                 st.just(declared),
                 st.integers(-3, len(header) + len(data) + 3).map(str),
-                st.sampled_from(["", "x", "1e3", "0x10", "99999999999999999999"]),
+                st.sampled_from(["", "x", "1e3", "0x10", "\u00b2", "99999999999999999999"]),
             )
         )
     return Case(

@@ -254,7 +254,7 @@ def test_split_body_at_the_declared_json_length(
     assert split_body(body, headers) == parts
 
 
-@pytest.mark.parametrize("declared", ["0", "9", "-1", "x", ""])
+@pytest.mark.parametrize("declared", ["0", "9", "-1", "x", "", "\u00b2", "1 "])
 def test_split_body_refuses_a_length_the_body_cannot_have(declared: str) -> None:
     with pytest.raises(InvalidInput, match=f"{HEADER} must be the JSON part's length"):
         split_body(b'{"a": 1}', {HEADER: declared})

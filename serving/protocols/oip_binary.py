@@ -32,7 +32,7 @@ def split_body(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, bytes]:
     declared = headers.get(HEADER)
     if declared is None:
         return body, b""
-    if not declared.isdigit() or not 0 < int(declared) <= len(body):
+    if not (declared.isascii() and declared.isdigit()) or not 0 < int(declared) <= len(body):
         raise InvalidInput(
             f"{HEADER} must be the JSON part's length, between 1 and the body's "
             f"{len(body)} bytes; got {declared!r}"
