@@ -324,8 +324,8 @@ def _binary_infer(draw: st.DrawFn) -> Case:
 
 
 def cases() -> st.SearchStrategy[Case]:
-    """Hostile requests; two in three are JSON POSTs to a predict route, to reach deep, and
-    some use the OIP binary extension."""
+    """Hostile requests: half are JSON POSTs to a predict route, to reach deep, a quarter
+    anything, a quarter the OIP binary extension."""
     path = st.one_of(
         st.sampled_from(PATHS),
         st.text(st.characters(codec="ascii", exclude_characters=" #?\r\n\t"), max_size=30).map(
