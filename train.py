@@ -54,6 +54,10 @@ ESTIMATORS = {
 MIN_ROWS = 10
 JOBLIB_NAME = "model.joblib"
 ONNX_NAME = "model.onnx"
+# The ONNX graph's decision values output (serving/runtimes/onnx_runtime.py reads it), and the
+# tensor skl2onnx's linear classifiers compute them in.
+DECISION_OUTPUT = "decision_function"
+RAW_SCORES = "raw_scores"
 # ONNX parity: labels must be equal; probabilities and regression values within this.
 PARITY_TOLERANCE = 1e-9
 
@@ -282,8 +286,20 @@ def export_onnx(
         return None
     try:
         options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if task != "regression" else {}
-        onnx_bytes = to_onnx(pipeline, x_test[:1], options=options).SerializeToString()
+        graph = to_onnx(pipeline, x_test[:1], options=options)
+        onnx_bytes = graph.SerializeToString()
         parity = check_parity(pipeline, task, onnx_bytes, x_test)
+        with_decision = add_decision_output(graph, pipeline)
+        if with_decision is not None:
+            difference = check_decision_parity(pipeline, with_decision, x_test)
+            if difference <= PARITY_TOLERANCE:
+                onnx_bytes = with_decision
+                parity["decision_function_max_abs_diff"] = difference
+            else:
+                print(
+                    f"ONNX export: decision values left out (max difference {difference:.3g} > "
+                    f"{PARITY_TOLERANCE:g}); MODEL_RUNTIME=sklearn serves them"
+                )
     except Exception as exc:
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         print(f"ONNX export skipped: this pipeline does not convert to float64 ONNX ({reason})")
@@ -295,6 +311,44 @@ def export_onnx(
         )
         return None
     return onnx_bytes, parity
+
+
+def add_decision_output(graph: Any, pipeline: Pipeline) -> bytes | None:
+    """The graph with a `decision_function` output, where the converter computes the scores.
+
+    skl2onnx's linear classifiers compute `raw_scores` (one column per class; for two classes
+    [-score, score]) before turning them into probabilities: exposing them serves decision
+    values without scikit-learn. None when the graph has no such tensor.
+    """
+    from onnx import ModelProto, TensorProto, helper, numpy_helper
+
+    classes = getattr(pipeline, "classes_", None)
+    produced = {name for node in graph.graph.node for name in node.output}
+    if classes is None or RAW_SCORES not in produced or not hasattr(pipeline, "decision_function"):
+        return None
+    extended = ModelProto()
+    extended.CopyFrom(graph)
+    if len(classes) == 2:
+        column = numpy_helper.from_array(np.array(1, dtype=np.int64), "positive_column")
+        extended.graph.initializer.append(column)
+        node = helper.make_node("Gather", [RAW_SCORES, column.name], [DECISION_OUTPUT], axis=1)
+        shape: list[int | None] = [None]
+    else:
+        node = helper.make_node("Identity", [RAW_SCORES], [DECISION_OUTPUT])
+        shape = [None, len(classes)]
+    extended.graph.node.append(node)
+    output = helper.make_tensor_value_info(DECISION_OUTPUT, TensorProto.DOUBLE, shape)
+    extended.graph.output.append(output)
+    return bytes(extended.SerializeToString())
+
+
+def check_decision_parity(pipeline: Pipeline, onnx_bytes: bytes, x_test: np.ndarray) -> float:
+    """Largest difference between the graph's decision values and the pipeline's."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    (values,) = session.run([DECISION_OUTPUT], {session.get_inputs()[0].name: x_test})
+    return float(np.max(np.abs(values - pipeline.decision_function(x_test))))
 
 
 def check_parity(

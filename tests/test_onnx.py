@@ -81,6 +81,58 @@ def test_both_runtimes_equal_scikit_learn_in_process(
     assert client.get("/").get_json()["runtime"] == runtime
 
 
+@pytest.mark.parametrize("runtime", ["onnx", "sklearn"])
+@pytest.mark.parametrize("dataset", ["breast_cancer", "iris"])
+def test_decision_values_on_both_runtimes_equal_scikit_learn(
+    make_client: Callable[..., object], train_model: TrainModel, runtime: str, dataset: str
+) -> None:
+    """train.py exposes the linear classifier's scores as an ONNX output, two classes or more."""
+    import joblib
+
+    folder = train_model("--dataset", dataset)
+    pipeline = joblib.load(folder / "model.joblib")
+    rows = _dataset_rows(folder)
+    client = make_client(MODEL_URI=str(folder), MODEL_RUNTIME=runtime)
+
+    body = client.post(
+        "/",
+        json={"instances": rows.tolist(), "parameters": {"predict_method": "decision_function"}},
+    )
+
+    assert body.status_code == 200, body.get_json()
+    assert body.get_json()["classes"] == pipeline.classes_.tolist()
+    expected = pipeline.decision_function(rows)
+    np.testing.assert_allclose(body.get_json()["predictions"], expected, rtol=0, atol=1e-9)
+    assert np.shape(body.get_json()["predictions"]) == expected.shape
+
+
+def test_decision_values_off_parity_are_left_out_of_the_export(
+    train_model: TrainModel,
+    make_client: Callable[..., object],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Labels and probabilities still ship through ONNX; decision values then need sklearn."""
+    import train
+
+    monkeypatch.setattr(train, "check_decision_parity", lambda *args: 1e-3)
+    folder = train_model()
+    client = make_client(MODEL_URI=str(folder), MODEL_RUNTIME="onnx")
+
+    assert "decision values left out (max difference 0.001 > 1e-09)" in capsys.readouterr().out
+    assert (
+        "decision_function_max_abs_diff"
+        not in json.loads((folder / "manifest.json").read_text())["onnx_parity"]
+    )
+    row = _dataset_rows(folder)[:1].tolist()
+    assert client.post("/", json={"instances": row}).status_code == 200
+    refused = client.post(
+        "/", json={"instances": row, "parameters": {"predict_method": "decision_function"}}
+    )
+    assert refused.status_code == 400
+    assert "MODEL_RUNTIME=sklearn" in refused.get_json()["error"]
+
+
 def test_regression_onnx_equals_scikit_learn(
     make_client: Callable[..., object], regressor_dir: Path
 ) -> None:
@@ -102,6 +154,7 @@ def test_manifest_records_onnx_parity(classifier_dir: Path) -> None:
     assert manifest["artifacts"]["model.onnx"]["runtime"] == "onnx"
     assert parity["labels_equal"] is True
     assert parity["max_abs_diff"] <= parity["tolerance"] <= 1e-9
+    assert parity["decision_function_max_abs_diff"] <= parity["tolerance"]
 
 
 def test_unconvertible_model_ships_joblib_only_and_serves_with_sklearn(

@@ -82,7 +82,11 @@ def test_tritonclient_health_metadata_and_infer(served: tuple[Server, LoadedMode
     outputs_meta = {o["name"]: o for o in metadata["outputs"]}
     assert outputs_meta["predict"]["datatype"] == "INT64"
     assert outputs_meta["predict_proba"]["shape"] == [-1, 2]
-    assert ("decision_function" in outputs_meta) == (model.runtime.name == "sklearn")
+    assert outputs_meta["decision_function"] == {
+        "name": "decision_function",
+        "datatype": "FP64",
+        "shape": [-1],
+    }
     assert metadata["parameters"]["classes"] == [0, 1]
     response = result.get_response()
     assert response["id"] == "req-7"
@@ -212,14 +216,10 @@ def test_oip_per_feature_inputs_fp32_and_decision_values(
     assert as_fp32.json()["outputs"][0]["data"] == expected(
         model, "predict", fp32.astype(np.float64)
     )
-    if model.runtime.name == "sklearn":
-        assert decision.status_code == 200
-        assert decision.json()["outputs"][0]["data"] == expected(
-            model, "decision_function", fp32.astype(np.float64)
-        )
-    else:
-        assert decision.status_code == 400
-        assert "MODEL_RUNTIME=sklearn" in decision.json()["error"]
+    assert decision.status_code == 200
+    assert decision.json()["outputs"][0]["data"] == expected(
+        model, "decision_function", fp32.astype(np.float64)
+    )
 
 
 def test_mlflow_scoring_server_client(served: tuple[Server, LoadedModel]) -> None:

@@ -10,6 +10,8 @@ from serving.errors import InvalidInput, ModelUnavailable
 from serving.manifest import Manifest
 
 NAME = "onnx"
+# train.py adds this output where the converter computes decision values.
+DECISION_OUTPUT = "decision_function"
 NO_DECISION_VALUES = (
     "decision values are not available from the ONNX export of this model; "
     "serve it with MODEL_RUNTIME=sklearn to get them"
@@ -21,7 +23,6 @@ class OnnxRuntime:
 
     name = NAME
     warnings: tuple[str, ...] = ()
-    has_decision_function = False
 
     def __init__(self, session: Any, version: str) -> None:
         self.session = session
@@ -29,7 +30,8 @@ class OnnxRuntime:
         outputs = [output.name for output in session.get_outputs()]
         self._input = session.get_inputs()[0].name
         self._label = outputs[0]
-        self._proba = outputs[1] if len(outputs) > 1 else None
+        self._proba = outputs[1] if len(outputs) > 1 and outputs[1] != DECISION_OUTPUT else None
+        self.has_decision_function = DECISION_OUTPUT in outputs
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         (labels,) = self.session.run([self._label], {self._input: rows})
@@ -42,7 +44,10 @@ class OnnxRuntime:
         return np.asarray(probabilities)
 
     def decision_function(self, rows: np.ndarray) -> np.ndarray:
-        raise InvalidInput(NO_DECISION_VALUES)
+        if not self.has_decision_function:
+            raise InvalidInput(NO_DECISION_VALUES)
+        (values,) = self.session.run([DECISION_OUTPUT], {self._input: rows})
+        return np.asarray(values)
 
 
 def session_options(ort: Any) -> Any:
