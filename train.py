@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from serving.manifest import FORMAT_VERSION, MANIFEST_NAME, sha256_hex
+from serving.runtimes.onnx_runtime import DECISION_OUTPUT
 
 BUILTIN_DATASETS = {
     "breast_cancer": (datasets.load_breast_cancer, "classification"),
@@ -54,9 +55,7 @@ ESTIMATORS = {
 MIN_ROWS = 10
 JOBLIB_NAME = "model.joblib"
 ONNX_NAME = "model.onnx"
-# The ONNX graph's decision values output (serving/runtimes/onnx_runtime.py reads it), and the
-# tensor skl2onnx's linear classifiers compute them in.
-DECISION_OUTPUT = "decision_function"
+# The tensor skl2onnx's linear classifiers compute their decision values in.
 RAW_SCORES = "raw_scores"
 # ONNX parity: labels must be equal; probabilities and regression values within this.
 PARITY_TOLERANCE = 1e-9

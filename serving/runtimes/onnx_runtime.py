@@ -10,7 +10,7 @@ from serving.errors import InvalidInput, ModelUnavailable
 from serving.manifest import Manifest
 
 NAME = "onnx"
-# train.py adds this output where the converter computes decision values.
+# The decision values output train.py adds where the converter computes them.
 DECISION_OUTPUT = "decision_function"
 NO_DECISION_VALUES = (
     "decision values are not available from the ONNX export of this model; "
