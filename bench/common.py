@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,17 @@ sys.path.insert(0, str(REPO))
 # As main.py does: no onnxruntime usage telemetry from the benchmarks or the servers they start.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
+import train  # noqa: E402
 from tests.servers import Server, start_server  # noqa: E402
+
+
+@contextlib.contextmanager
+def trained_model() -> Iterator[Path]:
+    """train.py's default model, trained into a temp folder that lasts the block."""
+    with tempfile.TemporaryDirectory() as folder:
+        model_dir = Path(folder) / "model"
+        train.main(["--out", str(model_dir)])
+        yield model_dir
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,9 @@ from common import (
     launch,
     memory_mb,
     sample_rows,
+    trained_model,
     variants,
 )
-
-import train
 
 # Lower is better for all but requests/s.
 HIGHER_IS_BETTER = {"requests_per_s"}
@@ -153,9 +152,7 @@ def main() -> None:
     args.warmup = 200 if full else 5
     args.big_requests = 20 if full else 2
     args.wrk_seconds = 10 if full else 1
-    with tempfile.TemporaryDirectory() as folder:
-        model_dir = Path(folder) / "model"
-        train.main(["--out", str(model_dir)])
+    with trained_model() as model_dir:
         rows = sample_rows(model_dir, 1000)
         baseline, onnx, sklearn = variants(model_dir)
         candidates = [

@@ -11,21 +11,15 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from common import REPO, Variant, launch, sample_rows
+from common import REPO, Variant, launch, sample_rows, trained_model
 from compare import keepalive_latencies
-
-import train
 
 
 def main() -> None:
     runtime = sys.argv[1] if len(sys.argv) > 1 else "onnx"
-    with tempfile.TemporaryDirectory() as folder:
-        model_dir = Path(folder) / "model"
-        train.main(["--out", str(model_dir)])
+    with trained_model() as model_dir:
         variant = Variant(
             f"timed {runtime}",
             REPO / "bench" / "timed_entry.py",

@@ -12,13 +12,10 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from common import sample_rows
+from common import sample_rows, trained_model
 
-import train
 from serving.endpoint import Endpoint
 from serving.settings import Settings
 
@@ -40,9 +37,7 @@ def median_us(endpoint: Endpoint, body: bytes, idle: float) -> float:
 
 def main() -> None:
     runtime = sys.argv[1] if len(sys.argv) > 1 else "onnx"
-    with tempfile.TemporaryDirectory() as folder:
-        model_dir = Path(folder) / "model"
-        train.main(["--out", str(model_dir)])
+    with trained_model() as model_dir:
         endpoint = Endpoint(
             Settings.from_env({"MODEL_URI": str(model_dir), "MODEL_RUNTIME": runtime})
         )

@@ -9,13 +9,10 @@ import json
 import statistics
 import timeit
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import orjson
-from common import sample_rows
-
-import train
+from common import sample_rows, trained_model
 
 
 def median_ms(call: Callable[[], object], repeat: int = 15, number: int = 20) -> float:
@@ -24,11 +21,8 @@ def median_ms(call: Callable[[], object], repeat: int = 15, number: int = 20) ->
 
 
 def main() -> None:
-    import tempfile
 
-    with tempfile.TemporaryDirectory() as folder:
-        model_dir = Path(folder) / "model"
-        train.main(["--out", str(model_dir)])
+    with trained_model() as model_dir:
         rows = sample_rows(model_dir, 1000)
     body = json.dumps({"features": rows}).encode()
     answer = {

@@ -13,19 +13,15 @@ import argparse
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import timeit
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 from cgroups import Limits
-from common import sample_rows
-
-import train
+from common import sample_rows, trained_model
 
 OPTION_SETS = {
     "ours: 1 thread, sequential, all optimisations": (
@@ -91,9 +87,7 @@ def main() -> None:
             limits.empty()
             limits.remove()
         return
-    with tempfile.TemporaryDirectory() as folder:
-        model_dir = Path(folder) / "model"
-        train.main(["--out", str(model_dir)])
+    with trained_model() as model_dir:
         model = (model_dir / "model.onnx").read_bytes()
         rows = np.asarray(sample_rows(model_dir, 1000), dtype=np.float64)
     columns = ("create ms", "1 row us", "1000 rows ms", "8 threads rows/s")

@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
-from pathlib import Path
 
-from common import REPO, Variant, sample_rows
+from common import REPO, Variant, sample_rows, trained_model
 from compare import cold_starts
-
-import train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=7, help="fresh starts per variant")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        model_dir = Path(folder) / "model"
-        train.main(["--out", str(model_dir)])
+    with trained_model() as model_dir:
         body = Variant("", REPO, {}).body(sample_rows(model_dir, 1))
         candidates = [
             Variant(

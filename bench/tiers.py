@@ -19,7 +19,6 @@ import platform
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import urllib.error
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cgroups import Limits, NoCpuController
-from common import REPO, Variant, memory_mb, post, sample_rows, variants
+from common import REPO, Variant, memory_mb, post, sample_rows, trained_model, variants
 
 from tests.servers import Server, start_server
 
@@ -459,13 +458,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # A plain `kill` still stops the servers and removes the cgroups (finally blocks run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    import train
 
     info = machine()
     outcomes: list[Outcome] = []
-    with tempfile.TemporaryDirectory() as folder:
-        model_dir = Path(folder) / "model"
-        train.main(["--out", str(model_dir)])
+    with trained_model() as model_dir:
         servers = variants(model_dir)
         body = servers[0].body(sample_rows(model_dir, 1))
         for tier in args.tier_list:
