@@ -19,13 +19,14 @@ sys.path.insert(0, str(REPO))
 # As main.py does: no onnxruntime usage telemetry from the benchmarks or the servers they start.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-import train  # noqa: E402
 from tests.servers import Server, start_server  # noqa: E402
 
 
 @contextlib.contextmanager
 def trained_model() -> Iterator[Path]:
     """train.py's default model, trained into a temp folder that lasts the block."""
+    import train  # scikit-learn: only once a benchmark really starts
+
     with tempfile.TemporaryDirectory() as folder:
         model_dir = Path(folder) / "model"
         train.main(["--out", str(model_dir)])

@@ -37,3 +37,17 @@ def test_compare_quick_measures_every_variant(tmp_path: Path) -> None:
     for variant, values in figures.items():
         assert set(values) == expected, variant
         assert all(value > 0 for value in values.values()), variant
+
+    summary = subprocess.run(
+        [sys.executable, "summarize.py", str(figures_path), str(figures_path)],
+        cwd=REPO / "bench",
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    # Two identical runs: every ratio listed twice, the baseline's own cells plain figures.
+    assert "| cold start, spawn to first answer (s) |" in summary
+    assert "onnx 2 workers / baseline 2 workers:" in summary
+    onnx_ratio = figures["onnx"]["pss_mb"] / figures["baseline"]["pss_mb"]
+    assert f"(x{onnx_ratio:.2f}; runs {onnx_ratio:.2f}, {onnx_ratio:.2f})" in summary

@@ -31,7 +31,7 @@ from serving.protocols.oip_tensors import (
 INPUT_NAME = "input"
 INFER_FIELDS = ("id", "inputs", "outputs", "parameters")
 SERVER_NAME = "sklearn-cloud-function"
-EXTENSIONS = ["binary_tensor_data"]
+EXTENSIONS = ("binary_tensor_data",)
 
 
 def live(host: Host, call: Call, match: dict[str, str]) -> Reply:
@@ -68,7 +68,8 @@ def infer_route(host: Host, call: Call, match: dict[str, str]) -> Reply:
     try:
         body = jsonio.decode(header)
     except InvalidJSON:
-        if binary or HEADER in call.headers or b'"binary_data_size"' not in call.body:
+        # Binary data sent without the header: say what is missing, not where JSON broke.
+        if HEADER in call.headers or b'"binary_data_size"' not in call.body:
             raise
         raise InvalidInput(BINARY_NEEDS_HEADER) from None
     if isinstance(body, dict) and "inputs" in body:
