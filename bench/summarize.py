@@ -35,11 +35,17 @@ def cell(value: float) -> str:
     return f"{value:.3f}" if value < 10 else f"{value:.1f}"
 
 
+def measured(runs: list[dict[str, Any]]) -> list[str]:
+    """The figures every run measured (requests/s needs wrk, which a machine may lack)."""
+    return [f for f in LABELS if all(f in run[v] for run in runs for v in run)]
+
+
 def table(runs: list[dict[str, Any]]) -> list[str]:
     """The markdown table of every variant against the baseline."""
     names = list(runs[0])
     lines = ["| figure | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
-    for figure, label in LABELS.items():
+    for figure in measured(runs):
+        label = LABELS[figure]
         cells = [cell(statistics.median(run["baseline"][figure] for run in runs))]
         for name in names[1:]:
             each = ratios(runs, name, "baseline", figure)
@@ -58,7 +64,7 @@ def main() -> None:
     for variant, base in PAIRS:
         if variant in runs[0] and base in runs[0]:
             print(f"\n{variant} / {base}:")
-            for figure in LABELS:
+            for figure in measured(runs):
                 each = ratios(runs, variant, base, figure)
                 listed = ", ".join(f"{r:.2f}" for r in each)
                 print(f"  {figure}: x{statistics.median(each):.2f} (runs {listed})")
