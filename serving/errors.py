@@ -4,6 +4,7 @@
     ├── RequestError (400, bad_request)
     │   ├── InvalidJSON (400, invalid_json)
     │   ├── InvalidInput (400, invalid_input)
+    │   │   └── NotFinite (400, not_finite: a value overflowed inside the model)
     │   ├── TooManyRows (422, too_many_rows)
     │   ├── NotFound (404, not_found)
     │   ├── MethodNotAllowed (405, method_not_allowed)
@@ -42,6 +43,17 @@ class InvalidJSON(RequestError):
 
 class InvalidInput(RequestError):
     code = "invalid_input"
+
+
+class NotFinite(InvalidInput):
+    code = "not_finite"
+
+    def __init__(self, row: int | None = None) -> None:
+        where = f"its output for row {row}" if row is not None else "an output"
+        super().__init__(
+            f"a value overflows the model's arithmetic: {where} is not a finite number; "
+            "send values within the range the model was trained on"
+        )
 
 
 class TooManyRows(RequestError):

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from serving.errors import IntegrityError
+from serving.schema import Feature, parse_features
 
 MANIFEST_NAME = "manifest.json"
 # train.py writes a few KB; the cap bounds what a wrong object can make the loader hold.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-FORMAT_VERSION = 1
+# Format 2 adds the typed "features" schema and "fitted_on"; format 1 (numbers only) still loads.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 TASKS = ("classification", "regression")
 
 
@@ -39,9 +42,11 @@ class Manifest:
     model_version: str
     task: str
     feature_names: tuple[str, ...]
+    features: tuple[Feature, ...]
     classes: tuple[Any, ...] | None
     artifacts: dict[str, Artifact]
     raw: dict[str, Any]
+    fitted_on_dataframe: bool = False
 
     @property
     def n_features(self) -> int:
@@ -62,13 +67,17 @@ class Manifest:
 
     @classmethod
     def _from_dict(cls, raw: dict[str, Any]) -> Manifest:
-        if raw.get("format") != FORMAT_VERSION:
-            raise ValueError(f"format must be {FORMAT_VERSION}, got {raw.get('format')!r}")
+        if raw.get("format") not in READABLE_FORMATS:
+            raise ValueError(f"format must be one of {READABLE_FORMATS}, got {raw.get('format')!r}")
         if raw["task"] not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {raw['task']!r}")
         names = tuple(str(n) for n in raw["feature_names"])
         if not names or raw["n_features"] != len(names):
             raise ValueError("feature_names must be non-empty and match n_features")
+        if len(set(names)) != len(names):
+            raise ValueError("feature_names must not repeat a name")
+        if raw.get("fitted_on", "array") not in ("array", "dataframe"):
+            raise ValueError("fitted_on must be array or dataframe")
         classes = raw.get("classes")
         artifacts = {
             name: Artifact(name, str(entry["sha256"]), int(entry["bytes"]), str(entry["runtime"]))
@@ -84,7 +93,9 @@ class Manifest:
             model_version=str(raw["model_version"]),
             task=raw["task"],
             feature_names=names,
+            features=parse_features(raw.get("features"), names),
             classes=tuple(classes) if classes is not None else None,
             artifacts=artifacts,
             raw=raw,
+            fitted_on_dataframe=raw.get("fitted_on") == "dataframe",
         )

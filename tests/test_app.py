@@ -276,7 +276,7 @@ def test_wrong_method_is_405_with_allow(client: Any, method: str, path: str, all
     assert response.headers["Allow"] == allow
 
 
-@pytest.mark.parametrize("path", ["/nope", "/predict", "/health/extra", "/index.html"])
+@pytest.mark.parametrize("path", ["/nope", "/predictions", "/health/extra", "/index.html"])
 def test_unknown_path_is_404(client: Any, path: str) -> None:
     response = client.get(path, headers={"Function-Execution-Id": "p-1"})
     assert f"no route {path}" in assert_error(response, 404, "not_found", "p-1")

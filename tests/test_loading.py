@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import sklearn
 
+from serving.batch import Table
 from serving.errors import IntegrityError, ModelUnavailable
 from serving.loading import choose_artifact, load_model
 from serving.manifest import MANIFEST_NAME, Manifest, sha256_hex
@@ -83,7 +84,8 @@ def test_loads_the_chosen_runtime(classifier_dir: Path, preference: str, runtime
     assert loaded.load_seconds > 0
     rows = dataset_rows()
     expected = joblib.load(classifier_dir / "model.joblib")
-    assert loaded.runtime.predict(rows).tolist() == expected.predict(rows).tolist()
+    labels = loaded.runtime.run(Table.from_matrix(rows), ("predict",))["predict"]
+    assert labels.tolist() == expected.predict(rows).tolist()
 
 
 def test_bundled_model_is_labelled_bundled() -> None:

@@ -1,4 +1,5 @@
-"""Pure unit tests: JSON decoding (serving/jsonio.py) and predict-body validation (payload.py)."""
+"""Pure unit tests: JSON decoding (jsonio.py), this function's own body (payload.py) and the
+one validation step (validate.py) behind it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ import numpy as np
 import pytest
 
 from serving import jsonio
+from serving.batch import Ask
 from serving.errors import InvalidInput, InvalidJSON, TooManyRows
 from serving.payload import parse_predict
+from serving.schema import Feature
+from serving.validate import validate
 
 NAMES = ("a", "b", "c")
 THIRTY = tuple(f"f{i}" for i in range(30))
+
+
+def parse(body: Any, names: tuple[str, ...] = NAMES, max_rows: int = 10) -> tuple[Any, Ask]:
+    """The body's rows checked against all-number features, and what it asks for."""
+    batch, ask = parse_predict(body)
+    return validate(batch, [Feature(name) for name in names], max_rows).matrix, ask
 
 
 @pytest.mark.parametrize(
@@ -49,12 +59,12 @@ THIRTY = tuple(f"f{i}" for i in range(30))
 def test_good_payloads(
     body: Any, rows: list[list[float]], single: bool, probabilities: bool
 ) -> None:
-    request = parse_predict(body, NAMES, max_rows=10)
-    assert request.rows.dtype == np.float64
-    assert request.rows.shape == (len(rows), 3)
-    assert request.rows.tolist() == rows
-    assert request.single is single
-    assert request.probabilities is probabilities
+    matrix, ask = parse(body)
+    assert matrix.dtype == np.float64
+    assert matrix.shape == (len(rows), 3)
+    assert matrix.tolist() == rows
+    assert ask.single is single
+    assert (ask.methods == ("predict", "predict_proba")) is probabilities
 
 
 @pytest.mark.parametrize(
@@ -81,40 +91,46 @@ def test_good_payloads(
         ({"instances": [[1, 2], [1, 2, 3]]}, "rows differ in length"),
         ({"features": [[[1, 2, 3]]]}, "every row must be a list of 3 numbers"),
         ({"features": [[[1], [2], [3]]]}, "every row must be a list of 3 numbers"),
-        ({"features": [1, "2", 3]}, "feature values must be numbers, got a string"),
-        ({"features": ["a", "b", "c"]}, "got a string"),
-        ({"features": [1, None, 3]}, "feature values must be numbers"),
-        ({"features": [None, None, None]}, "feature values must be numbers"),
-        ({"features": [1, {"x": 1}, 3]}, "a nested value"),
-        ({"features": [10**400, 1, 2]}, "feature values must be numbers"),
-        ({"features": [-(10**30), 1, 2]}, "integer too large"),
-        ({"features": [float("nan"), 1, 2]}, "row 0, feature 0 is not"),
-        ({"features": [[1, 2, 3], [1, float("inf"), 3]]}, "row 1, feature 1 is not"),
+        ({"features": [1, "2", 3]}, "row 0, feature 'b': expected a number, got text"),
+        ({"features": ["a", "b", "c"]}, "row 0, feature 'a': expected a number, got text"),
+        ({"features": [1, None, 3]}, "row 0, feature 'b': missing, but this model needs a value"),
+        (
+            {"features": [None, None, None]},
+            "row 0, feature 'a': missing, but this model needs a value",
+        ),
+        ({"features": [1, {"x": 1}, 3]}, "feature 'b': expected a number, got an object"),
+        ({"features": [1, [2], 3]}, "rows differ in length or kind"),
+        ({"features": [10**400, 1, 2]}, "row 0, feature 'a': number too large"),
+        ({"features": [float("nan"), 1, 2]}, "row 0, feature 'a': missing, but this model"),
+        ({"features": [[1, 2, 3], [1, float("inf"), 3]]}, "row 1, feature 'b': values must be"),
         ({"instances": [{"a": 1, "b": 2}]}, "row 0: missing feature 'c'"),
         ({"instances": [{"a": 1, "b": 2, "c": 3, "d": 4}]}, "row 0: unknown feature 'd'"),
         ({"instances": [{"a": 1, "b": 2, "c": 3}, {"a": 1}]}, "row 1: missing feature 'b'"),
         ({"instances": [{"a": 1, "b": 2, "c": 3}, [1, 2, 3]]}, "row 1: mix of lists and objects"),
         ({"instances": [[1, 2, 3], {"a": 1, "b": 2, "c": 3}]}, "rows differ in length or kind"),
-        ({"instances": [{"a": None, "b": 2, "c": 3}]}, "feature values must be numbers"),
-        ({"instances": [{"a": "1", "b": 2, "c": 3}]}, "got a string"),
+        (
+            {"instances": [{"a": None, "b": 2, "c": 3}]},
+            "row 0, feature 'a': missing, but this model needs a value",
+        ),
+        ({"instances": [{"a": "1", "b": 2, "c": 3}]}, "feature 'a': expected a number, got text"),
     ],
 )
 def test_bad_payloads(body: Any, message: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        parse_predict(body, NAMES, max_rows=10)
+        parse(body)
     assert message in caught.value.message
     assert (caught.value.status, caught.value.code) == (400, "invalid_input")
 
 
 def test_wrong_feature_count_says_expected_and_got() -> None:
     with pytest.raises(InvalidInput, match=r"^expected 30 features, got 29$"):
-        parse_predict({"features": [0.5] * 29}, THIRTY, max_rows=10)
+        parse({"features": [0.5] * 29}, THIRTY)
 
 
 @pytest.mark.parametrize("key", ["features", "instances"])
 def test_too_many_rows_is_422(key: str) -> None:
     with pytest.raises(TooManyRows) as caught:
-        parse_predict({key: [[1, 2, 3]] * 4}, NAMES, max_rows=3)
+        parse({key: [[1, 2, 3]] * 4}, max_rows=3)
     assert caught.value.status == 422
     assert caught.value.code == "too_many_rows"
     assert "got 4 rows; at most 3" in caught.value.message
@@ -122,7 +138,7 @@ def test_too_many_rows_is_422(key: str) -> None:
 
 
 def test_rows_up_to_the_limit_are_accepted() -> None:
-    assert parse_predict({"instances": [[1, 2, 3]] * 3}, NAMES, max_rows=3).rows.shape == (3, 3)
+    assert parse({"instances": [[1, 2, 3]] * 3}, max_rows=3)[0].shape == (3, 3)
 
 
 # --- jsonio -----------------------------------------------------------------------------------
@@ -169,7 +185,7 @@ def test_decode_bad_json(body: bytes, where: str) -> None:
 def test_overflowing_number_is_refused(literal: bytes) -> None:
     """1e999 is not finite: refused by the JSON decoder or, if it decodes to inf, the payload."""
     with pytest.raises((InvalidJSON, InvalidInput)) as caught:
-        parse_predict(jsonio.decode(b'{"features": [' + literal + b", 1, 2]}"), NAMES, 10)
+        parse(jsonio.decode(b'{"features": [' + literal + b", 1, 2]}"))
     assert caught.value.status == 400
     assert "finite" in caught.value.message or "infinity" in caught.value.message
 

@@ -17,6 +17,7 @@ import tritonclient.http as triton
 from sklearn.datasets import load_breast_cancer
 from tritonclient.utils import InferenceServerException
 
+from serving.batch import Table
 from serving.loading import LoadedModel, load_model
 from serving.settings import Settings
 from tests.servers import Server, start_server
@@ -42,7 +43,7 @@ def served(request: pytest.FixtureRequest, classifier_dir: Path) -> Iterator[tup
 
 def expected(model: LoadedModel, method: str, rows: np.ndarray = ROWS) -> list[Any]:
     """In-process answers from the same runtime."""
-    return np.asarray(getattr(model.runtime, method)(rows)).tolist()
+    return np.asarray(model.runtime.run(Table.from_matrix(rows), (method,))[method]).tolist()
 
 
 def mlflow_client(server: Server) -> Any:

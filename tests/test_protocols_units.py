@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import tritonclient.http as triton
 
+from serving.batch import Batch
 from serving.errors import InvalidInput, TooManyRows
-from serving.protocols.csv_body import parse_csv
+from serving.protocols.csv_body import parse_csv as parse_csv_batch
 from serving.protocols.oip_binary import (
     HEADER,
     SIZE_KEY,
@@ -24,11 +25,28 @@ from serving.protocols.oip_binary import (
     binary_reply,
     split_body,
 )
-from serving.protocols.oip_tensors import rows_from_inputs
+from serving.protocols.oip_tensors import batch_from_inputs
 from serving.protocols.shapes import format_key
+from serving.schema import Feature
+from serving.validate import validate
 
 NAMES = ("a", "b", "c")
 REPO = Path(__file__).resolve().parent.parent
+
+
+def checked(batch: Batch, max_rows: int) -> np.ndarray:
+    """The batch through the one validation step, against all-number features a, b, c."""
+    matrix = validate(batch, [Feature(name) for name in NAMES], max_rows).matrix
+    assert matrix is not None
+    return matrix
+
+
+def parse_csv(body: bytes, names: tuple[str, ...], max_rows: int) -> np.ndarray:
+    return checked(parse_csv_batch(body, names), max_rows)
+
+
+def rows_from_inputs(inputs: Any, names: tuple[str, ...], max_rows: int) -> np.ndarray:
+    return checked(batch_from_inputs(inputs, names), max_rows)
 
 
 @pytest.mark.parametrize(
@@ -48,10 +66,13 @@ def test_csv_with_or_without_header(body: bytes) -> None:
     ("body", "fragment"),
     [
         (b"1,2\n", "expected 3 features, got 2"),
-        (b"1,2,3\n4,5\n", "differ in their number of columns"),
+        (b"1,2,3\n4,5\n", "rows differ in length"),
         (b"a,b,d\n1,2,3\n", "missing feature 'c'"),
-        (b"1,2,3\n4,x,6\n", "row 1, feature 1 is not a number"),
-        (b"1,2,nan\n", "finite"),
+        (b"1,2,3\n4,x,6\n", "row 1, feature 'b': expected a number, got text"),
+        (b"1,2,nan\n", "row 0, feature 'c': missing, but this model needs a value"),
+        (b"1,2,inf\n", "row 0, feature 'c': values must be finite"),
+        (b"a,b,c,d\n1,2,3,4\n", "unknown feature 'd'"),
+        (b"c,a,b,a\n1,2,3,4\n", "column names repeat"),
         (b"", "no rows"),
         (b"a,b,c\n", "no rows"),
     ],
@@ -102,11 +123,14 @@ def test_oip_bool_and_fp32_values() -> None:
         ([tensor("x", [1, 2], "FP64", [1, 2])], r"expected \[-1, 3\]"),
         ([tensor("x", [1, 3], "INT8", [1, 2, 300])], "out of range for INT8"),
         ([tensor("x", [1, 3], "INT64", [1.5, 2, 3])], "does not match datatype INT64"),
-        ([tensor("x", [1, 3], "BYTES", ["a", "b", "c"])], "numbers as strings"),
+        (
+            [tensor("x", [1, 3], "BYTES", ["a", "b", "c"])],
+            "feature 'a': expected a number, got text",
+        ),
         ([tensor("x", [1, 3], "COMPLEX", [1, 2, 3])], "accepted: FP16"),
         (
             [tensor("a", [1], "FP64", [1]), tensor("b", [1], "FP64", [2])],
-            "missing input for feature 'c'",
+            "missing feature 'c'",
         ),
         ([{**tensor("x", [1, 3], "FP64", []), "parameters": {"binary_data_size": 24}}], "binary"),
         ([{**tensor("x", [1, 3], "FP64", [1, 2, 3]), "parameters": True}], "must be an object"),

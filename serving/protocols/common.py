@@ -1,4 +1,4 @@
-"""Pieces every format shares: the call and reply, the served model, and its predictions."""
+"""Pieces every format shares: the call and reply, the served model, and the one predict step."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from serving import jsonio
-from serving.errors import InvalidInput, NotFound, UnsupportedMediaType
+from serving import jsonio, prediction
+from serving.batch import Ask, Batch, Method
+from serving.errors import NotFound, UnsupportedMediaType
 from serving.loading import LoadedModel
 from serving.settings import Settings
 from serving.slot import LazySlot
+from serving.validate import echo, validate
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,10 @@ class Reply:
 
 @dataclass(frozen=True)
 class Call:
-    """One request as the routes see it: no web framework types."""
+    """One request as the routes see it: no web framework types.
+
+    `headers` is case-insensitive when it comes from the web framework (werkzeug's Headers).
+    """
 
     method: str
     path: str
@@ -57,7 +62,7 @@ def decode_json(call: Call) -> Any:
     """The JSON body, or 415 naming the accepted media types."""
     if call.content_type not in JSON_TYPES:
         raise UnsupportedMediaType(
-            f"Content-Type {call.content_type or '(none)'} is not accepted; "
+            f"Content-Type {echo(call.content_type or '(none)')} is not accepted; "
             "send application/json (or text/csv to / and /invocations)"
         )
     return jsonio.decode(call.body)
@@ -67,45 +72,34 @@ def check_name(model: LoadedModel, name: str, version: str | None = None) -> Non
     """404 naming the served model (and version) when a request names another."""
     served = model.manifest.name
     if name != served:
-        raise NotFound(f"model {name!r} is not served here; this function serves {served!r}")
+        raise NotFound(f"model {echo(name)} is not served here; this function serves {served!r}")
     if version is not None and version != model.manifest.model_version:
         raise NotFound(
-            f"version {version!r} of {served!r} is not served here; "
+            f"version {echo(version)} of {served!r} is not served here; "
             f"the served version is {model.manifest.model_version!r}"
         )
 
 
-def compute(model: LoadedModel, rows: np.ndarray, method: str) -> np.ndarray:
-    """The named estimator method's output for the rows."""
-    if method == "predict":
-        return model.runtime.predict(rows)
-    if model.manifest.classes is None:
-        what = "probabilities are" if method == "predict_proba" else "decision values are"
-        raise InvalidInput(
-            f"{what} only available for classifiers; this model's task is {model.manifest.task}"
-        )
-    if method == "predict_proba":
-        return np.asarray(model.runtime.predict_proba(rows), dtype=np.float64)
-    return model.runtime.decision_function(rows)
+def run(
+    model: LoadedModel, batch: Batch, methods: tuple[Method, ...], max_rows: int
+) -> tuple[int, dict[Method, np.ndarray]]:
+    """Validate the batch against the model's schema, then predict: (rows, outputs)."""
+    table = validate(batch, model.manifest.features, max_rows)
+    return table.n_rows, prediction.run(model, table, methods)
 
 
-def predictions(
-    model: LoadedModel,
-    rows: np.ndarray,
-    method: str = "predict",
-    *,
-    single: bool = False,
-    probabilities: bool = False,
-) -> Reply:
-    """The `{"predictions": ...}` answer shared by the foundation, Vertex, KServe v1, MLflow
-    and CSV: `method`'s output, the classes beside probabilities or decision values, and the
-    foundation's `"probabilities": true` extra."""
-    values = compute(model, rows, method).tolist()
-    answer: dict[str, Any] = {"prediction": values[0]} if single else {"predictions": values}
-    if probabilities:
-        extra = compute(model, rows, "predict_proba").tolist()
-        answer["probabilities"] = extra[0] if single else extra
-    if probabilities or method != "predict":
+def predictions(model: LoadedModel, batch: Batch, ask: Ask, max_rows: int) -> Reply:
+    """The `{"predictions": ...}` answer shared by this function's format, Vertex, KServe v1,
+    MLflow and CSV: the first method's output, probabilities when also asked for, and the
+    classes beside probabilities or decision values."""
+    rows, outputs = run(model, batch, ask.methods, max_rows)
+    method = ask.methods[0]
+    values = outputs[method].tolist()
+    answer: dict[str, Any] = {"prediction": values[0]} if ask.single else {"predictions": values}
+    if len(ask.methods) > 1:
+        extra = outputs[ask.methods[1]].tolist()
+        answer["probabilities"] = extra[0] if ask.single else extra
+    if ask.methods != ("predict",):
         answer["classes"] = list(model.manifest.classes or ())
     answer["model_version"] = model.manifest.model_version
-    return Reply(200, answer, {"rows": len(rows), "method": method})
+    return Reply(200, answer, {"rows": rows, "method": method})

@@ -23,7 +23,7 @@ def model_ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
 def predict(host: Host, call: Call, match: dict[str, str]) -> Reply:
     """POST /v1/models/{name}:predict with `{"instances"}` or `{"inputs"}`."""
     body = decode_json(call)
-    format_key(body, ACCEPTED)
+    key = format_key(body, ACCEPTED)
     model = host.model.get()
     check_name(model, match["name"])
-    return answer(model, body, host.settings.max_rows)
+    return answer(model, body, key, host.settings.max_rows)

@@ -1,4 +1,4 @@
-"""Open Inference Protocol v2 tensors: request inputs to rows, arrays to output tensors."""
+"""Open Inference Protocol v2 tensors: request inputs to a Batch, arrays to output tensors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from serving.batch import Batch
 from serving.errors import InvalidInput
-from serving.payload import check_finite, check_rows
+from serving.validate import echo
 
 INTEGER_TYPES = {
     f"{sign}INT{bits}": getattr(np, f"{sign.lower()}int{bits}")
@@ -33,8 +34,11 @@ def is_tensor_list(inputs: Any) -> bool:
     )
 
 
-def rows_from_inputs(inputs: Any, feature_names: Sequence[str], max_rows: int) -> np.ndarray:
-    """One [N, n_features] tensor, or one 1-D [N] tensor per feature named after it."""
+def batch_from_inputs(inputs: Any, feature_names: Sequence[str]) -> Batch:
+    """One [N, n_features] tensor, or one [N] (or [N, 1]) tensor per feature named after it.
+
+    BYTES tensors carry text: numbers may be spelled in them, and "" (or NA) is missing.
+    """
     if not is_tensor_list(inputs):
         raise InvalidInput(
             '\'inputs\' must be a non-empty list of tensors {"name", "shape", "datatype", "data"}'
@@ -45,31 +49,20 @@ def rows_from_inputs(inputs: Any, feature_names: Sequence[str], max_rows: int) -
         rows = tensors[0][1]
         if rows.ndim != 2 or rows.shape[1] != len(feature_names):
             raise InvalidInput(
-                f"input {names[0]!r} has shape {list(rows.shape)}; expected "
+                f"input {echo(names[0])} has shape {list(rows.shape)}; expected "
                 f"[-1, {len(feature_names)}] (or one 1-D input per feature, named after it)"
             )
-    else:
-        rows = _columns(dict(tensors), names, feature_names)
-    check_rows(len(rows), max_rows)
-    return check_finite(rows)
-
-
-def _columns(
-    tensors: dict[str, np.ndarray], names: list[str], feature_names: Sequence[str]
-) -> np.ndarray:
+        return Batch(rows=rows, text=True)
     unknown = [name for name in names if name not in feature_names]
     if unknown or len(set(names)) != len(names):
         raise InvalidInput(
-            f"input {(unknown or names)[0]!r} is unknown or repeated; send one input of shape "
-            f"[-1, {len(feature_names)}], or one 1-D input per feature named after it"
+            f"input {echo((unknown or names)[0])} is unknown or repeated; send one input of "
+            f"shape [-1, {len(feature_names)}], or one 1-D input per feature named after it"
         )
-    missing = [name for name in feature_names if name not in tensors]
-    if missing:
-        raise InvalidInput(f"missing input for feature {missing[0]!r} ({len(missing)} missing)")
-    columns = [tensors[name].reshape(tensors[name].shape[0], -1) for name in feature_names]
-    if any(c.shape[1] != 1 for c in columns) or len({c.shape[0] for c in columns}) != 1:
+    columns = {name: values.reshape(values.shape[0], -1) for name, values in tensors}
+    if any(c.shape[1] != 1 for c in columns.values()):
         raise InvalidInput("per-feature inputs must all have shape [N] (or [N, 1]) with one N")
-    return np.hstack(columns)
+    return Batch(columns={name: c[:, 0] for name, c in columns.items()}, text=True)
 
 
 def _decode(tensor: dict[str, Any]) -> tuple[str, np.ndarray]:
@@ -78,45 +71,44 @@ def _decode(tensor: dict[str, Any]) -> tuple[str, np.ndarray]:
     if not isinstance(name, str):
         raise InvalidInput("every input needs a string 'name'")
     if not isinstance(parameters, dict):
-        raise InvalidInput(f"input {name!r}: 'parameters' must be an object")
+        raise InvalidInput(f"input {echo(name)}: 'parameters' must be an object")
     if "binary_data_size" in parameters:
         raise InvalidInput(BINARY_NEEDS_HEADER)
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
-        raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers")
+        raise InvalidInput(f"input {echo(name)}: 'shape' must be a list of non-negative integers")
     if datatype not in DATATYPES:
         raise InvalidInput(
-            f"input {name!r}: datatype {datatype!r}; accepted: {', '.join(DATATYPES)}"
+            f"input {echo(name)}: datatype {echo(datatype)}; accepted: {', '.join(DATATYPES)}"
         )
     try:
         array = np.asarray(tensor["data"])
     except (ValueError, OverflowError):
-        raise InvalidInput(f"input {name!r}: nested data is ragged") from None
+        raise InvalidInput(f"input {echo(name)}: nested data is ragged") from None
     if array.size != math.prod(shape):
         raise InvalidInput(
-            f"input {name!r}: shape {shape} holds {math.prod(shape)} values, data has {array.size}"
+            f"input {echo(name)}: shape {shape} holds {math.prod(shape)} values, "
+            f"data has {array.size}"
         )
-    return name, _as_float64(name, datatype, array).reshape(shape)
+    return name, _typed(name, datatype, array).reshape(shape)
 
 
-def _as_float64(name: str, datatype: str, array: np.ndarray) -> np.ndarray:
+def _typed(name: str, datatype: str, array: np.ndarray) -> np.ndarray:
+    """The data as its datatype says: numbers as float64, BOOL as 0/1, BYTES as text."""
     kind = array.dtype.kind
     if array.size == 0:
         return array.astype(np.float64)
     if datatype == "BOOL" and kind == "b":
         return array.astype(np.float64)
     if datatype == "BYTES" and kind == "U":
-        try:
-            return array.astype(np.float64)
-        except ValueError:
-            raise InvalidInput(f"input {name!r}: BYTES data must be numbers as strings") from None
+        return array
     if datatype in INTEGER_TYPES and kind in "iu":
         info = np.iinfo(INTEGER_TYPES[datatype])
         if array.min() < info.min or array.max() > info.max:
-            raise InvalidInput(f"input {name!r}: a value is out of range for {datatype}")
+            raise InvalidInput(f"input {echo(name)}: a value is out of range for {datatype}")
         return array.astype(np.float64)
     if datatype in FLOAT_TYPES and kind in "fiu":
         return array.astype(FLOAT_TYPES[datatype]).astype(np.float64)
-    raise InvalidInput(f"input {name!r}: data does not match datatype {datatype}")
+    raise InvalidInput(f"input {echo(name)}: data does not match datatype {datatype}")
 
 
 def output_tensor(name: str, values: np.ndarray) -> dict[str, Any]:

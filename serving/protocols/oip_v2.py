@@ -4,15 +4,15 @@ binary tensor data extension for inputs and outputs."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from serving import jsonio
+from serving.batch import METHODS, Method
 from serving.errors import InvalidInput, InvalidJSON
 from serving.loading import LoadedModel
-from serving.payload import METHODS
-from serving.protocols.common import Call, Host, Reply, check_name, compute
+from serving.protocols.common import Call, Host, Reply, check_name, run
 from serving.protocols.oip_binary import (
     HEADER,
     attach_binary_data,
@@ -23,15 +23,18 @@ from serving.protocols.oip_binary import (
 )
 from serving.protocols.oip_tensors import (
     BINARY_NEEDS_HEADER,
+    batch_from_inputs,
     datatype_of,
     output_tensor,
-    rows_from_inputs,
 )
+from serving.validate import echo
 
 INPUT_NAME = "input"
-INFER_FIELDS = ("id", "inputs", "outputs", "parameters")
+# model_name / model_version: KServe's own client sends them in the body (checked like the path).
+INFER_FIELDS = ("id", "inputs", "outputs", "parameters", "model_name", "model_version")
 SERVER_NAME = "sklearn-cloud-function"
 EXTENSIONS = ("binary_tensor_data",)
+_INPUT_DATATYPES = {"number": "FP64", "integer": "INT64", "boolean": "BOOL", "string": "BYTES"}
 
 
 def live(host: Host, call: Call, match: dict[str, str]) -> Reply:
@@ -91,18 +94,20 @@ def infer(model: LoadedModel, body: Any, max_rows: int, *, binary_extension: boo
         raise InvalidInput('an inference request is a JSON object with "inputs"')
     unknown = sorted(set(body) - set(INFER_FIELDS))
     if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}; accepted: {', '.join(INFER_FIELDS)}")
+        raise InvalidInput(f"unknown field {echo(unknown[0])}; accepted: {', '.join(INFER_FIELDS)}")
+    _check_named_model(model, body)
     request_id = body.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput("'id' must be a string")
     if not isinstance(body.get("parameters", {}), dict):
         raise InvalidInput("'parameters' must be an object")
     names = _requested(body.get("outputs"), model)
-    rows = rows_from_inputs(body.get("inputs"), model.manifest.feature_names, max_rows)
-    as_binary = binary_outputs(body, names) if binary_extension else set()
+    batch = batch_from_inputs(body.get("inputs"), model.manifest.feature_names)
+    rows, results = run(model, batch, tuple(names), max_rows)
+    as_binary = binary_outputs(body, list(names)) if binary_extension else set()
     outputs, binary = [], []
     for name in names:
-        values = np.asarray(compute(model, rows, name))
+        values = results[name]
         if name in as_binary:
             tensor, data = binary_output(name, values)
             binary.append(data)
@@ -115,11 +120,21 @@ def infer(model: LoadedModel, body: Any, max_rows: int, *, binary_extension: boo
         "id": request_id if request_id is not None else str(uuid.uuid4()),
         "outputs": outputs,
     }
-    log = {"rows": len(rows), "outputs": names}
+    log = {"rows": rows, "outputs": names}
     return binary_reply(answer, binary, log) if binary else Reply(200, answer, log)
 
 
-def _requested(outputs: Any, model: LoadedModel) -> list[str]:
+def _check_named_model(model: LoadedModel, body: dict[str, Any]) -> None:
+    """A body that names a model (KServe's client does) must name the served one."""
+    name, version = body.get("model_name"), body.get("model_version")
+    if name is None and version is None:
+        return
+    if not isinstance(name, str | None) or not isinstance(version, str | None):
+        raise InvalidInput("'model_name' and 'model_version' must be strings")
+    check_name(model, name if name is not None else model.manifest.name, version or None)
+
+
+def _requested(outputs: Any, model: LoadedModel) -> list[Method]:
     if outputs is None:
         return ["predict"]
     if not isinstance(outputs, list) or not all(
@@ -130,24 +145,37 @@ def _requested(outputs: Any, model: LoadedModel) -> list[str]:
     for name in names:
         if name not in METHODS:
             offered = ", ".join(o["name"] for o in _outputs(model))
-            raise InvalidInput(f"output {name!r} is not available; this model offers {offered}")
-    return names or ["predict"]
+            raise InvalidInput(f"output {echo(name)} is not available; this model offers {offered}")
+    return cast(list[Method], names) or ["predict"]
 
 
 def describe(model: LoadedModel) -> dict[str, Any]:
-    """Model metadata: the real input, the outputs this runtime can give, and the classes."""
+    """Model metadata: the inputs, the outputs this runtime can give, and the classes.
+
+    All-number models list one [-1, n_features] FP64 input (per-feature inputs work too);
+    models with text or missing values list one input per feature, BYTES for text.
+    """
     manifest = model.manifest
+    plain = all(f.type == "number" and not f.nullable for f in manifest.features)
+    if plain:
+        inputs = [{"name": INPUT_NAME, "datatype": "FP64", "shape": [-1, manifest.n_features]}]
+    else:
+        inputs = [
+            {"name": f.name, "datatype": _INPUT_DATATYPES[f.type], "shape": [-1]}
+            for f in manifest.features
+        ]
     return {
         "name": manifest.name,
         "versions": [manifest.model_version],
         "platform": f"{model.runtime.name}_{manifest.task}",
-        "inputs": [{"name": INPUT_NAME, "datatype": "FP64", "shape": [-1, manifest.n_features]}],
+        "inputs": inputs,
         "outputs": _outputs(model),
         "parameters": {
             "task": manifest.task,
             "classes": list(manifest.classes) if manifest.classes is not None else None,
             "feature_names": list(manifest.feature_names),
-            "per_feature_inputs": "one FP64 input of shape [-1] per feature, named after it",
+            "per_feature_inputs": "one input of shape [-1] per feature, named after it "
+            "(FP64 for numbers, BYTES for text; an empty BYTES element is a missing value)",
         },
     }
 

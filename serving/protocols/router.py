@@ -6,12 +6,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from serving.batch import Ask
 from serving.errors import MethodNotAllowed, NotFound
 from serving.payload import check_method
 from serving.protocols import kserve_v1, oip_v2, shapes
 from serving.protocols.common import Call, Host, Reply, decode_json, predictions
 from serving.protocols.csv_body import CSV_TYPES, parse_csv
 from serving.settings import Settings
+from serving.validate import echo
 
 Handler = Callable[[Host, Call, dict[str, str]], Reply]
 GET = ("GET", "HEAD")
@@ -42,12 +44,12 @@ def answer_call(host: Host, call: Call, accepted: tuple[str, ...]) -> Reply:
     """CSV by its media type; JSON by its keys, limited to the formats this path accepts."""
     if call.content_type in CSV_TYPES:
         model = host.model.get()
-        method = check_method(call.query.get("predict_method", "predict"))
-        rows = parse_csv(call.body, model.manifest.feature_names, host.settings.max_rows)
-        return predictions(model, rows, method)
+        ask = Ask((check_method(call.query.get("predict_method", "predict")),))
+        batch = parse_csv(call.body, model.manifest.feature_names)
+        return predictions(model, batch, ask, host.settings.max_rows)
     body = decode_json(call)
-    shapes.format_key(body, accepted)
-    return shapes.answer(host.model.get(), body, host.settings.max_rows)
+    key = shapes.format_key(body, accepted)
+    return shapes.answer(host.model.get(), body, key, host.settings.max_rows)
 
 
 def version(host: Host, call: Call, match: dict[str, str]) -> Reply:
@@ -67,6 +69,8 @@ class Router:
         routes += [
             ("/", GET, metadata),
             ("/", ("POST",), any_body),
+            # The path of the FastAPI service this replaces: clients move by changing the host.
+            ("/predict", ("POST",), any_body),
             ("/health", GET, health),
             ("/ping", GET, health),
             ("/version", GET, version),
@@ -96,7 +100,8 @@ class Router:
         if allowed:
             raise MethodNotAllowed(call.method, tuple(allowed))
         raise NotFound(
-            f"no route {call.path}; routes: /, /health, /invocations, /ping, /version, "
+            f"no route {call.path[:200]}; routes: /, /predict, /health, /invocations, /ping, "
+            "/version, "
             "/v1/models/{name}[:predict], /v2/health/{live,ready}, "
             "/v2/models/{name}[/versions/{version}][/ready|/infer]"
         )

@@ -6,27 +6,22 @@ from typing import Protocol
 
 import numpy as np
 
+from serving.batch import Method, Table
 from serving.manifest import Manifest
 
 
 class Runtime(Protocol):
-    """A loaded model that predicts on a 2-D float64 array of rows."""
+    """A loaded model that predicts on a checked Table of rows."""
 
     name: str
     warnings: tuple[str, ...]
     libraries: dict[str, str]
     has_decision_function: bool
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        """Labels (classification) or values (regression), one per row."""
-        ...
-
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        """Class probabilities, one row per input row, columns in the manifest's class order."""
-        ...
-
-    def decision_function(self, rows: np.ndarray) -> np.ndarray:
-        """Decision values (1-D for binary, a column per class otherwise); InvalidInput if none."""
+    def run(self, table: Table, methods: tuple[Method, ...]) -> dict[Method, np.ndarray]:
+        """Each method's output in one pass (labels or values for predict; probabilities with
+        columns in the manifest's class order; decision values, 1-D for two classes). May add
+        outputs it computed anyway, so that the caller can check them too."""
         ...
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from serving.batch import Method, Table
 from serving.errors import InvalidInput, ModelUnavailable
 from serving.manifest import Manifest
 
@@ -16,38 +17,83 @@ NO_DECISION_VALUES = (
     "decision values are not available from the ONNX export of this model; "
     "serve it with MODEL_RUNTIME=sklearn to get them"
 )
+# How a feature's column is fed to a per-feature input of each ONNX type.
+_INPUT_TYPES = {
+    "tensor(double)": np.float64,
+    "tensor(float)": np.float32,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+    "tensor(string)": object,
+}
 
 
 class OnnxRuntime:
-    """Predicts with an onnxruntime session built from the verified model.onnx bytes."""
+    """Predicts with an onnxruntime session built from the verified model.onnx bytes.
+
+    The graph takes either one [rows, features] float64 input, or one [rows, 1] input per
+    feature named after it (text as strings, a missing text cell as "").
+    """
 
     name = NAME
     warnings: tuple[str, ...] = ()
 
-    def __init__(self, session: Any, version: str) -> None:
+    def __init__(self, session: Any, version: str, manifest: Manifest) -> None:
         self.session = session
         self.libraries = {"onnxruntime": version}
         outputs = [output.name for output in session.get_outputs()]
-        self._input = session.get_inputs()[0].name
-        self._label = outputs[0]
-        self._proba = outputs[1] if len(outputs) > 1 and outputs[1] != DECISION_OUTPUT else None
+        proba = outputs[1] if len(outputs) > 1 and outputs[1] != DECISION_OUTPUT else None
         self.has_decision_function = DECISION_OUTPUT in outputs
+        self._outputs: dict[Method, str | None] = {
+            "predict": outputs[0],
+            "predict_proba": proba,
+            "decision_function": DECISION_OUTPUT if self.has_decision_function else None,
+        }
+        self._inputs = _input_plan(session.get_inputs(), manifest)
+        self._matrix_input = session.get_inputs()[0].name
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        (labels,) = self.session.run([self._label], {self._input: rows})
-        return np.asarray(labels).ravel()
-
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        if self._proba is None:
-            raise ModelUnavailable("this ONNX model has no probability output")
-        (probabilities,) = self.session.run([self._proba], {self._input: rows})
-        return np.asarray(probabilities)
-
-    def decision_function(self, rows: np.ndarray) -> np.ndarray:
-        if not self.has_decision_function:
+    def run(self, table: Table, methods: tuple[Method, ...]) -> dict[Method, np.ndarray]:
+        if "decision_function" in methods and not self.has_decision_function:
             raise InvalidInput(NO_DECISION_VALUES)
-        (values,) = self.session.run([DECISION_OUTPUT], {self._input: rows})
-        return np.asarray(values)
+        if "predict_proba" in methods and self._outputs["predict_proba"] is None:
+            raise ModelUnavailable("this ONNX model has no probability output")
+        # Probabilities come from the same pass as labels: fetched for the caller's checks.
+        fetched: list[Method] = list(dict.fromkeys((*methods, "predict_proba")))
+        fetched = [m for m in fetched if self._outputs[m] is not None]
+        values = self.session.run([self._outputs[m] for m in fetched], self._feeds(table))
+        results = dict(zip(fetched, (np.asarray(v) for v in values), strict=True))
+        if "predict" in results:
+            results["predict"] = results["predict"].ravel()
+        return results
+
+    def _feeds(self, table: Table) -> dict[str, np.ndarray]:
+        if self._inputs is None:
+            assert table.matrix is not None, "a one-input graph serves all-number models"
+            return {self._matrix_input: table.matrix}
+        feeds = {}
+        for name, index, dtype in self._inputs:
+            column = table.columns[index]
+            if dtype is object:
+                column = np.where(column == None, "", column)  # noqa: E711 (elementwise)
+            feeds[name] = column.astype(dtype, copy=False).reshape(-1, 1)
+        return feeds
+
+
+def _input_plan(inputs: list[Any], manifest: Manifest) -> list[tuple[str, int, Any]] | None:
+    """None for one matrix input; else (input name, feature index, dtype) per feature input."""
+    names = list(manifest.feature_names)
+    if len(inputs) == 1 and inputs[0].name not in names:
+        return None
+    plan = []
+    for graph_input in inputs:
+        if graph_input.name not in names or graph_input.type not in _INPUT_TYPES:
+            raise ModelUnavailable(
+                f"model.onnx input {graph_input.name!r} ({graph_input.type}) matches no feature"
+            )
+        plan.append(
+            (graph_input.name, names.index(graph_input.name), _INPUT_TYPES[graph_input.type])
+        )
+    return plan
 
 
 def session_options(ort: Any) -> Any:
@@ -67,4 +113,4 @@ def load(artifact: bytes, manifest: Manifest) -> OnnxRuntime:
     session = ort.InferenceSession(
         artifact, sess_options=session_options(ort), providers=["CPUExecutionProvider"]
     )
-    return OnnxRuntime(session, ort.__version__)
+    return OnnxRuntime(session, ort.__version__, manifest)

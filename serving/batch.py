@@ -1,0 +1,58 @@
+"""The shapes a request takes on its way to the model: Batch (as parsed), Ask, Table (checked).
+
+Every request format's parser returns a Batch and an Ask; `serving.validate` turns the Batch
+into a Table against the model's schema; the runtime predicts on the Table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import numpy as np
+
+Method = Literal["predict", "predict_proba", "decision_function"]
+# What a request may ask for, named after the estimator's methods (MLflow's `predict_method`).
+METHODS: tuple[Method, ...] = get_args(Method)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows as a request format gave them, reshaped but not yet checked.
+
+    Exactly one of `rows` (positional lists, or objects keyed by feature name) and `columns`
+    ({feature name: values}) is set. `names` gives positional rows' column names when the format
+    carries them (None: the model's order). `text` marks cells that may arrive as text (CSV,
+    OIP BYTES): numbers are read from it, and the usual missing markers ("", "NA") mean missing.
+    """
+
+    rows: Sequence[Any] | np.ndarray | None = None
+    columns: Mapping[str, Any] | None = None
+    names: Sequence[Any] | None = None
+    text: bool = False
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the caller asked for: the estimator methods to run, and whether one row was sent."""
+
+    methods: tuple[Method, ...] = ("predict",)
+    single: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows checked against the schema: one array per feature, in the model's order.
+
+    Numbers are float64 (NaN = missing), text an object array (None = missing). `matrix` is the
+    float64 [rows, features] array when every feature is a number, as most models take it.
+    """
+
+    columns: tuple[np.ndarray, ...]
+    matrix: np.ndarray | None
+    n_rows: int
+
+    @classmethod
+    def from_matrix(cls, matrix: np.ndarray) -> Table:
+        return cls(tuple(matrix.T), matrix, len(matrix))

@@ -1,0 +1,70 @@
+"""The model's input schema: each feature's name, type, whether it may be missing, its categories.
+
+A manifest without "features" (format 1) describes all-number features by "feature_names" alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+FeatureType = Literal["number", "integer", "boolean", "string"]
+FEATURE_TYPES: tuple[str, ...] = get_args(FeatureType)
+# Text cells (CSV, OIP BYTES) read as a missing value: pandas' own defaults, which train.py
+# also passes to pandas, so a cell means the same thing in training and in a request.
+MISSING_MARKERS = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input column of the model.
+
+    `categories` lists the text values seen in training; `other_categories` says whether the
+    model accepts values outside them (train.py finds out by asking the model).
+    """
+
+    name: str
+    type: FeatureType = "number"
+    nullable: bool = False
+    categories: tuple[str, ...] | None = None
+    other_categories: bool = True
+
+    @property
+    def is_text(self) -> bool:
+        return self.type == "string"
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "type": self.type, "nullable": self.nullable}
+        if self.categories is not None:
+            entry["categories"] = list(self.categories)
+            entry["other_categories"] = self.other_categories
+        return entry
+
+
+def parse_features(raw: Any, feature_names: Sequence[str]) -> tuple[Feature, ...]:
+    """The manifest's "features" list (ValueError when malformed), or numbers by name."""
+    if raw is None:
+        return tuple(Feature(name) for name in feature_names)
+    if not isinstance(raw, list) or [e.get("name") for e in raw] != list(feature_names):
+        raise ValueError("features must list every feature of feature_names, in order")
+    return tuple(_feature(entry) for entry in raw)
+
+
+def _feature(entry: dict[str, Any]) -> Feature:
+    kind = entry.get("type")
+    if kind not in FEATURE_TYPES:
+        raise ValueError(f"feature {entry['name']!r}: type must be one of {FEATURE_TYPES}")
+    categories = entry.get("categories")
+    if categories is not None and not all(isinstance(c, str) for c in categories):
+        raise ValueError(f"feature {entry['name']!r}: categories must be strings")
+    return Feature(
+        name=str(entry["name"]),
+        type=kind,
+        nullable=bool(entry.get("nullable", False)),
+        categories=tuple(categories) if categories is not None else None,
+        other_categories=bool(entry.get("other_categories", True)),
+    )

@@ -1,0 +1,244 @@
+"""The one validation step: a parsed Batch checked against the model's schema becomes a Table.
+
+Row limits, names, order, types, missing values, finiteness and categories are all checked
+here, whatever the request format. All-number models take a bulk numpy path; models with text
+or missing values are checked column by column, and every error names the row and the feature.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from serving.batch import Batch, Table
+from serving.errors import InvalidInput, TooManyRows
+from serving.schema import MISSING_MARKERS, Feature
+
+_ECHO = 40  # at most this many characters of a client's value go into an error message
+
+
+def validate(batch: Batch, features: Sequence[Feature], max_rows: int) -> Table:
+    """The batch's rows as a Table in the model's feature order, or InvalidInput saying why."""
+    names = [f.name for f in features]
+    numeric = all(not f.is_text for f in features)
+    if batch.columns is not None:
+        columns = _columns_in_order(batch.columns, names)
+        check_rows(len(columns[0]), max_rows)
+        return _typed(columns, features, batch.text)
+    rows = batch.rows if batch.rows is not None else []
+    check_rows(len(rows), max_rows)
+    if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+        rows = [_record(row, names, i) for i, row in enumerate(rows)]
+    elif batch.names is not None:
+        rows = _reorder(rows, batch.names, names)
+    if numeric:
+        matrix = _number_matrix(rows, features)
+        if matrix is not None:
+            return Table.from_matrix(matrix)
+    return _typed(_transpose(rows, len(names)), features, batch.text)
+
+
+def check_rows(count: int, max_rows: int) -> None:
+    """Refuse empty batches and batches over MAX_ROWS."""
+    if count == 0:
+        raise InvalidInput("no rows: send at least one row")
+    if count > max_rows:
+        raise TooManyRows(f"got {count} rows; at most {max_rows} per request (MAX_ROWS)")
+
+
+def echo(value: Any) -> str:
+    """A client's value for an error message, cut short (never a whole body in a log line)."""
+    text = repr(value)
+    return text if len(text) <= _ECHO else text[: _ECHO - 3] + "..."
+
+
+def in_feature_order(values: dict[Any, Any], names: Sequence[str], where: str) -> list[Any]:
+    """The values keyed by feature name, in the model's order; every feature exactly once."""
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise InvalidInput(f"{where}missing feature {missing[0]!r} ({len(missing)} missing)")
+    if len(values) != len(names):
+        unknown = next(name for name in values if name not in set(names))
+        raise InvalidInput(f"{where}unknown feature {echo(unknown)}")
+    return [values[name] for name in names]
+
+
+def _record(row: Any, names: Sequence[str], index: int) -> list[Any]:
+    if not isinstance(row, dict):
+        raise InvalidInput(f"row {index}: mix of lists and objects; use one kind for all rows")
+    return in_feature_order(row, names, f"row {index}: ")
+
+
+def _reorder(rows: Any, given: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
+    """Positional rows whose columns are named `given`, put in the model's order."""
+    labels = [str(name) for name in given]
+    if len(set(labels)) != len(labels):
+        raise InvalidInput(f"column names repeat ({', '.join(echo(n) for n in labels[:5])}...)")
+    position = {label: index for index, label in enumerate(labels)}
+    order = in_feature_order(position, names, "columns: ")
+    width = len(labels)
+    reordered = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, list | tuple | np.ndarray) or len(row) != width:
+            raise InvalidInput(f"row {index}: expected {width} values, one per named column")
+        reordered.append([row[i] for i in order])
+    return reordered
+
+
+def _columns_in_order(columns: Any, names: Sequence[str]) -> list[Any]:
+    ordered = in_feature_order(dict(columns), names, "")
+    if not all(isinstance(values, list | np.ndarray) for values in ordered):
+        raise InvalidInput("each feature's value must be a list, one value per row")
+    if len({len(values) for values in ordered}) != 1:
+        raise InvalidInput("every feature's list must have the same length")
+    return ordered
+
+
+def _number_matrix(rows: Any, features: Sequence[Feature]) -> np.ndarray | None:
+    """The bulk path: rows of plain numbers as a float64 matrix; None when cells need a closer
+    look (null, text, missing markers), which the column-by-column path gives."""
+    width = len(features)
+    try:
+        array = np.asarray(rows)
+    except (ValueError, OverflowError):
+        raise InvalidInput(
+            f"every row must be a list of {width} numbers; rows differ in length or kind"
+        ) from None
+    if array.ndim != 2:
+        raise InvalidInput(f"every row must be a list of {width} numbers")
+    if array.shape[1] != width:
+        raise InvalidInput(f"expected {width} features, got {array.shape[1]}")
+    if array.dtype.kind not in "fiub":
+        return None
+    matrix = array.astype(np.float64, copy=False)
+    if not np.isfinite(matrix).all():
+        for row, column in np.argwhere(~np.isfinite(matrix)):
+            _missing_or_refuse(features[column], row, matrix[row, column])
+    return matrix
+
+
+def _transpose(rows: Any, width: int) -> list[list[Any]]:
+    for index, row in enumerate(rows):
+        if not isinstance(row, list | tuple | np.ndarray):
+            raise InvalidInput(f"every row must be a list of {width} values")
+        if len(row) != width:
+            raise InvalidInput(f"expected {width} features, got {len(row)} (row {index})")
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+def _typed(columns: list[Any], features: Sequence[Feature], text: bool) -> Table:
+    typed = tuple(
+        _text_column(values, feature, text)
+        if feature.is_text
+        else _number_column(values, feature, text)
+        for values, feature in zip(columns, features, strict=True)
+    )
+    numbers = [column for column, f in zip(typed, features, strict=True) if not f.is_text]
+    matrix = np.column_stack(numbers) if len(numbers) == len(typed) else None
+    return Table(typed, matrix, len(typed[0]))
+
+
+def _number_column(values: Any, feature: Feature, text: bool) -> np.ndarray:
+    column = _bulk_numbers(values, text)
+    if column is None:
+        column = np.array([_number(v, feature, row, text) for row, v in enumerate(values)])
+    for row in np.flatnonzero(~np.isfinite(column)):
+        _missing_or_refuse(feature, int(row), column[row])
+    if feature.type == "integer":
+        for row in np.flatnonzero(np.isfinite(column) & (column != np.round(column))):
+            raise InvalidInput(
+                f"row {row}, feature {feature.name!r}: expected an integer, got {column[row]!r}"
+            )
+    return column
+
+
+def _bulk_numbers(values: Any, text: bool) -> np.ndarray | None:
+    """The column as float64 in one numpy call when every cell is a plain number (or, for text
+    cells, a number's spelling); None when some cell needs a closer look."""
+    try:
+        array = np.asarray(values)
+        if array.dtype.kind in "fiub" or (text and array.dtype.kind == "U"):
+            return array.astype(np.float64)
+    except (ValueError, OverflowError, TypeError):
+        pass
+    return None
+
+
+def _number(value: Any, feature: Feature, row: int, text: bool) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool | int | float | np.number):
+        try:
+            return float(value)
+        except OverflowError:
+            raise InvalidInput(f"row {row}, feature {feature.name!r}: number too large") from None
+    if isinstance(value, str) and text:
+        if value.strip() in MISSING_MARKERS:
+            return math.nan
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise InvalidInput(
+        f"row {row}, feature {feature.name!r}: expected {_expected(feature)}, got {_kind(value)}"
+    )
+
+
+def _missing_or_refuse(feature: Feature, row: int, value: float) -> None:
+    if math.isnan(value) and feature.nullable:
+        return
+    if math.isnan(value):
+        raise InvalidInput(
+            f"row {row}, feature {feature.name!r}: missing, but this model needs a value there"
+        )
+    raise InvalidInput(f"row {row}, feature {feature.name!r}: values must be finite numbers")
+
+
+def _text_column(values: Any, feature: Feature, text: bool) -> np.ndarray:
+    column = np.empty(len(values), dtype=object)
+    known = set(feature.categories or ()) if not feature.other_categories else None
+    for row, value in enumerate(values):
+        if value is None or (text and isinstance(value, str) and value in MISSING_MARKERS):
+            if not feature.nullable:
+                raise InvalidInput(
+                    f"row {row}, feature {feature.name!r}: missing, but this model needs a "
+                    f"value there ({_expected(feature)})"
+                )
+            value = None
+        elif not isinstance(value, str):
+            raise InvalidInput(
+                f"row {row}, feature {feature.name!r}: expected {_expected(feature)}, "
+                f"got {_kind(value)}"
+            )
+        elif known is not None and value not in known:
+            raise InvalidInput(
+                f"row {row}, feature {feature.name!r}: {echo(value)} is not a category this "
+                f"model knows; expected {_expected(feature)}"
+            )
+        column[row] = value
+    return column
+
+
+def _expected(feature: Feature) -> str:
+    if not feature.is_text:
+        return "an integer" if feature.type == "integer" else f"a {feature.type}"
+    if not feature.categories:
+        return "text"
+    shown = ", ".join(echo(c) for c in feature.categories[:5])
+    more = f" ... ({len(feature.categories)} in all)" if len(feature.categories) > 5 else ""
+    return f"text, one of {shown}{more}"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {echo(value)}"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object"
