@@ -13,7 +13,6 @@ from serving.protocols import kserve_v1, oip_v2, shapes
 from serving.protocols.common import Call, Host, Reply, decode_json, predictions
 from serving.protocols.csv_body import CSV_TYPES, parse_csv
 from serving.settings import Settings
-from serving.validate import echo
 
 Handler = Callable[[Host, Call, dict[str, str]], Reply]
 GET = ("GET", "HEAD")
