@@ -1,8 +1,13 @@
 """JSON in and out with orjson: faster than the stdlib on large bodies (bench/jsonio.py,
-BENCHMARKS.md) and strict: no NaN or Infinity literals, no invalid UTF-8."""
+BENCHMARKS.md) and strict: no Infinity literals, no invalid UTF-8.
+
+One exception: a `NaN` literal, which is how MLflow's client (and pandas) send a missing value,
+reads as null, i.e. missing, for the validation step to accept or refuse.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -15,7 +20,22 @@ def decode(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if b"NaN" in body:
+            return _with_nan_as_null(body, exc)
         raise InvalidJSON(f"body is not valid JSON: {exc}") from None
+
+
+def _with_nan_as_null(body: bytes, error: orjson.JSONDecodeError) -> Any:
+    """The stdlib parser, reading NaN as None; anything else it finds is still invalid."""
+
+    def constant(name: str) -> None:
+        if name != "NaN":
+            raise ValueError(name)
+
+    try:
+        return json.loads(body, parse_constant=constant)
+    except (ValueError, RecursionError):
+        raise InvalidJSON(f"body is not valid JSON: {error}") from None
 
 
 def encode(payload: Any) -> bytes:

@@ -216,7 +216,7 @@ def test_sklearn_version_mismatch_shows_in_metadata_and_log(
     [
         (b"{", "application/json", 400, "invalid_json", "body is not valid JSON"),
         (b"", "application/json", 400, "invalid_json", "body is not valid JSON"),
-        (b'{"features": [NaN]}', "application/json", 400, "invalid_json", "not valid JSON"),
+        (b'{"features": [Infinity]}', "application/json", 400, "invalid_json", "not valid JSON"),
         (b"\xff", "application/json", 400, "invalid_json", "not valid UTF-8"),
         (
             json.dumps({"features": ROW[:29]}).encode(),

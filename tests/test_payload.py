@@ -160,7 +160,7 @@ def test_decode_good_json(body: bytes, value: Any) -> None:
 @pytest.mark.parametrize(
     ("body", "where"),
     [
-        (b'{"features": [NaN, 1]}', "line 1 column 15"),
+        (b'{"features": [NaN, Infinity]}', "line 1 column 15"),
         (b'{"features": [Infinity]}', "line 1 column 15"),
         (b'{"features": [-Infinity]}', "line 1 column"),
         (b"", "line 1 column 1"),
@@ -173,7 +173,7 @@ def test_decode_good_json(body: bytes, value: Any) -> None:
     ],
 )
 def test_decode_bad_json(body: bytes, where: str) -> None:
-    """Refused as invalid_json, saying where it broke (NaN and Infinity are not JSON)."""
+    """Refused as invalid_json, saying where it broke (Infinity is not JSON)."""
     with pytest.raises(InvalidJSON) as caught:
         jsonio.decode(body)
     assert caught.value.message.startswith("body is not valid")
@@ -188,6 +188,13 @@ def test_overflowing_number_is_refused(literal: bytes) -> None:
         parse(jsonio.decode(b'{"features": [' + literal + b", 1, 2]}"))
     assert caught.value.status == 400
     assert "finite" in caught.value.message or "infinity" in caught.value.message
+
+
+def test_nan_literal_reads_as_a_missing_value() -> None:
+    """MLflow's client writes a DataFrame's gaps as NaN: read as null, then validated."""
+    assert jsonio.decode(b'{"features": [NaN, 1, 2]}') == {"features": [None, 1, 2]}
+    with pytest.raises(InvalidInput, match="feature 'a': missing, but this model needs"):
+        parse(jsonio.decode(b'{"features": [NaN, 1, 2]}'))
 
 
 def test_encode_round_trips_exactly() -> None:

@@ -67,8 +67,15 @@ def join_continuations(block: str) -> list[str]:
 
 ALL_EXAMPLES = curl_examples(README.read_text())
 EXAMPLES = [(command, expected) for command, expected in ALL_EXAMPLES if README_URL in command]
+# The bring-your-own-model walkthrough serves its own model on this port: run by
+# tests/test_bring_your_own.py against that model.
+OWN_MODEL_URL = "http://127.0.0.1:8081"
 # The deploy section's examples call the deployed function ("$URL"), not a local one.
-DEPLOYED = [command for command, _ in ALL_EXAMPLES if README_URL not in command]
+DEPLOYED = [
+    command
+    for command, _ in ALL_EXAMPLES
+    if README_URL not in command and OWN_MODEL_URL not in command
+]
 
 
 def matches(actual: Any, expected: Any, where: str = "answer") -> None:

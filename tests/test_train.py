@@ -96,14 +96,14 @@ COMMAND_ERRORS: list[tuple[str, list[str], str]] = [
         ["--data", "{good}", "--target", "colour"],
         "unknown target column 'colour'",
     ),
-    ("non_numeric", ["--data", "{text}", "--target", "y"], "column 'b' is not numeric (line 3"),
+    ("typo", ["--data", "{text}", "--target", "y"], "column 'b' is numeric except line 3 ('tall')"),
     ("too_few_rows", ["--data", "{few}", "--target", "y"], "need at least 10 rows"),
     ("single_class", ["--data", "{single}", "--target", "y"], "the target has a single class (1)"),
     ("empty", ["--data", "{empty}", "--target", "y"], "is empty"),
     ("ragged", ["--data", "{ragged}", "--target", "y"], "line 4 has 2 values; the header has 3"),
 ]
 IN_PROCESS_ERRORS: list[tuple[str, list[str], str]] = [
-    ("non_finite", ["--data", "{nan}", "--target", "y"], "column 'a' has non-finite values"),
+    ("non_finite", ["--data", "{inf}", "--target", "y"], "column 'a' has non-finite values"),
     ("lonely_class", ["--data", "{lonely}", "--target", "y"], "class 'z' has one row"),
     ("only_target", ["--data", "{only}", "--target", "y"], "no feature columns besides 'y'"),
     ("not_utf8", ["--data", "{binary}", "--target", "y"], "cannot read"),
@@ -123,8 +123,8 @@ def bad_csvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     numbers = [[i, i * 2, "yes" if i % 2 else "no"] for i in range(20)]
     text = [list(row) for row in numbers]
     text[1][1] = "tall"
-    nan = [list(row) for row in numbers]
-    nan[5][0] = "nan"
+    inf = [list(row) for row in numbers]
+    inf[5][0] = "inf"
     lonely = [[*row[:2], "z" if i == 0 else row[2]] for i, row in enumerate(numbers)]
     (tmp / "empty.csv").write_text("")
     (tmp / "ragged.csv").write_text("a,b,y\n1,2,yes\n3,4,no\n5,6\n")
@@ -133,7 +133,7 @@ def bad_csvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "tmp": str(tmp),
         "good": str(write_csv(tmp / "good.csv", ["a", "b", "y"], numbers)),
         "text": str(write_csv(tmp / "text.csv", ["a", "b", "y"], text)),
-        "nan": str(write_csv(tmp / "nan.csv", ["a", "b", "y"], nan)),
+        "inf": str(write_csv(tmp / "inf.csv", ["a", "b", "y"], inf)),
         "few": str(write_csv(tmp / "few.csv", ["a", "b", "y"], numbers[:9])),
         "single": str(
             write_csv(tmp / "single.csv", ["a", "b", "y"], [[i, i, 1] for i in range(20)])

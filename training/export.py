@@ -1,0 +1,193 @@
+"""model.onnx from a fitted model, shipped only when it answers exactly like scikit-learn.
+
+The parity gate runs the function's own two runtimes on the sample rows, after the function's
+own validation step: what it compares is what each runtime would serve. Labels must be equal
+on every row; probabilities, decision values and regression values within PARITY_TOLERANCE.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from serving.batch import Batch, Method, Table
+from serving.manifest import Manifest
+from serving.runtimes.onnx_runtime import DECISION_OUTPUT, OnnxRuntime, session_options
+from serving.runtimes.sklearn_runtime import SklearnRuntime
+from serving.schema import Feature
+from serving.validate import validate
+
+PARITY_TOLERANCE = 1e-9
+# The tensor skl2onnx's linear classifiers compute their decision values in.
+RAW_SCORES = "raw_scores"
+OPSET = 19  # Equal on strings (training/onnx_imputer.py)
+
+
+def serving_manifest(
+    features: list[Feature], task: str, classes: list[Any] | None, on_dataframe: bool
+) -> Manifest:
+    """The parts of the manifest the runtimes and the validation step read."""
+    return Manifest(
+        name="export",
+        model_version="export",
+        task=task,
+        feature_names=tuple(f.name for f in features),
+        features=tuple(features),
+        classes=tuple(classes) if classes is not None else None,
+        artifacts={},
+        raw={},
+        fitted_on_dataframe=on_dataframe,
+    )
+
+
+def servable_rows(frame: pd.DataFrame, features: list[Feature]) -> pd.DataFrame:
+    """The rows the function would serve: none missing a value the model cannot do without."""
+    required = [f.name for f in features if not f.nullable]
+    return frame.dropna(subset=required) if required else frame
+
+
+def sample_table(frame: pd.DataFrame, manifest: Manifest) -> Table:
+    """The sample rows as the function would receive them, through its validation step."""
+    columns = {
+        name: [None if pd.isna(v) else v for v in frame[name].tolist()] for name in frame.columns
+    }
+    return validate(Batch(columns=columns), manifest.features, max_rows=len(frame))
+
+
+def export_onnx(
+    model: Any, frame: pd.DataFrame, manifest: Manifest
+) -> tuple[bytes, dict[str, Any]] | None:
+    """model.onnx bytes and its parity record, or None (with one printed line saying why)."""
+    try:
+        from skl2onnx import to_onnx
+
+        from training import onnx_imputer
+    except ImportError:
+        print(
+            "ONNX export skipped: skl2onnx is not installed (pip install -r requirements-dev.txt)"
+        )
+        return None
+    onnx_imputer.register()
+    _register_tree_converters()
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # no usage telemetry from training
+    table = sample_table(frame, manifest)
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    options = {id(final): {"zipmap": False}} if manifest.classes is not None else {}
+    # An integer column that may be missing is fed as float64 (NaN), so the graph takes doubles.
+    widened = {f.name: np.float64 for f in manifest.features if f.type == "integer" and f.nullable}
+    example = (
+        frame.iloc[:1].astype(widened)
+        if manifest.fitted_on_dataframe
+        else np.asarray(table.matrix)[:1]
+    )
+    try:
+        graph = to_onnx(model, example, options=options, target_opset={"": OPSET})
+        with_decision = add_decision_output(graph, model)
+        onnx_bytes = with_decision or graph.SerializeToString()
+        parity = check_parity(model, onnx_bytes, manifest, table)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        print(f"ONNX export skipped: this model does not convert to float64 ONNX ({reason})")
+        return None
+    decision = parity.get("decision_function_max_abs_diff")
+    if decision is not None and decision > PARITY_TOLERANCE:
+        print(
+            f"ONNX export: decision values left out (max difference {decision:.3g} > "
+            f"{PARITY_TOLERANCE:g}); MODEL_RUNTIME=sklearn serves them"
+        )
+        onnx_bytes = graph.SerializeToString()
+        del parity["decision_function_max_abs_diff"]
+    if parity["max_abs_diff"] > PARITY_TOLERANCE or not parity["labels_equal"]:
+        print(
+            "ONNX export skipped: ONNX outputs differ from scikit-learn on the sample rows "
+            f"(max difference {parity['max_abs_diff']:.3g} > {PARITY_TOLERANCE:g} "
+            "or labels differ); the scikit-learn runtime serves this model"
+        )
+        return None
+    return onnx_bytes, parity
+
+
+def _register_tree_converters() -> None:
+    """Exact float64 tree ensembles, where training/onnx_trees.py provides them."""
+    try:
+        from training import onnx_trees  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    onnx_trees.register_exact_converters()
+
+
+def add_decision_output(graph: Any, model: Any) -> bytes | None:
+    """The graph with a `decision_function` output, where the converter computes the scores.
+
+    skl2onnx's linear classifiers compute `raw_scores` (one column per class; for two classes
+    [-score, score]) before turning them into probabilities: exposing them serves decision
+    values without scikit-learn. None when the graph has no such tensor.
+    """
+    from onnx import ModelProto, TensorProto, helper, numpy_helper
+
+    classes = getattr(model, "classes_", None)
+    produced = {name for node in graph.graph.node for name in node.output}
+    if classes is None or RAW_SCORES not in produced or not hasattr(model, "decision_function"):
+        return None
+    extended = ModelProto()
+    extended.CopyFrom(graph)
+    if len(classes) == 2:
+        column = numpy_helper.from_array(np.array(1, dtype=np.int64), "positive_column")
+        extended.graph.initializer.append(column)
+        node = helper.make_node("Gather", [RAW_SCORES, column.name], [DECISION_OUTPUT], axis=1)
+        shape: list[int | None] = [None]
+    else:
+        node = helper.make_node("Identity", [RAW_SCORES], [DECISION_OUTPUT])
+        shape = [None, len(classes)]
+    extended.graph.node.append(node)
+    output = helper.make_tensor_value_info(DECISION_OUTPUT, TensorProto.DOUBLE, shape)
+    extended.graph.output.append(output)
+    return bytes(extended.SerializeToString())
+
+
+def check_parity(model: Any, onnx_bytes: bytes, manifest: Manifest, table: Table) -> dict[str, Any]:
+    """Both runtimes on the same checked rows: are the labels equal, how far apart the rest."""
+    import onnxruntime as ort
+    import sklearn
+
+    session = ort.InferenceSession(
+        onnx_bytes, sess_options=session_options(ort), providers=["CPUExecutionProvider"]
+    )
+    served = OnnxRuntime(session, ort.__version__, manifest)
+    reference = SklearnRuntime(model, (), sklearn.__version__, manifest)
+    methods: tuple[Method, ...] = ("predict",)
+    if manifest.classes is not None:
+        methods += ("predict_proba",)
+    ours, theirs = served.run(table, methods), reference.run(table, methods)
+    if manifest.classes is None:
+        labels_equal, difference = True, _distance(ours["predict"], theirs["predict"])
+    else:
+        labels_equal = bool(np.array_equal(ours["predict"], theirs["predict"]))
+        difference = _distance(ours["predict_proba"], theirs["predict_proba"])
+    parity: dict[str, Any] = {
+        "rows": table.n_rows,
+        "labels_equal": labels_equal,
+        "max_abs_diff": difference,
+        "tolerance": PARITY_TOLERANCE,
+    }
+    if served.has_decision_function:
+        parity["decision_function_max_abs_diff"] = check_decision_parity(served, reference, table)
+    return parity
+
+
+def check_decision_parity(served: OnnxRuntime, reference: SklearnRuntime, table: Table) -> float:
+    """Largest difference between the graph's decision values and scikit-learn's."""
+    method: tuple[Method, ...] = ("decision_function",)
+    ours, theirs = served.run(table, method), reference.run(table, method)
+    return _distance(ours["decision_function"], theirs["decision_function"])
+
+
+def _distance(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """Largest absolute difference; infinite when the shapes differ."""
+    ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
+    if ours.shape != theirs.shape:
+        return float("inf")
+    return float(np.max(np.abs(ours - theirs))) if ours.size else 0.0

@@ -1,0 +1,121 @@
+"""Prove, before deploying, that the cloud can unpickle the model.
+
+A fresh Python process is given only what `.gcloudignore` uploads (main.py, serving/, the model)
+and may import only the standard library and what requirements.txt installs (its pinned
+distributions and everything they require). It loads the artifact the way the function does.
+A function defined in the training script (`__main__`), a local module that is not uploaded,
+or a library missing from requirements.txt is reported in one line here, not in the cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# What .gcloudignore lets through besides model/ (tests/test_deploy.py checks the upload set).
+UPLOADED = ("main.py", "requirements.txt", "serving")
+
+_CHILD = r"""
+import importlib.abc, importlib.machinery, importlib.metadata as md, io, json, re, sys, warnings
+
+folder, artifact = sys.argv[1], sys.argv[2]
+sys.path.insert(0, folder)
+
+def closure(names):
+    seen, todo = set(), list(names)
+    while todo:
+        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = md.distribution(name).requires or []
+        except md.PackageNotFoundError:
+            continue
+        todo += [re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0]
+                 for r in requires if "extra ==" not in r]
+    return seen
+
+pinned = [line.split("==")[0].strip() for line in open(folder + "/requirements.txt")
+          if line.strip() and not line.startswith("#")]
+allowed = closure(pinned)
+modules = {m for m, dists in md.packages_distributions().items()
+           if any(re.sub(r"[-_.]+", "-", d).lower() in allowed for d in dists)}
+modules |= set(sys.stdlib_module_names) | {"main", "serving"} | set(sys.builtin_module_names)
+
+stdlib = [p for p in sys.path if not p.endswith("site-packages") and p != folder]
+
+class OnlyDeployed(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in modules or top in sys.modules:
+            return None
+        if importlib.machinery.PathFinder.find_spec(top, stdlib) is None:
+            raise ModuleNotFoundError(f"No module named {top!r}", name=top)
+        modules.add(top)
+        return None
+
+sys.meta_path.insert(0, OnlyDeployed())
+import joblib
+try:
+    with open(artifact, "rb") as handle:
+        joblib.load(io.BytesIO(handle.read()))
+except ModuleNotFoundError as exc:
+    print(json.dumps({"module": exc.name}))
+    sys.exit(3)
+except AttributeError as exc:
+    print(json.dumps({"attribute": str(exc)}))
+    sys.exit(3)
+except Exception as exc:
+    print(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:300]}))
+    sys.exit(3)
+"""
+
+
+def cloud_load_problem(artifact: bytes) -> str | None:
+    """None when a deployed function could unpickle `artifact`; else why not, in one line."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for name in UPLOADED:
+            source = REPO / name
+            if source.is_dir():
+                shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, root / name)
+        (root / "model.joblib").write_bytes(artifact)
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _CHILD, str(root), str(root / "model.joblib")],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    if done.returncode == 0:
+        return None
+    try:
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return f"a fresh Python could not load it: {done.stderr.strip()[-300:]}"
+    if "module" in found:
+        return (
+            f"it needs the module {found['module']!r}, which the function would not have: "
+            "add its library to requirements.txt, or move your code into an uploaded module"
+        )
+    if "attribute" in found:
+        where = re.search(r"on <module '([^']+)'", found["attribute"])
+        module = where.group(1) if where else "a module"
+        what = re.search(r"attribute '([^']+)'", found["attribute"])
+        name = what.group(1) if what else "a name"
+        if module == "__main__":
+            return (
+                f"it refers to {name!r} defined in the training script (__main__), which "
+                "the function does not have: define it in a module and upload that module"
+            )
+        return f"it refers to {name!r} in {module}, which has no such name here"
+    return f"a fresh Python could not load it: {found['error']}"
