@@ -150,7 +150,7 @@ def _number_column(values: Any, feature: Feature, text: bool) -> np.ndarray:
     if feature.type == "integer":
         for row in np.flatnonzero(np.isfinite(column) & (column != np.round(column))):
             raise InvalidInput(
-                f"row {row}, feature {feature.name!r}: expected an integer, got {column[row]!r}"
+                f"row {row}, feature {feature.name!r}: expected an integer, got {float(column[row]):g}"
             )
     return column
 

@@ -66,14 +66,9 @@ import joblib
 try:
     with open(artifact, "rb") as handle:
         joblib.load(io.BytesIO(handle.read()))
-except ModuleNotFoundError as exc:
-    print(json.dumps({"module": exc.name}))
-    sys.exit(3)
-except AttributeError as exc:
-    print(json.dumps({"attribute": str(exc)}))
-    sys.exit(3)
 except Exception as exc:
-    print(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:300]}))
+    print(json.dumps({"type": type(exc).__name__, "name": getattr(exc, "name", None),
+                      "message": str(exc)[:300]}))
     sys.exit(3)
 """
 
@@ -102,20 +97,23 @@ def cloud_load_problem(artifact: bytes) -> str | None:
         found = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return f"a fresh Python could not load it: {done.stderr.strip()[-300:]}"
-    if "module" in found:
+    return explain(found["type"], found["name"], found["message"])
+
+
+def explain(kind: str, name: str | None, message: str) -> str:
+    """Why an unpickling error happened, in terms of what the user can change."""
+    if kind == "ModuleNotFoundError":
         return (
-            f"it needs the module {found['module']!r}, which the function would not have: "
-            "add its library to requirements.txt, or move your code into an uploaded module"
+            f"it needs the module {name!r}, which the function would not have: add its "
+            "library to requirements.txt, or move your code into an uploaded module"
         )
-    if "attribute" in found:
-        where = re.search(r"on <module '([^']+)'", found["attribute"])
-        module = where.group(1) if where else "a module"
-        what = re.search(r"attribute '([^']+)'", found["attribute"])
-        name = what.group(1) if what else "a name"
-        if module == "__main__":
+    where = re.search(r"attribute '([^']+)' on <module '([^']+)'", message)
+    if kind == "AttributeError" and where:
+        attribute, module = where.groups()
+        if module.endswith("__main__"):
             return (
-                f"it refers to {name!r} defined in the training script (__main__), which "
+                f"it refers to {attribute!r} defined in the training script (__main__), which "
                 "the function does not have: define it in a module and upload that module"
             )
-        return f"it refers to {name!r} in {module}, which has no such name here"
-    return f"a fresh Python could not load it: {found['error']}"
+        return f"it refers to {attribute!r} in {module}, which has no such name here"
+    return f"a fresh Python could not load it: {kind}: {message}"

@@ -17,15 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.base import is_classifier, is_regressor
+from sklearn.base import BaseEstimator, is_classifier, is_regressor
 from sklearn.exceptions import InconsistentVersionWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from serving.manifest import sha256_hex
 from training.data import DataError, frame_from_rows, read_rows, text_columns
 from training.evaluate import evaluate
+from training.export import servable_rows
 from training.folder import created_at, describe_model, write_model
-from training.isolation import REPO, cloud_load_problem
+from training.isolation import REPO, cloud_load_problem, explain
 from training.schema import infer_features
 
 
@@ -67,8 +68,10 @@ def package(args: argparse.Namespace) -> dict[str, Any]:
         "sample_data": {"source": args.data.name, "rows": len(frame)},
     }
     if target is not None:
-        manifest["metrics"] = evaluate(model, task, inputs, target)
-        manifest["metrics_on"] = f"the {len(frame)} sample rows of {args.data.name}"
+        servable = servable_rows(frame, features).index
+        rows = frame.loc[servable] if on_dataframe else frame.loc[servable].to_numpy(np.float64)
+        manifest["metrics"] = evaluate(model, task, rows, target[frame.index.get_indexer(servable)])
+        manifest["metrics_on"] = f"the {len(servable)} servable sample rows of {args.data.name}"
     write_model(args.out, manifest, artifacts)
     return manifest
 
@@ -83,10 +86,9 @@ def load_model_file(path: Path, trusted: list[str]) -> tuple[Any, str]:
             model = _load_skops(path, trusted) if path.suffix == ".skops" else _load_pickle(path)
         except DataError:
             raise
-        except ModuleNotFoundError as exc:
-            raise DataError(
-                f"cannot load {path.name}: it needs the module {exc.name!r}, not installed here"
-            ) from None
+        except (ModuleNotFoundError, AttributeError) as exc:
+            reason = explain(type(exc).__name__, getattr(exc, "name", None), str(exc))
+            raise DataError(f"cannot load {path.name}: {reason}") from None
         except Exception as exc:
             raise DataError(f"cannot read {path.name}: {_first_line(exc)}") from None
     versions = [w.message for w in caught if isinstance(w.message, InconsistentVersionWarning)]
@@ -114,7 +116,8 @@ def _load_skops(path: Path, trusted: list[str]) -> Any:
 
 def check_model(model: Any, path: Path) -> None:
     """A fitted scikit-learn classifier or regressor, or one line saying what it is instead."""
-    if not (is_classifier(model) or is_regressor(model)) or not hasattr(model, "predict"):
+    estimator = isinstance(model, BaseEstimator) and (is_classifier(model) or is_regressor(model))
+    if not estimator or not hasattr(model, "predict"):
         raise DataError(
             f"{path.name} holds a {type(model).__module__}.{type(model).__qualname__}, not a "
             "scikit-learn classifier or regressor (or a Pipeline ending in one)"
