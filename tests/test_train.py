@@ -416,3 +416,82 @@ def onnx_graph(folder: Path) -> dict[str, Any]:
             for tensor in graph.initializer
         },
     }
+
+
+# --- tables with text and gaps -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def penguins_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """train.py on the real penguins CSV: text columns (island, sex) and NA cells."""
+    from tests.test_bring_your_own import PENGUINS
+
+    out = tmp_path_factory.mktemp("penguins")
+    assert train.main(["--data", str(PENGUINS), "--target", "species", "--out", str(out)]) == 0
+    return out
+
+
+def test_penguins_csv_trains_with_text_and_gaps(
+    penguins_dir: Path, make_client: MakeClient
+) -> None:
+    from tests.test_bring_your_own import penguins, records
+
+    manifest = manifest_of(penguins_dir)
+    kinds = {f["name"]: (f["type"], f["nullable"]) for f in manifest["features"]}
+    assert kinds == {
+        "island": ("string", True),
+        "bill_length_mm": ("number", True),
+        "bill_depth_mm": ("number", True),
+        "flipper_length_mm": ("number", True),
+        "body_mass_g": ("number", True),
+        "sex": ("string", True),
+        "year": ("integer", True),
+    }
+    assert manifest["fitted_on"] == "dataframe"
+    assert manifest["classes"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert manifest["metrics"]["accuracy"] > 0.9
+    assert "model.onnx" in manifest["artifacts"]
+    model = joblib.load(penguins_dir / "model.joblib")
+    frame = penguins()
+    for runtime in ("onnx", "sklearn"):
+        client = make_client(MODEL_URI=str(penguins_dir), MODEL_RUNTIME=runtime)
+        answer = client.post("/", json={"instances": records(frame)}).get_json()
+        assert answer["predictions"] == model.predict(frame).tolist(), runtime
+
+
+def test_hist_gradient_boosting_option(train_model: TrainModel) -> None:
+    from tests.test_bring_your_own import PENGUINS
+
+    folder = train_model(
+        "--data", str(PENGUINS), "--target", "species", "--estimator", "hist_gradient_boosting"
+    )
+    manifest = manifest_of(folder)
+    assert "HistGradientBoostingClassifier" in manifest["estimator"]
+    assert manifest["metrics"]["accuracy"] > 0.9
+
+
+def test_blank_targets_are_dropped_and_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [[i, (i * 3) % 7, "" if i % 9 == 0 else i * 1.5] for i in range(40)]
+    data = write_csv(tmp_path / "blank.csv", ["x", "z", "price"], rows)
+    assert train.main(["--data", str(data), "--target", "price", "--out", str(tmp_path / "m")]) == 0
+    assert "dropped 5 rows whose target 'price' is empty or NA" in capsys.readouterr().out
+    manifest = manifest_of(tmp_path / "m")
+    assert manifest["task"] == "regression"
+    assert manifest["training_data"]["rows"] == 35
+
+
+def test_byte_order_mark_and_repeated_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [[i, i % 3, "a" if i % 2 else "b"] for i in range(30)]
+    data = write_csv(tmp_path / "bom.csv", ["weight", "size", "y"], rows)
+    data.write_bytes(b"\xef\xbb\xbf" + data.read_bytes())
+    assert train.main(["--data", str(data), "--target", "y", "--out", str(tmp_path / "m")]) == 0
+    assert manifest_of(tmp_path / "m")["feature_names"] == ["weight", "size"]
+
+    repeated = write_csv(tmp_path / "twice.csv", ["a", "a", "y"], rows)
+    assert train.main(["--data", str(repeated), "--target", "y", "--out", str(tmp_path / "n")]) == 1
+    err = capsys.readouterr().err
+    assert err == "train.py: error: column name 'a' appears more than once in the header\n"
