@@ -7,7 +7,7 @@ import functions_framework
 
 from serving import logs
 from serving.endpoint import Endpoint
-from serving.http import framework_not_found, handle
+from serving.http import framework_bad_request, framework_not_found, handle
 from serving.settings import Settings
 
 # onnxruntime otherwise sends usage telemetry from the instance (seen as DNS lookups of a
@@ -16,8 +16,10 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 SETTINGS = Settings.from_env(os.environ)
 logs.configure(SETTINGS.log_level)
 ENDPOINT = Endpoint(SETTINGS)
-# The framework answers a few paths itself (/favicon.ico, /robots.txt): answer those in JSON too.
+# The framework answers a few requests itself (/favicon.ico, /robots.txt, a malformed Host
+# header): answer those in JSON too.
 functions_framework.errorhandler(404)(framework_not_found)
+functions_framework.errorhandler(400)(framework_bad_request)
 
 
 @functions_framework.http

@@ -90,14 +90,29 @@ def framework_not_found(error: Exception) -> flask.Response:
 
     Register it in main.py with `functions_framework.errorhandler(404)`.
     """
+    return _framework_answer(404, "not_found", f"no route {flask.request.path[:200]!r}")
+
+
+def framework_bad_request(error: Exception) -> flask.Response:
+    """The JSON 400 for requests the web framework refuses before `predict` runs, such as a
+    Host header with a label over 63 characters (werkzeug would answer an HTML page).
+
+    Register it in main.py with `functions_framework.errorhandler(400)`.
+    """
+    message = "the request is malformed (its Host header or URL could not be read)"
+    return _framework_answer(400, "bad_request", message)
+
+
+def _framework_answer(status: int, code: str, message: str) -> flask.Response:
+    """A JSON error (and its log line) for a request that never reached `predict`."""
     request_id = flask.request.headers.get(EXECUTION_ID_HEADER, "")
-    message = f"no route {flask.request.path!r}"
     logger.warning(
-        f"{flask.request.method} 404: {message}",
-        extra={"fields": {"request_id": request_id, "code": "not_found"}},
+        f"{flask.request.method} {status}: {message}",
+        extra={"fields": {"request_id": request_id, "code": code}},
     )
-    payload = jsonio.encode(_error(message, "not_found", request_id))
-    return flask.Response(iter([payload]), 404, mimetype="application/json")
+    payload = jsonio.encode(_error(message, code, request_id))
+    # Streamed: the framework then does not read a body it has not been asked to.
+    return flask.Response(iter([payload]), status, mimetype="application/json")
 
 
 def _error(message: str, code: str, request_id: str) -> dict[str, Any]:

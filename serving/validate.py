@@ -49,6 +49,24 @@ def check_rows(count: int, max_rows: int) -> None:
         raise TooManyRows(f"got {count} rows; at most {max_rows} per request (MAX_ROWS)")
 
 
+def check_structure(body: bytes, max_rows: int, csv: bool = False) -> None:
+    """Refuse a body that must hold more than MAX_ROWS rows, before parsing it.
+
+    Parsing builds Python objects for every row, and a few bytes a row (`[],` or a newline)
+    would otherwise fill the instance's memory before the row count is known. Every JSON row
+    needs at least one `[` or `{` (and each tensor or option a few more); every CSV row a line.
+    """
+    if csv:
+        count, limit, what = body.count(b"\n"), max_rows + 1, "lines"
+    else:
+        count, limit, what = body.count(b"[") + body.count(b"{"), 2 * max_rows + 1024, "brackets"
+    if count > limit:
+        raise TooManyRows(
+            f"the body has {count} {what}, more than {max_rows} rows can take; at most "
+            f"{max_rows} rows per request (MAX_ROWS)"
+        )
+
+
 def echo(value: Any) -> str:
     """A client's value for an error message, cut short (never a whole body in a log line)."""
     text = repr(value)
@@ -149,8 +167,9 @@ def _number_column(values: Any, feature: Feature, text: bool) -> np.ndarray:
         _missing_or_refuse(feature, int(row), column[row])
     if feature.type == "integer":
         for row in np.flatnonzero(np.isfinite(column) & (column != np.round(column))):
+            got = float(column[row])
             raise InvalidInput(
-                f"row {row}, feature {feature.name!r}: expected an integer, got {float(column[row]):g}"
+                f"row {row}, feature {feature.name!r}: expected an integer, got {got:g}"
             )
     return column
 

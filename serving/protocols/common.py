@@ -14,7 +14,7 @@ from serving.errors import NotFound, UnsupportedMediaType
 from serving.loading import LoadedModel
 from serving.settings import Settings
 from serving.slot import LazySlot
-from serving.validate import echo, validate
+from serving.validate import check_structure, echo, validate
 
 
 @dataclass(frozen=True)
@@ -58,13 +58,14 @@ class Host(Protocol):
 JSON_TYPES = ("application/json",)
 
 
-def decode_json(call: Call) -> Any:
-    """The JSON body, or 415 naming the accepted media types."""
+def decode_json(call: Call, max_rows: int) -> Any:
+    """The JSON body, or 415 naming the accepted media types (422 for far too many rows)."""
     if call.content_type not in JSON_TYPES:
         raise UnsupportedMediaType(
             f"Content-Type {echo(call.content_type or '(none)')} is not accepted; "
             "send application/json (or text/csv to / and /invocations)"
         )
+    check_structure(call.body, max_rows)
     return jsonio.decode(call.body)
 
 

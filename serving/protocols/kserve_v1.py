@@ -22,7 +22,7 @@ def model_ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
 
 def predict(host: Host, call: Call, match: dict[str, str]) -> Reply:
     """POST /v1/models/{name}:predict with `{"instances"}` or `{"inputs"}`."""
-    body = decode_json(call)
+    body = decode_json(call, host.settings.max_rows)
     key = format_key(body, ACCEPTED)
     model = host.model.get()
     check_name(model, match["name"])

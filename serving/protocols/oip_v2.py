@@ -27,7 +27,7 @@ from serving.protocols.oip_tensors import (
     datatype_of,
     output_tensor,
 )
-from serving.validate import echo
+from serving.validate import check_structure, echo
 
 INPUT_NAME = "input"
 # model_name / model_version: KServe's own client sends them in the body (checked like the path).
@@ -69,6 +69,7 @@ def infer_route(host: Host, call: Call, match: dict[str, str]) -> Reply:
     """POST .../infer: JSON tensors, or a JSON header and binary tensor data after it."""
     header, binary = split_body(call.body, call.headers)
     try:
+        check_structure(header, host.settings.max_rows)
         body = jsonio.decode(header)
     except InvalidJSON:
         # Binary data sent without the header: say what is missing, not where JSON broke.

@@ -13,6 +13,7 @@ from serving.protocols import kserve_v1, oip_v2, shapes
 from serving.protocols.common import Call, Host, Reply, decode_json, predictions
 from serving.protocols.csv_body import CSV_TYPES, parse_csv
 from serving.settings import Settings
+from serving.validate import check_structure
 
 Handler = Callable[[Host, Call, dict[str, str]], Reply]
 GET = ("GET", "HEAD")
@@ -44,9 +45,10 @@ def answer_call(host: Host, call: Call, accepted: tuple[str, ...]) -> Reply:
     if call.content_type in CSV_TYPES:
         model = host.model.get()
         ask = Ask((check_method(call.query.get("predict_method", "predict")),))
+        check_structure(call.body, host.settings.max_rows, csv=True)
         batch = parse_csv(call.body, model.manifest.feature_names)
         return predictions(model, batch, ask, host.settings.max_rows)
-    body = decode_json(call)
+    body = decode_json(call, host.settings.max_rows)
     key = shapes.format_key(body, accepted)
     return shapes.answer(host.model.get(), body, key, host.settings.max_rows)
 

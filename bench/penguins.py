@@ -1,0 +1,136 @@
+"""A mixed-type model (text columns and gaps) against the ten-line pandas handler.
+
+    python bench/penguins.py            # the full run recorded in BENCHMARKS.md (~2 minutes)
+    python bench/penguins.py --quick    # a seconds-long smoke run (CI)
+
+train.py fits its ColumnTransformer pipeline (numbers imputed and scaled, text imputed and
+one-hot encoded) + LogisticRegression on palmerpenguins' CSV, into a temp folder. The same
+model.joblib is served by the ten-line handler a user would write for it
+(bench/baseline/dataframe_main.py: a pandas DataFrame from the JSON instances, then
+model.predict), and the folder by this project with MODEL_RUNTIME=onnx and sklearn. One request
+shape for all three: one penguin with a text field and a null. Figures are medians, each printed
+with its ratio to the baseline of the same run; the three must answer the same label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from common import REPO, Variant, launch, memory_mb, post
+from compare import cold_starts, keepalive_latencies, report
+
+# The README's example: island is text, sex is missing.
+PENGUIN = {
+    "island": "Biscoe",
+    "bill_length_mm": 45.1,
+    "bill_depth_mm": 14.5,
+    "flipper_length_mm": 215,
+    "body_mass_g": 5000,
+    "sex": None,
+    "year": 2008,
+}
+BODY = json.dumps({"instances": [PENGUIN]}).encode()
+
+
+def penguins_csv() -> Path:
+    """The CSV the palmerpenguins package ships (no download)."""
+    import palmerpenguins
+
+    return Path(palmerpenguins.__file__).parent / "data" / "penguins.csv"
+
+
+@contextlib.contextmanager
+def trained_penguins() -> Iterator[Path]:
+    """train.py on the penguins CSV (target: species), in a temp folder that lasts the block."""
+    import train  # scikit-learn: only once the benchmark really starts
+
+    with tempfile.TemporaryDirectory() as folder:
+        model_dir = Path(folder) / "model"
+        args = ["--data", str(penguins_csv()), "--target", "species", "--out", str(model_dir)]
+        if train.main(args) != 0:
+            raise SystemExit("train.py could not train the penguins model")
+        if not (model_dir / "model.onnx").exists():
+            raise SystemExit("train.py wrote no model.onnx for the penguins model")
+        yield model_dir
+
+
+def variants(model_dir: Path) -> list[Variant]:
+    """The ten-line pandas handler, this project on ONNX, and on scikit-learn."""
+    return [
+        Variant(
+            "baseline",
+            REPO / "bench" / "baseline" / "dataframe_main.py",
+            {"BASELINE_MODEL": str(model_dir / "model.joblib")},
+        ),
+        Variant("onnx", REPO / "main.py", {"MODEL_URI": str(model_dir), "MODEL_RUNTIME": "onnx"}),
+        Variant(
+            "sklearn", REPO / "main.py", {"MODEL_URI": str(model_dir), "MODEL_RUNTIME": "sklearn"}
+        ),
+    ]
+
+
+def predictions(url: str) -> list[object]:
+    """The labels a warm server answers for BODY."""
+    status, answer = post(url, BODY)
+    if status != 200:
+        raise RuntimeError(f"{url} answered {status}: {answer[:500]!r}")
+    return list(json.loads(answer)["predictions"])
+
+
+def measure(
+    variant: Variant, starts: list[float], args: argparse.Namespace
+) -> tuple[dict[str, float], list[object]]:
+    """All figures for one variant (its cold starts already measured) and its answer."""
+    server = launch(variant)
+    try:
+        answer = predictions(server.url)
+        latencies = keepalive_latencies(server.url, BODY, args.requests, args.warmup)
+        peak, _, pss = memory_mb(server.process.pid)
+    finally:
+        server.stop()
+    figures = {
+        "cold_start_s": statistics.median(starts),
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": statistics.quantiles(latencies, n=100)[98] * 1000,
+        "peak_rss_mb": peak,
+        "pss_mb": pss,
+    }
+    return figures, answer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    full = not args.quick
+    starts_each = 7 if full else 1
+    args.requests = 3000 if full else 50
+    args.warmup = 200 if full else 5
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    with trained_penguins() as model_dir:
+        candidates = variants(model_dir)
+        starts = cold_starts(candidates, BODY, starts_each)
+        results: dict[str, dict[str, float]] = {}
+        answers: dict[str, list[object]] = {}
+        for variant in candidates:
+            results[variant.name], answers[variant.name] = measure(
+                variant, starts[variant.name], args
+            )
+    if len({json.dumps(answer) for answer in answers.values()}) != 1:
+        raise SystemExit(f"the variants disagree on the penguin: {answers}")
+    print(f"every variant answers {answers['baseline']}")
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
