@@ -119,6 +119,10 @@ def _number_matrix(rows: Any, features: Sequence[Feature]) -> np.ndarray | None:
     """The bulk path: rows of plain numbers as a float64 matrix; None when cells need a closer
     look (null, text, missing markers), which the column-by-column path gives."""
     width = len(features)
+    first = rows[0] if len(rows) else None
+    if isinstance(first, list) and len(first) != width:
+        # Before numpy copies a row that may hold millions of values.
+        raise InvalidInput(f"expected {width} features, got {len(first)}")
     try:
         array = np.asarray(rows)
     except (ValueError, OverflowError):
