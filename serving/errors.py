@@ -30,6 +30,8 @@ class ServingError(Exception):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        # Fields a request format adds to the error body (BigQuery's errorMessage).
+        self.body_fields: dict[str, str] = {}
 
 
 class RequestError(ServingError):

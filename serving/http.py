@@ -34,7 +34,7 @@ def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
             request.method, request.path, request.mimetype, body, request.args, request_headers
         )
     except ServingError as exc:
-        error = _error(exc.message, exc.code, request_id)
+        error = _error(exc.message, exc.code, request_id) | exc.body_fields
         reply = Reply(exc.status, error, {"code": exc.code}, headers=exc.headers)
     except Exception:
         logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})

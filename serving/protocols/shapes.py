@@ -8,19 +8,19 @@ from serving.batch import Ask, Batch
 from serving.errors import InvalidInput
 from serving.loading import LoadedModel
 from serving.payload import parse_predict, read_method
-from serving.protocols import mlflow, oip_v2
+from serving.protocols import bigquery, mlflow, oip_v2
 from serving.protocols.common import Reply, predictions
 from serving.protocols.oip_tensors import is_tensor_list
 from serving.validate import echo
 
 # The key that names each format; a body must hold exactly one of them.
-FORMAT_KEYS = ("features", "instances", "inputs", "dataframe_split", "dataframe_records")
+FORMAT_KEYS = ("features", "instances", "inputs", "dataframe_split", "dataframe_records", "calls")
 ACCEPTED_SHAPES = (
     '{"features": [...]} or {"instances": [...]} (this function, Vertex AI, KServe v1), '
     '{"inputs": [{"name", "shape", "datatype", "data"}]} (Open Inference Protocol v2), '
     '{"inputs": [[...], ...]} (KServe v1, MLflow), '
     '{"dataframe_split": {...}} or {"dataframe_records": [...]} (MLflow), '
-    "or a text/csv body"
+    '{"calls": [[...], ...]} (BigQuery remote functions), or a text/csv body'
 )
 
 
@@ -43,6 +43,8 @@ def answer(model: LoadedModel, body: dict[str, Any], key: str, max_rows: int) ->
     """Answer a JSON body whose format key was found, in that format's idiom."""
     if key == "inputs" and is_tensor_list(body["inputs"]):
         return oip_v2.infer(model, body, max_rows)
+    if key == "calls":
+        return bigquery.answer(model, body, max_rows)
     if key in ("features", "instances"):
         batch, ask = parse_predict(body)
     elif key == "inputs":
