@@ -1,6 +1,6 @@
 """A mixed-type model (text columns and gaps) against the ten-line pandas handler.
 
-    python bench/penguins.py            # the full run recorded in BENCHMARKS.md (~2 minutes)
+    python bench/penguins.py            # the full run recorded in BENCHMARKS.md (~3 minutes)
     python bench/penguins.py --quick    # a seconds-long smoke run (CI)
 
 train.py fits its ColumnTransformer pipeline (numbers imputed and scaled, text imputed and
@@ -8,8 +8,10 @@ one-hot encoded) + LogisticRegression on palmerpenguins' CSV, into a temp folder
 model.joblib is served by the ten-line handler a user would write for it
 (bench/baseline/dataframe_main.py: a pandas DataFrame from the JSON instances, then
 model.predict), and the folder by this project with MODEL_RUNTIME=onnx and sklearn. One request
-shape for all three: one penguin with a text field and a null. Figures are medians, each printed
-with its ratio to the baseline of the same run; the three must answer the same label.
+shape for all three: one penguin with a text field and a null. Cold starts take turns between
+the variants; then the three warm servers run side by side and take turns, a block of requests
+each. Figures are medians, each printed with its ratio to the baseline of the same run; the
+three must answer the same label.
 """
 
 from __future__ import annotations
@@ -85,24 +87,34 @@ def predictions(url: str) -> list[object]:
 
 
 def measure(
-    variant: Variant, starts: list[float], args: argparse.Namespace
-) -> tuple[dict[str, float], list[object]]:
-    """All figures for one variant (its cold starts already measured) and its answer."""
-    server = launch(variant)
-    try:
-        answer = predictions(server.url)
-        latencies = keepalive_latencies(server.url, BODY, args.requests, args.warmup)
-        peak, _, pss = memory_mb(server.process.pid)
-    finally:
-        server.stop()
-    figures = {
-        "cold_start_s": statistics.median(starts),
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": statistics.quantiles(latencies, n=100)[98] * 1000,
-        "peak_rss_mb": peak,
-        "pss_mb": pss,
+    candidates: list[Variant], starts: dict[str, list[float]], args: argparse.Namespace
+) -> tuple[dict[str, dict[str, float]], dict[str, list[object]]]:
+    """Figures per variant (cold starts already measured) and each one's answer. The warm
+    servers take turns, a block of requests each, so that drift on a shared machine weighs on
+    each alike."""
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for variant in candidates:
+            server = launch(variant)
+            stack.callback(server.stop)
+            servers[variant.name] = server
+        answers = {name: predictions(server.url) for name, server in servers.items()}
+        latencies: dict[str, list[float]] = {name: [] for name in servers}
+        for _ in range(args.rounds):
+            for name, server in servers.items():
+                latencies[name] += keepalive_latencies(server.url, BODY, args.requests, args.warmup)
+        memory = {name: memory_mb(server.process.pid) for name, server in servers.items()}
+    results = {
+        name: {
+            "cold_start_s": statistics.median(starts[name]),
+            "p50_ms": statistics.median(latencies[name]) * 1000,
+            "p99_ms": statistics.quantiles(latencies[name], n=100)[98] * 1000,
+            "peak_rss_mb": memory[name][0],
+            "pss_mb": memory[name][2],
+        }
+        for name in servers
     }
-    return figures, answer
+    return results, answers
 
 
 def main() -> None:
@@ -112,18 +124,14 @@ def main() -> None:
     args = parser.parse_args()
     full = not args.quick
     starts_each = 7 if full else 1
-    args.requests = 3000 if full else 50
-    args.warmup = 200 if full else 5
+    args.rounds = 10 if full else 1
+    args.requests = 300 if full else 50
+    args.warmup = 20 if full else 5
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with trained_penguins() as model_dir:
         candidates = variants(model_dir)
         starts = cold_starts(candidates, BODY, starts_each)
-        results: dict[str, dict[str, float]] = {}
-        answers: dict[str, list[object]] = {}
-        for variant in candidates:
-            results[variant.name], answers[variant.name] = measure(
-                variant, starts[variant.name], args
-            )
+        results, answers = measure(candidates, starts, args)
     if len({json.dumps(answer) for answer in answers.values()}) != 1:
         raise SystemExit(f"the variants disagree on the penguin: {answers}")
     print(f"every variant answers {answers['baseline']}")
