@@ -59,6 +59,8 @@ class FakeState:
     iam_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Revision names per service key ("namespace/name"), oldest first.
     revisions: dict[str, list[str]] = field(default_factory=dict)
+    # Each revision's template, by revision name.
+    revision_templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     functions_deploys: list[str] = field(default_factory=list)
     # Where a traffic tag's URL points (tag -> URL), e.g. a local server for health checks.
     tag_urls: dict[str, str] = field(default_factory=dict)
@@ -81,6 +83,7 @@ class FakeState:
             ):
                 given = template.get("metadata", {}).get("name")
                 revisions.append(given or f"{name}-{len(revisions) + 1:05d}-xyz")
+                self.revision_templates[revisions[-1]] = template
             generation = (previous or {}).get("metadata", {}).get("generation", 0) + 1
             service["metadata"].update(
                 {"generation": generation, "namespace": namespace, "uid": "fake-uid"}

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.helpers import (
+    DEPLOY_SH,
     NEVER_UPLOADED,
     REPO,
     RUN_HOST,
     SERVING_FILES,
+    Deploy,
     write_tree,
 )
 from tests.fake_google_apis import FakeGoogleApis
@@ -88,7 +90,8 @@ def run_host_namespace(tmp_path: Path) -> list[str]:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("a full Cloud Run deploy needs root and unshare to map a host name")
     hosts = tmp_path / "hosts"
-    hosts.write_text(f"127.0.0.1 localhost {RUN_HOST} us-central1-{RUN_HOST}\n")
+    regional = " ".join(f"{region}-{RUN_HOST}" for region in ("us-central1", "europe-west1"))
+    hosts.write_text(f"127.0.0.1 localhost {RUN_HOST} {regional}\n")
     prefix = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts)]
     probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
     if probe.returncode != 0:
@@ -106,3 +109,29 @@ def recording_gcloud(tmp_path: Path, gcloud_env: dict[str, str]) -> tuple[dict[s
     fake.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\n')
     fake.chmod(0o755)
     return {**gcloud_env, "PATH": f"{bin_dir}:{gcloud_env['PATH']}"}, log
+
+
+@pytest.fixture
+def deploy(
+    run_host_namespace: list[str], deploy_env: dict[str, str], fake_apis: FakeGoogleApis
+) -> Deploy:
+    """Run deploy.sh with these arguments against the local fakes, Cloud Run host mapped.
+
+    Every functions deploy also calls `gcloud run services update` (the CPU boost), and
+    gcloud puts the region in front of the Cloud Run host: hence the namespace.
+    """
+    env = {**deploy_env, **fake_apis.endpoint_overrides(run_host=RUN_HOST)}
+
+    def run(
+        *args: str, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*run_host_namespace, str(DEPLOY_SH), *args],
+            env={**env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+
+    return run

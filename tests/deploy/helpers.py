@@ -10,6 +10,7 @@ import subprocess
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ DEPLOY_SH = REPO / "deploy.sh"
 GCLOUD = shutil.which("gcloud")
 PROJECT = "demo-project"
 RUN_HOST = "run.fake-apis.test"  # gcloud calls us-central1-run.fake-apis.test for Cloud Run
+
+# deploy.sh run against the local fakes: the `deploy` fixture.
+Deploy = Callable[..., "subprocess.CompletedProcess[str]"]
 
 needs_gcloud = pytest.mark.skipif(
     GCLOUD is None, reason="the gcloud CLI (google-cloud-cli) is not installed"

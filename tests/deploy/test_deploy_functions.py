@@ -13,16 +13,16 @@ from tests.deploy.helpers import (
     PROJECT,
     REPO,
     SERVING_FILES,
+    Deploy,
     create_bucket,
     gcs_objects,
     needs_gcloud,
     only_request,
-    run_deploy,
     sent_all_users,
     uploaded_names,
     write_tree,
 )
-from tests.fake_google_apis import PROJECT_NUMBER, FakeGoogleApis
+from tests.fake_google_apis import PROJECT_NUMBER, FakeGoogleApis, RecordedRequest
 
 # ------------------------------------------------------------------------------------------
 # .gcloudignore
@@ -77,9 +77,9 @@ def test_gcloudignore_never_uploads_tests_tools_docs_or_secrets(
 
 @needs_gcloud
 def test_functions_deploy_creates_a_private_function_with_the_defaults(
-    serving_source: Path, deploy_env: dict[str, str], fake_apis: FakeGoogleApis
+    serving_source: Path, deploy: Deploy, fake_apis: FakeGoogleApis
 ) -> None:
-    result = run_deploy("--project", PROJECT, "--source", str(serving_source), env=deploy_env)
+    result = deploy("--project", PROJECT, "--source", str(serving_source))
 
     assert result.returncode == 0, result.stderr
     requests = fake_apis.requests
@@ -91,7 +91,11 @@ def test_functions_deploy_creates_a_private_function_with_the_defaults(
     service = body["serviceConfig"]
     assert service["availableMemory"] == "512Mi"
     assert "availableCpu" not in service
-    assert service["environmentVariables"] == {"THREADS": "1", "WORKERS": "1"}
+    assert service["environmentVariables"] == {
+        "THREADS": "1",
+        "WORKERS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
     assert service["minInstanceCount"] == 0
     assert service["maxInstanceCount"] == 10
     assert service["maxInstanceRequestConcurrency"] == 1
@@ -118,11 +122,11 @@ def test_functions_deploy_creates_a_private_function_with_the_defaults(
 
 @needs_gcloud
 def test_functions_deploy_sends_every_option_and_public_sets_all_users(
-    serving_source: Path, deploy_env: dict[str, str], fake_apis: FakeGoogleApis
+    serving_source: Path, deploy: Deploy, fake_apis: FakeGoogleApis
 ) -> None:
     account = f"predictor@{PROJECT}.iam.gserviceaccount.com"
 
-    result = run_deploy(
+    result = deploy(
         "--project",
         PROJECT,
         "--source",
@@ -150,7 +154,6 @@ def test_functions_deploy_sends_every_option_and_public_sets_all_users(
         "--public",
         "--env",
         "MODEL_RUNTIME=sklearn",
-        env=deploy_env,
     )
 
     assert result.returncode == 0, result.stderr
@@ -169,6 +172,7 @@ def test_functions_deploy_sends_every_option_and_public_sets_all_users(
     assert service["environmentVariables"] == {
         "THREADS": "8",
         "WORKERS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
         "MODEL_RUNTIME": "sklearn",
     }
     set_policy = only_request(requests, "POST", ":setIamPolicy")
@@ -179,14 +183,14 @@ def test_functions_deploy_sends_every_option_and_public_sets_all_users(
 
 @needs_gcloud
 def test_redeploy_patches_the_function_and_a_private_deploy_revokes_public_access(
-    serving_source: Path, deploy_env: dict[str, str], fake_apis: FakeGoogleApis
+    serving_source: Path, deploy: Deploy, fake_apis: FakeGoogleApis
 ) -> None:
     source = ["--project", PROJECT, "--source", str(serving_source)]
-    first = run_deploy(*source, "--public", env=deploy_env)
+    first = deploy(*source, "--public")
     assert first.returncode == 0, first.stderr
     assert "allUsers" in json.dumps(fake_apis.state.iam_policies)
 
-    second = run_deploy(*source, "--memory", "1Gi", env=deploy_env)
+    second = deploy(*source, "--memory", "1Gi")
 
     assert second.returncode == 0, second.stderr
     patch = only_request(fake_apis.requests, "PATCH", "/functions/sklearn-predict")
@@ -199,7 +203,7 @@ def test_redeploy_patches_the_function_and_a_private_deploy_revokes_public_acces
 @needs_gcloud
 def test_upload_model_copies_the_folder_to_gcs_and_deploys_it_pinned(
     serving_source: Path,
-    deploy_env: dict[str, str],
+    deploy: Deploy,
     fake_apis: FakeGoogleApis,
     fake_gcs_url: str,
     tmp_path: Path,
@@ -215,7 +219,7 @@ def test_upload_model_copies_the_folder_to_gcs_and_deploys_it_pinned(
     )
     create_bucket(fake_gcs_url, "models")
 
-    result = run_deploy(
+    result = deploy(
         "--project",
         PROJECT,
         "--source",
@@ -224,7 +228,6 @@ def test_upload_model_copies_the_folder_to_gcs_and_deploys_it_pinned(
         str(model_dir),
         "--upload-model",
         "gs://models/iris/v2/",
-        env=deploy_env,
     )
 
     assert result.returncode == 0, result.stderr
@@ -238,3 +241,57 @@ def test_upload_model_copies_the_folder_to_gcs_and_deploys_it_pinned(
         environment["MODEL_SHA256"]
         == hashlib.sha256((model_dir / "manifest.json").read_bytes()).hexdigest()
     )
+
+
+BOOST = "run.googleapis.com/startup-cpu-boost"
+
+
+def serving_revision(fake_apis: FakeGoogleApis, name: str = "sklearn-predict") -> str:
+    """The revision of the function's Cloud Run service that has all the traffic."""
+    service = fake_apis.state.services[f"{PROJECT}/{name}"]
+    [serving] = [entry for entry in service["status"]["traffic"] if entry.get("percent") == 100]
+    return str(serving["revisionName"])
+
+
+def writes(requests: list[RecordedRequest]) -> list[tuple[str, str]]:
+    """The API calls that change something (method, path), source uploads left out."""
+    return [
+        (r.method, r.path)
+        for r in requests
+        if r.method in ("PATCH", "PUT") and not r.path.startswith("/upload/")
+    ]
+
+
+@needs_gcloud
+def test_cpu_boost_is_set_again_after_every_functions_deploy(
+    serving_source: Path, deploy: Deploy, fake_apis: FakeGoogleApis
+) -> None:
+    source = ["--project", PROJECT, "--source", str(serving_source)]
+    first = deploy(*source)
+    assert first.returncode == 0, first.stderr
+    templates = fake_apis.state.revision_templates
+    assert templates[serving_revision(fake_apis)]["metadata"]["annotations"][BOOST] == "True"
+    before = len(fake_apis.requests)
+
+    second = deploy(*source, "--memory", "1Gi")
+
+    assert second.returncode == 0, second.stderr
+    function = "/cloudfunctions/v2/projects/demo-project/locations/us-central1/functions"
+    service = "/run/apis/serving.knative.dev/v1/namespaces/demo-project/services"
+    later = fake_apis.requests[before:]
+    assert writes(later) == [
+        ("PATCH", f"{function}/sklearn-predict"),
+        ("PUT", f"{service}/sklearn-predict"),
+    ]
+    patch, put = [r for r in later if r.method in ("PATCH", "PUT") and "/upload/" not in r.path]
+    assert patch.json["serviceConfig"]["allTrafficOnLatestRevision"] is True
+    assert put.json["spec"]["template"]["metadata"]["annotations"][BOOST] == "True"
+    # The functions deploy wrote its revision without the boost; the one serving has it.
+    revisions = fake_apis.state.revisions[f"{PROJECT}/sklearn-predict"]
+    assert len(revisions) == 4
+    assert BOOST not in templates[revisions[2]]["metadata"]["annotations"]
+    assert serving_revision(fake_apis) == revisions[3]
+    assert templates[revisions[3]]["metadata"]["annotations"][BOOST] == "True"
+    assert templates[revisions[3]]["spec"]["containers"][0]["resources"]["limits"] == {
+        "memory": "1Gi"
+    }
