@@ -82,6 +82,13 @@ def test_help_names_every_option_and_its_environment_fallback(
         "--dry-run",
         "--source",
         "--env",
+        "--no-cpu-boost",
+        "--canary",
+        "--promote",
+        "--rollback",
+        "DEPLOY_IDENTITY_TOKEN",
+        "OPENBLAS_NUM_THREADS=1",
+        "python313",
         "-- ARGS",
         "DEPLOY_PROJECT",
         "GOOGLE_CLOUD_PROJECT",
@@ -434,3 +441,62 @@ def test_allow_unpinned_passes_the_remote_model_through_unpinned(
     assert flag_value(command, "--set-env-vars") == (
         "THREADS=1,WORKERS=1,OPENBLAS_NUM_THREADS=1,MODEL_URI=gs://models/iris/v1/,MODEL_ALLOW_UNPINNED=true"
     )
+
+
+def test_dry_run_canary_prints_every_step_and_runs_nothing(
+    serving_source: Path, recording_gcloud: tuple[dict[str, str], Path]
+) -> None:
+    env, log = recording_gcloud
+    common = [f"--project={PROJECT}", "--region=us-central1"]
+
+    result = run_deploy(
+        "--dry-run",
+        "--project",
+        PROJECT,
+        "--source",
+        str(serving_source),
+        "--canary",
+        "10",
+        env=env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    pin, deploy, tag, describe, health, split = dry_run_commands(result.stdout)
+    assert pin == [
+        *["gcloud", "run", "services", "update-traffic", "sklearn-predict", *common],
+        "--to-revisions=SERVING_REVISION=100",
+        "--update-tags=stable=SERVING_REVISION",
+    ]
+    assert deploy[:3] == ["gcloud", "functions", "deploy"]
+    assert "--serve-all-traffic-latest-revision" not in deploy
+    assert tag == [
+        *["gcloud", "run", "services", "update", "sklearn-predict", *common],
+        *["--no-traffic", "--tag=canary", "--cpu-boost"],
+    ]
+    assert describe[:4] == ["gcloud", "run", "services", "describe"]
+    assert health[0] == "curl"
+    assert health[-1] == "CANARY_URL/health"
+    assert split == [
+        *["gcloud", "run", "services", "update-traffic", "sklearn-predict", *common],
+        "--to-tags=canary=10",
+    ]
+    assert not log.exists()
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [("--promote", ["--to-latest"]), ("--rollback", ["--to-tags=stable=100"])],
+)
+def test_dry_run_promote_and_rollback_move_the_traffic_only(
+    gcloud_env: dict[str, str], action: str, expected: list[str]
+) -> None:
+    result = run_deploy(
+        "--dry-run", "--project", PROJECT, "--region", "europe-west1", action, env=gcloud_env
+    )
+
+    assert result.returncode == 0, result.stderr
+    *_, command = dry_run_commands(result.stdout)
+    assert command == [
+        *["gcloud", "run", "services", "update-traffic", "sklearn-predict"],
+        *[f"--project={PROJECT}", "--region=europe-west1", *expected],
+    ]

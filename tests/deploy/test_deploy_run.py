@@ -37,8 +37,9 @@ from tests.fake_google_apis import FakeGoogleApis
             "--service-account",
             "sa@p.iam.gserviceaccount.com",
             "--public",
-            "--",
             "--no-cpu-boost",
+            "--",
+            "--quiet",
         ],
     ],
 )
@@ -114,6 +115,7 @@ def test_cloud_run_deploy_builds_from_source_and_creates_the_service(
     assert template["metadata"]["annotations"]["autoscaling.knative.dev/maxScale"] == "5"
     limits = template["spec"]["containers"][0]["resources"]["limits"]
     assert limits == {"cpu": "1", "memory": "1Gi"}
-    assert knative_env(service) == {"THREADS": "4", "WORKERS": "1"}
+    assert knative_env(service) == {"THREADS": "4", "WORKERS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    assert template["metadata"]["annotations"]["run.googleapis.com/startup-cpu-boost"] == "True"
     assert sent_all_users(requests) is public
     assert "Deployed sklearn-predict: https://" in result.stdout
