@@ -390,7 +390,9 @@ def results_table(outcomes: list[Outcome]) -> str:
     head += [f"{n} PSS (MiB)" for n in names]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for tier in dict.fromkeys(o.tier for o in outcomes):
-        by_name = {o.variant: o for o in outcomes if o.tier == tier}
+        # A variant not measured at this tier (no boost above 1 vCPU) is an empty outcome.
+        by_name = {n: Outcome(tier, n) for n in names}
+        by_name.update({o.variant: o for o in outcomes if o.tier == tier})
         cells = [tier.label]
         for key, fmt in (("cold_start_s", ".2f"), ("cold_cpu_s", ".2f"), ("warm_p50_ms", ".1f")):
             cells += [_cell(by_name[n].summary()[key], fmt, by_name[n]) for n in names]
@@ -605,9 +607,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         merged = json.loads(args.merge.read_text())
         outcomes = merge(from_json(merged), outcomes)
         info = {**merged["machine"], "boost_run": info["date"], "boost_load": info["load_before"]}
-    print(results_table(outcomes), cost_table(outcomes), boost_table(outcomes), sep="\n\n")
     if args.json:
         args.json.write_text(json.dumps(to_json(outcomes, info, args), indent=1) + "\n")
+    print(results_table(outcomes), cost_table(outcomes), boost_table(outcomes), sep="\n\n")
     if args.png:
         plot(outcomes, args.png, _title(info))
     return 0

@@ -283,3 +283,11 @@ def test_plot_draws_boosted_variants_beside_their_base(tmp_path: Path) -> None:
     tiers.plot(outcomes, path, "test machine")
 
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_results_table_leaves_a_variant_blank_where_it_was_not_measured() -> None:
+    outcomes = [*fake_outcomes(), tiers.Outcome(tiers.TIERS[0], "onnx+boost", [0.3], [0.2])]
+
+    table = tiers.results_table(outcomes)
+
+    assert "| 2 GiB / 1 vCPU | 0.55 | 3.25 | - |" in table
