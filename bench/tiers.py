@@ -636,7 +636,10 @@ def merge(stored: list[Outcome], measured: list[Outcome]) -> list[Outcome]:
 
 
 def _title(info: dict[str, str]) -> str:
-    return f"{info['cpu']}, {info['nproc']} cores, Python {info['python']}, {info['date']}"
+    title = f"{info['cpu']}, {info['nproc']} cores, Python {info['python']}, {info['date']}"
+    if "boost_run" in info:
+        title += f"; boosted starts {info['boost_run']} (load {info['boost_load']})"
+    return title
 
 
 if __name__ == "__main__":
