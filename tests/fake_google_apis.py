@@ -5,6 +5,13 @@ gcloud actually sent. It answers just enough of Cloud Functions v2, Service Usag
 Resource Manager, Cloud Build, Artifact Registry and Cloud Run (v1 and v2) for a deploy to
 finish. Source uploads (the signed URL of `generateUploadUrl`) land in `uploads`. Storage is
 not faked here: tests use fake-gcs-server for it. Binds to 127.0.0.1 only.
+
+Cloud Run services behave like knative ones: a changed revision template is a new revision,
+`spec.traffic` is resolved into `status.traffic` (tags get URLs; `tag_urls` can point one at a
+local server). A gen2 function owns its Cloud Run service (same name): every create or update
+writes a new revision whose template comes only from serviceConfig, so an annotation set
+through Cloud Run (startup CPU boost) is not carried over; traffic moves to it only with
+allTrafficOnLatestRevision (or on create).
 """
 
 from __future__ import annotations
