@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Deploy the model server (main.py, entry point `predict`) as a private HTTPS endpoint on
-# Cloud Functions (gen2) or Cloud Run functions. Run `./deploy.sh --help` for the options.
+# Cloud Functions (gen2) or Cloud Run functions, roll a new model out as a canary, promote
+# or roll it back. Run `./deploy.sh --help` for the options.
 set -euo pipefail
 
 # ---------------------------------------------------------------------------------------
@@ -16,8 +17,26 @@ DEFAULT_MIN_INSTANCES=0         # scale to zero: no idle cost, cold starts after
 DEFAULT_MAX_INSTANCES=10        # caps cost and load on anything downstream
 DEFAULT_CONCURRENCY=1           # requests per instance; >1 needs --cpu 1 or more
 DEFAULT_TIMEOUT=60s
-SUPPORTED_RUNTIMES=(python311 python312)   # what requirements.txt is pinned for
+SUPPORTED_RUNTIMES=(python311 python312 python313)   # proven by tests/deploy/test_deploy_runtimes.py
 ENTRY_POINT=predict
+STABLE_TAG=stable               # the revision that served before a canary (--rollback target)
+CANARY_TAG=canary               # the canary revision; its own URL is https://canary---...
+# Platform limits, checked before anything runs. Service names: RFC 1035 labels of at most
+# 63 characters (https://cloud.google.com/run/docs/reference/rest/v1/ObjectMeta "name";
+# https://cloud.google.com/functions/docs/reference/rest/v2/projects.locations.functions).
+# Memory 128 MiB to 32 GiB (https://cloud.google.com/run/docs/configuring/services/memory-limits,
+# https://cloud.google.com/functions/docs/configuring/memory). Concurrency at most 1000
+# (https://cloud.google.com/run/docs/about-concurrency). Request timeout at most 60 min for
+# HTTP (https://cloud.google.com/run/docs/configuring/request-timeout,
+# https://cloud.google.com/functions/docs/configuring/timeout). A traffic tag and the service
+# name together at most 46 characters (Cloud Run's own error for longer ones: the tag URL is
+# one DNS label).
+MIN_MEMORY_BYTES=$((128 * 1024 * 1024))
+MAX_MEMORY_BYTES=$((32 * 1024 * 1024 * 1024))
+MAX_CONCURRENCY=1000
+MAX_TIMEOUT_SECONDS=3600
+MAX_TAG_AND_NAME=46
+HEALTH_TIMEOUT_SECONDS=120      # a canary's first /health may be a cold start at 0.083 vCPU
 
 script_path=${BASH_SOURCE[0]}
 [[ $script_path == */* ]] || script_path=./$script_path
@@ -26,6 +45,8 @@ SCRIPT_DIR=$(cd "${script_path%/*}" && pwd)
 usage() {
     cat <<EOF
 Usage: ./deploy.sh [OPTIONS] [-- EXTRA_GCLOUD_ARGS...]
+       ./deploy.sh [OPTIONS] --canary PERCENT
+       ./deploy.sh --project ID [--region R] [--name N] --promote | --rollback
 
 Deploys main.py (entry point '${ENTRY_POINT}') with an HTTP trigger, private by default.
 Each option falls back to the environment variable in brackets, then to the default.
@@ -34,7 +55,9 @@ Where:
   --project ID            Google Cloud project [DEPLOY_PROJECT, GOOGLE_CLOUD_PROJECT,
                           CLOUDSDK_CORE_PROJECT, then 'gcloud config get-value project']
   --region REGION         region [DEPLOY_REGION] (default: ${DEFAULT_REGION})
-  --name NAME             function or service name [DEPLOY_NAME] (default: ${DEFAULT_NAME})
+  --name NAME             function or service name: lowercase letters, digits and '-',
+                          starting with a letter, at most 63 characters
+                          [DEPLOY_NAME] (default: ${DEFAULT_NAME})
   --target TARGET         functions: gcloud functions deploy --gen2 --trigger-http
                           run: gcloud run deploy --source --function (Cloud Run functions)
                           [DEPLOY_TARGET] (default: ${DEFAULT_TARGET})
@@ -43,16 +66,24 @@ Where:
 
 Instance size and scaling:
   --runtime RUNTIME       ${SUPPORTED_RUNTIMES[*]} [DEPLOY_RUNTIME] (default: ${DEFAULT_RUNTIME})
-  --memory SIZE           e.g. 512Mi, 1Gi [DEPLOY_MEMORY] (default: ${DEFAULT_MEMORY})
+  --memory SIZE           128Mi to 32Gi, e.g. 512Mi, 1Gi (units k, M, G, Ki, Mi, Gi)
+                          [DEPLOY_MEMORY] (default: ${DEFAULT_MEMORY})
   --cpu CPU               e.g. 0.583, 1, 2 [DEPLOY_CPU] (default: left to gcloud: derived
                           from memory on Cloud Functions, 1 on Cloud Run)
   --min-instances N       instances kept warm [DEPLOY_MIN_INSTANCES] (default: ${DEFAULT_MIN_INSTANCES})
   --max-instances N       scaling cap [DEPLOY_MAX_INSTANCES] (default: ${DEFAULT_MAX_INSTANCES})
-  --concurrency N         requests per instance; N > 1 needs --cpu 1 or more. Sets
+  --concurrency N         requests per instance, 1 to 1000; N > 1 needs --cpu 1 or more. Sets
                           functions-framework's WORKERS to the whole vCPUs (at most N)
                           and THREADS to N shared out among them
                           [DEPLOY_CONCURRENCY] (default: ${DEFAULT_CONCURRENCY})
-  --timeout DURATION      request timeout [DEPLOY_TIMEOUT] (default: ${DEFAULT_TIMEOUT})
+  --timeout DURATION      request timeout, 1s to 3600s (e.g. 60s, 5m, 1h)
+                          [DEPLOY_TIMEOUT] (default: ${DEFAULT_TIMEOUT})
+  --no-cpu-boost          no startup CPU boost (default: on; an instance of 1 vCPU or less
+                          gets 2 vCPU while it starts and for 10 s after, billed). Cloud Run:
+                          'gcloud run deploy --cpu-boost'; Cloud Functions: 'gcloud run
+                          services update NAME --cpu-boost' after every deploy, since
+                          'gcloud functions deploy' has no flag for it and rewrites the
+                          revision template
   --service-account EMAIL runtime identity [DEPLOY_SERVICE_ACCOUNT] (default: gcloud's,
                           the Compute Engine default service account)
 
@@ -68,7 +99,20 @@ Model:
                           [DEPLOY_UPLOAD_MODEL]
   --model-dir DIR         local model folder [DEPLOY_MODEL_DIR] (default: SOURCE/model)
   --env KEY=VALUE         another handler setting, e.g. MODEL_RUNTIME=onnx, MAX_ROWS=1000,
-                          MAX_BODY_BYTES, LOG_LEVEL (repeatable)
+                          MAX_BODY_BYTES, LOG_LEVEL (repeatable); checked with the
+                          function's own parser (serving/settings.py) before deploying.
+                          Values may hold ',' or '@', not both (gcloud's list delimiter).
+                          OPENBLAS_NUM_THREADS=1 is always set (one BLAS thread: a second
+                          one only burns billed CPU at start-up)
+
+Rollouts (both targets, through the Cloud Run service behind the function):
+  --canary PERCENT        deploy as a new revision tagged '${CANARY_TAG}' with no traffic, check
+                          its /health through its tag URL, then send it PERCENT % (1-99)
+                          of requests. The revision serving before is tagged '${STABLE_TAG}'.
+                          Health check token: DEPLOY_IDENTITY_TOKEN, else
+                          'gcloud auth print-identity-token'
+  --promote               send 100 % of requests to the newest revision
+  --rollback              send 100 % back to the revision tagged '${STABLE_TAG}'
 
 Access and control:
   --public                allow unauthenticated calls (anyone on the internet); warns
@@ -147,6 +191,87 @@ require_value() {
     [[ $# -ge 2 && -n $2 && $2 != --* ]] || die "$1 needs a value (see --help)"
 }
 
+# Bytes in a Kubernetes-style size ("512Mi", "1Gi", "2G"); fails when malformed.
+memory_bytes() {
+    local -A unit=([k]=1000 [M]=1000000 [G]=1000000000 [Ki]=1024 [Mi]=1048576 [Gi]=1073741824)
+    [[ $1 =~ ^([0-9]{1,6})(k|M|G|Ki|Mi|Gi)$ ]] || return 1
+    printf '%d' "$((10#${BASH_REMATCH[1]} * ${unit[${BASH_REMATCH[2]}]}))"
+}
+
+# Seconds in a duration ("60s", "5m", "1h", "90"); fails when malformed.
+duration_seconds() {
+    local -A unit=([s]=1 [m]=60 [h]=3600)
+    [[ $1 =~ ^([0-9]{1,6})(s|m|h)?$ ]] || return 1
+    printf '%d' "$((10#${BASH_REMATCH[1]} * ${unit[${BASH_REMATCH[2]:-s}]}))"
+}
+
+# The proposed environment through the function's own parser (serving/settings.py of the
+# source, else of this repo): the same rules the deployed function applies at start-up.
+check_settings() {
+    local serving_root=$source_dir
+    [[ -f $serving_root/serving/settings.py ]] || serving_root=$SCRIPT_DIR
+    command -v python3 >/dev/null ||
+        die "python3 is needed to check the settings with serving/settings.py"
+    python3 - "$serving_root" "$@" <<'PY' 2>&1
+import sys
+
+sys.path.insert(0, sys.argv[1])
+try:
+    from serving.errors import SettingsError
+    from serving.settings import Settings
+except Exception as error:
+    sys.exit(f"cannot load {sys.argv[1]}/serving/settings.py: {error}")
+try:
+    Settings.from_env(dict(pair.split("=", 1) for pair in sys.argv[2:]))
+except SettingsError as error:
+    sys.exit(f"--env: {error}")
+PY
+}
+
+# One field of a Cloud Run service's JSON (on stdin): `serving` prints the revision that
+# has 100 % of the traffic, `tag TAG` the URL of that traffic tag; empty when there is none.
+traffic_field() {
+    python3 -c '
+import json, sys
+traffic = json.load(sys.stdin).get("status", {}).get("traffic", [])
+if sys.argv[1] == "serving":
+    found = [t.get("revisionName", "") for t in traffic if t.get("percent") == 100]
+else:
+    found = [t.get("url", "") for t in traffic if t.get("tag") == sys.argv[2]]
+print(found[0] if found else "")
+' "$@"
+}
+
+# GET URL/health with an identity token; stops with the answer when it is not a 200.
+check_health() {
+    local url=$1/health token status body_file body
+    if ((dry_run)); then
+        # shellcheck disable=SC2016 # printed for the reader to run, not expanded here
+        print_command curl -sS --max-time "$HEALTH_TIMEOUT_SECONDS" \
+            -H 'Authorization: Bearer $(gcloud auth print-identity-token)' "$url"
+        return
+    fi
+    token=${DEPLOY_IDENTITY_TOKEN:-}
+    if [[ -z $token ]]; then
+        token=$(gcloud auth print-identity-token 2>/dev/null) ||
+            die "no identity token for the health check: set DEPLOY_IDENTITY_TOKEN or log in with 'gcloud auth login'; no traffic moved"
+    fi
+    printf '+ %s\n' "$(print_command curl -sS --max-time "$HEALTH_TIMEOUT_SECONDS" "$url")" >&2
+    body_file=$(mktemp)
+    status=$(curl -sS --max-time "$HEALTH_TIMEOUT_SECONDS" -o "$body_file" -w '%{http_code}' \
+        -H "Authorization: Bearer $token" "$url" 2>/dev/null) || status=${status:-000}
+    body=$(head -c 300 "$body_file" | tr -s '\n' ' ')
+    rm -f "$body_file"
+    [[ $status == 200 ]] ||
+        die "canary health check failed: $url answered $status ${body:-(no body)}; no traffic moved, $stable_revision still serves all requests"
+}
+
+# The service's JSON, or a clear stop when there is no service to roll out on.
+service_json() {
+    "${describe_service[@]}" 2>/dev/null ||
+        die "no Cloud Run service '$name' in $region of $project: deploy once without --canary, --promote or --rollback first"
+}
+
 # ---------------------------------------------------------------------------------------
 # Options: flag, then environment, then default.
 # ---------------------------------------------------------------------------------------
@@ -170,6 +295,9 @@ model_dir=${DEPLOY_MODEL_DIR:-}
 allow_unpinned=0
 public=0
 dry_run=0
+cpu_boost=1
+action=deploy
+canary_percent=
 extra_env=()
 extra_args=()
 
@@ -179,11 +307,16 @@ while (($#)); do
         --dry-run) dry_run=1 ;;
         --public) public=1 ;;
         --allow-unpinned) allow_unpinned=1 ;;
+        --no-cpu-boost) cpu_boost=0 ;;
+        --promote | --rollback)
+            [[ $action == deploy ]] || die "choose one of --canary, --promote and --rollback"
+            action=${1#--}
+            ;;
         --) shift; extra_args=("$@"); break ;;
         --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}"; continue ;;
         --project | --region | --name | --target | --source | --runtime | --memory | --cpu | \
         --min-instances | --max-instances | --concurrency | --timeout | --service-account | \
-        --model-uri | --model-sha256 | --upload-model | --model-dir | --env)
+        --model-uri | --model-sha256 | --upload-model | --model-dir | --env | --canary)
             require_value "$@"
             case $1 in
                 --project) project=$2 ;;
@@ -204,6 +337,11 @@ while (($#)); do
                 --upload-model) upload_model=$2 ;;
                 --model-dir) model_dir=$2 ;;
                 --env) extra_env+=("$2") ;;
+                --canary)
+                    [[ $action == deploy ]] || die "choose one of --canary, --promote and --rollback"
+                    action=canary
+                    canary_percent=$2
+                    ;;
             esac
             shift
             ;;
@@ -221,6 +359,15 @@ case $target in
     functions | run) ;;
     *) die "--target must be 'functions' or 'run', got '$target'" ;;
 esac
+[[ ${#name} -le 63 && $name =~ ^[a-z]([-a-z0-9]*[a-z0-9])?$ ]] ||
+    die "--name must be 1-63 lowercase letters, digits or '-', starting with a letter and not ending with '-', got '$name'"
+if [[ $action == canary ]]; then
+    [[ $canary_percent =~ ^0*[1-9][0-9]?$ ]] ||
+        die "--canary must be a whole percentage from 1 to 99, got '$canary_percent'"
+    canary_percent=$((10#$canary_percent))
+    ((${#name} + ${#CANARY_TAG} <= MAX_TAG_AND_NAME)) ||
+        die "--canary needs a name of at most $((MAX_TAG_AND_NAME - ${#CANARY_TAG})) characters (tag '$CANARY_TAG' + name <= $MAX_TAG_AND_NAME on Cloud Run), got ${#name}"
+fi
 [[ " ${SUPPORTED_RUNTIMES[*]} " == *" $runtime "* ]] ||
     die "--runtime must be one of ${SUPPORTED_RUNTIMES[*]} (what requirements.txt supports), got '$runtime'"
 for pair in "min-instances:$min_instances" "max-instances:$max_instances" "concurrency:$concurrency"; do
@@ -228,7 +375,16 @@ for pair in "min-instances:$min_instances" "max-instances:$max_instances" "concu
 done
 ((10#$min_instances <= 10#$max_instances)) ||
     die "--min-instances ($min_instances) is above --max-instances ($max_instances)"
-((10#$concurrency >= 1)) || die "--concurrency must be at least 1"
+((10#$concurrency >= 1 && 10#$concurrency <= MAX_CONCURRENCY)) ||
+    die "--concurrency must be from 1 to $MAX_CONCURRENCY (Cloud Run's limit), got '$concurrency'"
+memory_in_bytes=$(memory_bytes "$memory") ||
+    die "--memory must be a number with a unit k, M, G, Ki, Mi or Gi (e.g. 512Mi, 1Gi), got '$memory'"
+((memory_in_bytes >= MIN_MEMORY_BYTES && memory_in_bytes <= MAX_MEMORY_BYTES)) ||
+    die "--memory must be from 128Mi to 32Gi, got '$memory'"
+timeout_seconds=$(duration_seconds "$timeout") ||
+    die "--timeout must be a duration such as 60s, 5m or 1h, got '$timeout'"
+((timeout_seconds >= 1 && timeout_seconds <= MAX_TIMEOUT_SECONDS)) ||
+    die "--timeout must be from 1s to ${MAX_TIMEOUT_SECONDS}s (60 min), got '$timeout'"
 if [[ -n $cpu ]]; then
     cpu_millicores "$cpu" >/dev/null || die "--cpu must look like 0.5, 1, 2 or 1000m, got '$cpu'"
 fi
@@ -253,6 +409,26 @@ if [[ -z $project ]] && command -v gcloud >/dev/null; then
 fi
 [[ -n $project ]] ||
     die "no project: pass --project, set DEPLOY_PROJECT or GOOGLE_CLOUD_PROJECT, or run 'gcloud config set project ID'"
+
+# A function's traffic is its Cloud Run service's traffic (same name): rollouts go through it.
+describe_service=(gcloud run services describe "$name" --project="$project" --region="$region"
+    --format=json)
+update_traffic=(gcloud run services update-traffic "$name" --project="$project" --region="$region")
+if [[ $action == promote ]]; then
+    run "${update_traffic[@]}" --to-latest
+    exit 0
+fi
+if [[ $action == rollback ]]; then
+    if ((dry_run)); then
+        print_command "${describe_service[@]}"
+    else
+        service=$(service_json)
+        [[ -n $(traffic_field tag "$STABLE_TAG" <<<"$service") ]] ||
+            die "no revision of $name is tagged '$STABLE_TAG': nothing to roll back to (a --canary rollout tags the revision it replaces)"
+    fi
+    run "${update_traffic[@]}" --to-tags="$STABLE_TAG=100"
+    exit 0
+fi
 
 [[ -d $source_dir ]] || die "source folder not found: $source_dir"
 source_dir=$(cd "$source_dir" && pwd)
@@ -279,6 +455,13 @@ elif [[ -z $model_uri ]]; then
 elif [[ $model_uri != gs://* && $model_uri != /* ]]; then
     [[ -f $source_dir/$model_uri/manifest.json ]] ||
         die "model missing: $source_dir/$model_uri/manifest.json not found"
+    # The function reads it relative to the uploaded folder: it must be in the upload.
+    if command -v gcloud >/dev/null; then
+        listed_manifest=${model_uri#./}
+        listed_manifest=${listed_manifest%/}/manifest.json
+        gcloud meta list-files-for-upload "$source_dir" 2>/dev/null | grep -qxF "$listed_manifest" ||
+            die "--model-uri $model_uri is not uploaded: .gcloudignore leaves out $listed_manifest (use a folder it lets in, such as model/, or --upload-model)"
+    fi
 fi
 if [[ $model_uri == gs://* && -z $model_sha256 ]] && ((!allow_unpinned)); then
     die "remote model $model_uri has no pin: set MODEL_SHA256 (or --model-sha256) to the sha256 of its manifest.json, use --upload-model, or pass --allow-unpinned"
@@ -287,9 +470,6 @@ if [[ -n $model_sha256 && ! $model_sha256 =~ ^[0-9a-f]{64}$ ]]; then
     die "MODEL_SHA256 must be 64 hex characters (a sha256), got '$model_sha256'"
 fi
 
-# ---------------------------------------------------------------------------------------
-# The commands.
-# ---------------------------------------------------------------------------------------
 # functions-framework serves WORKERS processes of THREADS threads. One process per whole
 # vCPU (each holds its own copy of the model; Python runs one thread at a time per process),
 # never more processes than requests; the threads share the instance's concurrency out.
@@ -300,7 +480,7 @@ if [[ -n $cpu ]]; then
     ((workers <= 10#$concurrency)) || workers=$((10#$concurrency))
 fi
 threads=$(((10#$concurrency + workers - 1) / workers))
-env_vars=("THREADS=$threads" "WORKERS=$workers")
+env_vars=("THREADS=$threads" "WORKERS=$workers" "OPENBLAS_NUM_THREADS=1")
 [[ -n $model_uri ]] && env_vars+=("MODEL_URI=$model_uri")
 [[ -n $model_sha256 ]] && env_vars+=("MODEL_SHA256=$model_sha256")
 ((allow_unpinned)) && env_vars+=("MODEL_ALLOW_UNPINNED=true")
@@ -308,14 +488,36 @@ for pair in ${extra_env[@]+"${extra_env[@]}"}; do
     [[ $pair =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env needs KEY=VALUE, got '$pair'"
     env_vars+=("$pair")
 done
-# gcloud splits KEY=VALUE lists on commas; switch the delimiter when a value has one
-# (see 'gcloud topic escaping').
+# gcloud splits KEY=VALUE lists on commas; switch the delimiter to '@' when a value has one
+# (see 'gcloud topic escaping'). A value with both cannot be passed this way.
 delimiter=,
 for pair in "${env_vars[@]}"; do
     [[ $pair == *,* ]] && delimiter='@'
 done
+if [[ $delimiter == @ ]]; then
+    for pair in "${env_vars[@]}"; do
+        [[ $pair != *@* ]] ||
+            die "--env values may hold ',' or '@' but not both (deploy.sh passes them to gcloud separated by one of the two), got '$pair'"
+    done
+fi
+settings_error=$(check_settings "${env_vars[@]}") || die "$settings_error"
 env_flag=$(IFS=$delimiter; printf '%s' "${env_vars[*]}")
 [[ $delimiter == , ]] || env_flag="^${delimiter}^${env_flag}"
+
+# A canary replaces the revision that serves all requests now; refuse when none does.
+if [[ $action == canary ]]; then
+    if ((dry_run)); then
+        stable_revision=SERVING_REVISION
+    else
+        stable_revision=$(service_json | traffic_field serving)
+        [[ -n $stable_revision ]] ||
+            die "no revision of $name serves 100 % of requests (a canary under way?): --promote or --rollback first"
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------
+# The commands.
+# ---------------------------------------------------------------------------------------
 
 common=(--project="$project" --region="$region" --memory="$memory")
 [[ -n $cpu ]] && common+=(--cpu="$cpu")
@@ -331,14 +533,32 @@ else
 fi
 common+=(--set-env-vars="$env_flag")
 
+after_deploy=()
 if [[ $target == functions ]]; then
     deploy=(gcloud functions deploy "$name" --gen2 --runtime="$runtime"
         --entry-point="$ENTRY_POINT" --trigger-http --source="$source_dir" "${common[@]}")
+    # A plain deploy serves at once; a canary leaves the traffic where it was pinned.
+    [[ $action == deploy ]] && deploy+=(--serve-all-traffic-latest-revision)
     describe=(gcloud functions describe "$name" --project="$project" --region="$region"
         --format='value(serviceConfig.uri)')
+    # 'gcloud functions deploy' has no boost flag and writes the Cloud Run revision template
+    # whole, dropping the boost: set it (and the canary's tag) on the service after it.
+    update_service=(gcloud run services update "$name" --project="$project" --region="$region")
+    if [[ $action == canary ]]; then
+        after_deploy=("${update_service[@]}" --no-traffic --tag="$CANARY_TAG")
+        ((cpu_boost)) && after_deploy+=(--cpu-boost)
+    elif ((cpu_boost)); then
+        after_deploy=("${update_service[@]}" --cpu-boost)
+    fi
 else
     deploy=(gcloud run deploy "$name" --source="$source_dir" --function="$ENTRY_POINT"
         --base-image="$runtime" "${common[@]}")
+    if ((cpu_boost)); then
+        deploy+=(--cpu-boost)
+    else
+        deploy+=(--no-cpu-boost)
+    fi
+    [[ $action == canary ]] && deploy+=(--no-traffic --tag="$CANARY_TAG")
     describe=(gcloud run services describe "$name" --project="$project" --region="$region"
         --format='value(status.url)')
 fi
@@ -362,7 +582,39 @@ if [[ -n $upload_model ]]; then
     run gcloud storage cp "$model_dir/manifest.json" "$upload_model" --project="$project"
 fi
 
+if [[ $action == canary ]]; then
+    # Pin all traffic on the serving revision (a new revision then gets none) and tag it:
+    # --rollback sends the traffic back to that tag.
+    run "${update_traffic[@]}" --to-revisions="$stable_revision=100" \
+        --update-tags="$STABLE_TAG=$stable_revision"
+fi
 run "${deploy[@]}"
+((${#after_deploy[@]} == 0)) || run "${after_deploy[@]}"
+if [[ $action == canary ]]; then
+    if ((dry_run)); then
+        print_command "${describe_service[@]}"
+        canary_url=CANARY_URL
+    else
+        canary_url=$(service_json | traffic_field tag "$CANARY_TAG")
+        [[ -n $canary_url ]] ||
+            die "the new revision has no '$CANARY_TAG' tag URL: no traffic moved, $stable_revision still serves all"
+    fi
+    check_health "$canary_url"
+    run "${update_traffic[@]}" --to-tags="$CANARY_TAG=$canary_percent"
+    ((dry_run)) && exit 0
+    cat <<EOF
+
+Canary of $name: $canary_percent % of requests go to the new revision, the rest to $stable_revision ('$STABLE_TAG').
+The new revision alone: $canary_url
+Compare the two model versions: every answer and every request log line carries model_version;
+in Cloud Logging, count the requests and the errors (severity>=ERROR) per jsonPayload.model_version.
+
+  curl -s -H "Authorization: Bearer \$(gcloud auth print-identity-token)" $(quote "$canary_url/health")
+  ./deploy.sh --project $(quote "$project") --region $(quote "$region") --name $name --promote    # 100 % to the new revision
+  ./deploy.sh --project $(quote "$project") --region $(quote "$region") --name $name --rollback   # 100 % back to $stable_revision
+EOF
+    exit 0
+fi
 ((dry_run)) && exit 0
 
 url=$("${describe[@]}")

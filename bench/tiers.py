@@ -2,11 +2,17 @@
 
     sudo python bench/tiers.py                  # full run: bench/tiers.{json,png} (~12 min)
     sudo python bench/tiers.py --quick          # 1 cold start at 256 MiB and 2 GiB (~1 min)
+    sudo python bench/tiers.py --boost          # also each variant with startup CPU boost
+    sudo python bench/tiers.py --boost-only --merge bench/tiers.json   # add the boosted curve
     python bench/tiers.py --plot-only bench/tiers.json   # redraw the plot and tables
 
 Each server (the naive baseline, this project on ONNX and on scikit-learn) is a real
 functions-framework process started inside a cgroup with the tier's CPU quota and memory
 limit; a cold start is spawn to first prediction answered. Needs root and cgroup v1.
+
+Startup CPU boost (Cloud Run gives an instance of 1 vCPU or less 2 vCPU while it starts and
+for 10 s after) is simulated in the same cgroup: a 2 vCPU quota at spawn, the tier's quota
+written 10 s after the port first accepts a connection. Its variants are named NAME+boost.
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ import math
 import os
 import platform
 import signal
+import socket
 import statistics
 import sys
+import threading
 import time
 import urllib.error
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +51,11 @@ USD_PER_GIB_SECOND = 0.0000025
 USD_PER_REQUEST = 0.40 / 1_000_000
 BILLING_STEP_S = 0.1
 SECONDS_PER_MONTH = 30 * 24 * 3600
+# Startup CPU boost: https://cloud.google.com/run/docs/configuring/services/cpu#startup-boost
+# (billed like any CPU while it lasts).
+BOOST_VCPU = 2.0
+BOOST_WINDOW_S = 10.0
+BOOST_SUFFIX = "+boost"
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,23 @@ def usd_per_million(tier: Tier, request_seconds: float) -> float:
     return 1_000_000 * (billed_seconds(request_seconds) * usd_per_second(tier) + USD_PER_REQUEST)
 
 
+def boost_vcpu(tier: Tier) -> float | None:
+    """The CPU a boosted start gets, or None where this 2-core machine cannot simulate it."""
+    return BOOST_VCPU if tier.vcpu <= 1.0 else None
+
+
+def usd_cold_start(tier: Tier, seconds: float, boosted: bool) -> float:
+    """What one cold start of `seconds` costs, billed at the boosted CPU while it lasts."""
+    vcpu = BOOST_VCPU if boosted and boost_vcpu(tier) else tier.vcpu
+    boosted_s = min(seconds, BOOST_WINDOW_S) if boosted else 0.0
+    memory = tier.memory_mib / 1024 * USD_PER_GIB_SECOND
+    return (
+        boosted_s * vcpu * USD_PER_VCPU_SECOND
+        + (seconds - boosted_s) * tier.vcpu * USD_PER_VCPU_SECOND
+        + seconds * memory
+    )
+
+
 def usd_min_instance_month(tier: Tier) -> float:
     """Upper bound for one instance kept warm a whole month (billed as if always busy)."""
     return usd_per_second(tier) * SECONDS_PER_MONTH
@@ -154,16 +184,69 @@ class DoesNotFit(RuntimeError):
     """The server was OOM-killed under the tier's memory limit."""
 
 
+class BoostEnd(threading.Thread):
+    """Writes the tier's quota `window` seconds after the port first accepts a connection."""
+
+    def __init__(
+        self, port: int, process_alive: Any, set_cpu: Any, vcpu: float, window: float
+    ) -> None:
+        super().__init__(daemon=True)
+        self.port, self.process_alive, self.set_cpu = port, process_alive, set_cpu
+        self.vcpu, self.window = vcpu, window
+        self.stopped = threading.Event()
+        self.port_open_at: float | None = None
+
+    def run(self) -> None:
+        while not self.stopped.is_set() and self.process_alive():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    self.port_open_at = time.perf_counter()
+                    break
+            except OSError:
+                self.stopped.wait(0.01)
+        if self.port_open_at is not None:
+            self.stopped.wait(self.window)
+        self.set_cpu(self.vcpu)
+
+    def stop(self) -> None:
+        """End the boost now (the quota is written before this returns)."""
+        self.stopped.set()
+        self.join(timeout=5)
+
+
 def first_answer(
     variant: Variant, body: bytes, tier: Tier, limits: Limits, timeout: float
 ) -> tuple[float, float | None, Server]:
-    """Spawn the variant inside the limits: wall and CPU seconds to its first 200, the server."""
+    """Spawn the variant inside the limits: wall and CPU seconds to its first 200, the server.
+
+    A NAME+boost variant starts at BOOST_VCPU; the tier's quota comes back BOOST_WINDOW_S
+    after its port opens, or when the server is stopped, whichever is first.
+    """
     kills = limits.oom_kills()
     limits.reset_cpu()
     env = {**variant.env, "WORKERS": "1", "THREADS": str(tier.threads)}
+    boosted = variant.name.endswith(BOOST_SUFFIX)
+    if boosted:
+        limits.set_cpu(BOOST_VCPU)
     started = time.perf_counter()
     server = start_server(env, source=variant.source, wait=False, preexec=limits.join)
     port = int(server.url.rsplit(":", 1)[1])
+    if boosted:
+        boost = BoostEnd(
+            port,
+            lambda: server.process.poll() is None,
+            limits.set_cpu,
+            tier.vcpu,
+            BOOST_WINDOW_S,
+        )
+        boost.start()
+        stop = server.stop
+
+        def stop_and_end_boost() -> None:
+            stop()
+            boost.stop()
+
+        server.stop = stop_and_end_boost  # type: ignore[method-assign]
     try:
         while time.perf_counter() - started < timeout:
             if limits.oom_kills() > kills:
@@ -229,7 +312,7 @@ def measure_tier(
                         outcome.cold_cpu_s.append(cpu)
                     used = "" if cpu is None else f" ({cpu:.2f} CPU-s)"
                     print(f"  {variant.name:<8} cold start {seconds:7.2f} s{used}", flush=True)
-                    if repeat == args.repeats - 1:
+                    if repeat == args.repeats - 1 and not variant.name.endswith(BOOST_SUFFIX):
                         outcome.warm_ms = warm_latencies(server.url, body, args.requests, 3)
                         outcome.pss_mib = memory_mb(server.process.pid)[2]
                         outcome.cgroup_peak_mib = limits.peak_mib()
@@ -307,12 +390,43 @@ def results_table(outcomes: list[Outcome]) -> str:
     head += [f"{n} PSS (MiB)" for n in names]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for tier in dict.fromkeys(o.tier for o in outcomes):
-        by_name = {o.variant: o for o in outcomes if o.tier == tier}
+        # A variant not measured at this tier (no boost above 1 vCPU) is an empty outcome.
+        by_name = {n: Outcome(tier, n) for n in names}
+        by_name.update({o.variant: o for o in outcomes if o.tier == tier})
         cells = [tier.label]
         for key, fmt in (("cold_start_s", ".2f"), ("cold_cpu_s", ".2f"), ("warm_p50_ms", ".1f")):
             cells += [_cell(by_name[n].summary()[key], fmt, by_name[n]) for n in names]
         cells += [_cell(by_name[n].pss_mib, ".0f", by_name[n]) for n in names]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def boost_table(outcomes: list[Outcome]) -> str:
+    """Markdown: cold start and its cost with and without startup CPU boost, per variant."""
+    head = [
+        "tier",
+        "variant",
+        "cold start (s)",
+        "boosted (s)",
+        "USD per 1,000 cold starts",
+        "boosted: USD per 1,000",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    by_key = {(o.tier, o.variant): o for o in outcomes}
+    for o in outcomes:
+        boosted = by_key.get((o.tier, o.variant + BOOST_SUFFIX))
+        plain, fast = o.summary()["cold_start_s"], boosted and boosted.summary()["cold_start_s"]
+        if boosted is None or plain is None or not fast:
+            continue
+        row = [
+            o.tier.label,
+            o.variant,
+            f"{plain:.2f}",
+            f"{fast:.2f}",
+            f"{1000 * usd_cold_start(o.tier, plain, boosted=False):.4f}",
+            f"{1000 * usd_cold_start(o.tier, fast, boosted=True):.4f}",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
@@ -370,16 +484,30 @@ def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
     tiers = list(dict.fromkeys(o.tier for o in outcomes))
     xs = {t: i for i, t in enumerate(tiers)}
     figure, (cold_ax, warm_ax) = plt.subplots(1, 2, figsize=(12, 4.8))
+    colors: dict[str, str] = {}
     for name in dict.fromkeys(o.variant for o in outcomes):
         rows = [o for o in outcomes if o.variant == name]
+        boosted = name.endswith(BOOST_SUFFIX)
+        base = name.removesuffix(BOOST_SUFFIX)
+        color = colors.setdefault(base, f"C{len(colors)}")
         fitted = [o for o in rows if o.fits and o.cold_starts_s]
         x = [xs[o.tier] for o in fitted]
         mid = [statistics.median(o.cold_starts_s) for o in fitted]
         low = [m - min(o.cold_starts_s) for m, o in zip(mid, fitted, strict=True)]
         high = [max(o.cold_starts_s) - m for m, o in zip(mid, fitted, strict=True)]
-        line = cold_ax.errorbar(x, mid, yerr=[low, high], marker="o", capsize=3, label=name)
+        line = cold_ax.errorbar(
+            x,
+            mid,
+            yerr=[low, high],
+            marker="s" if boosted else "o",
+            capsize=3,
+            label=f"{base} + startup CPU boost" if boosted else name,
+            color=color,
+            linestyle="-." if boosted else "-",
+            alpha=0.8 if boosted else 1.0,
+        )
         bound = [(xs[o.tier], quota_bound_s(o)) for o in fitted if o.cold_cpu_s]
-        if bound:
+        if bound and not boosted:
             cold_ax.plot(*zip(*bound, strict=True), linestyle="--", color=line[0].get_color())
         warm = [(xs[o.tier], o.summary()["warm_p50_ms"]) for o in fitted if o.warm_ms]
         if warm:
@@ -408,7 +536,8 @@ def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
     cold_ax.set_title(
-        "Spawn to first prediction\n(bars: min-max; dashed: CPU-s / min(vCPU, 1); x: does not fit)",
+        "Spawn to first prediction (bars: min-max; dashed: CPU-s / min(vCPU, 1);\n"
+        "dash-dot: 2 vCPU until 10 s after the port opens; x: does not fit)",
         fontsize=10,
     )
     warm_ax.set_title("Warm: one-row request, one at a time\n(solid: p50; dotted: p90)", size=10)
@@ -430,6 +559,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write raw figures here")
     parser.add_argument("--png", type=Path, help="write the plot here")
     parser.add_argument("--plot-only", type=Path, metavar="JSON", help="redraw from a JSON")
+    parser.add_argument("--boost", action="store_true", help="also measure NAME+boost variants")
+    parser.add_argument("--boost-only", action="store_true", help="only the NAME+boost variants")
+    parser.add_argument(
+        "--merge", type=Path, metavar="JSON", help="keep that run's results not measured now"
+    )
     args = parser.parse_args(argv)
     if args.tiers:
         args.tier_list = [tier_for(int(m)) for m in args.tiers.split(",")]
@@ -448,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.plot_only:
         data = json.loads(args.plot_only.read_text())
         stored = from_json(data)
-        print(results_table(stored), cost_table(stored), sep="\n\n")
+        print(results_table(stored), cost_table(stored), boost_table(stored), sep="\n\n")
         plot(stored, args.png or args.plot_only.with_suffix(".png"), _title(data["machine"]))
         return 0
     try:
@@ -462,22 +596,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine()
     outcomes: list[Outcome] = []
     with trained_model() as model_dir:
-        servers = variants(model_dir)
-        body = servers[0].body(sample_rows(model_dir, 1))
+        plain = variants(model_dir)
+        body = plain[0].body(sample_rows(model_dir, 1))
         for tier in args.tier_list:
+            servers = measured_variants(plain, tier, args.boost, args.boost_only)
             print(f"{tier.label} (THREADS={tier.threads})", flush=True)
             outcomes += measure_tier(tier, servers, body, args)
     info["load_after"] = load_average()
-    print(results_table(outcomes), cost_table(outcomes), sep="\n\n")
+    if args.merge:
+        merged = json.loads(args.merge.read_text())
+        outcomes = merge(from_json(merged), outcomes)
+        info = {**merged["machine"], "boost_run": info["date"], "boost_load": info["load_before"]}
     if args.json:
         args.json.write_text(json.dumps(to_json(outcomes, info, args), indent=1) + "\n")
+    print(results_table(outcomes), cost_table(outcomes), boost_table(outcomes), sep="\n\n")
     if args.png:
         plot(outcomes, args.png, _title(info))
     return 0
 
 
+def measured_variants(
+    plain: list[Variant], tier: Tier, boost: bool, boost_only: bool
+) -> list[Variant]:
+    """The variants to start at this tier: plain, boosted (where simulated) or both."""
+    boosted = [
+        replace(v, name=v.name + BOOST_SUFFIX) for v in plain if boost_vcpu(tier) is not None
+    ]
+    if boost_only:
+        return boosted
+    return [*plain, *boosted] if boost else plain
+
+
+def merge(stored: list[Outcome], measured: list[Outcome]) -> list[Outcome]:
+    """The stored outcomes with this run's added (or replacing the same tier and variant)."""
+    fresh = {(o.tier, o.variant) for o in measured}
+    kept = [o for o in stored if (o.tier, o.variant) not in fresh]
+    order = {t: i for i, t in enumerate(dict.fromkeys(o.tier for o in [*stored, *measured]))}
+    return sorted([*kept, *measured], key=lambda o: order[o.tier])
+
+
 def _title(info: dict[str, str]) -> str:
-    return f"{info['cpu']}, {info['nproc']} cores, Python {info['python']}, {info['date']}"
+    title = f"{info['cpu']}, {info['nproc']} cores, Python {info['python']}, {info['date']}"
+    if "boost_run" in info:
+        title += f"; boosted starts {info['boost_run']} (load {info['boost_load']})"
+    return title
 
 
 if __name__ == "__main__":

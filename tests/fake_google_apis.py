@@ -5,6 +5,13 @@ gcloud actually sent. It answers just enough of Cloud Functions v2, Service Usag
 Resource Manager, Cloud Build, Artifact Registry and Cloud Run (v1 and v2) for a deploy to
 finish. Source uploads (the signed URL of `generateUploadUrl`) land in `uploads`. Storage is
 not faked here: tests use fake-gcs-server for it. Binds to 127.0.0.1 only.
+
+Cloud Run services behave like knative ones: a changed revision template is a new revision,
+`spec.traffic` is resolved into `status.traffic` (tags get URLs; `tag_urls` can point one at a
+local server). A gen2 function owns its Cloud Run service (same name): every create or update
+writes a new revision whose template comes only from serviceConfig, so an annotation set
+through Cloud Run (startup CPU boost) is not carried over; traffic moves to it only with
+allTrafficOnLatestRevision (or on create).
 """
 
 from __future__ import annotations
@@ -57,7 +64,70 @@ class FakeState:
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)
     iam_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Revision names per service key ("namespace/name"), oldest first.
+    revisions: dict[str, list[str]] = field(default_factory=dict)
+    # Each revision's template, by revision name.
+    revision_templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    functions_deploys: list[str] = field(default_factory=list)
+    # Where a traffic tag's URL points (tag -> URL), e.g. a local server for health checks.
+    tag_urls: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put_service(self, key: str, service: dict[str, Any]) -> dict[str, Any]:
+        """Store a knative Service like Cloud Run does: a changed template is a new revision.
+
+        A revision's name is the template's metadata.name when the client set one (gcloud
+        does for --tag and --no-traffic), else NAME-0000N-xyz. `spec.traffic` entries with
+        latestRevision follow the newest revision; tagged entries get their own URL.
+        """
+        namespace, name = key.split("/", 1)
+        with self.lock:
+            previous = self.services.get(key)
+            revisions = self.revisions.setdefault(key, [])
+            template = service["spec"]["template"]
+            if previous is None or _without_name(template) != _without_name(
+                previous["spec"]["template"]
+            ):
+                given = template.get("metadata", {}).get("name")
+                revisions.append(given or f"{name}-{len(revisions) + 1:05d}-xyz")
+                self.revision_templates[revisions[-1]] = template
+            generation = (previous or {}).get("metadata", {}).get("generation", 0) + 1
+            service["metadata"].update(
+                {"generation": generation, "namespace": namespace, "uid": "fake-uid"}
+            )
+            traffic = service["spec"].get("traffic") or [{"latestRevision": True, "percent": 100}]
+            service["spec"]["traffic"] = traffic
+            url = f"https://{name}-{PROJECT_NUMBER}.us-central1.run.app"
+            service["status"] = {
+                "observedGeneration": generation,
+                "url": url,
+                "address": {"url": url},
+                "latestCreatedRevisionName": revisions[-1],
+                "latestReadyRevisionName": revisions[-1],
+                "traffic": [self._traffic_status(entry, name, revisions[-1]) for entry in traffic],
+                "conditions": [
+                    {"type": condition, "status": "True"}
+                    for condition in ("Ready", "ConfigurationsReady", "RoutesReady")
+                ],
+            }
+            self.services[key] = service
+            return service
+
+    def _traffic_status(self, entry: dict[str, Any], name: str, latest: str) -> dict[str, Any]:
+        status = {**entry}
+        if entry.get("latestRevision"):
+            status["revisionName"] = latest
+        tag = entry.get("tag")
+        if tag:
+            default = f"https://{tag}---{name}-{PROJECT_NUMBER}.us-central1.run.app"
+            status["url"] = self.tag_urls.get(tag, default)
+        return status
+
+
+def _without_name(template: dict[str, Any]) -> dict[str, Any]:
+    """A revision template without its name: what decides whether a new revision is made."""
+    metadata = {k: v for k, v in template.get("metadata", {}).items() if k != "name"}
+    return {**template, "metadata": metadata}
 
 
 def _done_operation(name: str, response: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -192,7 +262,64 @@ class _Server(ThreadingHTTPServer):
         }
         with self.state.lock:
             self.state.functions[name] = resource
+            builds = len(self.state.functions_deploys) + 1
+            self.state.functions_deploys.append(name)
+        self._deploy_function_service(name, resource["serviceConfig"], builds)
         return _done_operation(f"{name.rsplit('/functions/', 1)[0]}/operations/op-1", resource)
+
+    def _deploy_function_service(
+        self, name: str, service_config: dict[str, Any], build: int
+    ) -> None:
+        """What a gen2 deploy does to the function's Cloud Run service: a new revision.
+
+        The Cloud Functions API owns the revision template and writes it whole from
+        serviceConfig, so anything set on it through Cloud Run (the startup CPU boost
+        annotation) is gone from the new revision. Traffic goes to the new revision when
+        allTrafficOnLatestRevision is set (or on create); otherwise the split is kept.
+        """
+        project, function_id = name.split("/")[1], name.rsplit("/", 1)[-1]
+        key = f"{project}/{function_id}"
+        limits = {"memory": service_config.get("availableMemory", "256M")}
+        if "availableCpu" in service_config:
+            limits["cpu"] = service_config["availableCpu"]
+        environment = service_config.get("environmentVariables", {})
+        template = {
+            "metadata": {
+                "annotations": {
+                    "autoscaling.knative.dev/maxScale": str(
+                        service_config.get("maxInstanceCount", 100)
+                    ),
+                    "cloudfunctions.googleapis.com/trigger-type": "HTTP_TRIGGER",
+                }
+            },
+            "spec": {
+                "containerConcurrency": service_config.get("maxInstanceRequestConcurrency", 1),
+                "timeoutSeconds": service_config.get("timeoutSeconds", 60),
+                "containers": [
+                    {
+                        "image": f"us-central1-docker.pkg.dev/{project}/gcf-artifacts/"
+                        f"{function_id}:build-{build}",
+                        "env": [{"name": k, "value": v} for k, v in environment.items()],
+                        "resources": {"limits": limits},
+                    }
+                ],
+            },
+        }
+        with self.state.lock:
+            existing = self.state.services.get(key)
+        traffic = [{"latestRevision": True, "percent": 100}]
+        if existing is not None and not service_config.get("allTrafficOnLatestRevision"):
+            traffic = existing["spec"]["traffic"]
+        service = {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {
+                "name": function_id,
+                "annotations": {"cloudfunctions.googleapis.com/function-id": function_id},
+            },
+            "spec": {"template": template, "traffic": traffic},
+        }
+        self.state.put_service(key, service)
 
     def _api_serviceusage(self, request: RecordedRequest, rest: str) -> tuple[int, Any]:
         return 200, {"name": rest.removeprefix("/v1/"), "state": "ENABLED"}
@@ -283,34 +410,10 @@ class _Server(ThreadingHTTPServer):
             service_name = request.json["metadata"]["name"]
         key = f"{namespace}/{service_name}"
         if request.method in ("POST", "PUT"):
-            service = request.json
-            generation = 1
-            service["metadata"].update(
-                {"generation": generation, "namespace": namespace, "uid": "fake-uid"}
-            )
-            service["status"] = {
-                "observedGeneration": generation,
-                "url": f"https://{service_name}-{PROJECT_NUMBER}.us-central1.run.app",
-                "latestCreatedRevisionName": f"{service_name}-00001-abc",
-                "latestReadyRevisionName": f"{service_name}-00001-abc",
-                "traffic": [
-                    {
-                        "percent": 100,
-                        "latestRevision": True,
-                        "revisionName": f"{service_name}-00001-abc",
-                    }
-                ],
-                "conditions": [
-                    {"type": name, "status": "True"}
-                    for name in ("Ready", "ConfigurationsReady", "RoutesReady")
-                ],
-            }
-            with self.state.lock:
-                self.state.services[key] = service
-            return 200, service
-        if key in self.state.services:
-            return 200, self.state.services[key]
-        return _not_found(key)
+            return 200, self.state.put_service(key, request.json)
+        with self.state.lock:
+            service = self.state.services.get(key)
+        return (200, service) if service is not None else _not_found(key)
 
 
 class FakeGoogleApis:

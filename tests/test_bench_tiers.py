@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -197,3 +198,96 @@ def test_a_process_over_the_memory_limit_is_oom_killed(limits: cgroups.Limits) -
 
     assert done.returncode == -signal.SIGKILL
     assert limits.oom_kills() == before + 1
+
+
+def test_boost_is_simulated_up_to_one_vcpu_only() -> None:
+    boosted = [t.memory_mib for t in tiers.TIERS if tiers.boost_vcpu(t) == 2.0]
+
+    assert boosted == [128, 256, 512, 1024, 2048]
+    assert tiers.boost_vcpu(tiers.tier_for(4096)) is None
+
+
+def test_boosted_cold_start_bills_two_vcpu_for_its_first_ten_seconds() -> None:
+    tier = tiers.tier_for(256)
+    memory = 0.25 * tiers.USD_PER_GIB_SECOND
+
+    plain = tiers.usd_cold_start(tier, 2.67, boosted=False)
+    short = tiers.usd_cold_start(tier, 0.29, boosted=True)
+    long = tiers.usd_cold_start(tier, 12.0, boosted=True)
+
+    assert plain == pytest.approx(2.67 * (0.167 * tiers.USD_PER_VCPU_SECOND + memory))
+    assert short == pytest.approx(0.29 * (2.0 * tiers.USD_PER_VCPU_SECOND + memory))
+    assert long == pytest.approx(
+        10 * 2.0 * tiers.USD_PER_VCPU_SECOND + 2 * 0.167 * tiers.USD_PER_VCPU_SECOND + 12 * memory
+    )
+
+
+def test_boosted_variants_are_named_and_merged_into_a_stored_run() -> None:
+    plain = [tiers.Variant("onnx", Path("main.py"), {"MODEL_RUNTIME": "onnx"})]
+    small, large = tiers.tier_for(256), tiers.tier_for(4096)
+
+    both = tiers.measured_variants(plain, small, boost=True, boost_only=False)
+    only = tiers.measured_variants(plain, small, boost=False, boost_only=True)
+    none_at_two_vcpu = tiers.measured_variants(plain, large, boost=False, boost_only=True)
+    stored = fake_outcomes()
+    fresh = [tiers.Outcome(tiers.TIERS[0], "onnx+boost", [0.3], [0.2])]
+    merged = tiers.merge(stored, fresh)
+
+    assert [v.name for v in both] == ["onnx", "onnx+boost"]
+    assert [v.name for v in only] == ["onnx+boost"]
+    assert only[0].env == {"MODEL_RUNTIME": "onnx"}
+    assert none_at_two_vcpu == []
+    assert [(o.tier.memory_mib, o.variant) for o in merged] == [
+        (128, "onnx"),
+        (128, "sklearn"),
+        (128, "onnx+boost"),
+        (2048, "onnx"),
+        (2048, "sklearn"),
+    ]
+    assert "| 128 MiB / 0.083 vCPU | onnx | 2.25 | 0.30 |" in tiers.boost_table(merged)
+
+
+def test_boost_ends_a_window_after_the_port_opens(tmp_path: Path) -> None:
+    written: list[tuple[float, float]] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        boost = tiers.BoostEnd(
+            port, lambda: True, lambda vcpu: written.append((vcpu, time.perf_counter())), 0.083, 0.3
+        )
+        boost.start()
+        boost.join(timeout=10)
+
+    assert boost.port_open_at is not None
+    [(vcpu, at)] = written
+    assert vcpu == 0.083
+    assert at - boost.port_open_at >= 0.3
+
+
+def test_stopping_a_server_ends_its_boost_at_once() -> None:
+    written: list[float] = []
+    boost = tiers.BoostEnd(1, lambda: True, written.append, 0.167, 60.0)
+    boost.start()
+
+    boost.stop()
+
+    assert written == [0.167]
+    assert not boost.is_alive()
+
+
+def test_plot_draws_boosted_variants_beside_their_base(tmp_path: Path) -> None:
+    path = tmp_path / "tiers.png"
+    outcomes = [*fake_outcomes(), tiers.Outcome(tiers.TIERS[0], "onnx+boost", [0.3, 0.4], [])]
+
+    tiers.plot(outcomes, path, "test machine")
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_results_table_leaves_a_variant_blank_where_it_was_not_measured() -> None:
+    outcomes = [*fake_outcomes(), tiers.Outcome(tiers.TIERS[0], "onnx+boost", [0.3], [0.2])]
+
+    table = tiers.results_table(outcomes)
+
+    assert "| 2 GiB / 1 vCPU | 0.55 | 3.25 | - |" in table
