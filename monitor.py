@@ -56,11 +56,11 @@ def load_manifest(folder: str) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from exc
-    if "training_statistics" not in manifest:
+    if not isinstance(manifest, dict) or "training_statistics" not in manifest:
         raise UsageError(
             f"{path} has no training_statistics; package the model again with train.py"
         )
-    return manifest
+    return dict(manifest)
 
 
 def manifest_features(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ def read_bigquery(table: str, endpoint: str | None = None) -> Iterator[dict[str,
         from google.auth.credentials import AnonymousCredentials
 
         options["client_options"] = {"api_endpoint": endpoint}
-        options["credentials"] = AnonymousCredentials()
+        options["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
     try:
         client = bigquery.Client(**options)
         rows = client.query_and_wait(query_for(table))

@@ -80,7 +80,8 @@ def compare_numbers(
     name: str, stats: Mapping[str, Any], present: Sequence[Any], trained: int
 ) -> Drift:
     edges = stats["edges"]
-    values = np.asarray(present, dtype=float)
+    numeric = [v for v in present if isinstance(v, int | float)]
+    values = np.asarray(numeric, dtype=float)
     counts = bin_counts(values, edges)
     training = shares_of(stats["counts"])
     serving = shares_of(counts)
@@ -143,8 +144,9 @@ def chi2_quantile(p: float, dof: int) -> float:
 def smoothed(counts: np.ndarray) -> np.ndarray:
     """Shares with half a count added to every bin, so an empty bin in a small sample does not
     weigh like a vanished population."""
-    padded = counts + 0.5
-    return padded / padded.sum()
+    padded: np.ndarray = counts + 0.5
+    shares: np.ndarray = padded / padded.sum()
+    return shares
 
 
 def judge(drift: Drift, limits: Thresholds) -> Drift:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 LOG_LABEL = "sklearn-predictions"
 PROGRESS_FROM_BYTES = 1_000_000
@@ -47,13 +47,19 @@ class Collected:
     def add(self, payload: Mapping[str, Any]) -> None:
         version = str(payload.get("model_version"))
         rows = payload.get("rows") or []
+        outputs = payload.get("outputs") or []
+        if not (isinstance(rows, list) and isinstance(outputs, list)) or not all(
+            isinstance(r, dict) for r in rows
+        ):
+            self.skipped_lines += 1
+            return
         if version != self.model_version:
             self.other_versions[version] = self.other_versions.get(version, 0) + len(rows)
             return
         self.entries += 1
         self.truncated_entries += bool(payload.get("truncated"))
         self.rows.extend(rows)
-        self.outputs.extend(payload.get("outputs") or [])
+        self.outputs.extend(outputs)
 
 
 def payload_of(record: Any) -> Mapping[str, Any] | None:
@@ -73,6 +79,7 @@ def read_log_file(path: str, collected: Collected) -> None:
         with open(path, encoding="utf-8") as stream:
             first = stream.read(1)
             stream.seek(0)
+            records: Iterable[Any]
             if first == "[":
                 records = gcloud_records(stream)
             else:
@@ -140,8 +147,8 @@ def restore_feature_names(
 def prediction_log_entry(
     model_version: str,
     request_id: str,
-    rows: list[Mapping[str, Any]],
-    outputs: list[Any],
+    rows: Sequence[Mapping[str, Any]],
+    outputs: Sequence[Any],
     truncated: bool = False,
 ) -> dict[str, Any]:
     """The stdout line's object, as the function writes it (reference for the serving side)."""
@@ -152,8 +159,8 @@ def prediction_log_entry(
         "prediction_log": {
             "model_version": model_version,
             "request_id": request_id,
-            "rows": rows,
-            "outputs": outputs,
+            "rows": list(rows),
+            "outputs": list(outputs),
             "truncated": truncated,
         },
     }

@@ -56,7 +56,9 @@ def feature_statistics(values: Any, feature: Mapping[str, Any]) -> dict[str, Any
     return stats
 
 
-def output_statistics(outputs: Sequence[Any], task: str, classes: Sequence[Any] | None) -> dict:
+def output_statistics(
+    outputs: Sequence[Any], task: str, classes: Sequence[Any] | None
+) -> dict[str, Any]:
     if task == "classification":
         counts = Counter(category_key(v) for v in outputs)
         order = [category_key(c) for c in classes] if classes is not None else sorted(counts)
@@ -112,7 +114,7 @@ def is_missing(value: Any) -> bool:
         return True
     try:
         return bool(np.isnan(value))
-    except TypeError:
+    except (TypeError, ValueError):
         return False
 
 
