@@ -1,0 +1,130 @@
+"""Drift report: compare sampled prediction log entries with the model's training statistics.
+
+    python monitor.py --logs FILE [--model DIR] [--out report.html]
+    python monitor.py --bigquery PROJECT.DATASET.TABLE [--model DIR] [--out report.html]
+
+Exit status: 0 no threshold crossed, 1 drift (a threshold crossed), 2 the input or the model
+folder could not be used (one line on stderr saying why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from monitoring.drift import Thresholds, compare_feature, compare_outputs, judge
+from monitoring.entries import Collected, LogReadError, read_log_file, restore_feature_names
+from monitoring.report import Report, html_page, ordered, summary
+
+
+class UsageError(Exception):
+    """Something the user gave cannot be used; reported as one line, exit 2."""
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--logs", help="the function's log lines, or gcloud logging read JSON")
+    source.add_argument("--bigquery", metavar="PROJECT.DATASET.TABLE", help="the sink's table")
+    parser.add_argument("--bigquery-endpoint", help="BigQuery API base URL (an emulator)")
+    parser.add_argument("--model", default="model", help="model folder with manifest.json")
+    parser.add_argument("--out", help="write the HTML report here")
+    defaults = Thresholds()
+    parser.add_argument("--psi", type=float, default=defaults.psi, help="PSI threshold")
+    parser.add_argument(
+        "--missing-change",
+        type=float,
+        default=defaults.missing_change,
+        help="largest allowed change of a feature's missing share (0.1 = 10 points)",
+    )
+    parser.add_argument(
+        "--unseen-share",
+        type=float,
+        default=defaults.unseen_share,
+        help="largest allowed share of rows with categories never seen in training",
+    )
+    return parser.parse_args(argv)
+
+
+def load_manifest(folder: str) -> dict[str, Any]:
+    path = Path(folder) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(manifest, dict) or "training_statistics" not in manifest:
+        raise UsageError(
+            f"{path} has no training_statistics; package the model again with train.py"
+        )
+    return dict(manifest)
+
+
+def manifest_features(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The typed feature list; a manifest without one has non-nullable numbers only."""
+    features = manifest.get("features")
+    if features:
+        return list(features)
+    names = manifest.get("feature_names", [])
+    return [{"name": n, "type": "number", "nullable": False} for n in names]
+
+
+def collect(args: argparse.Namespace, manifest: Mapping[str, Any]) -> Collected:
+    collected = Collected(model_version=str(manifest.get("model_version")))
+    if args.logs:
+        read_log_file(args.logs, collected)
+        return collected
+    from monitoring.bigquery_source import read_bigquery
+
+    names = [f["name"] for f in manifest_features(manifest)]
+    for payload in restore_feature_names(
+        read_bigquery(args.bigquery, args.bigquery_endpoint), names
+    ):
+        collected.add(payload)
+    return collected
+
+
+def build_report(manifest: Mapping[str, Any], collected: Collected, limits: Thresholds) -> Report:
+    stats = manifest["training_statistics"]
+    schema = {f["name"]: f for f in manifest_features(manifest)}
+    drifts = []
+    for feature in stats["features"]:
+        name = feature["name"]
+        values = [row.get(name) for row in collected.rows]
+        known = schema.get(name, {}).get("categories")
+        drifts.append(judge(compare_feature(feature, values, known), limits))
+    drifts.append(
+        judge(compare_outputs(stats["outputs"], collected.outputs, stats["rows"]), limits)
+    )
+    return Report(str(manifest.get("model_version")), collected, ordered(drifts))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    limits = Thresholds(args.psi, args.missing_change, args.unseen_share)
+    try:
+        manifest = load_manifest(args.model)
+        collected = collect(args, manifest)
+    except (UsageError, LogReadError) as exc:
+        print(f"monitor.py: {exc}", file=sys.stderr)
+        return 2
+    if not collected.rows:
+        print(
+            f"monitor.py: no logged rows for model version {collected.model_version}; "
+            f"other versions: {collected.other_versions or 'none'}",
+            file=sys.stderr,
+        )
+        return 2
+    report = build_report(manifest, collected, limits)
+    print(summary(report))
+    if args.out:
+        Path(args.out).write_text(html_page(report), encoding="utf-8")
+        print(f"HTML report: {args.out}")
+    return 1 if report.crossed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

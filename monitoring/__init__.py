@@ -1,0 +1,1 @@
+"""The drift report's parts: reading prediction log entries, measuring drift, writing the report."""
