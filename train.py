@@ -234,7 +234,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     data_sha256 = fingerprint(data)
     identity = sha256_hex(f"{data_sha256}{pipeline!r}{args.seed}{args.test_size}".encode())
     features = infer_features(pipeline, data.features, data.tabular)
-    fields, artifacts = describe_model(pipeline, features, data.task, data.tabular, x_test)
+    fields, artifacts = describe_model(pipeline, features, data.task, data.tabular, x_test, x_train)
     stamp = created_at()
     manifest: dict[str, Any] = {
         "format": fields.pop("format"),

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import flask
 
-from serving import jsonio
+from serving import jsonio, prediction_log
 from serving.endpoint import Endpoint, Reply
 from serving.errors import PayloadTooLarge, RequestError, ServingError
 from serving.logs import trace_fields
@@ -46,6 +46,9 @@ def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
     content = payload if body_read else iter([payload])
     response = flask.Response(content, reply.status, dict(reply.headers), mimetype=reply.media_type)
     _log(request, endpoint, reply, request_id, time.perf_counter() - started)
+    model = endpoint.model.value
+    if reply.scored and model and prediction_log.sampled(endpoint.settings.prediction_log_rate):
+        prediction_log.write(model.manifest, request_id, reply.scored)
     return response
 
 

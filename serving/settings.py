@@ -35,6 +35,7 @@ class Settings:
     model_retry_seconds: float = 1.0
     vertex_predict_route: str | None = None
     vertex_health_route: str | None = None
+    prediction_log_rate: float = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -58,6 +59,7 @@ class Settings:
             ),
             vertex_predict_route=_route_or_none(env, "AIP_PREDICT_ROUTE"),
             vertex_health_route=_route_or_none(env, "AIP_HEALTH_ROUTE"),
+            prediction_log_rate=_share(env, "PREDICTION_LOG_RATE"),
         )
         return _check_remote(settings)
 
@@ -100,6 +102,19 @@ def _positive(
         raise SettingsError(f"{name} must be {what}, got {raw[:80]!r}") from None
     if not 0 < value < float("inf"):
         raise SettingsError(f"{name} must be {what}, got {raw[:80]!r}")
+    return value
+
+
+def _share(env: Mapping[str, str], name: str) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise SettingsError(f"{name} must be a share from 0 to 1, got {raw[:80]!r}")
     return value
 
 

@@ -168,12 +168,20 @@ def test_other_model_versions_are_reported_not_mixed_in(
     ("args", "message"),
     [
         (["--logs", "no-such-file.jsonl"], "cannot read --logs no-such-file.jsonl"),
-        (["--logs", "monitor.py", "--model", "model"], "has no training_statistics"),
+        (["--logs", "monitor.py", "--model", "{old}"], "has no training_statistics"),
         (["--bigquery", "not-a-table"], "expects PROJECT.DATASET.TABLE"),
     ],
 )
-def test_unusable_input_is_one_line(args: list[str], message: str, model_dir: Path) -> None:
-    if args[-1] != "model":
+def test_unusable_input_is_one_line(
+    args: list[str], message: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """{old}: a model folder from before train.py recorded training statistics."""
+    if args[-1] == "{old}":
+        manifest = json.loads((model_dir / "manifest.json").read_text())
+        del manifest["training_statistics"]
+        (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+        args = [*args[:-1], str(tmp_path)]
+    else:
         args = [*args, "--model", str(model_dir)]
     result = run_monitor(*args)
     assert result.returncode == 2

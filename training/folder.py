@@ -18,6 +18,7 @@ import sklearn
 from serving.manifest import FORMAT_VERSION, MANIFEST_NAME, sha256_hex
 from serving.schema import Feature
 from training.export import export_onnx, servable_rows, serving_manifest
+from training.statistics import training_statistics
 
 JOBLIB_NAME = "model.joblib"
 ONNX_NAME = "model.onnx"
@@ -61,14 +62,35 @@ def write_model(
         temporary.replace(out / name)
 
 
+def statistics(
+    model: Any,
+    features: list[Feature],
+    task: str,
+    classes: list[Any] | None,
+    on_dataframe: bool,
+    seen: pd.DataFrame,
+) -> dict[str, Any]:
+    """Per feature and for the outputs, what the model saw (training/statistics.py)."""
+    servable = servable_rows(seen, features)
+    rows = servable if on_dataframe else servable.to_numpy(dtype=np.float64)
+    outputs = model.predict(rows).tolist() if len(servable) else []
+    schema = [f.to_json() for f in features]
+    return training_statistics(seen, schema, outputs, task, classes)
+
+
 def describe_model(
     model: Any,
     features: list[Feature],
     task: str,
     on_dataframe: bool,
     sample: pd.DataFrame,
+    seen: pd.DataFrame,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
-    """The manifest fields every model folder has, and its artifacts (ONNX where exact)."""
+    """The manifest fields every model folder has, and its artifacts (ONNX where exact).
+
+    `sample` rows check the ONNX export; `seen` (the training rows, or the sample when
+    packaging) are what the training statistics describe, for monitor.py's drift report.
+    """
     classes = model.classes_.tolist() if task == "classification" else None
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
@@ -82,6 +104,7 @@ def describe_model(
         "fitted_on": "dataframe" if on_dataframe else "array",
         "classes": classes,
         "example": example_row(sample),
+        "training_statistics": statistics(model, features, task, classes, on_dataframe, seen),
         "libraries": {
             "python": platform.python_version(),
             "scikit-learn": sklearn.__version__,

@@ -51,7 +51,7 @@ def package(args: argparse.Namespace) -> dict[str, Any]:
     except Exception as exc:
         raise DataError(f"{path.name} cannot predict the sample rows: {_first_line(exc)}") from None
     features = infer_features(model, frame, on_dataframe)
-    fields, artifacts = describe_model(model, features, task, on_dataframe, frame)
+    fields, artifacts = describe_model(model, features, task, on_dataframe, frame, frame)
     problem = cloud_load_problem(artifacts["model.joblib"][1])
     if problem is not None:
         raise DataError(f"{path.name} would not load in the cloud: {problem}")

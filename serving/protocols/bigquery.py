@@ -44,7 +44,7 @@ def _answer(model: LoadedModel, body: dict[str, Any], max_rows: int) -> Reply:
         raise InvalidInput("'calls' must be a list of argument lists, one per row")
     output, chosen = _output(body.get("userDefinedContext"), model)
     methods: tuple[Method, ...] = ("predict",) if output == "label" else ("predict_proba",)
-    rows, outputs = run(model, Batch(rows=calls, text=True), methods, max_rows)
+    scored, outputs = run(model, Batch(rows=calls, text=True), methods, max_rows)
     if output == "label":
         replies = outputs["predict"].tolist()
     else:
@@ -55,7 +55,8 @@ def _answer(model: LoadedModel, body: dict[str, Any], max_rows: int) -> Reply:
             replies = [row[column] for row in probabilities]
         else:
             replies = [dict(zip(map(str, classes), row, strict=True)) for row in probabilities]
-    return Reply(200, {"replies": replies}, {"rows": rows, "output": output})
+    log = {"rows": scored.table.n_rows, "output": output}
+    return Reply(200, {"replies": replies}, log, scored=scored)
 
 
 def _output(context: Any, model: LoadedModel) -> tuple[str, Any]:

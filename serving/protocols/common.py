@@ -12,6 +12,7 @@ from serving import jsonio, prediction
 from serving.batch import Ask, Batch, Method
 from serving.errors import NotFound, UnsupportedMediaType
 from serving.loading import LoadedModel
+from serving.prediction_log import Scored
 from serving.settings import Settings
 from serving.slot import LazySlot
 from serving.validate import check_structure, echo, validate
@@ -31,6 +32,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     raw: bytes | None = None
     media_type: str = "application/json"
+    scored: Scored | None = None
 
 
 @dataclass(frozen=True)
@@ -83,17 +85,19 @@ def check_name(model: LoadedModel, name: str, version: str | None = None) -> Non
 
 def run(
     model: LoadedModel, batch: Batch, methods: tuple[Method, ...], max_rows: int
-) -> tuple[int, dict[Method, np.ndarray]]:
-    """Validate the batch against the model's schema, then predict: (rows, outputs)."""
+) -> tuple[Scored, dict[Method, np.ndarray]]:
+    """Validate the batch against the model's schema, then predict: what was scored (for
+    the log, when sampled), and the outputs."""
     table = validate(batch, model.manifest.features, max_rows)
-    return table.n_rows, prediction.run(model, table, methods)
+    outputs = prediction.run(model, table, methods)
+    return Scored(table, outputs.get("predict")), outputs
 
 
 def predictions(model: LoadedModel, batch: Batch, ask: Ask, max_rows: int) -> Reply:
     """The `{"predictions": ...}` answer shared by this function's format, Vertex, KServe v1,
     MLflow and CSV: the first method's output, probabilities when also asked for, and the
     classes beside probabilities or decision values."""
-    rows, outputs = run(model, batch, ask.methods, max_rows)
+    scored, outputs = run(model, batch, ask.methods, max_rows)
     method = ask.methods[0]
     values = outputs[method].tolist()
     answer: dict[str, Any] = {"prediction": values[0]} if ask.single else {"predictions": values}
@@ -103,4 +107,4 @@ def predictions(model: LoadedModel, batch: Batch, ask: Ask, max_rows: int) -> Re
     if ask.methods != ("predict",):
         answer["classes"] = list(model.manifest.classes or ())
     answer["model_version"] = model.manifest.model_version
-    return Reply(200, answer, {"rows": rows, "method": method})
+    return Reply(200, answer, {"rows": scored.table.n_rows, "method": method}, scored=scored)

@@ -19,6 +19,7 @@ import numpy as np
 
 from serving import jsonio
 from serving.errors import InvalidInput
+from serving.prediction_log import Scored
 from serving.protocols.common import Reply
 from serving.protocols.oip_tensors import FLOAT_TYPES, INTEGER_TYPES, datatype_of
 
@@ -117,7 +118,9 @@ def binary_output(name: str, values: np.ndarray) -> tuple[dict[str, Any], bytes]
     return tensor, data
 
 
-def binary_reply(answer: dict[str, Any], data: list[bytes], log: dict[str, Any]) -> Reply:
+def binary_reply(
+    answer: dict[str, Any], data: list[bytes], log: dict[str, Any], scored: Scored
+) -> Reply:
     """The answer's JSON part, then the binary outputs' bytes in output order."""
     header = jsonio.encode(answer)
     return Reply(
@@ -127,6 +130,7 @@ def binary_reply(answer: dict[str, Any], data: list[bytes], log: dict[str, Any])
         headers={HEADER: str(len(header))},
         raw=header + b"".join(data),
         media_type="application/octet-stream",
+        scored=scored,
     )
 
 

@@ -104,7 +104,7 @@ def infer(model: LoadedModel, body: Any, max_rows: int, *, binary_extension: boo
         raise InvalidInput("'parameters' must be an object")
     names = _requested(body.get("outputs"), model)
     batch = batch_from_inputs(body.get("inputs"), model.manifest.feature_names)
-    rows, results = run(model, batch, tuple(names), max_rows)
+    scored, results = run(model, batch, tuple(names), max_rows)
     as_binary = binary_outputs(body, list(names)) if binary_extension else set()
     outputs, binary = [], []
     for name in names:
@@ -121,8 +121,10 @@ def infer(model: LoadedModel, body: Any, max_rows: int, *, binary_extension: boo
         "id": request_id if request_id is not None else str(uuid.uuid4()),
         "outputs": outputs,
     }
-    log = {"rows": rows, "outputs": names}
-    return binary_reply(answer, binary, log) if binary else Reply(200, answer, log)
+    log = {"rows": scored.table.n_rows, "outputs": names}
+    if binary:
+        return binary_reply(answer, binary, log, scored)
+    return Reply(200, answer, log, scored=scored)
 
 
 def _check_named_model(model: LoadedModel, body: dict[str, Any]) -> None:
