@@ -41,18 +41,28 @@ class Ask:
     single: bool = False
 
 
-@dataclass(frozen=True)
 class Table:
     """Rows checked against the schema: one array per feature, in the model's order.
 
     Numbers are float64 (NaN = missing), text an object array (None = missing). `matrix` is the
-    float64 [rows, features] array when every feature is a number, as most models take it.
+    float64 [rows, features] array when every feature is a number, as most models take it; the
+    columns of such a table are views of it, made only when asked for.
     """
 
-    columns: tuple[np.ndarray, ...]
-    matrix: np.ndarray | None
-    n_rows: int
+    def __init__(
+        self, columns: tuple[np.ndarray, ...] | None, matrix: np.ndarray | None, n_rows: int
+    ) -> None:
+        self._columns = columns
+        self.matrix = matrix
+        self.n_rows = n_rows
 
     @classmethod
     def from_matrix(cls, matrix: np.ndarray) -> Table:
-        return cls(tuple(matrix.T), matrix, len(matrix))
+        return cls(None, matrix, len(matrix))
+
+    @property
+    def columns(self) -> tuple[np.ndarray, ...]:
+        if self._columns is None:
+            assert self.matrix is not None
+            self._columns = tuple(self.matrix.T)
+        return self._columns

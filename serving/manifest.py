@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serving.errors import IntegrityError
-from serving.schema import Feature, parse_features
+from serving.schema import Schema, parse_features
 
 MANIFEST_NAME = "manifest.json"
 # train.py writes a few KB; the cap bounds what a wrong object can make the loader hold.
@@ -42,7 +42,7 @@ class Manifest:
     model_version: str
     task: str
     feature_names: tuple[str, ...]
-    features: tuple[Feature, ...]
+    features: Schema
     classes: tuple[Any, ...] | None
     artifacts: dict[str, Artifact]
     raw: dict[str, Any]

@@ -5,7 +5,7 @@ A manifest without "features" (format 1) describes all-number features by "featu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -45,13 +45,27 @@ class Feature:
         return entry
 
 
-def parse_features(raw: Any, feature_names: Sequence[str]) -> tuple[Feature, ...]:
+class Schema(tuple[Feature, ...]):
+    """The features in the model's order, with what every request asks of them worked out once:
+    their names, and whether all are numbers (the bulk numpy path)."""
+
+    names: tuple[str, ...]
+    numeric: bool
+
+    def __new__(cls, features: Iterable[Feature]) -> Schema:
+        schema = super().__new__(cls, features)
+        schema.names = tuple(feature.name for feature in schema)
+        schema.numeric = not any(feature.is_text for feature in schema)
+        return schema
+
+
+def parse_features(raw: Any, feature_names: Sequence[str]) -> Schema:
     """The manifest's "features" list (ValueError when malformed), or numbers by name."""
     if raw is None:
-        return tuple(Feature(name) for name in feature_names)
+        return Schema(Feature(name) for name in feature_names)
     if not isinstance(raw, list) or [e.get("name") for e in raw] != list(feature_names):
         raise ValueError("features must list every feature of feature_names, in order")
-    return tuple(_feature(entry) for entry in raw)
+    return Schema(_feature(entry) for entry in raw)
 
 
 def _feature(entry: dict[str, Any]) -> Feature:

@@ -15,15 +15,15 @@ import numpy as np
 
 from serving.batch import Batch, Table
 from serving.errors import InvalidInput, TooManyRows
-from serving.schema import MISSING_MARKERS, Feature
+from serving.schema import MISSING_MARKERS, Feature, Schema
 
 _ECHO = 40  # at most this many characters of a client's value go into an error message
 
 
 def validate(batch: Batch, features: Sequence[Feature], max_rows: int) -> Table:
     """The batch's rows as a Table in the model's feature order, or InvalidInput saying why."""
-    names = [f.name for f in features]
-    numeric = all(not f.is_text for f in features)
+    schema = features if isinstance(features, Schema) else Schema(features)
+    names, numeric = schema.names, schema.numeric
     if batch.columns is not None:
         columns = _columns_in_order(batch.columns, names)
         check_rows(len(columns[0]), max_rows)

@@ -17,7 +17,7 @@ from serving.batch import Batch, Method, Table
 from serving.manifest import Manifest
 from serving.runtimes.onnx_runtime import DECISION_OUTPUT, OnnxRuntime, session_options
 from serving.runtimes.sklearn_runtime import SklearnRuntime
-from serving.schema import Feature
+from serving.schema import Feature, Schema
 from serving.validate import validate
 
 PARITY_TOLERANCE = 1e-9
@@ -35,7 +35,7 @@ def serving_manifest(
         model_version="export",
         task=task,
         feature_names=tuple(f.name for f in features),
-        features=tuple(features),
+        features=Schema(features),
         classes=tuple(classes) if classes is not None else None,
         artifacts={},
         raw={},
