@@ -119,7 +119,7 @@ def binary_output(name: str, values: np.ndarray) -> tuple[dict[str, Any], bytes]
 
 
 def binary_reply(
-    answer: dict[str, Any], data: list[bytes], log: dict[str, Any], scored: Scored
+    answer: dict[str, Any], data: list[bytes], log: dict[str, Any], scored: Scored | None = None
 ) -> Reply:
     """The answer's JSON part, then the binary outputs' bytes in output order."""
     header = jsonio.encode(answer)
