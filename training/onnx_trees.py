@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from training.onnx_imputer import register_exact_imputer
 from training.tree_arrays import Ensemble, cart_tree, hist_input_layout, hist_tree
 
 ML_DOMAIN = "ai.onnx.ml"
@@ -63,6 +64,7 @@ def register_exact_converters() -> None:
             options=CLASSIFIER_OPTIONS if classifier else None,
         )
     _allow_ml_opset(ML_OPSET)
+    register_exact_imputer()
     _registered = True
 
 
@@ -185,8 +187,11 @@ def _is_boosting(model: Any) -> bool:
 def _features(graph: _Graph, source: Any, model: Any) -> str:
     """The input as float64, through float32 first where the estimator compares in float32."""
     from onnx import TensorProto
+    from skl2onnx.common.data_types import DoubleTensorType
 
     name = source.full_name
+    if _is_hist(model) and isinstance(source.type, DoubleTensorType):
+        return str(name)
     if not _is_hist(model):
         graph.node("Cast", [name], [float32 := graph.name("as_float32")], to=TensorProto.FLOAT)
         name = float32
