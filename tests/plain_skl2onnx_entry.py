@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tree_cases import onnx_parity  # noqa: E402
+from tree_cases import onnx_parity
 
 
 def main() -> None:

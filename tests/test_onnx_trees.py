@@ -12,7 +12,7 @@ import onnx
 import pytest
 
 from tests.tree_cases import CASES, dataset, fitted, onnx_parity
-from training.onnx_trees import EXACT_ESTIMATORS, register_exact_converters
+from training.onnx_trees import exact_estimators, register_exact_converters
 
 TOLERANCE = 1e-9
 # Each fails the gate through skl2onnx's own converters today (checked in a fresh process).
@@ -41,7 +41,7 @@ def test_exact_converters_meet_the_parity_gate(case: str) -> None:
 def test_every_family_is_covered_as_classifier_and_regressor() -> None:
     models = [fitted(case) for case in CASES]
     finals = {type(getattr(model, "steps", [(None, model)])[-1][1]) for model in models}
-    assert set(EXACT_ESTIMATORS()) <= finals
+    assert set(exact_estimators()) <= finals
 
 
 def test_graph_uses_double_tree_ensemble_and_float32_inputs_where_sklearn_does() -> None:
@@ -56,7 +56,7 @@ def test_graph_uses_double_tree_ensemble_and_float32_inputs_where_sklearn_does()
     assert {o.domain: o.version for o in graph.opset_import}["ai.onnx.ml"] == 5
     hist = fitted("hist-binary")
     graph = to_onnx(hist, features[:1], options={id(hist): {"zipmap": False}})
-    assert [node.op_type for node in graph.graph.node][0] == "TreeEnsemble"
+    assert next(node.op_type for node in graph.graph.node) == "TreeEnsemble"
 
 
 def test_hist_case_really_routes_missing_values_and_categories() -> None:

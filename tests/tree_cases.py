@@ -54,11 +54,15 @@ def _one_hot_pipeline(model: Any, text: list[str], numbers: list[str], scaler: A
 
 
 def _ordinal_pipeline(model: Any, text: list[str], numbers: list[str]) -> Pipeline:
-    prep = ColumnTransformer([("text", OrdinalEncoder(), text), ("numbers", "passthrough", numbers)])
+    prep = ColumnTransformer(
+        [("text", OrdinalEncoder(), text), ("numbers", "passthrough", numbers)]
+    )
     return Pipeline([("prep", prep), ("model", model)])
 
 
 E = ensemble
+GBC = ensemble.GradientBoostingClassifier
+HGBC = ensemble.HistGradientBoostingClassifier
 # id -> (data set, is a classifier, unfitted model)
 CASES: dict[str, tuple[str, bool, Callable[[], Any]]] = {
     "tree-binary": ("breast_cancer", True, lambda: tree.DecisionTreeClassifier(random_state=0)),
@@ -73,19 +77,19 @@ CASES: dict[str, tuple[str, bool, Callable[[], Any]]] = {
     "extra-multiclass": ("wine", True, lambda: E.ExtraTreesClassifier(20, random_state=0)),
     "extra-regressor": ("diabetes", False, lambda: E.ExtraTreesRegressor(20, random_state=0)),
     "boosting-binary": (
-        "breast_cancer", True, lambda: E.GradientBoostingClassifier(n_estimators=20, random_state=0),
+        "breast_cancer", True, lambda: GBC(n_estimators=20, random_state=0),
     ),
     "boosting-multiclass": (
-        "iris", True, lambda: E.GradientBoostingClassifier(n_estimators=20, random_state=0),
+        "iris", True, lambda: GBC(n_estimators=20, random_state=0),
     ),
     "boosting-regressor": (
         "diabetes", False, lambda: E.GradientBoostingRegressor(n_estimators=30, random_state=0),
     ),
     "hist-binary": (
-        "breast_cancer", True, lambda: E.HistGradientBoostingClassifier(max_iter=20, random_state=0),
+        "breast_cancer", True, lambda: HGBC(max_iter=20, random_state=0),
     ),
     "hist-multiclass": (
-        "wine", True, lambda: E.HistGradientBoostingClassifier(max_iter=20, random_state=0),
+        "wine", True, lambda: HGBC(max_iter=20, random_state=0),
     ),
     "hist-regressor": (
         "diabetes", False, lambda: E.HistGradientBoostingRegressor(max_iter=30, random_state=0),

@@ -61,9 +61,7 @@ def _convert(scope: Any, operator: Any, container: Any) -> None:
     fill = scope.get_unique_variable_name("imputer_statistics")
     container.initializers.append(numpy_helper.from_array(statistics, fill))
     missing = scope.get_unique_variable_name("is_missing")
-    container.add_node(
-        "IsNaN", [source], [missing], name=scope.get_unique_operator_name("IsNaN")
-    )
+    container.add_node("IsNaN", [source], [missing], name=scope.get_unique_operator_name("IsNaN"))
     container.add_node(
         "Where",
         [missing, fill, source],

@@ -3,7 +3,7 @@
 Call `register_exact_converters()` once, then `skl2onnx.to_onnx(model, X, options={id(final
 estimator): {"zipmap": False}})` as usual (also for a Pipeline ending in one of them, with or
 without a ColumnTransformer before it). Covered: DecisionTree, RandomForest, ExtraTrees,
-GradientBoosting and HistGradientBoosting, classifiers and regressors (`EXACT_ESTIMATORS`).
+GradientBoosting and HistGradientBoosting, classifiers and regressors (`exact_estimators()`).
 
 Why own converters rather than rewriting skl2onnx's graph: skl2onnx 1.20 writes ai.onnx.ml
 opset-1 TreeEnsembleClassifier/Regressor, whose thresholds and outputs are float32 (opset 3
@@ -54,7 +54,7 @@ def register_exact_converters() -> None:
         return
     from skl2onnx import update_registered_converter
 
-    for estimator, alias in EXACT_ESTIMATORS().items():
+    for estimator, alias in exact_estimators().items():
         classifier = estimator.__name__.endswith("Classifier")
         update_registered_converter(
             estimator,
@@ -88,7 +88,7 @@ def _allow_ml_opset(version: int) -> None:
     _topology.get_default_opset_for_domain = with_ml_ceiling
 
 
-def EXACT_ESTIMATORS() -> dict[type, str]:  # noqa: N802  (a constant, computed lazily)
+def exact_estimators() -> dict[type, str]:
     """The estimator classes this module converts, with skl2onnx's alias for each."""
     from sklearn import ensemble, tree
 
@@ -234,13 +234,14 @@ def _boosting_ensemble(model: Any) -> Ensemble:
 def _initial_raw(model: Any) -> np.ndarray:
     width = raw_width(model)
     if _is_hist(model):
-        return np.broadcast_to(np.ravel(model._baseline_prediction), (width,))
+        baseline = np.asarray(model._baseline_prediction, dtype=np.float64)
+        return np.broadcast_to(np.ravel(baseline), (width,))
     from sklearn.dummy import DummyClassifier, DummyRegressor
 
     if not (model.init_ == "zero" or isinstance(model.init_, DummyClassifier | DummyRegressor)):
         raise NotImplementedError("GradientBoosting with a custom init estimator")
     row = np.zeros((1, model.n_features_in_), dtype=np.float32)
-    return np.asarray(model._raw_predict_init(row), dtype=np.float64)[0]
+    return np.ravel(np.asarray(model._raw_predict_init(row), dtype=np.float64))
 
 
 class _Graph:
@@ -289,9 +290,7 @@ class _Graph:
             nodes_falseleafs=ensemble.false_leafs,
             nodes_missing_value_tracks_true=ensemble.missing_true,
             leaf_targetids=ensemble.leaf_targets,
-            leaf_weights=numpy_helper.from_array(
-                np.array(ensemble.leaf_weights, dtype=np.float64)
-            ),
+            leaf_weights=numpy_helper.from_array(np.array(ensemble.leaf_weights, dtype=np.float64)),
             **_membership(ensemble),
         )
         return output
@@ -327,7 +326,9 @@ class _Graph:
         from onnx import TensorProto
 
         self.node("Cast", [positive], [index := self.name("class_index")], to=TensorProto.INT64)
-        self.node("Squeeze", [index, self.constant("axis", np.array([1]))], [flat := self.name("flat")])
+        self.node(
+            "Squeeze", [index, self.constant("axis", np.array([1]))], [flat := self.name("flat")]
+        )
         self.node("Gather", [self.constant("classes", _label_values(classes)), flat], [label])
 
     def argmax_label(self, scores: str, classes: np.ndarray, label: str) -> None:

@@ -161,7 +161,9 @@ def hist_tree(predictor: Any, columns: np.ndarray, categories: dict[int, np.ndar
     for node in np.flatnonzero(nodes["is_categorical"] & ~tree.is_leaf):
         known = categories[int(nodes["feature_idx"][node])]
         words = bitsets[int(nodes["bitset_idx"][node])]
-        goes_left = [bool((int(words[code // 32]) >> (code % 32)) & 1) for code in range(len(known))]
+        goes_left = [
+            bool((int(words[code // 32]) >> (code % 32)) & 1) for code in range(len(known))
+        ]
         tree.members[int(node)] = (
             [float(value) for value, left in zip(known, goes_left, strict=True) if left],
             [float(value) for value, left in zip(known, goes_left, strict=True) if not left],
@@ -189,7 +191,7 @@ def hist_input_layout(estimator: Any) -> tuple[np.ndarray, dict[int, np.ndarray]
         values = np.asarray(known)
         if values.dtype.kind not in "biuf":
             raise NotImplementedError(
-                "HistGradientBoosting categories must be numbers in ONNX (ordinal-encode text first)"
+                "HistGradientBoosting categories must be numbers for ONNX (encode text first)"
             )
         values = values.astype(np.float64)
         categories[start + offset] = values[~np.isnan(values)]
