@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,25 @@ PLAIN_FAILS = [
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _exact() -> None:
+def _exact() -> Iterator[None]:
+    """The exact converters for this module; skl2onnx's registry as it was for later tests."""
+    from skl2onnx.common import _registration, _topology
+
+    from training import onnx_imputer, onnx_trees
+
+    converters = dict(_registration._converter_pool)
+    shapes = dict(_registration._shape_calculator_pool)
+    ceiling = _topology.get_default_opset_for_domain
+    flags = (onnx_trees._registered, onnx_imputer._registered)
     register_exact_converters()
     register_exact_converters()  # idempotent
+    yield
+    _registration._converter_pool.clear()
+    _registration._converter_pool.update(converters)
+    _registration._shape_calculator_pool.clear()
+    _registration._shape_calculator_pool.update(shapes)
+    _topology.get_default_opset_for_domain = ceiling
+    onnx_trees._registered, onnx_imputer._registered = flags
 
 
 @pytest.mark.parametrize("case", list(CASES))
