@@ -24,10 +24,16 @@ repeats what the estimator computes, in its order:
 - Boosting classifiers also produce `raw_scores` ([-s, s] for two classes, as the linear
   converters do), so train.py's `add_decision_output` serves decision_function exactly.
 
-Limits: one onnxruntime thread (the serving runtime's setting; with several threads the tree
-sum may be split and reordered); probabilities only without ZipMap; multi-output trees,
-GradientBoosting with a custom `init` estimator and HistGradientBoosting on text categories
-(ordinal-encode them first) raise NotImplementedError, so the export is skipped.
+Registering also lifts skl2onnx's ai.onnx.ml opset ceiling (3) to 5 and gives float64
+SimpleImputer an exact converter (training/onnx_imputer.py). The trees' arrays come from
+training/tree_arrays.py.
+
+Limits: the gate is checked with one onnxruntime thread (the serving runtime's setting; with
+several threads onnxruntime may split the tree sum and reorder it); classifiers need
+`zipmap=False` (ZipMap rejects float64 probabilities when the session loads); multi-output
+trees, GradientBoosting with a custom `init` estimator, HistGradientBoosting on text
+categories (ordinal-encode them first) and HistGradientBoosting links other than identity,
+log, logit and softmax raise NotImplementedError, so the export is skipped.
 """
 
 from __future__ import annotations
