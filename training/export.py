@@ -64,14 +64,14 @@ def export_onnx(
     try:
         from skl2onnx import to_onnx
 
-        from training import onnx_imputer
+        from training import onnx_imputer, onnx_trees
     except ImportError:
         print(
             "ONNX export skipped: skl2onnx is not installed (pip install -r requirements-dev.txt)"
         )
         return None
     onnx_imputer.register()
-    _register_tree_converters()
+    onnx_trees.register_exact_converters()
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # no usage telemetry from training
     table = sample_table(frame, manifest)
     final = model.steps[-1][1] if hasattr(model, "steps") else model
@@ -108,15 +108,6 @@ def export_onnx(
         )
         return None
     return onnx_bytes, parity
-
-
-def _register_tree_converters() -> None:
-    """Exact float64 tree ensembles, where training/onnx_trees.py provides them."""
-    try:
-        from training import onnx_trees  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    onnx_trees.register_exact_converters()
 
 
 def add_decision_output(graph: Any, model: Any) -> bytes | None:
