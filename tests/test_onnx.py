@@ -157,28 +157,46 @@ def test_manifest_records_onnx_parity(classifier_dir: Path) -> None:
     assert parity["decision_function_max_abs_diff"] <= parity["tolerance"]
 
 
-def test_unconvertible_model_ships_joblib_only_and_serves_with_sklearn(
-    train_model: TrainModel, make_client: Callable[..., object], capsys: pytest.CaptureFixture[str]
-) -> None:
-    # skl2onnx's float64 tree ensembles don't run in onnxruntime: the export is refused.
-    model_dir = train_model("--dataset", "diabetes", "--estimator", "random_forest")
-    printed = capsys.readouterr().out
-    client = make_client(MODEL_URI=str(model_dir))
+@pytest.fixture(scope="module")
+def unconvertible_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A packaged model skl2onnx cannot convert: a FunctionTransformer (np.log1p) first."""
+    import joblib
+    import pandas as pd
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
 
-    manifest = json.loads((model_dir / "manifest.json").read_text())
+    import train
+
+    folder = tmp_path_factory.mktemp("unconvertible")
+    data = load_diabetes()
+    rows = np.abs(np.asarray(data.data))
+    model = make_pipeline(FunctionTransformer(np.log1p), Ridge()).fit(rows, data.target)
+    joblib.dump(model, folder / "model.joblib")
+    pd.DataFrame(rows, columns=data.feature_names).to_csv(folder / "sample.csv", index=False)
+    args = ["--from-model", str(folder / "model.joblib"), "--data", str(folder / "sample.csv")]
+    assert train.main([*args, "--out", str(folder / "out")]) == 0
+    return folder / "out"
+
+
+def test_unconvertible_model_ships_joblib_only_and_serves_with_sklearn(
+    unconvertible_dir: Path, make_client: Callable[..., object]
+) -> None:
+    client = make_client(MODEL_URI=str(unconvertible_dir))
+    manifest = json.loads((unconvertible_dir / "manifest.json").read_text())
     metadata = client.get("/").get_json()
 
-    assert [line for line in printed.splitlines() if "ONNX export skipped" in line]
-    assert not (model_dir / "model.onnx").exists()
+    assert not (unconvertible_dir / "model.onnx").exists()
     assert set(manifest["artifacts"]) == {"model.joblib"}
     assert metadata["runtime"] == "sklearn"
+    assert client.post("/", json={"features": [0.1] * 10}).status_code == 200
 
 
 def test_forcing_onnx_without_an_onnx_artifact_is_a_clear_503(
-    train_model: TrainModel, make_client: Callable[..., object]
+    unconvertible_dir: Path, make_client: Callable[..., object]
 ) -> None:
-    model_dir = train_model("--dataset", "diabetes", "--estimator", "random_forest")
-    client = make_client(MODEL_URI=str(model_dir), MODEL_RUNTIME="onnx")
+    client = make_client(MODEL_URI=str(unconvertible_dir), MODEL_RUNTIME="onnx")
 
     response = client.post("/", json={"features": [0.0] * 10})
 
