@@ -31,12 +31,12 @@ def _exact() -> Iterator[None]:
     """The exact converters for this module; skl2onnx's registry as it was for later tests."""
     from skl2onnx.common import _registration, _topology
 
-    from training import onnx_imputer, onnx_trees
+    from training import onnx_trees
 
     converters = dict(_registration._converter_pool)
     shapes = dict(_registration._shape_calculator_pool)
     ceiling = _topology.get_default_opset_for_domain
-    flags = (onnx_trees._registered, onnx_imputer._registered)
+    registered = onnx_trees._registered
     register_exact_converters()
     register_exact_converters()  # idempotent
     yield
@@ -45,7 +45,7 @@ def _exact() -> Iterator[None]:
     _registration._shape_calculator_pool.clear()
     _registration._shape_calculator_pool.update(shapes)
     _topology.get_default_opset_for_domain = ceiling
-    onnx_trees._registered, onnx_imputer._registered = flags
+    onnx_trees._registered = registered
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -1,0 +1,524 @@
+"""Fuzz cases whose right answer the generator knows, and the oracle that holds them to it.
+
+Each strategy here builds a request of one input class (row counts past MAX_ROWS, long client
+strings, CSV headers and byte-order marks, integer column labels, huge finite numbers, OIP
+bodies naming a model, BigQuery calls, long Host labels) and says which status it must get, and
+for a 200 how many rows the answer holds. Two models are served: the breast-cancer classifier
+("main": 30 plain numbers, ONNX) and "digits", trained here on a CSV whose header is 0,1,2,3,4
+(two integer features, two numbers, one text feature, every one nullable; scikit-learn runtime).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+
+MAIN, DIGITS = "main", "digits"
+N_FEATURES = 30
+DIGIT_NAMES = ("0", "1", "2", "3", "4")
+# The 40 characters serving/validate.py echoes, plus the message around them: every error
+# answer stays under this many bytes, whatever the client sent.
+MAX_ERROR_BYTES = 2048
+# Small enough that the fuzzer reaches both sides of them cheaply.
+FUZZ_MAX_BODY_BYTES = 32 * 1024
+FUZZ_MAX_ROWS = 50
+HUGE = (1e308, -1e308, 1.7976931348623157e308, 9e307)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a generated request must get: one of `statuses`; `code` for an error status;
+    `rows` answers for a 200; a BigQuery `errorMessage` beside a 400."""
+
+    statuses: tuple[int, ...]
+    code: str | None = None
+    rows: int | None = None
+    bigquery: bool = False
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile request: what is sent, to which server, how it is framed on the wire, and
+    (when the generator knows it) what it must get."""
+
+    method: str
+    path: str
+    content_type: str | None
+    body: bytes
+    framing: str
+    headers: tuple[tuple[str, str], ...] = ()
+    target: str = MAIN
+    host: str = "127.0.0.1"
+    expect: Expect | None = None
+    kind: str = ""  # the input class, for the figures
+
+    def describe(self) -> str:
+        head = self.body[:120]
+        extra = "".join(f" {name}: {value[:80]}" for name, value in self.headers)
+        host = f" Host: {self.host[:80]}" if self.host != "127.0.0.1" else ""
+        return (
+            f"[{self.target}] {self.method} {self.path[:120]} [{(self.content_type or '')[:60]}]"
+            f"{host}{extra} {self.framing} {head!r} expect {self.expect}"
+        )
+
+
+@dataclass(frozen=True)
+class Served:
+    """The name, version and feature names of the model a target serves."""
+
+    name: str
+    version: str
+    features: tuple[str, ...] = field(default=())
+
+
+# Filled when the servers start (tests/test_fuzz.py's fixture, bench/fuzz.py): strategies read
+# it while drawing, for the served version and feature names, which training decides.
+SERVED: dict[str, Served] = {}
+
+
+def register(target: str, model_dir: Path) -> None:
+    """Record what `target` serves, from its manifest."""
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    SERVED[target] = Served(
+        manifest["name"], manifest["model_version"], tuple(manifest["feature_names"])
+    )
+
+
+def digits_csv(path: Path) -> Path:
+    """The training data of the "digits" model: numeric-looking names, a text column, gaps."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*DIGIT_NAMES, "y"])
+        for i in range(60):
+            gap = "" if i % 9 == 0 else (i * 5) % 11 / 2
+            label = "yes" if (i % 3 == 0) ^ (i % 7 > 3) else "no"
+            writer.writerow([i % 7, (i * 3) % 5, gap, i % 4 - 1.5, "abc"[i % 3], label])
+    return path
+
+
+def digits_train_args(data: Path) -> list[str]:
+    """train.py's arguments for the "digits" model (add --out)."""
+    return ["--data", str(data), "--target", "y", "--name", "digits", "--version", "fuzz-1"]
+
+
+# ---------------------------------------------------------------- rows
+
+
+def _main_cell() -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.floats(min_value=-1e6, max_value=1e6), st.integers(min_value=-(10**6), max_value=10**6)
+    )
+
+
+def _main_row(huge: bool) -> st.SearchStrategy[list[Any]]:
+    cell = st.one_of(_main_cell(), st.sampled_from(HUGE)) if huge else _main_cell()
+    return st.lists(cell, min_size=N_FEATURES, max_size=N_FEATURES)
+
+
+def _digits_row() -> st.SearchStrategy[list[Any]]:
+    """A valid "digits" row: integers, numbers, text; any cell may be missing (null or NaN)."""
+    integer = st.one_of(st.integers(-50, 50), st.none())
+    number = st.one_of(st.floats(-1e3, 1e3), st.none(), st.just(math.nan))
+    text = st.one_of(st.sampled_from(["a", "b", "c", "never seen", "é"]), st.none())
+    return st.tuples(integer, integer, number, number, text).map(list)
+
+
+def _rows(target: str, huge: bool = False) -> st.SearchStrategy[list[list[Any]]]:
+    row = _main_row(huge) if target == MAIN else _digits_row()
+    return st.lists(row, min_size=1, max_size=3)
+
+
+def _plain_rows(target: str, count: int) -> list[list[Any]]:
+    """`count` short valid rows (many of them still fit under the fuzz body limit)."""
+    return [[1] * N_FEATURES] * count if target == MAIN else [[1, 2, 0.5, None, "a"]] * count
+
+
+def _success(rows: int, huge: bool = False, bigquery: bool = False) -> Expect:
+    """200 with `rows` answers; with huge numbers, a 400 `not_finite` is right as well."""
+    if huge:
+        return Expect((200, 400), "not_finite", rows, bigquery)
+    return Expect((200,), rows=rows, bigquery=bigquery)
+
+
+def _json_case(
+    path: str, body: Any, expect: Expect, target: str = MAIN, content_type: str = "application/json"
+) -> Case:
+    text = json.dumps(body, allow_nan=True, ensure_ascii=False).encode()
+    return Case("POST", path, content_type, text, "length", target=target, expect=expect)
+
+
+# ---------------------------------------------------------------- the classes
+
+
+@st.composite
+def native(draw: st.DrawFn) -> Case:
+    """This function's format at / and /predict: features or instances, probabilities,
+    predict_method; rows positional or keyed; huge finite numbers in some."""
+    target = draw(st.sampled_from([MAIN, MAIN, DIGITS]))
+    huge = target == MAIN and draw(st.booleans())
+    rows = draw(_rows(target, huge))
+    if target == DIGITS and draw(st.booleans()):
+        rows = [dict(zip(DIGIT_NAMES, row, strict=True)) for row in rows]
+    key = draw(st.sampled_from(["features", "instances"]))
+    single = key == "features" and len(rows) == 1 and draw(st.booleans())
+    body: dict[str, Any] = {key: rows[0] if single else rows}
+    probabilities = draw(st.booleans())
+    if probabilities or draw(st.booleans()):
+        body["probabilities"] = probabilities
+    if draw(st.booleans()):
+        body["parameters"] = {"predict_method": draw(st.sampled_from(["predict", "predict_proba"]))}
+    path = draw(st.sampled_from(["/", "/predict"]))
+    return _json_case(path, body, _success(len(rows), huge), target)
+
+
+@st.composite
+def too_many_rows(draw: st.DrawFn) -> Case:
+    """Empty rows (or short valid ones) in every format, either side of MAX_ROWS (50) and past
+    the bracket count that refuses a body before it is parsed: 422 past the limit, else 400
+    for empty rows, 200 for valid ones."""
+    target = draw(st.sampled_from([MAIN, DIGITS]))
+    count = draw(
+        st.one_of(
+            st.integers(1, FUZZ_MAX_ROWS),
+            st.integers(FUZZ_MAX_ROWS + 1, 2 * FUZZ_MAX_ROWS + 1100),
+            st.integers(2 * FUZZ_MAX_ROWS + 1100, 5000),
+        )
+    )
+    over = count > FUZZ_MAX_ROWS
+    key = draw(st.sampled_from(["features", "instances", "inputs", "dataframe_split", "calls"]))
+    if key != "calls" and draw(st.booleans()):
+        path = draw(st.sampled_from(["/", "/predict"]))
+    else:
+        path = "/invocations" if key in ("instances", "inputs", "dataframe_split") else "/"
+    empty = count > 200 or draw(st.booleans())
+    rows = [[]] * count if empty else _plain_rows(target, count)
+    body: dict[str, Any] = {key: {"data": rows} if key == "dataframe_split" else rows}
+    if over:
+        expect = Expect((422,), "too_many_rows")
+    elif empty:
+        expect = Expect((400,), "invalid_input", bigquery=key == "calls")
+    else:
+        expect = _success(count, bigquery=key == "calls")
+    return _json_case(path, body, expect, target)
+
+
+@st.composite
+def csv_rows(draw: st.DrawFn) -> Case:
+    """CSV with or without a byte-order mark, CRLF or LF, many lines or few, and a header that
+    names every feature (in any order), some of them, one twice, or none. The rule: a first
+    row naming any feature is a header and must name each exactly once."""
+    target = draw(st.sampled_from([MAIN, DIGITS]))
+    names = list(SERVED[target].features)
+    many = draw(st.integers(0, 5)) == 0
+    count = draw(st.integers(FUZZ_MAX_ROWS - 2, FUZZ_MAX_ROWS + 60) if many else st.integers(1, 3))
+    if many:  # short rows, so that many of them stay under the body limit
+        rows = [["" if v is None else str(v) for v in row] for row in _plain_rows(target, count)]
+    elif target == MAIN:
+        rows = [[str(v) for v in draw(_main_row(False))] for _ in range(count)]
+    else:
+        rows = [["" if v is None else str(v) for v in draw(_digits_row())] for _ in range(count)]
+    header_kind = draw(st.sampled_from(["none", "all", "all", "some", "twice"]))
+    header: list[str] | None = None
+    if header_kind != "none":
+        header = draw(st.permutations(names))
+        if header_kind == "some":
+            header = header[: draw(st.integers(1, len(names) - 1))]
+        elif header_kind == "twice":
+            header = [*header[:-1], header[0]]
+        else:  # the data follows the header's order
+            rows = [[row[names.index(name)] for name in header] for row in rows]
+    lines = ([header] if header is not None else []) + rows
+    out = io.StringIO()
+    csv.writer(out, lineterminator=draw(st.sampled_from(["\n", "\r\n"]))).writerows(lines)
+    body = out.getvalue().encode()
+    if draw(st.booleans()):
+        body = b"\xef\xbb\xbf" + body
+    expect = _csv_expect(lines, names, body.count(b"\n"), FUZZ_MAX_ROWS)
+    path = draw(st.sampled_from(["/", "/predict", "/invocations"]))
+    content_type = draw(st.sampled_from(["text/csv", "text/csv; charset=utf-8"]))
+    return Case("POST", path, content_type, body, "length", target=target, expect=expect)
+
+
+def _csv_expect(lines: list[list[str]], names: list[str], newlines: int, max_rows: int) -> Expect:
+    """The status the header rule gives these lines (a data row may name a feature too)."""
+    if newlines > max_rows + 1:
+        return Expect((422,), "too_many_rows")
+    first = [cell.strip() for cell in lines[0]]
+    is_header = not set(first).isdisjoint(names)
+    data = lines[1:] if is_header else lines
+    if len(data) > max_rows:
+        return Expect((422,), "too_many_rows")
+    if is_header and (sorted(first) != sorted(names) or not data):
+        return Expect((400,), "invalid_input")
+    return _success(len(data))
+
+
+@st.composite
+def dataframe_split(draw: st.DrawFn) -> Case:
+    """MLflow's dataframe_split with column labels in any order, as text, integers or a mix;
+    a label the model does not have, or one named twice (0 and "0"), is a 400."""
+    target = draw(st.sampled_from([MAIN, DIGITS, DIGITS]))
+    names = list(SERVED[target].features)
+    rows = draw(_rows(target))
+    order = draw(st.permutations(range(len(names))))
+    labels: list[Any] = [names[i] for i in order]
+    if target == DIGITS:
+        labels = [int(label) if draw(st.booleans()) else label for label in labels]
+    broken = draw(st.sampled_from(["", "", "unknown", "twice"]))
+    if broken == "unknown":
+        labels[draw(st.integers(0, len(labels) - 1))] = draw(st.sampled_from([99, -1, 1.0, True]))
+    elif broken == "twice":
+        labels[-1] = int(labels[0]) if target == DIGITS else labels[0]
+    if target == MAIN and not broken and draw(st.booleans()):
+        labels[0] = 0  # an integer label on a model whose names are words
+        broken = "unknown"
+    split: dict[str, Any] = {"columns": labels, "data": [[row[i] for i in order] for row in rows]}
+    if draw(st.booleans()):
+        split["index"] = list(range(len(rows)))
+    path = draw(st.sampled_from(["/invocations", "/", "/predict"]))
+    expect = Expect((400,), "invalid_input") if broken else _success(len(rows))
+    return _json_case(path, {"dataframe_split": split}, expect, target)
+
+
+def _long_text(draw: st.DrawFn, at_most: int) -> str:
+    return draw(st.sampled_from("xé€\u00a0")) * draw(st.integers(41, at_most))
+
+
+@st.composite
+def long_strings(draw: st.DrawFn) -> Case:
+    """A client's long string wherever one can go: the answer echoes 40 characters of it."""
+    text = _long_text(draw, 4000)  # three bytes a character at most, twice
+    ascii_text = "y" * draw(st.integers(41, 3000))  # inside gunicorn's 4 KB request line
+    row = [1.0] * N_FEATURES
+    tensor = {"name": "input", "shape": [1, N_FEATURES], "datatype": "FP64", "data": row}
+    place = draw(
+        st.sampled_from(
+            [
+                "predict_method",
+                "params",
+                "field",
+                "parameter",
+                "inputs",
+                "model_name",
+                "columns",
+                "records",
+                "bigquery_field",
+                "content_type",
+                "path_model",
+                "query",
+                "category",
+            ]
+        )
+    )
+    if place == "content_type":
+        return Case(
+            "POST", "/", "application/" + ascii_text, b"{}", "length", expect=Expect((415,))
+        )
+    if place == "path_model":
+        return Case(
+            "POST",
+            f"/v1/models/{ascii_text}:predict",
+            "application/json",
+            json.dumps({"instances": [row]}).encode(),
+            "length",
+            expect=Expect((404,), "not_found"),
+        )
+    if place == "query":
+        return Case(
+            "POST",
+            f"/?predict_method={ascii_text}",
+            "text/csv",
+            b"1" + b",1" * (N_FEATURES - 1),
+            "length",
+            expect=Expect((400,), "invalid_input"),
+        )
+    if place == "category":
+        # "digits" takes any text in its text feature: a long one is a value, not an error.
+        body = {"instances": [[1, 2, 0.5, 0.25, text]]}
+        return _json_case("/", body, _success(1), DIGITS)
+    bodies: dict[str, tuple[str, Any, int]] = {
+        "predict_method": ("/", {"features": row, "parameters": {"predict_method": text}}, 400),
+        "params": ("/invocations", {"instances": [row], "params": {"predict_method": text}}, 400),
+        "field": ("/predict", {"features": row, text: 1}, 400),
+        "parameter": ("/", {"features": row, "parameters": {text: "predict"}}, 400),
+        "inputs": ("/", {"inputs": [tensor | {"name": text}, tensor | {"name": text + "2"}]}, 400),
+        "model_name": (
+            "/v2/models/breast-cancer/infer",
+            {"model_name": text, "inputs": [tensor]},
+            404,
+        ),
+        "columns": ("/invocations", {"dataframe_split": {"columns": [text], "data": [[1]]}}, 400),
+        "records": ("/invocations", {"dataframe_records": [{text: 1.0}]}, 400),
+        "bigquery_field": ("/", {"calls": [row], text: "x"}, 400),
+    }
+    path, body, status = bodies[place]
+    code = "not_found" if status == 404 else "invalid_input"
+    return _json_case(path, body, Expect((status,), code, bigquery=place == "bigquery_field"))
+
+
+@st.composite
+def named_model(draw: st.DrawFn) -> Case:
+    """OIP inference bodies that name the model (as KServe's client does), rightly or not, at
+    every route that takes them: a wrong model_name or model_version is a 404."""
+    served = SERVED[MAIN]
+    rows = draw(_rows(MAIN))
+    tensor = {
+        "name": draw(st.sampled_from(["input", "input-0", "x"])),
+        "shape": [len(rows), N_FEATURES],
+        "datatype": "FP64",
+        "data": draw(st.sampled_from([rows, [v for row in rows for v in row]])),
+    }
+    body: dict[str, Any] = {"inputs": [tensor]}
+    wrong = False
+    name = draw(st.sampled_from(["right", "right", "wrong", "absent", "absent"]))
+    if name != "absent":
+        body["model_name"] = served.name if name == "right" else "other"
+        wrong = name == "wrong"
+    version = draw(st.sampled_from(["right", "right", "wrong", "absent", "absent"]))
+    if version != "absent":
+        body["model_version"] = served.version if version == "right" else "0-other"
+        wrong = wrong or version == "wrong"
+    if draw(st.booleans()):
+        body["outputs"] = [{"name": "predict"}, {"name": "predict_proba"}]
+    path = draw(
+        st.sampled_from(
+            [
+                f"/v2/models/{served.name}/infer",
+                f"/v2/models/{served.name}/versions/{served.version}/infer",
+                "/",
+                "/predict",
+                f"/v1/models/{served.name}:predict",
+            ]
+        )
+    )
+    expect = Expect((404,), "not_found") if wrong else _success(len(rows))
+    return _json_case(path, body, expect)
+
+
+@st.composite
+def bigquery_calls(draw: st.DrawFn) -> Case:
+    """BigQuery remote function bodies: numbers as numbers or text, "NaN" and null (missing:
+    a 400 for the main model, whose features need values; fine for "digits"), a wrong
+    argument count, huge numbers, and userDefinedContext's replies."""
+    target = draw(st.sampled_from([MAIN, DIGITS]))
+    huge = target == MAIN and draw(st.integers(0, 3)) == 0
+    rows = draw(_rows(target, huge))
+    calls = [[_as_bigquery(draw, value) for value in row] for row in rows]
+    fault = draw(st.sampled_from(["", "", "", "width", "missing", "infinity", "context"]))
+    index = draw(st.integers(0, len(calls) - 1))
+    column = draw(st.integers(0, 3))  # a numeric feature in both models
+    if fault == "width":
+        calls[index] = draw(st.sampled_from([calls[index][:-1], [*calls[index], 1]]))
+    elif fault == "missing":
+        calls[index][column] = draw(st.sampled_from(["NaN", None, "", "NA"]))
+    elif fault == "infinity":
+        calls[index][column] = draw(st.sampled_from(["Infinity", "-Infinity"]))
+    body: dict[str, Any] = {"calls": calls}
+    if draw(st.booleans()):
+        body |= {"requestId": "124ab1c", "caller": "//bigquery", "sessionUser": "u@example.com"}
+    contexts: list[Any] = [
+        None,
+        {"output": "label"},
+        {"output": "probabilities"},
+        {"output": "probability", "class": 1 if target == MAIN else "yes"},
+    ]
+    context = {"output": "x"} if fault == "context" else draw(st.sampled_from(contexts))
+    if context is not None:
+        body["userDefinedContext"] = context
+    # Missing values are fine for "digits" (every feature nullable), not for the main model.
+    refused = fault in ("width", "infinity", "context") or (fault == "missing" and target == MAIN)
+    if refused:
+        expect = Expect((400,), "invalid_input", bigquery=True)
+    else:
+        expect = _success(len(calls), huge, bigquery=True)
+    return _json_case(draw(st.sampled_from(["/", "/predict"])), body, expect, target)
+
+
+def _as_bigquery(draw: st.DrawFn, value: Any) -> Any:
+    """A value as TO_JSON_STRING may write it: a number, its text, "NaN" for NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, int | float) and draw(st.booleans()):
+        return repr(value)
+    return value
+
+
+@st.composite
+def host_labels(draw: st.DrawFn) -> Case:
+    """A Host header of dot-separated labels: one over 63 characters is a JSON 400."""
+    labels = draw(st.lists(st.integers(1, 120).map(lambda n: "h" * n), min_size=1, max_size=4))
+    host = ".".join(labels)
+    path = draw(st.sampled_from(["/health", "/", "/v2/health/live"]))
+    if any(len(label) > 63 for label in labels):
+        expect = Expect((400,), "bad_request")
+    else:
+        expect = Expect((200,))
+    return Case("GET", path, None, b"", "length", host=host, expect=expect)
+
+
+def known_cases() -> st.SearchStrategy[Case]:
+    """Every class whose right answer the generator knows."""
+    classes = (
+        native,
+        too_many_rows,
+        csv_rows,
+        dataframe_split,
+        long_strings,
+        named_model,
+        bigquery_calls,
+        host_labels,
+    )
+    return st.one_of(
+        *(one().map(lambda case, kind=one.__name__: replace(case, kind=kind)) for one in classes)
+    )
+
+
+# ---------------------------------------------------------------- the oracle
+
+
+def check_expected(case: Case, status: int, payload: dict[str, Any] | None) -> None:
+    """The exact status the generator expects, the code beside an error, the row count of a
+    200 answer and BigQuery's errorMessage beside its 400s."""
+    expect = case.expect
+    if expect is None:
+        return
+    assert status in expect.statuses, f"{status} {payload} for {case.describe()}"
+    if payload is None:
+        return
+    if status >= 400 and expect.code is not None:
+        assert payload["code"] == expect.code, f"{payload} for {case.describe()}"
+    if status == 400 and expect.bigquery:
+        assert payload.get("errorMessage"), f"{payload} for {case.describe()}"
+    if status == 200 and expect.rows is not None:
+        assert answered_rows(payload) == expect.rows, f"{payload} for {case.describe()}"
+
+
+def answered_rows(payload: dict[str, Any]) -> int:
+    """How many rows a prediction answer holds, in whichever format it came."""
+    if "prediction" in payload:
+        return 1
+    if "predictions" in payload:
+        return len(payload["predictions"])
+    if "replies" in payload:
+        return len(payload["replies"])
+    return int(payload["outputs"][0]["shape"][0])
+
+
+def all_finite(value: Any) -> bool:
+    """No null and no NaN or infinity anywhere in a prediction answer."""
+    if value is None:
+        return False
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(all_finite(item) for item in value)
+    if isinstance(value, dict):
+        return all(all_finite(item) for item in value.values())
+    return True
