@@ -47,6 +47,7 @@ SERVING_FILES = {
     "serving/protocols/__init__.py": "",
     "model/manifest.json": '{"format": 1, "artifacts": ["model.joblib"]}\n',
     "model/model.joblib": "not really a model\n",
+    "openapi.yaml": "openapi: 3.1.0\n",
 }
 NEVER_UPLOADED = [
     "tests/test_app.py",
@@ -69,7 +70,6 @@ NEVER_UPLOADED = [
     "deploy.sh",
     "Makefile",
     "pyproject.toml",
-    "openapi.yaml",
     ".ci/run",
 ]
 
@@ -377,8 +377,10 @@ def list_files_for_upload(directory: Path, env: dict[str, str]) -> set[str]:
 
 
 def expected_repo_upload() -> set[str]:
-    """What serving needs from the repo as it stands: main.py, requirements, serving/, model/."""
-    expected = {name for name in ("main.py", "requirements.txt") if (REPO / name).is_file()}
+    """What serving needs from the repo as it stands: main.py, requirements, openapi.yaml (GET
+    /docs renders it), serving/, model/."""
+    names = ("main.py", "requirements.txt", "openapi.yaml")
+    expected = {name for name in names if (REPO / name).is_file()}
     for folder in ("serving", "model"):
         for path in (REPO / folder).rglob("*"):
             relative = path.relative_to(REPO)
