@@ -19,6 +19,7 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+FEATURES_SHOWN = 12
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -72,13 +73,7 @@ def card(info: Mapping[str, Any], raw: Mapping[str, Any]) -> Reply:
         "<h2>Training data</h2>",
         _table(("", ""), _items(training)) or "<p>not recorded</p>",
         "<h2>Features</h2>",
-        _table(
-            ("Name", "Type", "Nullable", "Categories"),
-            [
-                (f.name, f.type, "yes" if f.nullable else "no", ", ".join(f.categories or ()))
-                for f in features
-            ],
-        ),
+        _features(features),
         _warnings(info.get("warnings")),
         "<h2>Try it</h2>",
         _form(features, example, classifier),
@@ -140,6 +135,19 @@ def _options(options: Iterable[tuple[str, bool]]) -> str:
     )
 
 
+def _features(features: tuple[Feature, ...]) -> str:
+    """The features' table; folded away when long (the form names them all too)."""
+    table = _table(
+        ("Name", "Type", "Nullable", "Categories"),
+        [
+            (f.name, f.type, "yes" if f.nullable else "no", ", ".join(f.categories or ()))
+            for f in features
+        ],
+    )
+    fold = "" if len(features) > FEATURES_SHOWN else " open"
+    return f"<details{fold}><summary>{len(features)} features</summary>{table}</details>"
+
+
 def _warnings(warnings: Any) -> str:
     if not warnings:
         return ""
@@ -167,7 +175,8 @@ def _page(title: str, body: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{_e(title)}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="assets/card.css">'
+        f'<title>{_e(title)}</title><link rel="icon" href="data:,">'
+        '<link rel="stylesheet" href="assets/card.css">'
         f"</head><body><main>{body}</main></body></html>"
     )
 

@@ -6,6 +6,7 @@ Run as a script to save the README's screenshot of the model card:
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 import tempfile
@@ -29,7 +30,7 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1200,1000",
+    "--window-size=1000,1000",
 )
 TIMEOUT = 20.0
 
@@ -71,8 +72,14 @@ def save_card_screenshot(target: Path) -> None:
             WebDriverWait(driver, TIMEOUT).until(
                 lambda d: d.find_element(By.ID, "prediction").text.startswith("Prediction")
             )
-            driver.set_window_size(1200, 1900)
-            driver.save_screenshot(str(target))
+            size = driver.execute_script(
+                "const e = document.documentElement; return [e.scrollWidth, e.scrollHeight]"
+            )
+            clip = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}
+            shot = driver.execute_cdp_cmd(
+                "Page.captureScreenshot", {"captureBeyondViewport": True, "clip": clip}
+            )
+            target.write_bytes(base64.b64decode(shot["data"]))
     finally:
         server.stop()
 

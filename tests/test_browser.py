@@ -16,11 +16,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.browser import CHROMEDRIVER, CHROMIUM, TIMEOUT, chromium
 from tests.servers import Server, start_server
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="Chromium is installed by `make test` (make browser)",
-)
-
 
 @pytest.fixture(scope="module")
 def bundled() -> Iterator[Server]:
@@ -33,6 +28,8 @@ def bundled() -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are missing: `make browser` installs them")
     with chromium() as driver:
         yield driver
 
@@ -76,7 +73,8 @@ def test_the_card_form_predicts_what_the_api_answers(browser: WebDriver, bundled
         for label, p in zip(expected["classes"], expected["probabilities"][0], strict=True)
         for value in (str(label), f"{p:.4f}")
     ]
-    assert '"mean radius":17.5' in curl and curl.startswith(f"curl -X POST '{bundled.url}/'")
+    assert '"mean radius":17.5' in curl
+    assert curl.startswith(f"curl -X POST '{bundled.url}/'")
     assert console_problems(browser) == []
     assert outside_requests(browser, bundled.url) == []
 

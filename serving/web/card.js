@@ -35,7 +35,7 @@
     const prediction = document.getElementById("prediction");
     const table = document.getElementById("probabilities");
     table.replaceChildren();
-    document.getElementById("answer").textContent = JSON.stringify(answer, null, 2);
+    document.getElementById("answer").textContent = JSON.stringify(answer);
     if (status !== 200) {
       prediction.className = "prediction error";
       prediction.textContent = "Error " + status + ": " + (answer.error || "unexpected answer");
