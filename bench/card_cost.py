@@ -1,0 +1,134 @@
+"""What the browser pages (model card, /docs) cost the JSON paths: nothing, measured.
+
+    cd bench && ../.venv/bin/python card_cost.py --baseline 04821e9 --starts 9 --requests 2000
+
+The baseline is the repo at a commit before the pages (`git archive` into a temporary folder);
+"pages" is the working tree. Both serve the bundled model on the ONNX runtime through a real
+functions-framework server. Cold start (spawn to first prediction) alternates the two, then
+each warm server answers GET / (JSON metadata, no Accept) and POST / (one row) in turns;
+medians, with the ratio pages / baseline from this same run. The card's own GET / (as a
+browser asks) is printed for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import statistics
+import subprocess
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from common import REPO, Variant, cold_start, launch
+
+ROW = {"instances": [[0.0] * 30]}
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,*/*;q=0.8"
+
+
+def baseline_tree(revision: str, folder: Path) -> Path:
+    """The repo at `revision`, unpacked into `folder`; its main.py."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", revision],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder / "main.py"
+
+
+def latencies(
+    port: int, method: str, body: bytes | None, headers: dict[str, str], n: int
+) -> list[float]:
+    """Seconds per request over one keep-alive connection; every answer must be a 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    found: list[float] = []
+    try:
+        for _ in range(n):
+            started = time.perf_counter()
+            connection.request(method, "/", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            found.append(time.perf_counter() - started)
+            if response.status != 200:
+                raise RuntimeError(f"{method} / answered {response.status}")
+    finally:
+        connection.close()
+    return found
+
+
+def check_variant(name: str, port: int) -> None:
+    """Each server runs its own tree: only the pages' one has /docs."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/docs")
+    status = connection.getresponse().status
+    connection.close()
+    if status != (200 if name == "pages" else 404):
+        raise RuntimeError(f"{name} answered GET /docs with {status}: not the tree it should be")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline", required=True, help="a commit before the browser pages")
+    parser.add_argument("--starts", type=int, default=9)
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    env = {"MODEL_RUNTIME": "onnx"}
+    post_body = json.dumps(ROW).encode()
+    with tempfile.TemporaryDirectory(prefix="card-baseline-") as folder:
+        variants = [
+            Variant("baseline", baseline_tree(args.baseline, Path(folder)), env),
+            Variant("pages", REPO / "main.py", env),
+        ]
+        starts: dict[str, list[float]] = {v.name: [] for v in variants}
+        for _ in range(args.starts):
+            for variant in variants:
+                starts[variant.name].append(cold_start(variant, post_body))
+        warm: dict[str, dict[str, list[float]]] = {v.name: {} for v in variants}
+        servers = {v.name: launch(v) for v in variants}
+        try:
+            ports = {name: int(s.url.rsplit(":", 1)[1]) for name, s in servers.items()}
+            for name, port in ports.items():
+                check_variant(name, port)
+                latencies(port, "GET", None, {}, 200)
+            for _ in range(4):
+                for name, port in ports.items():
+                    series = warm[name]
+                    series.setdefault("GET / (JSON)", []).extend(
+                        latencies(port, "GET", None, {}, args.requests // 4)
+                    )
+                    series.setdefault("POST / (1 row)", []).extend(
+                        latencies(
+                            port,
+                            "POST",
+                            post_body,
+                            {"Content-Type": "application/json"},
+                            args.requests // 4,
+                        )
+                    )
+            card = latencies(ports["pages"], "GET", None, {"Accept": BROWSER_ACCEPT}, 200)
+        finally:
+            for server in servers.values():
+                server.stop()
+    base, pages = statistics.median(starts["baseline"]), statistics.median(starts["pages"])
+    print(
+        f"cold start, median of {args.starts}: baseline {base:.3f} s, pages {pages:.3f} s,"
+        f" ratio {pages / base:.3f}"
+    )
+    for label in warm["baseline"]:
+        b = statistics.median(warm["baseline"][label]) * 1000
+        p = statistics.median(warm["pages"][label]) * 1000
+        print(
+            f"{label} p50 of {args.requests}: baseline {b:.3f} ms, pages {p:.3f} ms,"
+            f" ratio {p / b:.3f}"
+        )
+    print(f"GET / as a browser (the card) p50 of 200: {statistics.median(card) * 1000:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
