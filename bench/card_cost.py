@@ -2,12 +2,13 @@
 
     cd bench && ../.venv/bin/python card_cost.py --baseline 04821e9 --starts 9 --requests 2000
 
-The baseline is the repo at a commit before the pages (`git archive` into a temporary folder);
-"pages" is the working tree. Both serve the bundled model on the ONNX runtime through a real
-functions-framework server. Cold start (spawn to first prediction) alternates the two, then
-each warm server answers GET / (JSON metadata, no Accept) and POST / (one row) in turns;
-medians, with the ratio pages / baseline from this same run. The card's own GET / (as a
-browser asks) is printed for reference.
+The baseline is the repo at a commit before the pages, "pages" the repo at a commit with them
+(HEAD), each unpacked with `git archive` into a temporary folder. Both serve the bundled model
+on the ONNX runtime through a real functions-framework server. Cold start (spawn to first
+prediction) alternates the two; then each warm server answers GET / (JSON metadata, no
+Accept) and POST / (one row), the requests going to the two servers in turn, one each, so the
+machine's load drift hits both alike. Medians, with the ratio pages / baseline from this same
+run; the card's own GET / (as a browser asks) is printed for reference.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ ROW = {"instances": [[0.0] * 30]}
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,*/*;q=0.8"
 
 
-def baseline_tree(revision: str, folder: Path) -> Path:
-    """The repo at `revision`, unpacked into `folder`; its main.py."""
+def tree(revision: str, folder: Path) -> Path:
+    """The repo at `revision`, unpacked into `folder` (both trees alike: same disk, no
+    bytecode cache at first); its main.py."""
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", "--format=tar", revision],
         check=True,
@@ -42,23 +44,36 @@ def baseline_tree(revision: str, folder: Path) -> Path:
     return folder / "main.py"
 
 
-def latencies(
-    port: int, method: str, body: bytes | None, headers: dict[str, str], n: int
-) -> list[float]:
-    """Seconds per request over one keep-alive connection; every answer must be a 200."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    found: list[float] = []
+def one(
+    connection: http.client.HTTPConnection, method: str, body: bytes | None, headers: dict[str, str]
+) -> float:
+    """Seconds for one request on a keep-alive connection; the answer must be a 200."""
+    started = time.perf_counter()
+    connection.request(method, "/", body=body, headers=headers)
+    response = connection.getresponse()
+    response.read()
+    seconds = time.perf_counter() - started
+    if response.status != 200:
+        raise RuntimeError(f"{method} / answered {response.status}")
+    return seconds
+
+
+def alternating(
+    ports: dict[str, int], method: str, body: bytes | None, headers: dict[str, str], n: int
+) -> dict[str, list[float]]:
+    """n requests to each server, one to each in turn, so the machine's drift hits both alike."""
+    connections = {
+        name: http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for name, port in ports.items()
+    }
+    found: dict[str, list[float]] = {name: [] for name in ports}
     try:
         for _ in range(n):
-            started = time.perf_counter()
-            connection.request(method, "/", body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            found.append(time.perf_counter() - started)
-            if response.status != 200:
-                raise RuntimeError(f"{method} / answered {response.status}")
+            for name, connection in connections.items():
+                found[name].append(one(connection, method, body, headers))
     finally:
-        connection.close()
+        for connection in connections.values():
+            connection.close()
     return found
 
 
@@ -75,15 +90,16 @@ def check_variant(name: str, port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", required=True, help="a commit before the browser pages")
+    parser.add_argument("--pages", default="HEAD", help="a commit with the pages (HEAD)")
     parser.add_argument("--starts", type=int, default=9)
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
     env = {"MODEL_RUNTIME": "onnx"}
     post_body = json.dumps(ROW).encode()
-    with tempfile.TemporaryDirectory(prefix="card-baseline-") as folder:
+    with tempfile.TemporaryDirectory(prefix="card-cost-") as folder:
         variants = [
-            Variant("baseline", baseline_tree(args.baseline, Path(folder)), env),
-            Variant("pages", REPO / "main.py", env),
+            Variant(name, tree(revision, Path(folder) / name), env)
+            for name, revision in (("baseline", args.baseline), ("pages", args.pages))
         ]
         starts: dict[str, list[float]] = {v.name: [] for v in variants}
         for _ in range(args.starts):
@@ -95,23 +111,19 @@ def main() -> None:
             ports = {name: int(s.url.rsplit(":", 1)[1]) for name, s in servers.items()}
             for name, port in ports.items():
                 check_variant(name, port)
-                latencies(port, "GET", None, {}, 200)
-            for _ in range(4):
-                for name, port in ports.items():
-                    series = warm[name]
-                    series.setdefault("GET / (JSON)", []).extend(
-                        latencies(port, "GET", None, {}, args.requests // 4)
-                    )
-                    series.setdefault("POST / (1 row)", []).extend(
-                        latencies(
-                            port,
-                            "POST",
-                            post_body,
-                            {"Content-Type": "application/json"},
-                            args.requests // 4,
-                        )
-                    )
-            card = latencies(ports["pages"], "GET", None, {"Accept": BROWSER_ACCEPT}, 200)
+            alternating(ports, "GET", None, {}, 200)
+            json_type = {"Content-Type": "application/json"}
+            for label, method, body, headers in (
+                ("GET / (JSON)", "GET", None, {}),
+                ("POST / (1 row)", "POST", post_body, json_type),
+            ):
+                for name, series in alternating(
+                    ports, method, body, headers, args.requests
+                ).items():
+                    warm[name][label] = series
+            card = alternating(
+                {"pages": ports["pages"]}, "GET", None, {"Accept": BROWSER_ACCEPT}, 200
+            )["pages"]
         finally:
             for server in servers.values():
                 server.stop()
