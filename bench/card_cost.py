@@ -5,10 +5,10 @@
 The baseline is the repo at a commit before the pages, "pages" the repo at a commit with them
 (HEAD), each unpacked with `git archive` into a temporary folder. Both serve the bundled model
 on the ONNX runtime through a real functions-framework server. Cold start (spawn to first
-prediction) alternates the two; then each warm server answers GET / (JSON metadata, no
-Accept) and POST / (one row), the requests going to the two servers in turn, one each, so the
-machine's load drift hits both alike. Medians, with the ratio pages / baseline from this same
-run; the card's own GET / (as a browser asks) is printed for reference.
+prediction) alternates the two, and which one goes first; then each warm server answers GET /
+(JSON metadata, no Accept) and POST / (one row), the requests going to the two servers in
+turn, one each, so the machine's load drift hits both alike. Medians, with the ratio pages /
+baseline from this same run; the card's own GET / (as a browser asks) is printed for reference.
 """
 
 from __future__ import annotations
@@ -102,8 +102,9 @@ def main() -> None:
             for name, revision in (("baseline", args.baseline), ("pages", args.pages))
         ]
         starts: dict[str, list[float]] = {v.name: [] for v in variants}
-        for _ in range(args.starts):
-            for variant in variants:
+        for turn in range(args.starts):
+            # Which goes first alternates: a start right after another one's stop is slower.
+            for variant in variants if turn % 2 == 0 else variants[::-1]:
                 starts[variant.name].append(cold_start(variant, post_body))
         warm: dict[str, dict[str, list[float]]] = {v.name: {} for v in variants}
         servers = {v.name: launch(v) for v in variants}
@@ -128,9 +129,10 @@ def main() -> None:
             for server in servers.values():
                 server.stop()
     base, pages = statistics.median(starts["baseline"]), statistics.median(starts["pages"])
+    spread = {k: f"{min(v):.3f}-{max(v):.3f}" for k, v in starts.items()}
     print(
-        f"cold start, median of {args.starts}: baseline {base:.3f} s, pages {pages:.3f} s,"
-        f" ratio {pages / base:.3f}"
+        f"cold start, median of {args.starts}: baseline {base:.3f} s ({spread['baseline']}), "
+        f"pages {pages:.3f} s ({spread['pages']}), ratio {pages / base:.3f}"
     )
     for label in warm["baseline"]:
         b = statistics.median(warm["baseline"][label]) * 1000
