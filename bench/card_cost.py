@@ -90,7 +90,11 @@ def check_variant(name: str, port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", required=True, help="a commit before the browser pages")
-    parser.add_argument("--pages", default="HEAD", help="a commit with the pages (HEAD)")
+    parser.add_argument(
+        "--pages",
+        default="HEAD",
+        help="a commit with the pages (HEAD); the baseline again for an A/A control",
+    )
     parser.add_argument("--starts", type=int, default=9)
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
@@ -111,7 +115,8 @@ def main() -> None:
         try:
             ports = {name: int(s.url.rsplit(":", 1)[1]) for name, s in servers.items()}
             for name, port in ports.items():
-                check_variant(name, port)
+                if args.baseline != args.pages:
+                    check_variant(name, port)
             alternating(ports, "GET", None, {}, 200)
             json_type = {"Content-Type": "application/json"}
             for label, method, body, headers in (
