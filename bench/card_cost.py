@@ -107,7 +107,7 @@ def main() -> None:
         ]
         starts: dict[str, list[float]] = {v.name: [] for v in variants}
         for turn in range(args.starts):
-            # Which goes first alternates: a start right after another one's stop is slower.
+            # Which goes first alternates, so neither always starts right after the other stops.
             for variant in variants if turn % 2 == 0 else variants[::-1]:
                 starts[variant.name].append(cold_start(variant, post_body))
         warm: dict[str, dict[str, list[float]]] = {v.name: {} for v in variants}
