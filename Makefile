@@ -3,16 +3,26 @@
 PYTHON ?= python3
 PORT ?= 8080
 
-.PHONY: serve test
+.PHONY: serve test browser screenshot
 
 serve: .venv/runtime.stamp
 	.venv/bin/functions-framework --target predict --source main.py --host 127.0.0.1 --port $(PORT)
 
-test: .venv/dev.stamp
+test: .venv/dev.stamp browser
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/python -m pytest
+
+# The browser tests' Chromium and its driver, from the distribution (needs root; CI runs as root).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	fi
+
+# The README's picture of the model card, taken in headless Chromium on the bundled model.
+screenshot: .venv/dev.stamp browser
+	.venv/bin/python -m tests.browser card.png
 
 .venv/runtime.stamp: requirements.txt
 	$(PYTHON) -m venv .venv

@@ -50,13 +50,32 @@ class Endpoint:
         model = self.model.get()
         return Reply(200, {"status": "ok", "model_version": model.manifest.model_version})
 
-    def metadata(self, *_: Any) -> Reply:
-        """What is served; still answers (with the reason) while the model cannot load."""
+    def metadata(self, host: Any, call: Call, *_: Any) -> Reply:
+        """What is served; still answers (with the reason) while the model cannot load.
+        A browser (Accept: text/html first) gets the model card (serving/card.py) instead."""
+        html = _wants_card(call)
         try:
             model = self.model.get()
         except ModelUnavailable as exc:
+            if html:
+                from serving import card
+
+                return card.unavailable(exc.message, exc.code)
             return Reply(200, {"loaded": False, "reason": exc.message, "code": exc.code})
+        if html:
+            from serving import card
+
+            return card.card(describe(model), model.manifest.raw)
         return Reply(200, describe(model))
+
+
+def _wants_card(call: Call) -> bool:
+    """Whether a browser asks (serving.card is imported only when the Accept names html)."""
+    if "html" not in (call.headers.get("Accept") or call.headers.get("accept") or ""):
+        return False
+    from serving import card
+
+    return card.wants_html(call.headers)
 
 
 def describe(model: LoadedModel) -> dict[str, Any]:

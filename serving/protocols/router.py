@@ -58,6 +58,20 @@ def version(host: Host, call: Call, match: dict[str, str]) -> Reply:
     return Reply(200, {"version": host.model.get().manifest.model_version})
 
 
+def docs_page(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    """GET /docs: interactive API docs (serving/docs.py, imported only when asked for)."""
+    from serving import docs
+
+    return docs.page()
+
+
+def web_asset(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    """GET /assets/{name}: the card's and the docs' own files, served by the function."""
+    from serving import docs
+
+    return docs.asset(match["name"])
+
+
 class Router:
     """Matches a path to a route; 404 lists the paths, 405 the methods."""
 
@@ -75,6 +89,8 @@ class Router:
             ("/health", GET, health),
             ("/ping", GET, health),
             ("/version", GET, version),
+            ("/docs", GET, docs_page),
+            (r"/assets/(?P<name>[^/]+)", GET, web_asset),
             ("/invocations", ("POST",), invocations),
             ("/v1/models", GET, kserve_v1.models),
             (r"/v1/models/(?P<name>[^/:]+)", GET, kserve_v1.model_ready),
@@ -101,8 +117,8 @@ class Router:
         if allowed:
             raise MethodNotAllowed(call.method, tuple(allowed))
         raise NotFound(
-            f"no route {call.path[:200]}; routes: /, /predict, /health, /invocations, /ping, "
-            "/version, "
+            f"no route {call.path[:200]}; routes: /, /predict, /docs, /health, /invocations, "
+            "/ping, /version, "
             "/v1/models/{name}[:predict], /v2/health/{live,ready}, "
             "/v2/models/{name}[/versions/{version}][/ready|/infer]"
         )

@@ -40,6 +40,7 @@ SERVING_FILES = {
     "serving/protocols/__init__.py": "",
     "model/manifest.json": '{"format": 1, "artifacts": ["model.joblib"]}\n',
     "model/model.joblib": "not really a model\n",
+    "openapi.yaml": "openapi: 3.1.0\n",
 }
 NEVER_UPLOADED = [
     "tests/test_app.py",
@@ -62,7 +63,6 @@ NEVER_UPLOADED = [
     "deploy.sh",
     "Makefile",
     "pyproject.toml",
-    "openapi.yaml",
     ".ci/run",
 ]
 

@@ -42,8 +42,10 @@ def list_files_for_upload(directory: Path, env: dict[str, str]) -> set[str]:
 
 
 def expected_repo_upload() -> set[str]:
-    """What serving needs from the repo as it stands: main.py, requirements, serving/, model/."""
-    expected = {name for name in ("main.py", "requirements.txt") if (REPO / name).is_file()}
+    """What serving needs from the repo as it stands: main.py, requirements, openapi.yaml (GET
+    /docs renders it), serving/, model/."""
+    names = ("main.py", "requirements.txt", "openapi.yaml")
+    expected = {name for name in names if (REPO / name).is_file()}
     for folder in ("serving", "model"):
         for path in (REPO / folder).rglob("*"):
             relative = path.relative_to(REPO)
