@@ -1,48 +1,29 @@
-"""The manifest's typed features, with the fallback for manifests written before the schema.
-
-One helper so the switch to `manifest.features` (serving/schema.py) is a one-line change.
-"""
+"""The model card's view of the typed features, and a valid example row to prefill its form."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-TYPES = ("number", "integer", "boolean", "string")
+from serving.schema import Feature, feature_from_json
 
-
-@dataclass(frozen=True)
-class Feature:
-    """One input column as the manifest declares it."""
-
-    name: str
-    type: str = "number"
-    nullable: bool = False
-    categories: tuple[str, ...] | None = None
+__all__ = ["Feature", "example_row", "features_of"]
 
 
 def features_of(raw: Mapping[str, Any], feature_names: Sequence[str]) -> tuple[Feature, ...]:
-    """The manifest's "features" list; without one, every named feature is a plain number."""
+    """The manifest's "features" list; without one, every named feature is a plain number.
+
+    Entries that do not parse are skipped: the card shows what it can.
+    """
     declared = raw.get("features")
     if not isinstance(declared, list):
         return tuple(Feature(str(name)) for name in feature_names)
-    found: list[Feature] = []
-    for item in declared:
-        if not isinstance(item, dict):
+    found = []
+    for entry in declared:
+        try:
+            found.append(feature_from_json(entry))
+        except (ValueError, TypeError, KeyError, AttributeError):
             continue
-        kind = item.get("type")
-        categories = item.get("categories")
-        found.append(
-            Feature(
-                name=str(item.get("name", "")),
-                type=kind if kind in TYPES else "number",
-                nullable=bool(item.get("nullable", False)),
-                categories=tuple(str(c) for c in categories)
-                if isinstance(categories, list) and kind == "string"
-                else None,
-            )
-        )
     return tuple(found)
 
 

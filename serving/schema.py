@@ -65,10 +65,11 @@ def parse_features(raw: Any, feature_names: Sequence[str]) -> Schema:
         return Schema(Feature(name) for name in feature_names)
     if not isinstance(raw, list) or [e.get("name") for e in raw] != list(feature_names):
         raise ValueError("features must list every feature of feature_names, in order")
-    return Schema(_feature(entry) for entry in raw)
+    return Schema(feature_from_json(entry) for entry in raw)
 
 
-def _feature(entry: dict[str, Any]) -> Feature:
+def feature_from_json(entry: dict[str, Any]) -> Feature:
+    """One entry of the manifest's \"features\" list; ValueError when malformed."""
     kind = entry.get("type")
     if kind not in FEATURE_TYPES:
         raise ValueError(f"feature {entry['name']!r}: type must be one of {FEATURE_TYPES}")
