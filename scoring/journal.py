@@ -64,10 +64,14 @@ class Journal:
         if resume:
             self.position = read_position(self.path, settings)
             self.output: BinaryIO = output.open("r+b")
+            if self.output.seek(0, os.SEEK_END) < self.position.output_size:
+                self.output.close()
+                raise JournalMismatch(f"{output} is shorter than {self.path} records")
             self.output.truncate(self.position.output_size)
             self.output.seek(self.position.output_size)
             self.journal: BinaryIO = self.path.open("ab")
-            _drop_torn_tail(self.journal)
+            if _drop_torn_tail(self.journal) == 0:
+                self._append(settings)  # a crash tore the very first line
         else:
             self.output = output.open("wb")
             self.journal = self.path.open("wb")
@@ -104,12 +108,13 @@ class Journal:
         self.journal.close()
 
 
-def _drop_torn_tail(journal: BinaryIO) -> None:
-    """Cut a last line left without its newline by a crash, so the next line starts clean."""
+def _drop_torn_tail(journal: BinaryIO) -> int:
+    """Cut a last line left without its newline by a crash, so the next line starts clean;
+    returns the size kept."""
     journal.seek(0, os.SEEK_END)
     size = journal.tell()
     if size == 0:
-        return
+        return 0
     with open(journal.name, "rb") as reader:
         content = reader.read()
     keep = content.rfind(b"\n") + 1
@@ -117,6 +122,7 @@ def _drop_torn_tail(journal: BinaryIO) -> None:
         journal.truncate(keep)
         journal.flush()
         os.fsync(journal.fileno())
+    return keep
 
 
 def _fsync_folder(output: Path) -> None:

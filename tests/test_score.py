@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from scoring.journal import journal_path
+from scoring.journal import Journal, JournalMismatch, Position, journal_path, read_position
 from scoring.transport import auth_headers_for
 from tests.servers import Server, start_server
 
@@ -311,3 +311,30 @@ def test_https_urls_send_an_identity_token_for_the_service(
     assert headers() == first  # cached: one token fetch for the whole run
     assert len(_TokenEndpoint.assertions) == 1
     assert _TokenEndpoint.assertions[0]["target_audience"] == "https://scorer-abc-uc.a.run.app"
+
+
+def test_a_journal_torn_in_its_first_line_starts_over_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "scored.csv"
+    settings = {"input": "in.csv", "probabilities": False, "rows_per_request": 10}
+    out.write_bytes(b"header,prediction\n")
+    journal_path(out).write_bytes(b'{"input": "in.cs')
+
+    journal = Journal(out, settings, resume=True)
+    assert journal.position == Position()
+    journal.record(0, b"header,prediction\n1,0\n", 40, 1)
+    journal.close()
+
+    assert out.read_bytes() == b"header,prediction\n1,0\n"
+    assert read_position(journal_path(out), settings) == Position(1, 40, 22, 1)
+
+
+def test_an_output_shorter_than_its_journal_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "scored.csv"
+    settings = {"input": "in.csv", "probabilities": False, "rows_per_request": 10}
+    journal = Journal(out, settings, resume=False)
+    journal.record(0, b"header,prediction\n1,0\n", 40, 1)
+    journal.close()
+    out.write_bytes(b"header")
+
+    with pytest.raises(JournalMismatch, match="shorter"):
+        Journal(out, settings, resume=True)
