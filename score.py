@@ -41,6 +41,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--max-attempts", type=int, default=8, help=argparse.SUPPRESS)
     parser.add_argument("--backoff-base", type=float, default=0.5, help=argparse.SUPPRESS)
+    parser.add_argument("--commit-interval", type=float, default=0.5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rows_per_request < 1 or args.concurrency < 1:
         parser.error("--rows-per-request and --concurrency must be at least 1")
@@ -98,40 +99,75 @@ def _score_all(
     journal: Journal,
     source: Any,
 ) -> None:
-    """Keep up to 2 x concurrency chunks in flight; write each, in order, as it completes."""
+    """Keep up to 2 x concurrency chunks in flight; write them in order as they complete."""
     from tqdm import tqdm
 
-    size = Path(source.name).stat().st_size
     progress = tqdm(
-        total=size,
+        total=Path(source.name).stat().st_size,
         initial=journal.position.input_offset or source.tell(),
         disable=not sys.stderr.isatty(),
         bar_format="{percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
     )
-    started, session_rows = time.monotonic(), 0
+    committer = _Committer(journal, progress, args.commit_interval)
     window: deque[tuple[Chunk, Future[bytes]]] = deque()
     with ThreadPoolExecutor(args.concurrency) as pool:
         try:
             for chunk in pending:
-                window.append((chunk, pool.submit(_score, sender, header, chunk, args, journal)))
+                window.append((chunk, pool.submit(_score, sender, header, chunk, args)))
                 if len(window) >= 2 * args.concurrency:
-                    session_rows += _write(window.popleft(), journal, progress)
-                    _show(progress, journal.position.rows, session_rows, started)
+                    committer.add(*window.popleft())
             while window:
-                session_rows += _write(window.popleft(), journal, progress)
-                _show(progress, journal.position.rows, session_rows, started)
+                committer.add(*window.popleft())
+            committer.commit()
         except BaseException:
             sender.stop.set()
             for _, future in window:
                 future.cancel()
+            committer.commit()  # chunks already answered are kept; the rest are sent again
             raise
         finally:
             progress.close()
 
 
-def _score(
-    sender: Sender, header: bytes, chunk: Chunk, args: argparse.Namespace, journal: Journal
-) -> bytes:
+class _Committer:
+    """Answered chunks, in order, made durable together at most every `interval` seconds:
+    an fsync costs milliseconds, so one per chunk would make the disk the bottleneck."""
+
+    def __init__(self, journal: Journal, progress: Any, interval: float) -> None:
+        self.journal = journal
+        self.progress = progress
+        self.interval = interval
+        self.ready: list[tuple[Chunk, bytes]] = []
+        self.started = self.last = time.monotonic()
+        self.session_rows = 0
+
+    def add(self, chunk: Chunk, future: Future[bytes]) -> None:
+        try:
+            data = future.result()
+        except Stopped:
+            raise KeyboardInterrupt from None
+        self.ready.append((chunk, data))
+        if time.monotonic() - self.last >= self.interval:
+            self.commit()
+
+    def commit(self) -> None:
+        # Taken first: a Ctrl-C inside record() must not leave these to be written again by
+        # the commit on the way out (the journal sorts out a half-made record on resume).
+        ready, self.ready = self.ready, []
+        if not ready:
+            return
+        last = ready[-1][0]
+        self.journal.record(
+            last.index, b"".join(data for _, data in ready), last.end_offset, last.last_row
+        )
+        self.session_rows += sum(len(chunk.records) for chunk, _ in ready)
+        self.last = time.monotonic()
+        rate = self.session_rows / max(self.last - self.started, 1e-9)
+        self.progress.set_postfix_str(f"{last.last_row:,} rows, {rate:,.0f} rows/s", refresh=False)
+        self.progress.update(last.end_offset - self.progress.n)
+
+
+def _score(sender: Sender, header: bytes, chunk: Chunk, args: argparse.Namespace) -> bytes:
     """One chunk's output lines (chunk 0 starts with the header)."""
     body = header + b"\n" + b"\n".join(chunk.records) + b"\n"
     try:
@@ -157,22 +193,6 @@ def _score(
     for record, values in zip(chunk.records, zip(*columns, strict=True), strict=True):
         lines.append(record + b"," + _cells(values))
     return b"\n".join(lines) + b"\n"
-
-
-def _write(item: tuple[Chunk, Future[bytes]], journal: Journal, progress: Any) -> int:
-    chunk, future = item
-    try:
-        data = future.result()
-    except Stopped:
-        raise KeyboardInterrupt from None
-    journal.record(chunk.index, data, chunk.end_offset, chunk.last_row)
-    progress.update(chunk.end_offset - progress.n)
-    return len(chunk.records)
-
-
-def _show(progress: Any, rows: int, session_rows: int, started: float) -> None:
-    rate = session_rows / max(time.monotonic() - started, 1e-9)
-    progress.set_postfix_str(f"{rows:,} rows, {rate:,.0f} rows/s", refresh=False)
 
 
 def _rows(chunk: Chunk) -> str:

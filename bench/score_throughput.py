@@ -8,7 +8,8 @@ functions-framework server with WORKERS=2, THREADS=4 (deploy.sh's 2-vCPU shape).
 sender has its chunks built in memory beforehand and throws the answers away; score.py reads
 the CSV file, writes the scored file and its journal. Their ratio says whether the client is
 ever the bottleneck. Then the cost per row of one 500-row request against one-row requests,
-sequential over one keep-alive connection, median of each.
+sequential over one keep-alive connection, median of each (JSON `features` bodies, the
+shape BigQuery's batches will take; and the same 500 rows as CSV, what score.py sends).
 """
 
 from __future__ import annotations
@@ -96,11 +97,13 @@ def score_py_rows_per_s(url: str, path: Path, out: Path, rows: int) -> float:
     return rows / elapsed
 
 
-def ms_per_row(url: str, body: bytes, rows: int, count: int) -> float:
+def ms_per_row(
+    url: str, body: bytes, rows: int, count: int, content_type: str = "application/json"
+) -> float:
     """Median milliseconds per row of one request of `rows` rows, over one connection."""
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=60)
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": content_type}
     timings = []
     for index in range(count + 3):
         started = time.perf_counter()
@@ -133,6 +136,7 @@ def main() -> int:
             bodies = prebuilt_chunks(path)
             bare_sender_rows_per_s(url, bodies[: 2 * CONCURRENCY])  # warm-up
             figures["bare_sender_rows_per_s"] = bare_sender_rows_per_s(url, bodies)
+            csv_batch = bodies[0]
             del bodies
             figures["score_py_rows_per_s"] = score_py_rows_per_s(
                 url, path, Path(folder) / "scored.csv", rows
@@ -143,6 +147,9 @@ def main() -> int:
             single = json.dumps({"features": sample[:1]}).encode()
             figures["batch_500_ms_per_row"] = ms_per_row(server.url, batch, CHUNK_ROWS, count)
             figures["single_row_ms_per_row"] = ms_per_row(server.url, single, 1, count * 5)
+            figures["csv_batch_500_ms_per_row"] = ms_per_row(
+                server.url, csv_batch, CHUNK_ROWS, count, "text/csv"
+            )
         finally:
             server.stop()
     figures["score_py_vs_bare"] = figures["score_py_rows_per_s"] / figures["bare_sender_rows_per_s"]

@@ -1,9 +1,9 @@
 """The output file and its progress journal: how a run is resumed without losing or repeating
 a chunk.
 
-The output is append-only and written strictly in chunk order. After a chunk's rows are
-written and fsync'd, one JSON line is appended (and fsync'd) to the journal: the chunk's
-index, the input offset after its last record, the output's size and the rows done. A chunk
+The output is append-only and written strictly in chunk order. After one or more chunks' rows
+are written and fsync'd, one JSON line is appended (and fsync'd) to the journal: the last
+chunk's index, the input offset after its last record, the output's size and the rows done. A chunk
 counts as done only once its journal line is on disk. On resume the output is truncated to the
 size the last complete journal line records (dropping rows written after it, whose line never
 made it), and reading restarts at the input offset it records. A torn last line (a crash

@@ -27,6 +27,7 @@ def test_score_throughput_quick_measures_every_figure(tmp_path: Path) -> None:
         "score_py_rows_per_s",
         "batch_500_ms_per_row",
         "single_row_ms_per_row",
+        "csv_batch_500_ms_per_row",
         "score_py_vs_bare",
         "single_vs_batch_per_row",
     }

@@ -153,6 +153,8 @@ def test_a_server_killed_and_restarted_mid_run_loses_and_repeats_nothing(
         "10",
         "--concurrency",
         "2",
+        "--commit-interval",
+        "0",
         "--backoff-base",
         "0.2",
         "--max-attempts",
@@ -181,7 +183,7 @@ def test_an_interrupted_run_resumes_without_losing_or_repeating_a_chunk(
     server: Server, input_csv: Path, expected: Any, tmp_path: Path
 ) -> None:
     out = tmp_path / "scored.csv"
-    args = ("--rows-per-request", "10", "--concurrency", "2")
+    args = ("--rows-per-request", "10", "--concurrency", "2", "--commit-interval", "0")
     client = start_score(input_csv, server.url, out, *args)
     wait_for_journal_lines(out, 20, client)
     client.send_signal(signal.SIGINT)
@@ -203,7 +205,7 @@ def test_a_crash_between_output_and_journal_is_repaired_on_resume(
 ) -> None:
     """Rows written but never journaled, and a torn journal line: both dropped, then redone."""
     out = tmp_path / "scored.csv"
-    args = ("--rows-per-request", "10", "--concurrency", "2")
+    args = ("--rows-per-request", "10", "--concurrency", "2", "--commit-interval", "0")
     client = start_score(input_csv, server.url, out, *args)
     wait_for_journal_lines(out, 20, client)
     client.kill()
