@@ -86,9 +86,10 @@ def start_server(
     source: Path = REPO / "main.py",
     wait: bool = True,
     preexec: Callable[[], None] | None = None,
+    port: int | None = None,
 ) -> Server:
-    """Start `functions-framework --target predict` on a free loopback port."""
-    port = free_port()
+    """Start `functions-framework --target predict` on a loopback port (a free one by default)."""
+    port = port or free_port()
     runtime_dir = tempfile.mkdtemp(prefix="ff-runtime-")
     log_path = Path(runtime_dir) / "server.log"
     inherited = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
