@@ -60,8 +60,9 @@ def test_the_card_form_predicts_what_the_api_answers(browser: WebDriver, bundled
         lambda d: d.find_element(By.ID, "prediction").text.startswith("Prediction")
     )
 
-    names = requests.get(bundled.url + "/", timeout=10).json()["feature_names"]
-    row = {name: 17.5 if name == "mean radius" else 0 for name in names}
+    # The form starts from the manifest's example row; one field changed.
+    example = requests.get(bundled.url + "/", timeout=10).json()["example"]
+    row = {**example, "mean radius": 17.5}
     expected = requests.post(
         bundled.url + "/", json={"instances": [row], "probabilities": True}, timeout=10
     ).json()

@@ -59,10 +59,10 @@ def batch_from_inputs(inputs: Any, feature_names: Sequence[str]) -> Batch:
             f"input {echo((unknown or names)[0])} is unknown or repeated; send one input of "
             f"shape [-1, {len(feature_names)}], or one 1-D input per feature named after it"
         )
-    columns = {name: values.reshape(values.shape[0], -1) for name, values in tensors}
-    if any(c.shape[1] != 1 for c in columns.values()):
+    if any(values.ndim not in (1, 2) or values.size != len(values) for _, values in tensors):
         raise InvalidInput("per-feature inputs must all have shape [N] (or [N, 1]) with one N")
-    return Batch(columns={name: c[:, 0] for name, c in columns.items()}, text=True)
+    columns = {name: values.reshape(-1) for name, values in tensors}
+    return Batch(columns=columns, text=True)
 
 
 def _decode(tensor: dict[str, Any]) -> tuple[str, np.ndarray]:
