@@ -16,6 +16,8 @@ from serving.logs import trace_fields
 
 EXECUTION_ID_HEADER = "Function-Execution-Id"
 _CHUNK = 64 * 1024
+# A client's path is cut this short in log lines (the 404 answer cuts it the same way).
+MAX_LOGGED_PATH = 200
 logger = logging.getLogger(__name__)
 
 
@@ -136,7 +138,7 @@ def _log(
     fields = {
         "httpRequest": {
             "requestMethod": request.method,
-            "requestUrl": request.path,
+            "requestUrl": request.path[:MAX_LOGGED_PATH],
             "status": reply.status,
             "latency": f"{seconds:.6f}s",
             "requestSize": str(request.content_length or 0),
@@ -148,7 +150,7 @@ def _log(
         **reply.log,
         **trace_fields(request.headers, endpoint.settings.project_id),
     }
-    message = f"{request.method} {request.path} {reply.status}"
+    message = f"{request.method} {request.path[:MAX_LOGGED_PATH]} {reply.status}"
     if reply.status >= 400:
         message += f": {reply.body.get('error', '')}"
     logger.log(level, message, extra={"fields": fields})

@@ -125,9 +125,8 @@ BODY_KEYS = (
     "model_version",
 )
 # Cloud Logging drops entries over 256 KB; a line holding a whole body would be one of them.
-# The path is logged whole, twice (message and httpRequest), and gunicorn caps a request line
-# at 4 KB: no line may be longer than that allows.
-MAX_LOG_LINE = 16 * 1024
+# Client values are cut short in log lines (the path at 200 characters, echoed values at 40).
+MAX_LOG_LINE = 4 * 1024
 # Texts that would reveal internals if an error message echoed them back from the server.
 INTERNALS = ("Traceback", 'File "', "site-packages", "/serving/", '.py"', "Werkzeug", "<html")
 
