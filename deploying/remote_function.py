@@ -26,15 +26,16 @@ from typing import Any
 SQL_TYPES = {"number": "FLOAT64", "integer": "INT64", "boolean": "BOOL", "string": "STRING"}
 OUTPUTS = ("label", "probabilities", "probability")
 # GoogleSQL's reserved keywords: not usable as plain parameter or column names.
-RESERVED = frozenset(
-    """all and any array as asc assert_rows_modified at between by case cast collate contains
+_RESERVED_WORDS = """
+    all and any array as asc assert_rows_modified at between by case cast collate contains
     create cross cube current default define desc distinct else end enum escape except exclude
     exists extract false fetch following for from full group grouping groups hash having if
     ignore in inner intersect interval into is join lateral left like limit lookup merge natural
     new no not null nulls of on or order outer over partition preceding proto qualify range
     recursive respects right rollup rows select set some struct tablesample then to treat true
-    unbounded union unnest using when where window with within""".split()
-)
+    unbounded union unnest using when where window with within
+"""
+RESERVED = frozenset(_RESERVED_WORDS.split())
 
 
 class RemoteFunctionError(Exception):

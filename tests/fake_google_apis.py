@@ -4,8 +4,9 @@ It records every request (method, path, query, JSON or raw body) so a test can a
 gcloud actually sent. It answers just enough of Cloud Functions v2, Service Usage, Cloud
 Resource Manager, Cloud Build, Artifact Registry and Cloud Run (v1 and v2) for a deploy to
 finish, and (tests/fake_data_apis.py) the BigQuery, Connection and Logging calls of `bq`
-and `gcloud logging sinks`. Source uploads (the signed URL of `generateUploadUrl`) land in `uploads`. Storage is
-not faked here: tests use fake-gcs-server for it. Binds to 127.0.0.1 only.
+and `gcloud logging sinks`. Source uploads (the signed URL of `generateUploadUrl`) land in
+`uploads`. Storage is not faked here: tests use fake-gcs-server for it. Binds to 127.0.0.1
+only.
 
 Cloud Run services behave like knative ones: a changed revision template is a new revision,
 `spec.traffic` is resolved into `status.traffic` (tags get URLs; `tag_urls` can point one at a
