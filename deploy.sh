@@ -39,6 +39,7 @@ MAX_TAG_AND_NAME=46
 HEALTH_TIMEOUT_SECONDS=120      # a canary's first /health may be a cold start at 0.083 vCPU
 DEFAULT_BIGQUERY_OUTPUT=label   # --bigquery: label | probabilities | probability:CLASS
 DEFAULT_BIGQUERY_BATCH_ROWS=500 # rows per call BigQuery sends (max_batching_rows)
+FUNCTION_MAX_ROWS=10000         # the function's own MAX_ROWS default (serving/settings.py)
 DEFAULT_PREDICTION_LOG_RATE=0.1 # share of requests logged with --prediction-log
 # What the function writes per sampled request (one JSON line on stdout, see README "Watch for
 # drift"), and where Cloud Run's stdout lands in BigQuery: a sink names the table after the
@@ -123,7 +124,6 @@ Rollouts (both targets, through the Cloud Run service behind the function):
   --promote               send 100 % of requests to the newest revision
   --rollback              send 100 % back to the revision tagged '${STABLE_TAG}'
 
-Access and control:
 BigQuery (after the deploy):
   --bigquery DATASET.FUNCTION
                           make the model callable from SQL as PROJECT.DATASET.FUNCTION, a
@@ -144,6 +144,7 @@ BigQuery (after the deploy):
                           named NAME-predictions, its writer given roles/bigquery.dataEditor
   --prediction-log-rate R share of requests logged, 0 < R <= 1 (default: ${DEFAULT_PREDICTION_LOG_RATE})
 
+Access and control:
   --public                allow unauthenticated calls (anyone on the internet); warns
   --dry-run               print the exact commands, shell-quoted, and run nothing
   -h, --help              show this help
@@ -690,16 +691,17 @@ env_vars=("THREADS=$threads" "WORKERS=$workers" "OPENBLAS_NUM_THREADS=1")
 [[ -n $model_sha256 ]] && env_vars+=("MODEL_SHA256=$model_sha256")
 ((allow_unpinned)) && env_vars+=("MODEL_ALLOW_UNPINNED=true")
 [[ -n $prediction_log ]] && env_vars+=("PREDICTION_LOG_RATE=$prediction_log_rate")
+max_rows=$FUNCTION_MAX_ROWS
 for pair in ${extra_env[@]+"${extra_env[@]}"}; do
     [[ $pair =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env needs KEY=VALUE, got '$pair'"
     [[ -n $prediction_log && $pair == PREDICTION_LOG_RATE=* ]] &&
         die "--prediction-log sets PREDICTION_LOG_RATE itself: use --prediction-log-rate, not --env $pair"
-    if [[ -n $bigquery && $pair =~ ^MAX_ROWS=([0-9]{1,9})$ ]] &&
-        ((bigquery_batch_rows > 10#${BASH_REMATCH[1]})); then
-        die "--bigquery-batch-rows $bigquery_batch_rows is above --env $pair: BigQuery would send batches the function refuses"
-    fi
+    [[ $pair =~ ^MAX_ROWS=([0-9]{1,9})$ ]] && max_rows=$((10#${BASH_REMATCH[1]}))
     env_vars+=("$pair")
 done
+if [[ -n $bigquery ]] && ((bigquery_batch_rows > max_rows)); then
+    die "--bigquery-batch-rows $bigquery_batch_rows is above the function's MAX_ROWS ($max_rows): BigQuery would send batches it refuses"
+fi
 # gcloud splits KEY=VALUE lists on commas; switch the delimiter to '@' when a value has one
 # (see 'gcloud topic escaping'). A value with both cannot be passed this way.
 delimiter=,

@@ -219,7 +219,7 @@ def regression_manifest(tmp_path: Path) -> Path:
         (["--bigquery", "s.f", "--bigquery-output", "probabilities", "--bigquery-manifest",
           "REGRESSION"], "needs a classifier"),
         (["--bigquery", "s.f", "--bigquery-batch-rows", "0"], "--bigquery-batch-rows must be"),
-        (["--bigquery", "s.f", "--env", "MAX_ROWS=100"], "is above --env MAX_ROWS=100"),
+        (["--bigquery", "s.f", "--env", "MAX_ROWS=100"], "above the function's MAX_ROWS (100)"),
         (["--bigquery", "s.f", "--model-uri", "gs://b/m/", "--allow-unpinned"],
          "pass a local copy with --bigquery-manifest"),
         (["--bigquery", "s.f", "--bigquery-manifest", "missing.json"], "manifest not found"),
