@@ -23,9 +23,11 @@ from tests.deploy.helpers import (
     REPO,
     Deploy,
     dry_run_commands,
+    knative_env,
     needs_gcloud,
     run_deploy,
 )
+from tests.deploy.test_deploy_prediction_log import assert_sink_created_and_granted
 from tests.fake_google_apis import PROJECT_NUMBER, FakeGoogleApis, RecordedRequest
 from tests.servers import start_server
 from tests.test_bring_your_own import PENGUINS
@@ -89,7 +91,7 @@ def test_mixed_model_gets_a_connection_the_invoker_role_and_a_typed_function(
     result = deploy(
         "--project", PROJECT, "--source", str(source),
         "--bigquery", "scoring.species", "--bigquery-output", "probability:Gentoo",
-        "--bigquery-batch-rows", "250",
+        "--bigquery-batch-rows", "250", "--no-cpu-boost",
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
@@ -122,7 +124,7 @@ def test_mixed_model_gets_a_connection_the_invoker_role_and_a_typed_function(
 
 
 @needs_gcloud
-def test_numeric_model_on_cloud_run_reuses_an_existing_connection(
+def test_numeric_model_on_cloud_run_reuses_a_connection_beside_a_new_prediction_log(
     serving_source: Path, deploy: Deploy, fake_apis: FakeGoogleApis
 ) -> None:
     source = with_model(serving_source, REPO / "model")
@@ -135,9 +137,13 @@ def test_numeric_model_on_cloud_run_reuses_an_existing_connection(
     result = deploy(
         "--project", PROJECT, "--source", str(source), "--target", "run",
         "--bigquery", "scoring.cancer", "--bigquery-output", "probabilities",
+        "--prediction-log", "logs-project.predictions", "--prediction-log-rate", "0.25",
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
+    [service] = fake_apis.state.services.values()
+    assert knative_env(service)["PREDICTION_LOG_RATE"] == "0.25"
+    assert_sink_created_and_granted(fake_apis, result.stdout)
     assert connection_creates(fake_apis.requests) == []
     assert "reusing the connection" in result.stderr
     assert ("roles/run.invoker", [f"serviceAccount:{existing}"]) in invoker_members(
