@@ -396,7 +396,7 @@ route_prediction_log() {
 Prediction log: $prediction_log_rate of requests are logged; the sink $sink writes them into
 $table (partitioned by day on timestamp; the table appears with the first entry). Read them:
 
-  SELECT timestamp, jsonPayload.prediction_log.model_version, jsonPayload.prediction_log.request_id, TO_JSON_STRING(jsonPayload.prediction_log.rows) AS rows, TO_JSON_STRING(jsonPayload.prediction_log.outputs) AS outputs FROM \`$table\` WHERE DATE(timestamp) >= DATE_SUB(CURRENT_DATE(), INTERVAL 7 DAY) ORDER BY timestamp DESC LIMIT 100
+  SELECT timestamp, jsonPayload.prediction_log.model_version, TO_JSON_STRING(jsonPayload.prediction_log) AS prediction_log FROM \`$table\` WHERE DATE(timestamp) >= DATE_SUB(CURRENT_DATE(), INTERVAL 7 DAY) ORDER BY timestamp DESC LIMIT 100
   python monitor.py --bigquery $table --model model
 EOF
 }
