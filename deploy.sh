@@ -37,6 +37,16 @@ MAX_CONCURRENCY=1000
 MAX_TIMEOUT_SECONDS=3600
 MAX_TAG_AND_NAME=46
 HEALTH_TIMEOUT_SECONDS=120      # a canary's first /health may be a cold start at 0.083 vCPU
+DEFAULT_BIGQUERY_OUTPUT=label   # --bigquery: label | probabilities | probability:CLASS
+DEFAULT_BIGQUERY_BATCH_ROWS=500 # rows per call BigQuery sends (max_batching_rows)
+FUNCTION_MAX_ROWS=10000         # the function's own MAX_ROWS default (serving/settings.py)
+DEFAULT_PREDICTION_LOG_RATE=0.1 # share of requests logged with --prediction-log
+# What the function writes per sampled request (one JSON line on stdout, see README "Watch for
+# drift"), and where Cloud Run's stdout lands in BigQuery: a sink names the table after the
+# log, run.googleapis.com/stdout.
+PREDICTION_LOG_LABEL=sklearn-predictions
+PREDICTION_LOG_MESSAGE=prediction
+PREDICTION_LOG_TABLE=run_googleapis_com_stdout
 
 script_path=${BASH_SOURCE[0]}
 [[ $script_path == */* ]] || script_path=./$script_path
@@ -113,6 +123,26 @@ Rollouts (both targets, through the Cloud Run service behind the function):
                           'gcloud auth print-identity-token'
   --promote               send 100 % of requests to the newest revision
   --rollback              send 100 % back to the revision tagged '${STABLE_TAG}'
+
+BigQuery (after the deploy):
+  --bigquery DATASET.FUNCTION
+                          make the model callable from SQL as PROJECT.DATASET.FUNCTION, a
+                          remote function: a CLOUD_RESOURCE connection (reused if it exists),
+                          the invoker role for its service account, CREATE OR REPLACE FUNCTION
+                          with one typed parameter per feature of the model's manifest. Prints
+                          a SELECT that scores a table
+  --bigquery-output OUT   label, probabilities (JSON) or probability:CLASS (FLOAT64)
+                          (default: ${DEFAULT_BIGQUERY_OUTPUT})
+  --bigquery-connection ID  connection id (default: the function's name)
+  --bigquery-location LOC the connection's location: the dataset's (default: --region)
+  --bigquery-batch-rows N max_batching_rows, 1 to MAX_ROWS (default: ${DEFAULT_BIGQUERY_BATCH_ROWS})
+  --bigquery-manifest PATH  the model's manifest.json, needed for a gs:// --model-uri (default:
+                          --model-dir's with --upload-model, else the local model folder's)
+  --prediction-log PROJECT.DATASET
+                          log a share of the requests (PREDICTION_LOG_RATE) and route those
+                          entries into that BigQuery dataset with a Cloud Logging sink
+                          named NAME-predictions, its writer given roles/bigquery.dataEditor
+  --prediction-log-rate R share of requests logged, 0 < R <= 1 (default: ${DEFAULT_PREDICTION_LOG_RATE})
 
 Access and control:
   --public                allow unauthenticated calls (anyone on the internet); warns
@@ -272,6 +302,105 @@ service_json() {
         die "no Cloud Run service '$name' in $region of $project: deploy once without --canary, --promote or --rollback first"
 }
 
+# `run`, with the command's own output on stderr: stdout is kept for what deploy.sh reports.
+run_to_stderr() {
+    if ((dry_run)); then
+        print_command "$@"
+    else
+        run "$@" >&2
+    fi
+}
+
+# The remote function's SQL (or its checks) from the model's manifest: deploying/remote_function.py.
+remote_function() {
+    python3 "$SCRIPT_DIR/deploying/remote_function.py" "$@" 2>&1
+}
+
+# The BigQuery side of --bigquery, after the deploy: the connection (reused when it exists),
+# the invoker role for its service account, the CREATE OR REPLACE FUNCTION, a SELECT to paste.
+create_remote_function() {
+    local connection=$project.$bigquery_location.$bigquery_connection
+    local routine=$project.$bigquery
+    local show=(bq show --connection --format=json --project_id="$project" "$connection")
+    local found account sql example
+    if ((dry_run)); then
+        print_command "${show[@]}"
+        run_to_stderr bq mk --connection --connection_type=CLOUD_RESOURCE --location="$bigquery_location" \
+            --project_id="$project" "$bigquery_connection"
+        account=CONNECTION_SERVICE_ACCOUNT
+    else
+        printf '+ %s\n' "$(print_command "${show[@]}")" >&2
+        if found=$("${show[@]}" 2>/dev/null); then
+            printf 'deploy.sh: reusing the connection %s\n' "$connection" >&2
+        else
+            run_to_stderr bq mk --connection --connection_type=CLOUD_RESOURCE --location="$bigquery_location" \
+                --project_id="$project" "$bigquery_connection"
+            found=$("${show[@]}") || die "cannot read the connection $connection after creating it"
+        fi
+        account=$(python3 -c '
+import json, sys
+print(json.load(sys.stdin).get("cloudResource", {}).get("serviceAccountId", ""))
+' <<<"$found") || account=
+        [[ -n $account ]] ||
+            die "the connection $connection has no cloudResource.serviceAccountId: not a CLOUD_RESOURCE connection? (name another with --bigquery-connection)"
+    fi
+    if [[ $target == functions ]]; then
+        run_to_stderr gcloud functions add-invoker-policy-binding "$name" --project="$project" \
+            --region="$region" --member="serviceAccount:$account"
+    else
+        run_to_stderr gcloud run services add-iam-policy-binding "$name" --project="$project" \
+            --region="$region" --member="serviceAccount:$account" --role=roles/run.invoker
+    fi
+    sql=$(remote_function create "$bigquery_manifest" "$bigquery_output" "$routine" \
+        "$connection" "$url" "$bigquery_batch_rows") || die "$sql"
+    run_to_stderr bq query --project_id="$project" --location="$bigquery_location" --use_legacy_sql=false \
+        "$sql"
+    ((dry_run)) && return
+    example=$(remote_function select "$bigquery_manifest" "$routine") || die "$example"
+    cat <<EOF
+
+BigQuery function $routine ($bigquery_output), through the connection $connection:
+score a table whose columns are the model's features (renamed ones are listed first):
+
+$example
+EOF
+}
+
+# --prediction-log, after the deploy: a sink routing the function's prediction entries into
+# the dataset, its writer allowed to write there, and where to read them.
+route_prediction_log() {
+    local sink=$name-predictions
+    local destination=bigquery.googleapis.com/projects/$log_project/datasets/$log_dataset
+    local filter="resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"$name\" AND labels.log=\"$PREDICTION_LOG_LABEL\" AND jsonPayload.message=\"$PREDICTION_LOG_MESSAGE\""
+    local describe_sink=(gcloud logging sinks describe "$sink" --project="$project")
+    local verb=create writer table=$log_project.$log_dataset.$PREDICTION_LOG_TABLE
+    if ((dry_run)); then
+        print_command "${describe_sink[@]}" --format='value(name)'
+    elif "${describe_sink[@]}" --format='value(name)' >/dev/null 2>&1; then
+        verb=update
+    fi
+    run_to_stderr gcloud logging sinks "$verb" "$sink" "$destination" --project="$project" \
+        --log-filter="$filter" --use-partitioned-tables
+    if ((dry_run)); then
+        print_command "${describe_sink[@]}" --format='value(writerIdentity)'
+        writer=SINK_WRITER_IDENTITY
+    else
+        writer=$("${describe_sink[@]}" --format='value(writerIdentity)') || writer=
+        [[ -n $writer ]] || die "the sink $sink has no writer identity to grant access to $log_project:$log_dataset"
+    fi
+    run_to_stderr bq add-iam-policy-binding --project_id="$log_project" --member="$writer" \
+        --role=roles/bigquery.dataEditor -d "$log_project:$log_dataset"
+    ((dry_run)) && return
+    cat <<EOF
+
+Prediction log: $prediction_log_rate of requests are logged; the sink $sink writes them into
+$table (partitioned by day on timestamp; the table appears with the first entry). Read them:
+
+  SELECT timestamp, jsonPayload.prediction_log.model_version, TO_JSON_STRING(jsonPayload.prediction_log) AS prediction_log FROM \`$table\` WHERE DATE(timestamp) >= DATE_SUB(CURRENT_DATE(), INTERVAL 7 DAY) ORDER BY timestamp DESC LIMIT 100
+  python monitor.py --bigquery $table --model model
+EOF
+}
+
 # ---------------------------------------------------------------------------------------
 # Options: flag, then environment, then default.
 # ---------------------------------------------------------------------------------------
@@ -300,6 +429,14 @@ action=deploy
 canary_percent=
 extra_env=()
 extra_args=()
+bigquery=
+bigquery_output=
+bigquery_connection=
+bigquery_location=
+bigquery_batch_rows=$DEFAULT_BIGQUERY_BATCH_ROWS
+bigquery_manifest=
+prediction_log=
+prediction_log_rate=
 
 while (($#)); do
     case $1 in
@@ -316,7 +453,9 @@ while (($#)); do
         --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}"; continue ;;
         --project | --region | --name | --target | --source | --runtime | --memory | --cpu | \
         --min-instances | --max-instances | --concurrency | --timeout | --service-account | \
-        --model-uri | --model-sha256 | --upload-model | --model-dir | --env | --canary)
+        --model-uri | --model-sha256 | --upload-model | --model-dir | --env | --canary | \
+        --bigquery | --bigquery-output | --bigquery-connection | --bigquery-location | \
+        --bigquery-batch-rows | --bigquery-manifest | --prediction-log | --prediction-log-rate)
             require_value "$@"
             case $1 in
                 --project) project=$2 ;;
@@ -337,6 +476,14 @@ while (($#)); do
                 --upload-model) upload_model=$2 ;;
                 --model-dir) model_dir=$2 ;;
                 --env) extra_env+=("$2") ;;
+                --bigquery) bigquery=$2 ;;
+                --bigquery-output) bigquery_output=$2 ;;
+                --bigquery-connection) bigquery_connection=$2 ;;
+                --bigquery-location) bigquery_location=$2 ;;
+                --bigquery-batch-rows) bigquery_batch_rows=$2 ;;
+                --bigquery-manifest) bigquery_manifest=$2 ;;
+                --prediction-log) prediction_log=$2 ;;
+                --prediction-log-rate) prediction_log_rate=$2 ;;
                 --canary)
                     [[ $action == deploy ]] || die "choose one of --canary, --promote and --rollback"
                     action=canary
@@ -395,6 +542,40 @@ if ((10#$concurrency > 1)); then
     elif [[ $target == functions ]]; then
         die "--concurrency $concurrency needs --cpu 1 or more on Cloud Functions gen2 (give --cpu)"
     fi
+fi
+
+if [[ -n $bigquery$prediction_log && $action != deploy ]]; then
+    die "--bigquery and --prediction-log go with a plain deploy, not --$action"
+fi
+if [[ -n $bigquery ]]; then
+    [[ $bigquery =~ ^[A-Za-z0-9_]{1,1024}\.[A-Za-z_][A-Za-z0-9_]{0,255}$ ]] ||
+        die "--bigquery needs DATASET.FUNCTION (letters, digits and '_'; the function not starting with a digit), got '$bigquery'"
+    bigquery_connection=${bigquery_connection:-$name}
+    [[ $bigquery_connection =~ ^[A-Za-z0-9_-]{1,64}$ ]] ||
+        die "--bigquery-connection must be 1-64 letters, digits, '_' or '-', got '$bigquery_connection'"
+    bigquery_location=${bigquery_location:-$region}
+    [[ $bigquery_location =~ ^[A-Za-z0-9-]+$ ]] ||
+        die "--bigquery-location must be a BigQuery location such as us-central1, US or EU, got '$bigquery_location'"
+    if [[ ! $bigquery_batch_rows =~ ^[0-9]{1,6}$ ]] || ((10#$bigquery_batch_rows < 1)); then
+        die "--bigquery-batch-rows must be a whole number of rows, at least 1, got '$bigquery_batch_rows'"
+    fi
+    bigquery_batch_rows=$((10#$bigquery_batch_rows))
+    bigquery_output=${bigquery_output:-$DEFAULT_BIGQUERY_OUTPUT}
+elif [[ -n $bigquery_output$bigquery_connection$bigquery_location$bigquery_manifest ]]; then
+    die "--bigquery-output, --bigquery-connection, --bigquery-location and --bigquery-manifest need --bigquery DATASET.FUNCTION"
+fi
+if [[ -n $prediction_log ]]; then
+    [[ $prediction_log =~ ^([a-z][-a-z0-9.:]*[a-z0-9])\.([A-Za-z0-9_]{1,1024})$ ]] ||
+        die "--prediction-log needs PROJECT.DATASET (the BigQuery dataset the entries go to), got '$prediction_log'"
+    log_project=${BASH_REMATCH[1]}
+    log_dataset=${BASH_REMATCH[2]}
+    prediction_log_rate=${prediction_log_rate:-$DEFAULT_PREDICTION_LOG_RATE}
+    if [[ ! $prediction_log_rate =~ ^([0-9]{1,3}(\.[0-9]{0,9})?|\.[0-9]{1,9})$ ]] ||
+        ! awk -v rate="$prediction_log_rate" 'BEGIN { exit !(rate > 0 && rate <= 1) }'; then
+        die "--prediction-log-rate must be a number with 0 < R <= 1 (the share of requests logged), got '$prediction_log_rate'"
+    fi
+elif [[ -n $prediction_log_rate ]]; then
+    die "--prediction-log-rate needs --prediction-log PROJECT.DATASET (where the entries go)"
 fi
 
 if ! command -v gcloud >/dev/null; then
@@ -470,6 +651,31 @@ if [[ -n $model_sha256 && ! $model_sha256 =~ ^[0-9a-f]{64}$ ]]; then
     die "MODEL_SHA256 must be 64 hex characters (a sha256), got '$model_sha256'"
 fi
 
+# --bigquery types the SQL function from the deployed model's manifest: read it locally.
+if [[ -n $bigquery ]]; then
+    if [[ -z $bigquery_manifest ]]; then
+        if [[ -n $upload_model ]]; then
+            bigquery_manifest=$model_dir/manifest.json
+        elif [[ -z $model_uri ]]; then
+            bigquery_manifest=$source_dir/model/manifest.json
+        elif [[ $model_uri == gs://* || $model_uri == /* ]]; then
+            die "--bigquery reads the model's features from its manifest.json: for --model-uri $model_uri pass a local copy with --bigquery-manifest PATH"
+        else
+            bigquery_manifest=$source_dir/${model_uri%/}/manifest.json
+        fi
+    fi
+    [[ -f $bigquery_manifest ]] || die "--bigquery: manifest not found: $bigquery_manifest"
+    if [[ -n $model_sha256 ]]; then
+        [[ $(sha256_of "$bigquery_manifest") == "$model_sha256" ]] ||
+            die "--bigquery-manifest $bigquery_manifest is not the deployed model's: its sha256 differs from MODEL_SHA256 ($model_sha256)"
+    fi
+    checked=$(remote_function check "$bigquery_manifest" "$bigquery_output") || die "$checked"
+fi
+if [[ -n $bigquery$prediction_log ]] && ((!dry_run)); then
+    command -v bq >/dev/null ||
+        die "bq is not installed or not on PATH: it ships with the gcloud CLI (gcloud components install bq)"
+fi
+
 # functions-framework serves WORKERS processes of THREADS threads. One process per whole
 # vCPU (each holds its own copy of the model; Python runs one thread at a time per process),
 # never more processes than requests; the threads share the instance's concurrency out.
@@ -484,10 +690,18 @@ env_vars=("THREADS=$threads" "WORKERS=$workers" "OPENBLAS_NUM_THREADS=1")
 [[ -n $model_uri ]] && env_vars+=("MODEL_URI=$model_uri")
 [[ -n $model_sha256 ]] && env_vars+=("MODEL_SHA256=$model_sha256")
 ((allow_unpinned)) && env_vars+=("MODEL_ALLOW_UNPINNED=true")
+[[ -n $prediction_log ]] && env_vars+=("PREDICTION_LOG_RATE=$prediction_log_rate")
+max_rows=$FUNCTION_MAX_ROWS
 for pair in ${extra_env[@]+"${extra_env[@]}"}; do
     [[ $pair =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env needs KEY=VALUE, got '$pair'"
+    [[ -n $prediction_log && $pair == PREDICTION_LOG_RATE=* ]] &&
+        die "--prediction-log sets PREDICTION_LOG_RATE itself: use --prediction-log-rate, not --env $pair"
+    [[ $pair =~ ^MAX_ROWS=([0-9]{1,9})$ ]] && max_rows=$((10#${BASH_REMATCH[1]}))
     env_vars+=("$pair")
 done
+if [[ -n $bigquery ]] && ((bigquery_batch_rows > max_rows)); then
+    die "--bigquery-batch-rows $bigquery_batch_rows is above the function's MAX_ROWS ($max_rows): BigQuery would send batches it refuses"
+fi
 # gcloud splits KEY=VALUE lists on commas; switch the delimiter to '@' when a value has one
 # (see 'gcloud topic escaping'). A value with both cannot be passed this way.
 delimiter=,
@@ -615,10 +829,12 @@ in Cloud Logging, count the requests and the errors (severity>=ERROR) per jsonPa
 EOF
     exit 0
 fi
-((dry_run)) && exit 0
-
-url=$("${describe[@]}")
-cat <<EOF
+if ((dry_run)); then
+    [[ -n $bigquery ]] && print_command "${describe[@]}"
+    url=FUNCTION_URL
+else
+    url=$("${describe[@]}")
+    cat <<EOF
 
 Deployed $name: $url
 Call it with an identity token (private: the caller needs roles/run.invoker):
@@ -626,3 +842,10 @@ Call it with an identity token (private: the caller needs roles/run.invoker):
   curl -s -H "Authorization: Bearer \$(gcloud auth print-identity-token)" $(quote "$url/health")
   curl -s -H "Authorization: Bearer \$(gcloud auth print-identity-token)" -H 'Content-Type: application/json' --data @request.json $(quote "$url")
 EOF
+fi
+if [[ -n $bigquery ]]; then
+    create_remote_function
+fi
+if [[ -n $prediction_log ]]; then
+    route_prediction_log
+fi

@@ -3,8 +3,10 @@
 It records every request (method, path, query, JSON or raw body) so a test can assert what
 gcloud actually sent. It answers just enough of Cloud Functions v2, Service Usage, Cloud
 Resource Manager, Cloud Build, Artifact Registry and Cloud Run (v1 and v2) for a deploy to
-finish. Source uploads (the signed URL of `generateUploadUrl`) land in `uploads`. Storage is
-not faked here: tests use fake-gcs-server for it. Binds to 127.0.0.1 only.
+finish, and (tests/fake_data_apis.py) the BigQuery, Connection and Logging calls of `bq`
+and `gcloud logging sinks`. Source uploads (the signed URL of `generateUploadUrl`) land in
+`uploads`. Storage is not faked here: tests use fake-gcs-server for it. Binds to 127.0.0.1
+only.
 
 Cloud Run services behave like knative ones: a changed revision template is a new revision,
 `spec.traffic` is resolved into `status.traffic` (tags get URLs; `tag_urls` can point one at a
@@ -24,6 +26,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests import fake_data_apis
+from tests.fake_data_apis import DataState
+
 PROJECT_NUMBER = "123456789012"
 
 # The API names gcloud accepts in CLOUDSDK_API_ENDPOINT_OVERRIDES_<API>, mapped to the
@@ -36,6 +41,7 @@ API_PREFIXES = {
     "ARTIFACTREGISTRY": "artifactregistry",
     "RUN": "run",
     "IAM": "iam",
+    "LOGGING": "logging",
 }
 
 
@@ -71,6 +77,8 @@ class FakeState:
     functions_deploys: list[str] = field(default_factory=list)
     # Where a traffic tag's URL points (tag -> URL), e.g. a local server for health checks.
     tag_urls: dict[str, str] = field(default_factory=dict)
+    # BigQuery, BigQuery Connection and Cloud Logging (tests/fake_data_apis.py).
+    data: DataState = field(default_factory=DataState)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def put_service(self, key: str, service: dict[str, Any]) -> dict[str, Any]:
@@ -200,6 +208,8 @@ class _Server(ThreadingHTTPServer):
     def route(self, request: RecordedRequest) -> tuple[int, Any]:
         """Answer one request; unknown paths get a 404 the test will notice."""
         api, _, rest = request.path.lstrip("/").partition("/")
+        if api == "$discovery":
+            return fake_data_apis.discovery(request.query["version"][0], f"{self.base_url}/")
         handler = getattr(self, f"_api_{api}", None)
         if handler is None:
             return _not_found(request.path)
@@ -366,6 +376,22 @@ class _Server(ThreadingHTTPServer):
             email = match.group(1)
             return 200, {"name": f"projects/demo/serviceAccounts/{email}", "email": email}
         return _not_found(rest)
+
+    def _api_bigquery(self, request: RecordedRequest, rest: str) -> tuple[int, Any]:
+        with self.state.lock:
+            return fake_data_apis.bigquery(self.state.data, request.method, rest, request.json)
+
+    def _api_bigqueryconnection(self, request: RecordedRequest, rest: str) -> tuple[int, Any]:
+        with self.state.lock:
+            return fake_data_apis.connection(
+                self.state.data, request.method, rest, request.query, request.json
+            )
+
+    def _api_logging(self, request: RecordedRequest, rest: str) -> tuple[int, Any]:
+        with self.state.lock:
+            return fake_data_apis.logging_sinks(
+                self.state.data, request.method, rest, request.query, request.json
+            )
 
     def _api_run(self, request: RecordedRequest, rest: str) -> tuple[int, Any]:
         match = re.fullmatch(r"/v2/projects/([^/]+)/locations/([^/]+)/builds:submit", rest)

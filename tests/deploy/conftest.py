@@ -81,6 +81,13 @@ def deploy_env(
 
 
 @pytest.fixture
+def bq_env(deploy_env: dict[str, str], fake_apis: FakeGoogleApis) -> dict[str, str]:
+    """deploy_env with `bq` pointed at the fake too: its ~/.bigqueryrc names the API root."""
+    (Path(deploy_env["HOME"]) / ".bigqueryrc").write_text(f"--api={fake_apis.base_url}\n")
+    return deploy_env
+
+
+@pytest.fixture
 def run_host_namespace(tmp_path: Path) -> list[str]:
     """A command prefix mapping us-central1-RUN_HOST to 127.0.0.1 in a private mount namespace.
 
@@ -113,14 +120,14 @@ def recording_gcloud(tmp_path: Path, gcloud_env: dict[str, str]) -> tuple[dict[s
 
 @pytest.fixture
 def deploy(
-    run_host_namespace: list[str], deploy_env: dict[str, str], fake_apis: FakeGoogleApis
+    run_host_namespace: list[str], bq_env: dict[str, str], fake_apis: FakeGoogleApis
 ) -> Deploy:
     """Run deploy.sh with these arguments against the local fakes, Cloud Run host mapped.
 
     Every functions deploy also calls `gcloud run services update` (the CPU boost), and
     gcloud puts the region in front of the Cloud Run host: hence the namespace.
     """
-    env = {**deploy_env, **fake_apis.endpoint_overrides(run_host=RUN_HOST)}
+    env = {**bq_env, **fake_apis.endpoint_overrides(run_host=RUN_HOST)}
 
     def run(
         *args: str, extra_env: dict[str, str] | None = None
