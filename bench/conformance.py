@@ -26,8 +26,7 @@ import re
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,176 +34,22 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-README = REPO / "README.md"
-START, END = "<!-- conformance:start -->", "<!-- conformance:end -->"
-TOLERANCE = 1e-9
-SERVED_ROWS = 6
-HEADER = (
-    "family",
-    "task",
-    "dataset",
-    "runtime served",
-    "parity (max abs diff / labels)",
-    "cold start onnx / sklearn (s)",
-    "why not ONNX",
+from bench.conformance_families import Family, families  # noqa: E402
+from bench.conformance_table import (  # noqa: E402
+    README,
+    TIMING_COLUMN,
+    TOLERANCE,
+    Result,
+    comparable,
+    readme_table,
+    render,
+    split_rows,
+    with_table,
 )
-TIMING_COLUMN = HEADER.index("cold start onnx / sklearn (s)")
-PARITY_COLUMN = HEADER.index("parity (max abs diff / labels)")
-REASON_COLUMN = HEADER.index("why not ONNX")
-# A measured figure inside a reason ("max difference 3.01e-07"): compared as a placeholder.
-MEASURED = re.compile(r"\d+(\.\d+)?e[-+]\d+")
+
+SERVED_ROWS = 6
 SVC_PROBABILITY_DEPRECATED = r"(The .probability. parameter|Attribute .prob[AB]_.) was deprecated"
 SKIPPED = re.compile(r"^ONNX export skipped: (.*)$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Family:
-    """One estimator family: its name, task, dataset and how to build a small one."""
-
-    name: str
-    task: str
-    dataset: str
-    make: Callable[[], Any]
-
-
-def families() -> list[Family]:
-    """Every family in the table, classifier and regressor where both exist; fitted small."""
-    from sklearn import ensemble, linear_model, naive_bayes, neighbors, neural_network, svm, tree
-
-    c, r = "classification", "regression"
-    return [
-        Family("LogisticRegression", c, "breast_cancer", linear_model.LogisticRegression),
-        Family("LinearRegression", r, "diabetes", linear_model.LinearRegression),
-        Family("Ridge", r, "diabetes", linear_model.Ridge),
-        Family("Lasso", r, "diabetes", linear_model.Lasso),
-        Family("ElasticNet", r, "diabetes", linear_model.ElasticNet),
-        Family("SGDClassifier", c, "wine", lambda: linear_model.SGDClassifier(random_state=0)),
-        Family("SGDRegressor", r, "diabetes", lambda: linear_model.SGDRegressor(random_state=0)),
-        Family("LinearSVC", c, "breast_cancer", lambda: svm.LinearSVC(random_state=0)),
-        Family("LinearSVR", r, "diabetes", lambda: svm.LinearSVR(random_state=0)),
-        Family("SVC", c, "iris", lambda: svm.SVC(probability=True, random_state=0)),
-        Family("SVR", r, "diabetes", svm.SVR),
-        Family("KNeighborsClassifier", c, "iris", neighbors.KNeighborsClassifier),
-        Family("KNeighborsRegressor", r, "diabetes", neighbors.KNeighborsRegressor),
-        Family("GaussianNB", c, "wine", naive_bayes.GaussianNB),
-        Family(
-            "DecisionTreeClassifier",
-            c,
-            "breast_cancer",
-            lambda: tree.DecisionTreeClassifier(random_state=0),
-        ),
-        Family(
-            "DecisionTreeRegressor",
-            r,
-            "diabetes",
-            lambda: tree.DecisionTreeRegressor(max_depth=6, random_state=0),
-        ),
-        Family(
-            "RandomForestClassifier",
-            c,
-            "wine",
-            lambda: ensemble.RandomForestClassifier(n_estimators=20, random_state=0),
-        ),
-        Family(
-            "RandomForestRegressor",
-            r,
-            "diabetes",
-            lambda: ensemble.RandomForestRegressor(n_estimators=20, max_depth=8, random_state=0),
-        ),
-        Family(
-            "ExtraTreesClassifier",
-            c,
-            "iris",
-            lambda: ensemble.ExtraTreesClassifier(n_estimators=20, random_state=0),
-        ),
-        Family(
-            "ExtraTreesRegressor",
-            r,
-            "diabetes",
-            lambda: ensemble.ExtraTreesRegressor(n_estimators=20, max_depth=8, random_state=0),
-        ),
-        Family(
-            "GradientBoostingClassifier",
-            c,
-            "iris",
-            lambda: ensemble.GradientBoostingClassifier(n_estimators=20, random_state=0),
-        ),
-        Family(
-            "GradientBoostingRegressor",
-            r,
-            "diabetes",
-            lambda: ensemble.GradientBoostingRegressor(n_estimators=20, random_state=0),
-        ),
-        Family(
-            "HistGradientBoostingClassifier",
-            c,
-            "breast_cancer",
-            lambda: ensemble.HistGradientBoostingClassifier(max_iter=20, random_state=0),
-        ),
-        Family(
-            "HistGradientBoostingRegressor",
-            r,
-            "diabetes",
-            lambda: ensemble.HistGradientBoostingRegressor(max_iter=20, random_state=0),
-        ),
-        Family(
-            "MLPClassifier",
-            c,
-            "iris",
-            lambda: neural_network.MLPClassifier(
-                hidden_layer_sizes=(16,), max_iter=300, random_state=0
-            ),
-        ),
-        Family(
-            "MLPRegressor",
-            r,
-            "diabetes",
-            lambda: neural_network.MLPRegressor(
-                hidden_layer_sizes=(16,), max_iter=300, random_state=0
-            ),
-        ),
-    ]
-
-
-@dataclass(frozen=True)
-class Result:
-    """What packaging and serving one family showed."""
-
-    family: Family
-    runtime: str
-    labels_equal: bool | None
-    max_abs_diff: float | None
-    served_equal: bool
-    skipped_because: str | None
-    cold_start: dict[str, float]
-
-    def cells(self) -> tuple[str, ...]:
-        """The table row."""
-        return (
-            self.family.name,
-            self.family.task,
-            self.family.dataset,
-            self.runtime,
-            self.parity_cell(),
-            self.cold_start_cell(),
-            self.skipped_because or "-",
-        )
-
-    def parity_cell(self) -> str:
-        if self.max_abs_diff is None:
-            return "-"
-        labels = "" if self.family.task == "regression" else " / equal"
-        if self.labels_equal is False:
-            labels = " / differ"
-        return f"{self.max_abs_diff:.1e}{labels}"
-
-    def cold_start_cell(self) -> str:
-        if not self.cold_start:
-            return "-"
-        return " / ".join(
-            f"{self.cold_start[name]:.2f}" if name in self.cold_start else "-"
-            for name in ("onnx", "sklearn")
-        )
 
 
 def load_dataset(name: str) -> tuple[Any, Any, list[str]]:
@@ -371,61 +216,6 @@ def check_all(timed: bool = False) -> list[Result]:
     """Every family, each in its own temp folder."""
     with tempfile.TemporaryDirectory() as work:
         return [check_family(family, Path(work), timed) for family in families()]
-
-
-def render(results: list[Result], kept_timings: dict[str, str] | None = None) -> str:
-    """The markdown table; families not timed in this run keep `kept_timings` (by family)."""
-    lines = [
-        "| " + " | ".join(HEADER) + " |",
-        "| " + " | ".join("---" for _ in HEADER) + " |",
-    ]
-    for result in results:
-        cells = list(result.cells())
-        if not result.cold_start and kept_timings:
-            cells[TIMING_COLUMN] = kept_timings.get(result.family.name, "-")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def split_rows(table: str) -> list[list[str]]:
-    """The cells of every body row of a markdown table."""
-    return [
-        [cell.strip() for cell in line.strip().strip("|").split("|")]
-        for line in table.strip().splitlines()[2:]
-    ]
-
-
-def comparable(table: str) -> list[tuple[str, ...]]:
-    """The table's rows without what the machine decides: timings, and the digits of the
-    measured difference (only whether it is within the tolerance and the labels' verdict)."""
-    rows = []
-    for cells in split_rows(table):
-        cells[TIMING_COLUMN] = ""
-        cells[PARITY_COLUMN] = parity_verdict(cells[PARITY_COLUMN])
-        cells[REASON_COLUMN] = MEASURED.sub("N", cells[REASON_COLUMN])
-        rows.append(tuple(cells))
-    return rows
-
-
-def parity_verdict(cell: str) -> str:
-    """'within' / 'over' the tolerance, with the labels' verdict; '-' when not exported."""
-    if cell == "-":
-        return cell
-    number, _, labels = cell.partition(" / ")
-    within = "within" if float(number) <= TOLERANCE else "over"
-    return f"{within} {labels}".strip()
-
-
-def readme_table(text: str) -> str:
-    """The table between the markers in the README text."""
-    start, end = text.index(START) + len(START), text.index(END)
-    return text[start:end].strip("\n") + "\n"
-
-
-def with_table(text: str, table: str) -> str:
-    """The README text with its table replaced."""
-    start, end = text.index(START) + len(START), text.index(END)
-    return text[:start] + "\n" + table + text[end:]
 
 
 def main(argv: list[str] | None = None) -> int:

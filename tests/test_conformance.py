@@ -15,8 +15,9 @@ from collections.abc import Iterator
 import joblib
 import pytest
 
-from bench import conformance
-from bench.conformance import Result
+from bench import conformance, conformance_table
+from bench.conformance_families import families
+from bench.conformance_table import Result, comparable
 
 TOLERANCE = 1e-9
 
@@ -36,16 +37,16 @@ def results() -> Iterator[list[Result]]:
 
 
 def test_readme_table_is_what_the_script_finds_today(results: list[Result]) -> None:
-    in_readme = conformance.readme_table(conformance.README.read_text())
-    assert conformance.comparable(in_readme) == conformance.comparable(
-        conformance.render(results)
-    ), "README.md's conformance table is out of date: run python bench/conformance.py"
+    in_readme = conformance_table.readme_table(conformance_table.README.read_text())
+    assert comparable(in_readme) == comparable(conformance_table.render(results)), (
+        "README.md's conformance table is out of date: run python bench/conformance.py"
+    )
 
 
 def test_every_family_is_served_with_the_estimators_own_answers(results: list[Result]) -> None:
     differ = [r.family.name for r in results if not r.served_equal]
     assert not differ, f"served answers differ from the estimator's: {differ}"
-    assert len(results) == len(conformance.families()) >= 24
+    assert len(results) == len(families()) >= 24
 
 
 def test_onnx_rows_passed_the_gate_and_the_others_say_why(results: list[Result]) -> None:
@@ -61,7 +62,7 @@ def test_onnx_rows_passed_the_gate_and_the_others_say_why(results: list[Result])
 
 
 def test_issue_families_each_have_a_row() -> None:
-    names = {family.name for family in conformance.families()}
+    names = {family.name for family in families()}
     for stem in ("DecisionTree", "RandomForest", "ExtraTrees", "GradientBoosting", "MLP"):
         assert {f"{stem}Classifier", f"{stem}Regressor"} <= names
     assert {"HistGradientBoostingClassifier", "HistGradientBoostingRegressor"} <= names
@@ -80,7 +81,7 @@ def test_check_ignores_timings_and_digits_but_not_verdicts() -> None:
     moved_again = header + row.format(
         runtime="sklearn", parity="-", timing="-", why="differ by 1e-06"
     )
-    assert conformance.comparable(base) == conformance.comparable(same)
-    assert conformance.comparable(base) != conformance.comparable(over)
-    assert conformance.comparable(base) != conformance.comparable(moved)
-    assert conformance.comparable(moved) == conformance.comparable(moved_again)
+    assert comparable(base) == comparable(same)
+    assert comparable(base) != comparable(over)
+    assert comparable(base) != comparable(moved)
+    assert comparable(moved) == comparable(moved_again)
