@@ -1,0 +1,249 @@
+"""Which estimator families serve on ONNX: fit, package, serve and check each one; the README table.
+
+    python bench/conformance.py               # rebuild README.md's table (timings kept)
+    python bench/conformance.py --cold-start  # and time one cold start per runtime (slow)
+    python bench/conformance.py --check       # exit 1 when README.md's table is out of date
+
+Each family is a small Pipeline(StandardScaler, estimator) fitted on a scikit-learn dataset,
+dumped with joblib and packaged by `train.py --from-model` (in this process) with the dataset
+as its sample CSV. The folder is then served through the real function (functions-framework's
+test client): GET / says which runtime serves it, and a few rows posted must come back equal
+to the estimator's own predict (labels exactly; probabilities and values within the parity
+tolerance). The parity is what the manifest recorded; when the export was skipped, the table
+gives train.py's one-line reason. `--check` compares what does not depend on the machine:
+the measured differences only by their verdict, the cold-start seconds not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from bench.conformance_families import Family, families  # noqa: E402
+from bench.conformance_table import (  # noqa: E402
+    README,
+    TIMING_COLUMN,
+    TOLERANCE,
+    Result,
+    comparable,
+    readme_table,
+    render,
+    split_rows,
+    with_table,
+)
+
+SERVED_ROWS = 6
+SVC_PROBABILITY_DEPRECATED = r"(The .probability. parameter|Attribute .prob[AB]_.) was deprecated"
+SKIPPED = re.compile(r"^ONNX export skipped: (.*)$", re.MULTILINE)
+
+
+def load_dataset(name: str) -> tuple[Any, Any, list[str]]:
+    """Features, target and column names of a scikit-learn dataset shipped with it."""
+    from sklearn import datasets
+
+    loaded = getattr(datasets, f"load_{name}")()
+    return loaded.data, loaded.target, [str(n) for n in loaded.feature_names]
+
+
+def write_sample_csv(path: Path, features: Any, names: list[str]) -> None:
+    """The dataset's rows as the sample CSV train.py --from-model reads (with a header)."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(names)
+        writer.writerows(features.tolist())
+
+
+def fit(family: Family, features: Any, target: Any) -> Any:
+    """StandardScaler + the family's estimator, fitted on the dataset (few iterations)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipeline = Pipeline([("scale", StandardScaler()), ("model", family.make())])
+    with warnings.catch_warnings():
+        # Kept small on purpose: a model that has not converged still has to serve exactly.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipeline.fit(features, target)
+    return pipeline
+
+
+def package(model: Any, sample_csv: Path, folder: Path) -> tuple[dict[str, Any], str | None]:
+    """train.py --from-model on the dumped model: its manifest and the skip reason printed."""
+    import joblib
+
+    import train
+
+    model_file = folder / "model-in.joblib"
+    joblib.dump(model, model_file)
+    printed = io.StringIO()
+    out = folder / "model"
+    with contextlib.redirect_stdout(printed):
+        status = train.main(
+            ["--from-model", str(model_file), "--data", str(sample_csv), "--out", str(out)]
+        )
+    if status != 0:
+        raise RuntimeError(f"train.py --from-model failed:\n{printed.getvalue()}")
+    skipped = SKIPPED.search(printed.getvalue())
+    manifest = json.loads((out / "manifest.json").read_text())
+    return manifest, shorten(skipped.group(1)) if skipped else None
+
+
+def shorten(reason: str) -> str:
+    """train.py's skip line, cut to what says why (no advice, no pipes for the table)."""
+    reason = reason.split("; the scikit-learn runtime serves")[0].replace("this model ", "")
+    return reason.replace("|", "/")[:160]
+
+
+@contextlib.contextmanager
+def function_environment(**values: str) -> Iterator[None]:
+    """The function's settings for one client, the previous environment restored afterwards."""
+    from tests.servers import SETTINGS_VARIABLES
+
+    names = set(SETTINGS_VARIABLES) | set(values) | {"FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"}
+    saved = {name: os.environ.get(name) for name in names}
+    for name in SETTINGS_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(values, FUNCTION_TARGET="predict", FUNCTION_SIGNATURE_TYPE="http")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def serve(model: Any, folder: Path, rows: Any) -> tuple[str, bool]:
+    """Serve the folder through the real function: the runtime GET / reports, and whether the
+    answers for `rows` equal the estimator's own (labels exactly, floats within tolerance)."""
+    import functions_framework
+    import numpy as np
+
+    with function_environment(MODEL_URI=str(folder)):
+        app = functions_framework.create_app(target="predict", source=str(REPO / "main.py"))
+        client = app.test_client()
+        body: dict[str, Any] = {"instances": rows.tolist()}
+        with_probabilities = hasattr(model, "classes_") and hasattr(model, "predict_proba")
+        if with_probabilities:
+            body["probabilities"] = True
+        response = client.post("/", json=body)
+        runtime = client.get("/").get_json()["runtime"]
+    if response.status_code != 200:
+        return runtime, False
+    answer = response.get_json()
+    expected = model.predict(rows)
+    if hasattr(model, "classes_"):
+        equal = answer["predictions"] == expected.tolist()
+        if with_probabilities:
+            probabilities = np.asarray(answer["probabilities"], dtype=np.float64)
+            equal = equal and bool(
+                np.max(np.abs(probabilities - model.predict_proba(rows))) <= TOLERANCE
+            )
+    else:
+        served = np.asarray(answer["predictions"], dtype=np.float64)
+        equal = bool(np.max(np.abs(served - expected)) <= TOLERANCE)
+    return runtime, equal
+
+
+def cold_starts(folder: Path, rows: Any, runtimes: list[str]) -> dict[str, float]:
+    """Spawn to first answer of a real server, one start per runtime."""
+    from bench.common import Variant, cold_start
+
+    body = json.dumps({"instances": rows[:1].tolist()}).encode()
+    return {
+        runtime: cold_start(
+            Variant(
+                runtime, REPO / "main.py", {"MODEL_URI": str(folder), "MODEL_RUNTIME": runtime}
+            ),
+            body,
+        )
+        for runtime in runtimes
+    }
+
+
+def check_family(family: Family, work: Path, timed: bool = False) -> Result:
+    """Fit, package, serve (and optionally cold-start) one family."""
+    with warnings.catch_warnings():
+        # scikit-learn 1.9 deprecates SVC(probability=True) (the issue asks for it): its fit and
+        # the converter's reading of probA_/probB_ warn; the model serves the same meanwhile.
+        warnings.filterwarnings("ignore", SVC_PROBABILITY_DEPRECATED, FutureWarning)
+        return _check_family(family, work, timed)
+
+
+def _check_family(family: Family, work: Path, timed: bool) -> Result:
+    features, target, names = load_dataset(family.dataset)
+    folder = work / family.name
+    folder.mkdir()
+    sample_csv = folder / f"{family.dataset}.csv"
+    write_sample_csv(sample_csv, features, names)
+    model = fit(family, features, target)
+    manifest, skipped_because = package(model, sample_csv, folder)
+    parity = manifest.get("onnx_parity") if "model.onnx" in manifest["artifacts"] else None
+    rows = features[:: max(1, len(features) // SERVED_ROWS)][:SERVED_ROWS]
+    runtime, served_equal = serve(model, folder / "model", rows)
+    timing: dict[str, float] = {}
+    if timed:
+        runtimes = ["onnx", "sklearn"] if runtime == "onnx" else ["sklearn"]
+        timing = cold_starts(folder / "model", rows, runtimes)
+    return Result(
+        family=family,
+        runtime=runtime,
+        labels_equal=parity["labels_equal"] if parity else None,
+        max_abs_diff=parity["max_abs_diff"] if parity else None,
+        served_equal=served_equal,
+        skipped_because=skipped_because,
+        cold_start=timing,
+    )
+
+
+def check_all(timed: bool = False) -> list[Result]:
+    """Every family, each in its own temp folder."""
+    with tempfile.TemporaryDirectory() as work:
+        return [check_family(family, Path(work), timed) for family in families()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is outdated")
+    parser.add_argument(
+        "--cold-start", action="store_true", help="time one cold start per runtime and family"
+    )
+    args = parser.parse_args(argv)
+    results = check_all(timed=args.cold_start)
+    text = README.read_text()
+    kept = {cells[0]: cells[TIMING_COLUMN] for cells in split_rows(readme_table(text))}
+    table = render(results, kept)
+    unserved = [r.family.name for r in results if not r.served_equal]
+    if unserved:
+        print(f"served answers differ from the estimator's: {', '.join(unserved)}")
+        return 1
+    if args.check:
+        if comparable(readme_table(text)) != comparable(table):
+            print("README.md's conformance table is out of date: run python bench/conformance.py")
+            print(table)
+            return 1
+        print("README.md's conformance table is up to date")
+        return 0
+    README.write_text(with_table(text, table))
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

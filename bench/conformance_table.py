@@ -1,0 +1,123 @@
+"""README's conformance table: its rows, the markdown, and what `--check` compares."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.conformance_families import Family
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- conformance:start -->", "<!-- conformance:end -->"
+TOLERANCE = 1e-9
+HEADER = (
+    "family",
+    "task",
+    "dataset",
+    "runtime served",
+    "parity (max abs diff / labels)",
+    "cold start onnx / sklearn (s)",
+    "why not ONNX",
+)
+TIMING_COLUMN = HEADER.index("cold start onnx / sklearn (s)")
+PARITY_COLUMN = HEADER.index("parity (max abs diff / labels)")
+REASON_COLUMN = HEADER.index("why not ONNX")
+# A measured figure inside a reason ("max difference 3.01e-07"): compared as a placeholder.
+MEASURED = re.compile(r"\d+(\.\d+)?e[-+]\d+")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What packaging and serving one family showed."""
+
+    family: Family
+    runtime: str
+    labels_equal: bool | None
+    max_abs_diff: float | None
+    served_equal: bool
+    skipped_because: str | None
+    cold_start: dict[str, float]
+
+    def cells(self) -> tuple[str, ...]:
+        """The table row."""
+        return (
+            self.family.name,
+            self.family.task,
+            self.family.dataset,
+            self.runtime,
+            self.parity_cell(),
+            self.cold_start_cell(),
+            self.skipped_because or "-",
+        )
+
+    def parity_cell(self) -> str:
+        if self.max_abs_diff is None:
+            return "-"
+        labels = "" if self.family.task == "regression" else " / equal"
+        if self.labels_equal is False:
+            labels = " / differ"
+        return f"{self.max_abs_diff:.1e}{labels}"
+
+    def cold_start_cell(self) -> str:
+        if not self.cold_start:
+            return "-"
+        return " / ".join(
+            f"{self.cold_start[name]:.2f}" if name in self.cold_start else "-"
+            for name in ("onnx", "sklearn")
+        )
+
+
+def render(results: list[Result], kept_timings: dict[str, str] | None = None) -> str:
+    """The markdown table; families not timed in this run keep `kept_timings` (by family)."""
+    lines = [
+        "| " + " | ".join(HEADER) + " |",
+        "| " + " | ".join("---" for _ in HEADER) + " |",
+    ]
+    for result in results:
+        cells = list(result.cells())
+        if not result.cold_start and kept_timings:
+            cells[TIMING_COLUMN] = kept_timings.get(result.family.name, "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def split_rows(table: str) -> list[list[str]]:
+    """The cells of every body row of a markdown table."""
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in table.strip().splitlines()[2:]
+    ]
+
+
+def comparable(table: str) -> list[tuple[str, ...]]:
+    """The table's rows without what the machine decides: timings, and the digits of the
+    measured difference (only whether it is within the tolerance and the labels' verdict)."""
+    rows = []
+    for cells in split_rows(table):
+        cells[TIMING_COLUMN] = ""
+        cells[PARITY_COLUMN] = parity_verdict(cells[PARITY_COLUMN])
+        cells[REASON_COLUMN] = MEASURED.sub("N", cells[REASON_COLUMN])
+        rows.append(tuple(cells))
+    return rows
+
+
+def parity_verdict(cell: str) -> str:
+    """'within' / 'over' the tolerance, with the labels' verdict; '-' when not exported."""
+    if cell == "-":
+        return cell
+    number, _, labels = cell.partition(" / ")
+    within = "within" if float(number) <= TOLERANCE else "over"
+    return f"{within} {labels}".strip()
+
+
+def readme_table(text: str) -> str:
+    """The table between the markers in the README text."""
+    start, end = text.index(START) + len(START), text.index(END)
+    return text[start:end].strip("\n") + "\n"
+
+
+def with_table(text: str, table: str) -> str:
+    """The README text with its table replaced."""
+    start, end = text.index(START) + len(START), text.index(END)
+    return text[:start] + "\n" + table + text[end:]
