@@ -46,12 +46,13 @@ class Variant:
         return json.dumps({"features": rows}).encode()
 
 
-def variants(model_dir: Path) -> list[Variant]:
-    """The naive ten-line baseline, this project on ONNX, and on scikit-learn."""
+def variants(model_dir: Path, baseline: str = "main.py") -> list[Variant]:
+    """The naive ten-line baseline (bench/baseline/`baseline`), this project on ONNX, and on
+    scikit-learn."""
     return [
         Variant(
             "baseline",
-            REPO / "bench" / "baseline" / "main.py",
+            REPO / "bench" / "baseline" / baseline,
             {"BASELINE_MODEL": str(model_dir / "model.joblib")},
         ),
         Variant("onnx", REPO / "main.py", {"MODEL_URI": str(model_dir), "MODEL_RUNTIME": "onnx"}),

@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from common import REPO, Variant, launch, memory_mb, post
+from common import Variant, launch, memory_mb, post, variants
 from compare import cold_starts, keepalive_latencies, report
 
 # The README's example: island is text, sex is missing.
@@ -61,21 +61,6 @@ def trained_penguins() -> Iterator[Path]:
         if not (model_dir / "model.onnx").exists():
             raise SystemExit("train.py wrote no model.onnx for the penguins model")
         yield model_dir
-
-
-def variants(model_dir: Path) -> list[Variant]:
-    """The ten-line pandas handler, this project on ONNX, and on scikit-learn."""
-    return [
-        Variant(
-            "baseline",
-            REPO / "bench" / "baseline" / "dataframe_main.py",
-            {"BASELINE_MODEL": str(model_dir / "model.joblib")},
-        ),
-        Variant("onnx", REPO / "main.py", {"MODEL_URI": str(model_dir), "MODEL_RUNTIME": "onnx"}),
-        Variant(
-            "sklearn", REPO / "main.py", {"MODEL_URI": str(model_dir), "MODEL_RUNTIME": "sklearn"}
-        ),
-    ]
 
 
 def predictions(url: str) -> list[object]:
@@ -129,7 +114,8 @@ def main() -> None:
     args.warmup = 20 if full else 5
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with trained_penguins() as model_dir:
-        candidates = variants(model_dir)
+        # The ten-line handler a user writes for a DataFrame model.
+        candidates = variants(model_dir, baseline="dataframe_main.py")
         starts = cold_starts(candidates, BODY, starts_each)
         results, answers = measure(candidates, starts, args)
     if len({json.dumps(answer) for answer in answers.values()}) != 1:

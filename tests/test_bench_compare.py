@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.bench_quick import run_quick
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 def test_compare_quick_measures_every_variant(tmp_path: Path) -> None:
-    figures_path = tmp_path / "figures.json"
+    figures, _ = run_quick("compare.py", tmp_path)
 
-    subprocess.run(
-        [sys.executable, "compare.py", "--quick", "--json", str(figures_path)],
-        cwd=REPO / "bench",
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-
-    figures = json.loads(figures_path.read_text())
     assert set(figures) == {
         "baseline",
         "onnx",
@@ -39,7 +31,12 @@ def test_compare_quick_measures_every_variant(tmp_path: Path) -> None:
         assert all(value > 0 for value in values.values()), variant
 
     summary = subprocess.run(
-        [sys.executable, "summarize.py", str(figures_path), str(figures_path)],
+        [
+            sys.executable,
+            "summarize.py",
+            str(tmp_path / "figures.json"),
+            str(tmp_path / "figures.json"),
+        ],
         cwd=REPO / "bench",
         check=True,
         capture_output=True,

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.bench_quick import run_quick
 
 
 def test_penguins_quick_measures_every_variant(tmp_path: Path) -> None:
-    figures_path = tmp_path / "figures.json"
-
-    output = subprocess.run(
-        [sys.executable, "penguins.py", "--quick", "--json", str(figures_path)],
-        cwd=REPO / "bench",
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    ).stdout
+    figures, output = run_quick("penguins.py", tmp_path)
 
     assert "every variant answers ['Gentoo']" in output
-    figures = json.loads(figures_path.read_text())
     assert set(figures) == {"baseline", "onnx", "sklearn"}
     expected = {"cold_start_s", "p50_ms", "p99_ms", "peak_rss_mb", "pss_mb"}
     for variant, values in figures.items():

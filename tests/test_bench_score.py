@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.bench_quick import run_quick
 
 
 def test_score_throughput_quick_measures_every_figure(tmp_path: Path) -> None:
-    figures_path = tmp_path / "figures.json"
+    figures, _ = run_quick("score_throughput.py", tmp_path)
 
-    subprocess.run(
-        [sys.executable, "score_throughput.py", "--quick", "--json", str(figures_path)],
-        cwd=REPO / "bench",
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-
-    figures = json.loads(figures_path.read_text())
     assert set(figures) == {
         "bare_sender_rows_per_s",
         "score_py_rows_per_s",
