@@ -8,6 +8,7 @@
     │   ├── TooManyRows (422, too_many_rows)
     │   ├── NotFound (404, not_found)
     │   ├── MethodNotAllowed (405, method_not_allowed)
+    │   ├── RequestTimeout (408, request_timeout)
     │   ├── PayloadTooLarge (413, payload_too_large)
     │   └── UnsupportedMediaType (415, unsupported_media_type)
     ├── ModelUnavailable (503, model_unavailable)
@@ -76,6 +77,20 @@ class MethodNotAllowed(RequestError):
         super().__init__(
             f"method {method} is not allowed here; allowed: {', '.join(allowed)}",
             headers={"Allow": ", ".join(allowed)},
+        )
+
+
+class RequestTimeout(RequestError):
+    """The body did not arrive in time; the connection closes, since its rest never comes."""
+
+    status = 408
+    code = "request_timeout"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the request body did not arrive within {seconds:g} s (BODY_TIMEOUT_SECONDS); "
+            "send the whole body without pausing",
+            headers={"Connection": "close"},
         )
 
 

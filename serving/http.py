@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Mapping
 from typing import Any, cast
@@ -10,8 +11,9 @@ from typing import Any, cast
 import flask
 
 from serving import jsonio, prediction_log
+from serving.body_deadline import BodyDeadlines
 from serving.endpoint import Endpoint, Reply
-from serving.errors import PayloadTooLarge, RequestError, ServingError
+from serving.errors import PayloadTooLarge, RequestError, RequestTimeout, ServingError
 from serving.logs import trace_fields
 
 EXECUTION_ID_HEADER = "Function-Execution-Id"
@@ -19,6 +21,7 @@ _CHUNK = 64 * 1024
 # A client's path is cut this short in log lines (the 404 answer cuts it the same way).
 MAX_LOGGED_PATH = 200
 logger = logging.getLogger(__name__)
+_body_deadlines = BodyDeadlines()
 
 
 def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
@@ -28,7 +31,8 @@ def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
     request_id = request.headers.get(EXECUTION_ID_HEADER, "")
     body_read = False
     try:
-        body = read_body(request, endpoint.settings.max_body_bytes)
+        settings = endpoint.settings
+        body = read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
         body_read = True
         # werkzeug's Headers reads as a case-insensitive mapping; it is just not typed as one.
         request_headers = cast(Mapping[str, str], request.headers)
@@ -54,12 +58,28 @@ def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
     return response
 
 
-def read_body(request: flask.Request, limit: int) -> bytes:
-    """The body, refused with 413 before reading past `limit` bytes, 400 if it arrives broken.
+def read_body(request: flask.Request, limit: int, timeout_seconds: float) -> bytes:
+    """The body, refused with 413 before reading past `limit` bytes, 400 if it arrives broken,
+    408 if it has not all arrived `timeout_seconds` after the function started reading it.
 
     Every method's body is read (and capped): functions-framework would otherwise read an
-    unread GET body whole after the answer.
+    unread GET body whole after the answer. The time bound needs the connection's socket, which
+    gunicorn (and werkzeug's development server) put in the WSGI environment.
     """
+    connection = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    if not isinstance(connection, socket.socket):
+        return _read_capped(request, limit)
+    with _body_deadlines.watch(connection, timeout_seconds) as deadline:
+        try:
+            return _read_capped(request, limit)
+        except RequestError as exc:
+            # A read cut short by the deadline looks like a body that ended early.
+            if time.monotonic() >= deadline and not isinstance(exc, PayloadTooLarge):
+                raise RequestTimeout(timeout_seconds) from exc
+            raise
+
+
+def _read_capped(request: flask.Request, limit: int) -> bytes:
     declared = request.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit} (MAX_BODY_BYTES)")

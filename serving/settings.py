@@ -27,6 +27,7 @@ class Settings:
     model_runtime: str = "auto"
     max_rows: int = 10_000
     max_body_bytes: int = 10 * 1024 * 1024
+    body_timeout_seconds: float = 10.0
     log_level: str = "INFO"
     project_id: str | None = None
     model_allow_unpinned: bool = False
@@ -47,6 +48,9 @@ class Settings:
             model_runtime=_choice(env, "MODEL_RUNTIME", RUNTIMES, defaults.model_runtime),
             max_rows=_positive_int(env, "MAX_ROWS", defaults.max_rows),
             max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
+            body_timeout_seconds=_positive_float(
+                env, "BODY_TIMEOUT_SECONDS", defaults.body_timeout_seconds
+            ),
             log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, defaults.log_level),
             project_id=env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None,
             model_allow_unpinned=_flag(env, "MODEL_ALLOW_UNPINNED"),

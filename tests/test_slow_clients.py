@@ -1,0 +1,135 @@
+"""Slow clients against a real server: a body that stalls or trickles gets a JSON 408 once
+BODY_TIMEOUT_SECONDS has passed, its connection closes, and other requests get through meanwhile."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.servers import Server, start_server
+
+# Few threads, so that a handful of stalled clients would hold all of them.
+THREADS = 2
+BODY_TIMEOUT_SECONDS = 1.0
+# Bounds on this test's own waiting, far above the deadline: reaching one means a hang.
+CLIENT_TIMEOUT = 30.0
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    running = start_server(
+        {"THREADS": str(THREADS), "BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_SECONDS)}
+    )
+    yield running
+    running.stop()
+
+
+def features(server: Server) -> list[float]:
+    """A valid row for whatever the bundled model expects."""
+    with urllib.request.urlopen(server.url, timeout=CLIENT_TIMEOUT) as answer:
+        return [1.0] * len(json.load(answer)["feature_names"])
+
+
+def stalled_client(server: Server, sent_body: bytes, declared: int) -> socket.socket:
+    """A connection that sent its headers and `sent_body`, then waits (Content-Length
+    `declared`)."""
+    port = int(server.url.rsplit(":", 1)[1])
+    connection = socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT)
+    head = (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Connection: close\r\nContent-Length: {declared}\r\n\r\n"
+    )
+    connection.sendall(head.encode() + sent_body)
+    return connection
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends before it closes the connection."""
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    connection.close()
+    return received
+
+
+def json_of(raw_response: bytes) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body of a raw HTTP/1.1 response (chunked, as the 408 is streamed)."""
+    head, _, body = raw_response.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    if b"transfer-encoding: chunked" in head.lower():
+        size, _, rest = body.partition(b"\r\n")
+        body = rest[: int(size, 16)]
+    return status, json.loads(body)
+
+
+def post(server: Server, body: dict[str, Any]) -> tuple[int, float]:
+    started = time.monotonic()
+    request = urllib.request.Request(
+        server.url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=CLIENT_TIMEOUT) as answer:
+        return answer.status, time.monotonic() - started
+
+
+def test_stalled_bodies_get_408_and_other_requests_get_through(server: Server) -> None:
+    row = {"features": features(server)}
+    # Twice as many stalled clients as threads: before the deadline existed, they held every
+    # thread for ever and the request below timed out.
+    stalled = [stalled_client(server, b'{"feat', 100) for _ in range(2 * THREADS)]
+    status, seconds = post(server, row)
+    assert status == 200
+    print(f"a normal request behind {len(stalled)} stalled clients took {seconds:.2f} s")
+    for connection in stalled:
+        answer_status, answer = json_of(read_until_closed(connection))
+        assert answer_status == 408
+        assert answer["code"] == "request_timeout"
+        assert "BODY_TIMEOUT_SECONDS" in answer["error"]
+        assert answer["request_id"]
+
+
+def test_a_client_that_sent_only_headers_gets_408(server: Server) -> None:
+    status, answer = json_of(read_until_closed(stalled_client(server, b"", 50)))
+    assert (status, answer["code"]) == (408, "request_timeout")
+
+
+def test_a_trickling_body_is_bounded_as_a_whole(server: Server) -> None:
+    """A byte every 0.2 s keeps every single read short: only a deadline for the whole body
+    stops it."""
+    connection = stalled_client(server, b"", 10_000)
+    connection.settimeout(0.05)
+    received, started = b"", time.monotonic()
+    while not received and time.monotonic() - started < CLIENT_TIMEOUT:
+        try:
+            connection.sendall(b" ")
+            received = connection.recv(65536)
+        except TimeoutError:
+            time.sleep(0.15)
+        except ConnectionError:
+            break
+    connection.settimeout(CLIENT_TIMEOUT)
+    status, answer = json_of(received + read_until_closed(connection))
+    assert (status, answer["code"]) == (408, "request_timeout")
+
+
+def test_a_body_sent_in_parts_within_the_deadline_is_served(server: Server) -> None:
+    body = json.dumps({"features": features(server)}).encode()
+    connection = stalled_client(server, body[:5], len(body))
+    time.sleep(0.2)
+    connection.sendall(body[5:])
+    connection.shutdown(socket.SHUT_WR)
+    status, answer = json_of(read_until_closed(connection))
+    assert status == 200
+    assert "prediction" in answer
+
+
+def test_the_server_logs_each_408(server: Server) -> None:
+    read_until_closed(stalled_client(server, b"{", 10))
+    timeouts = [e for e in server.json_logs() if e.get("code") == "request_timeout"]
+    assert timeouts
+    assert all(e["httpRequest"]["status"] == 408 for e in timeouts)
