@@ -13,12 +13,11 @@ from typing import Any
 import pytest
 
 from tests.servers import Server, start_server
+from tests.slow_client import CLIENT_TIMEOUT, json_of, read_until_closed, stalled_client
 
 # Few threads, so that a handful of stalled clients would hold all of them.
 THREADS = 2
 BODY_TIMEOUT_SECONDS = 1.0
-# Bounds on this test's own waiting, far above the deadline: reaching one means a hang.
-CLIENT_TIMEOUT = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -34,38 +33,6 @@ def features(server: Server) -> list[float]:
     """A valid row for whatever the bundled model expects."""
     with urllib.request.urlopen(server.url, timeout=CLIENT_TIMEOUT) as answer:
         return [1.0] * len(json.load(answer)["feature_names"])
-
-
-def stalled_client(server: Server, sent_body: bytes, declared: int) -> socket.socket:
-    """A connection that sent its headers and `sent_body`, then waits (Content-Length
-    `declared`)."""
-    port = int(server.url.rsplit(":", 1)[1])
-    connection = socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT)
-    head = (
-        f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Connection: close\r\nContent-Length: {declared}\r\n\r\n"
-    )
-    connection.sendall(head.encode() + sent_body)
-    return connection
-
-
-def read_until_closed(connection: socket.socket) -> bytes:
-    """Everything the server sends before it closes the connection."""
-    received = b""
-    while chunk := connection.recv(65536):
-        received += chunk
-    connection.close()
-    return received
-
-
-def json_of(raw_response: bytes) -> tuple[int, dict[str, Any]]:
-    """Status and JSON body of a raw HTTP/1.1 response (chunked, as the 408 is streamed)."""
-    head, _, body = raw_response.partition(b"\r\n\r\n")
-    status = int(head.split()[1])
-    if b"transfer-encoding: chunked" in head.lower():
-        size, _, rest = body.partition(b"\r\n")
-        body = rest[: int(size, 16)]
-    return status, json.loads(body)
 
 
 def post(server: Server, body: dict[str, Any]) -> tuple[int, float]:
