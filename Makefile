@@ -3,7 +3,7 @@
 PYTHON ?= python3
 PORT ?= 8080
 
-.PHONY: serve test browser screenshot
+.PHONY: serve test browser screenshot client-tests
 
 serve: .venv/runtime.stamp
 	.venv/bin/functions-framework --target predict --source main.py --host 127.0.0.1 --port $(PORT)
@@ -13,6 +13,10 @@ test: .venv/dev.stamp browser
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/python -m pytest
+
+# KServe's own client against a real server; installs it into .venv-clients/ once (minutes).
+client-tests: .venv/dev.stamp
+	.venv/bin/python -m pytest -m clients
 
 # The browser tests' Chromium and its driver, from the distribution (needs root; CI runs as root).
 browser:
