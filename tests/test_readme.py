@@ -89,7 +89,7 @@ DEPLOYED = [
 
 
 def matches(actual: Any, expected: Any, where: str = "answer") -> None:
-    """Assert the answer matches the README's example (see the module docstring)."""
+    """Assert the answer matches the page's example (see the module docstring)."""
     if expected == ANY:
         return
     if isinstance(expected, dict):
@@ -141,7 +141,7 @@ def test_curl_example(bundled_server: Server, page: str, command: str, expected:
     assert README_URL in command
     runnable = command.replace(README_URL, bundled_server.url)
     hosts = set(re.findall(r"https?://[^/?\s'\"]+", runnable))
-    assert hosts == {bundled_server.url}, "README examples may only call the local function"
+    assert hosts == {bundled_server.url}, "the docs' examples may only call the local function"
     runnable = "curl -w '\\n%{http_code}' " + runnable.removeprefix("curl ")
     done = subprocess.run(
         ["bash", "-c", runnable], cwd=REPO, capture_output=True, text=True, timeout=60
