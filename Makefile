@@ -24,7 +24,7 @@ browser:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
 	fi
 
-# The README's picture of the model card, taken in headless Chromium on the bundled model.
+# docs/request-formats.md's picture of the model card, taken in headless Chromium on the bundled model.
 screenshot: .venv/dev.stamp browser
 	.venv/bin/python -m tests.browser card.png
 

@@ -11,7 +11,7 @@ DEFAULT_TARGET=functions        # functions (gcloud functions deploy --gen2) | r
 DEFAULT_REGION=us-central1
 DEFAULT_NAME=sklearn-predict
 DEFAULT_RUNTIME=python312       # one of SUPPORTED_RUNTIMES
-DEFAULT_MEMORY=512Mi           # chosen from bench/tiers.py: README, "Choosing memory and CPU"
+DEFAULT_MEMORY=512Mi           # chosen from bench/tiers.py: docs/deploying.md, "Choosing memory and CPU"
 DEFAULT_CPU=                    # empty: left to gcloud (derived from memory on gen2, 1 on Run)
 DEFAULT_MIN_INSTANCES=0         # scale to zero: no idle cost, cold starts after idle
 DEFAULT_MAX_INSTANCES=10        # caps cost and load on anything downstream
@@ -41,8 +41,8 @@ DEFAULT_BIGQUERY_OUTPUT=label   # --bigquery: label | probabilities | probabilit
 DEFAULT_BIGQUERY_BATCH_ROWS=500 # rows per call BigQuery sends (max_batching_rows)
 FUNCTION_MAX_ROWS=10000         # the function's own MAX_ROWS default (serving/settings.py)
 DEFAULT_PREDICTION_LOG_RATE=0.1 # share of requests logged with --prediction-log
-# What the function writes per sampled request (one JSON line on stdout, see README "Watch for
-# drift"), and where Cloud Run's stdout lands in BigQuery: a sink names the table after the
+# What the function writes per sampled request (one JSON line on stdout, see docs/operating.md,
+# "Watch for drift"), and where Cloud Run's stdout lands in BigQuery: a sink names the table after the
 # log, run.googleapis.com/stdout.
 PREDICTION_LOG_LABEL=sklearn-predictions
 PREDICTION_LOG_MESSAGE=prediction

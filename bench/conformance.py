@@ -1,8 +1,8 @@
-"""Which estimator families serve on ONNX: fit, package, serve and check each one; the README table.
+"""Which estimator families serve on ONNX: fit, package, serve, check each; docs/models.md's table.
 
-    python bench/conformance.py               # rebuild README.md's table (timings kept)
+    python bench/conformance.py               # rebuild docs/models.md's table (timings kept)
     python bench/conformance.py --cold-start  # and time one cold start per runtime (slow)
-    python bench/conformance.py --check       # exit 1 when README.md's table is out of date
+    python bench/conformance.py --check       # exit 1 when docs/models.md's table is out of date
 
 Each family is a small Pipeline(StandardScaler, estimator) fitted on a scikit-learn dataset,
 dumped with joblib and packaged by `train.py --from-model` (in this process) with the dataset
@@ -36,12 +36,12 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from bench.conformance_families import Family, families  # noqa: E402
 from bench.conformance_table import (  # noqa: E402
-    README,
+    TABLE_PAGE,
     TIMING_COLUMN,
     TOLERANCE,
     Result,
     comparable,
-    readme_table,
+    page_table,
     render,
     split_rows,
     with_table,
@@ -220,27 +220,29 @@ def check_all(timed: bool = False) -> list[Result]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is outdated")
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/models.md is outdated")
     parser.add_argument(
         "--cold-start", action="store_true", help="time one cold start per runtime and family"
     )
     args = parser.parse_args(argv)
     results = check_all(timed=args.cold_start)
-    text = README.read_text()
-    kept = {cells[0]: cells[TIMING_COLUMN] for cells in split_rows(readme_table(text))}
+    text = TABLE_PAGE.read_text()
+    kept = {cells[0]: cells[TIMING_COLUMN] for cells in split_rows(page_table(text))}
     table = render(results, kept)
     unserved = [r.family.name for r in results if not r.served_equal]
     if unserved:
         print(f"served answers differ from the estimator's: {', '.join(unserved)}")
         return 1
     if args.check:
-        if comparable(readme_table(text)) != comparable(table):
-            print("README.md's conformance table is out of date: run python bench/conformance.py")
+        if comparable(page_table(text)) != comparable(table):
+            print(
+                "docs/models.md's conformance table is out of date: run python bench/conformance.py"
+            )
             print(table)
             return 1
-        print("README.md's conformance table is up to date")
+        print("docs/models.md's conformance table is up to date")
         return 0
-    README.write_text(with_table(text, table))
+    TABLE_PAGE.write_text(with_table(text, table))
     print(table)
     return 0
 

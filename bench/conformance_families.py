@@ -1,4 +1,4 @@
-"""The estimator families of README's conformance table, each small enough to fit in a moment."""
+"""The estimator families of docs/models.md's conformance table, each quick to fit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""README's conformance table: its rows, the markdown, and what `--check` compares."""
+"""docs/models.md's conformance table: its rows, the markdown, and what `--check` compares."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.conformance_families import Family
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+TABLE_PAGE = Path(__file__).resolve().parent.parent / "docs" / "models.md"
 START, END = "<!-- conformance:start -->", "<!-- conformance:end -->"
 TOLERANCE = 1e-9
 HEADER = (
@@ -111,13 +111,13 @@ def parity_verdict(cell: str) -> str:
     return f"{within} {labels}".strip()
 
 
-def readme_table(text: str) -> str:
-    """The table between the markers in the README text."""
+def page_table(text: str) -> str:
+    """The table between the markers in the page's text."""
     start, end = text.index(START) + len(START), text.index(END)
     return text[start:end].strip("\n") + "\n"
 
 
 def with_table(text: str, table: str) -> str:
-    """The README text with its table replaced."""
+    """The page's text with its table replaced."""
     start, end = text.index(START) + len(START), text.index(END)
     return text[:start] + "\n" + table + text[end:]

@@ -28,7 +28,7 @@ from pathlib import Path
 from common import Variant, launch, memory_mb, post, variants
 from compare import cold_starts, keepalive_latencies, report
 
-# The README's example: island is text, sex is missing.
+# docs/models.md's example: island is text, sex is missing.
 PENGUIN = {
     "island": "Biscoe",
     "bill_length_mm": 45.1,

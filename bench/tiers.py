@@ -41,8 +41,8 @@ from tests.servers import Server, start_server
 
 BENCH = REPO / "bench"
 
-# Google's published figures, as read on 2026-11-26 (stored copies; see README "Choosing
-# memory and CPU"): memory -> default vCPU from
+# Google's published figures, as read on 2026-11-26 (stored copies; see docs/deploying.md,
+# "Choosing memory and CPU"): memory -> default vCPU from
 # https://cloud.google.com/functions/docs/configuring/memory, and Tier 1 request-based
 # prices from https://cloud.google.com/run/pricing (Cloud Run functions bill at Cloud Run
 # rates: https://cloud.google.com/functions/pricing).

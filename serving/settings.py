@@ -20,7 +20,7 @@ N = TypeVar("N", int, float)
 
 @dataclass(frozen=True)
 class Settings:
-    """What the operator can set; see README.md for each variable."""
+    """What the operator can set; see docs/settings.md for each variable."""
 
     model_uri: str = str(BUNDLED_MODEL_DIR)
     model_sha256: str | None = None

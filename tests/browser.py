@@ -1,6 +1,6 @@
 """Headless Chromium from the distribution (installed by `make test`), driven by Selenium.
 
-Run as a script to save the README's screenshot of the model card:
+Run as a script to save docs/request-formats.md's screenshot of the model card:
     .venv/bin/python -m tests.browser card.png
 """
 

@@ -29,8 +29,8 @@ PENGUINS = Path(palmerpenguins.__file__).parent / "data" / "penguins.csv"
 TEXT = ["island", "sex"]
 # Rows with every kind of gap: all numbers missing (3), sex missing (8, 9), and complete rows.
 ROWS = [3, 8, 9, 0, 150, 200, 300, 343]
-README_SCRIPT = re.search(
-    r"```python\n(# my_pipeline\.py.*?)```", (REPO / "README.md").read_text(), re.DOTALL
+USER_SCRIPT = re.search(
+    r"```python\n(# my_pipeline\.py.*?)```", (REPO / "docs" / "models.md").read_text(), re.DOTALL
 )
 
 
@@ -64,10 +64,10 @@ def run_user_script(script: str, folder: Path, *args: str) -> None:
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """README's my_pipeline.py run as the user would, then `train.py --from-model`."""
-    assert README_SCRIPT, "README.md shows the user's training script"
+    """docs/models.md's my_pipeline.py run as the user would, then `train.py --from-model`."""
+    assert USER_SCRIPT, "docs/models.md shows the user's training script"
     folder = tmp_path_factory.mktemp("byo")
-    run_user_script(README_SCRIPT.group(1), folder, str(PENGUINS))
+    run_user_script(USER_SCRIPT.group(1), folder, str(PENGUINS))
     args = ["--from-model", str(folder / "penguins.joblib"), "--data", str(PENGUINS)]
     assert train.main([*args, "--target", "species", "--out", str(folder / "model")]) == 0
     return folder / "model"
@@ -208,12 +208,12 @@ def test_pandas_only_for_the_scikit_learn_runtime(server: Server) -> None:
     assert heavy == (set() if runtime == "onnx" else {"pandas", "sklearn", "scipy", "joblib"})
 
 
-def test_readme_walkthrough_curl(server: Server, user_model: Any) -> None:
-    """The README's curl with a text field and a null, against this server."""
-    readme = (REPO / "README.md").read_text()
+def test_models_page_walkthrough_curl(server: Server, user_model: Any) -> None:
+    """docs/models.md's curl with a text field and a null, against this server."""
+    page = (REPO / "docs" / "models.md").read_text()
     command = next(
         line
-        for line in readme.splitlines()
+        for line in page.splitlines()
         if line.startswith("curl -s -X POST http://127.0.0.1:8081")
     )
     done = subprocess.run(
@@ -228,6 +228,6 @@ def test_readme_walkthrough_curl(server: Server, user_model: Any) -> None:
     frame = pd.read_csv(io.StringIO(pd.DataFrame(row).to_csv(index=False)))
     frame[TEXT] = frame[TEXT].astype(object)
     assert_same(answer, user_model, frame)
-    shown = json.loads(readme[readme.index(command) :].split("```json\n", 1)[1].split("```")[0])
+    shown = json.loads(page[page.index(command) :].split("```json\n", 1)[1].split("```")[0])
     assert answer["predictions"] == shown["predictions"]
     np.testing.assert_allclose(answer["probabilities"], shown["probabilities"], atol=5e-5)

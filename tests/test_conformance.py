@@ -1,4 +1,4 @@
-"""README's conformance table: every family fitted, packaged, served and equal to itself, today.
+"""docs/models.md's conformance table: every family fitted, packaged, served and equal to itself.
 
 Runs bench/conformance.py's checks for every family (without the cold starts) once for the
 module. One stage is swapped: train.py's proof that a fresh, deployed-only Python can unpickle
@@ -36,10 +36,10 @@ def results() -> Iterator[list[Result]]:
         yield conformance.check_all(timed=False)
 
 
-def test_readme_table_is_what_the_script_finds_today(results: list[Result]) -> None:
-    in_readme = conformance_table.readme_table(conformance_table.README.read_text())
-    assert comparable(in_readme) == comparable(conformance_table.render(results)), (
-        "README.md's conformance table is out of date: run python bench/conformance.py"
+def test_models_page_table_is_what_the_script_finds_today(results: list[Result]) -> None:
+    in_page = conformance_table.page_table(conformance_table.TABLE_PAGE.read_text())
+    assert comparable(in_page) == comparable(conformance_table.render(results)), (
+        "docs/models.md's conformance table is out of date: run python bench/conformance.py"
     )
 
 

@@ -583,7 +583,7 @@ def test_published_with_gcloud_storage_cp(
         "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE": str(config / "token"),
         "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE": f"{gcs.url}/storage/v1/",
     }
-    # The README's command, as written there.
+    # docs/cloud-storage.md's command, as written there.
     subprocess.run(
         [gcloud, "storage", "cp", *map(str, sorted(classifier_dir.iterdir())), "gs://models/cli/"],
         env=env,

@@ -244,13 +244,13 @@ def test_bigquery_sink_table_via_the_fake_api(breast_cancer: tuple) -> None:
     assert "Table proj.preds.nothing was not found" in missing.stderr
 
 
-def test_readme_summary_is_what_the_demo_prints(tmp_path: Path) -> None:
+def test_operating_page_summary_is_what_the_demo_prints(tmp_path: Path) -> None:
     write_demo(tmp_path)
     result = run_monitor(
         "--logs", str(tmp_path / "shifted.jsonl"), "--model", str(tmp_path / "model")
     )
-    readme = (REPO / "README.md").read_text()
-    block = re.search(r"## Watch for drift.*?```text\n(.*?)```", readme, re.S)
+    page = (REPO / "docs" / "operating.md").read_text()
+    block = re.search(r"## Watch for drift.*?```text\n(.*?)```", page, re.S)
     assert block is not None
     assert block.group(1).strip() == result.stdout.strip()
     assert result.returncode == 1

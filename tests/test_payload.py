@@ -44,7 +44,7 @@ def parse(body: Any, names: tuple[str, ...] = NAMES, max_rows: int = 10) -> tupl
         ({"features": {"c": 3, "b": 2, "a": 1}}, [[1, 2, 3]], True, False),
         ({"features": [[1, 2, 3]], "probabilities": True}, [[1, 2, 3]], False, True),
         ({"features": [1, 2, 3], "probabilities": False}, [[1, 2, 3]], True, False),
-        # JSON booleans count as 1/0 (documented in README.md).
+        # JSON booleans count as 1/0 (documented in docs/request-formats.md).
         ({"features": [True, False, 1]}, [[1, 0, 1]], True, False),
         # Integers beyond int64 but within uint64 still become floats.
         ({"features": [2**63, 0, 0]}, [[2.0**63, 0, 0]], True, False),

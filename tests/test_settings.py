@@ -1,4 +1,4 @@
-"""Settings: each variable, bad values naming the variable, defaults documented in README.md."""
+"""Settings: each variable, bad values naming it, defaults documented in docs/settings.md."""
 
 from __future__ import annotations
 
@@ -98,8 +98,8 @@ def test_settings_are_frozen() -> None:
 
 
 def readme_settings_table() -> dict[str, str]:
-    """README.md's Settings table: variable -> default column."""
-    text = (REPO / "README.md").read_text()
+    """docs/settings.md's Settings table: variable -> default column."""
+    text = (REPO / "docs" / "settings.md").read_text()
     section = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([A-Z0-9_]+)` \| ([^|]+) \|", section, flags=re.MULTILINE)
     return {name: default.strip() for name, default in rows}
@@ -116,7 +116,7 @@ def test_readme_documents_every_variable_and_its_default() -> None:
     table = readme_settings_table()
     assert set(VARIABLES.values()) <= read_variables()
     missing = read_variables() - set(table)
-    assert not missing, f"README.md's Settings table lacks {sorted(missing)}"
+    assert not missing, f"docs/settings.md's Settings table lacks {sorted(missing)}"
     defaults = Settings()
     for name, documented in table.items():
         field = name.lower()

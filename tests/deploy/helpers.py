@@ -58,7 +58,7 @@ NEVER_UPLOADED = [
     "serving/.env",
     "README.md",
     "BENCHMARKS.md",
-    "docs/deploy.md",
+    "docs/deploying.md",
     "train.py",
     "deploy.sh",
     "Makefile",
