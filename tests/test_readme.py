@@ -229,9 +229,10 @@ def layout_rows() -> dict[str, str]:
 
 
 def top_level_entries() -> set[str]:
-    """The repository's top-level files and folders (tracked or new, not ignored by git)."""
+    """The repository's top-level files and folders that git tracks (a local scratch folder is not
+    part of the layout)."""
     listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        ["git", "ls-files", "--cached"],
         cwd=REPO,
         capture_output=True,
         text=True,
