@@ -144,7 +144,15 @@ def serve(model: Any, folder: Path, rows: Any) -> tuple[str, bool]:
             body["probabilities"] = True
         response = client.post("/", json=body)
         runtime = client.get("/").get_json()["runtime"]
-    if response.status_code != 200:
+        # Without probabilities, a classifier's decision values are its only numbers.
+        scores_only = hasattr(model, "classes_") and not with_probabilities
+        if scores_only:
+            decision_body = {
+                "instances": rows.tolist(),
+                "parameters": {"predict_method": "decision_function"},
+            }
+            decision = client.post("/", json=decision_body)
+    if response.status_code != 200 or (scores_only and decision.status_code != 200):
         return runtime, False
     answer = response.get_json()
     expected = model.predict(rows)
@@ -154,6 +162,11 @@ def serve(model: Any, folder: Path, rows: Any) -> tuple[str, bool]:
             probabilities = np.asarray(answer["probabilities"], dtype=np.float64)
             equal = equal and bool(
                 np.max(np.abs(probabilities - model.predict_proba(rows))) <= TOLERANCE
+            )
+        if scores_only:
+            scores = np.asarray(decision.get_json()["predictions"], dtype=np.float64)
+            equal = equal and bool(
+                np.max(np.abs(scores - model.decision_function(rows))) <= TOLERANCE
             )
     else:
         served = np.asarray(answer["predictions"], dtype=np.float64)

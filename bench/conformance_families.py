@@ -29,6 +29,7 @@ def families() -> list[Family]:
         Family("Lasso", r, "diabetes", linear_model.Lasso),
         Family("ElasticNet", r, "diabetes", linear_model.ElasticNet),
         Family("SGDClassifier", c, "wine", lambda: linear_model.SGDClassifier(random_state=0)),
+        Family("Perceptron", c, "breast_cancer", lambda: linear_model.Perceptron(random_state=0)),
         Family("SGDRegressor", r, "diabetes", lambda: linear_model.SGDRegressor(random_state=0)),
         Family("LinearSVC", c, "breast_cancer", lambda: svm.LinearSVC(random_state=0)),
         Family("LinearSVR", r, "diabetes", lambda: svm.LinearSVR(random_state=0)),

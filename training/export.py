@@ -85,7 +85,8 @@ def export_onnx(
     )
     try:
         graph = to_onnx(model, example, options=options, target_opset={"": OPSET})
-        with_decision = add_decision_output(graph, model)
+        has_proba = hasattr(final, "predict_proba")
+        with_decision = add_decision_output(graph, model, has_proba)
         onnx_bytes = with_decision or graph.SerializeToString()
         parity = check_parity(model, onnx_bytes, manifest, table)
     except Exception as exc:
@@ -110,28 +111,35 @@ def export_onnx(
     return onnx_bytes, parity
 
 
-def add_decision_output(graph: Any, model: Any) -> bytes | None:
+def add_decision_output(graph: Any, model: Any, has_proba: bool = True) -> bytes | None:
     """The graph with a `decision_function` output, where the converter computes the scores.
 
     skl2onnx's linear classifiers compute `raw_scores` (one column per class; for two classes
     [-score, score]) before turning them into probabilities: exposing them serves decision
-    values without scikit-learn. None when the graph has no such tensor.
+    values without scikit-learn. A classifier without predict_proba (SGDClassifier's hinge
+    loss, Perceptron) has its scores in the converter's second output instead, which is then
+    renamed, so that nothing calls them probabilities. None when the graph has no such tensor.
     """
     from onnx import ModelProto, TensorProto, helper, numpy_helper
 
     classes = getattr(model, "classes_", None)
+    if classes is None or not hasattr(model, "decision_function"):
+        return None
     produced = {name for node in graph.graph.node for name in node.output}
-    if classes is None or RAW_SCORES not in produced or not hasattr(model, "decision_function"):
+    scores = RAW_SCORES if has_proba else graph.graph.output[1].name
+    if scores not in produced:
         return None
     extended = ModelProto()
     extended.CopyFrom(graph)
+    if not has_proba:
+        del extended.graph.output[1]
     if len(classes) == 2:
         column = numpy_helper.from_array(np.array(1, dtype=np.int64), "positive_column")
         extended.graph.initializer.append(column)
-        node = helper.make_node("Gather", [RAW_SCORES, column.name], [DECISION_OUTPUT], axis=1)
+        node = helper.make_node("Gather", [scores, column.name], [DECISION_OUTPUT], axis=1)
         shape: list[int | None] = [None]
     else:
-        node = helper.make_node("Identity", [RAW_SCORES], [DECISION_OUTPUT])
+        node = helper.make_node("Identity", [scores], [DECISION_OUTPUT])
         shape = [None, len(classes)]
     extended.graph.node.append(node)
     output = helper.make_tensor_value_info(DECISION_OUTPUT, TensorProto.DOUBLE, shape)
@@ -151,20 +159,19 @@ def check_parity(model: Any, onnx_bytes: bytes, manifest: Manifest, table: Table
     reference = SklearnRuntime(model, (), sklearn.__version__, manifest)
     methods: tuple[Method, ...] = ("predict",)
     if manifest.classes is not None:
-        methods += ("predict_proba",)
+        # A classifier without probabilities is compared on its decision values.
+        methods += ("predict_proba",) if reference.has_predict_proba else ("decision_function",)
     ours, theirs = served.run(table, methods), reference.run(table, methods)
-    if manifest.classes is None:
-        labels_equal, difference = True, _distance(ours["predict"], theirs["predict"])
-    else:
-        labels_equal = bool(np.array_equal(ours["predict"], theirs["predict"]))
-        difference = _distance(ours["predict_proba"], theirs["predict_proba"])
+    # A regressor's values are compared within the tolerance, not as labels.
+    labels_equal = manifest.classes is None or np.array_equal(ours["predict"], theirs["predict"])
+    compared = methods[-1]
     parity: dict[str, Any] = {
         "rows": table.n_rows,
-        "labels_equal": labels_equal,
-        "max_abs_diff": difference,
+        "labels_equal": bool(labels_equal),
+        "max_abs_diff": _distance(ours[compared], theirs[compared]),
         "tolerance": PARITY_TOLERANCE,
     }
-    if served.has_decision_function:
+    if served.has_decision_function and compared != "decision_function":
         parity["decision_function_max_abs_diff"] = check_decision_parity(served, reference, table)
     return parity
 

@@ -44,6 +44,7 @@ class OnnxRuntime:
         outputs = [output.name for output in session.get_outputs()]
         proba = outputs[1] if len(outputs) > 1 and outputs[1] != DECISION_OUTPUT else None
         self.has_decision_function = DECISION_OUTPUT in outputs
+        self.has_predict_proba = proba is not None
         self._outputs: dict[Method, str | None] = {
             "predict": outputs[0],
             "predict_proba": proba,
@@ -55,8 +56,8 @@ class OnnxRuntime:
     def run(self, table: Table, methods: tuple[Method, ...]) -> dict[Method, np.ndarray]:
         if "decision_function" in methods and not self.has_decision_function:
             raise InvalidInput(NO_DECISION_VALUES)
-        if "predict_proba" in methods and self._outputs["predict_proba"] is None:
-            raise ModelUnavailable("this ONNX model has no probability output")
+        if "predict_proba" in methods and not self.has_predict_proba:
+            raise InvalidInput("this model has no predict_proba (class probabilities)")
         # Probabilities come from the same pass as labels: fetched for the caller's checks.
         fetched: list[Method] = list(dict.fromkeys((*methods, "predict_proba")))
         fetched = [m for m in fetched if self._outputs[m] is not None]
