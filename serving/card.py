@@ -1,5 +1,7 @@
-"""The model card: GET / for a browser (Accept names text/html first), an HTML page of what is
-served with a form that posts one row to the function. Every other client keeps the JSON.
+"""The model card: GET / for a browser, an HTML page of what is served with a form to try it.
+
+A browser is a client whose Accept names text/html first; the form posts one row to the
+function. Every other client keeps the JSON.
 
 Everything that comes from the manifest or the request is escaped; the page loads only the
 function's own script and style (see CSP), so it works offline and behind the identity proxy.

@@ -1,6 +1,8 @@
-"""Opt-in prediction logging (PREDICTION_LOG_RATE): for that share of requests, one log entry
-with the rows scored and the labels or values given, for a Cloud Logging sink to route to
-BigQuery and monitor.py to compare with the training statistics.
+"""Opt-in prediction logging (PREDICTION_LOG_RATE): one log entry per sampled request.
+
+For that share of requests, the entry holds the rows scored and the labels or values given,
+for a Cloud Logging sink to route to BigQuery and monitor.py to compare with the training
+statistics.
 
 The entry is one JSON line on stdout, selected exactly by its label:
     {"severity": "INFO", "message": "prediction",

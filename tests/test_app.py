@@ -17,6 +17,7 @@ import pytest
 import sklearn
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
+from serving.errors import ArtifactTooLarge, InvalidInput, ModelUnavailable, ServingError
 from serving.logs import trace_fields
 from serving.manifest import MANIFEST_NAME, sha256_hex
 from tests.test_loading import edit_manifest, evil_artifact, pin
@@ -369,6 +370,18 @@ def corrupt(path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
+
+
+def test_only_a_clients_own_mistake_is_explained_in_the_answer() -> None:
+    storage = ModelUnavailable("permission denied reading gs://models/clf/manifest.json")
+    too_large = ArtifactTooLarge.for_file("gs://models/clf/model.onnx", 10)
+    assert storage.client_message("r-1") == UNAVAILABLE + "request r-1"
+    assert too_large.client_message("") == UNAVAILABLE + "the time of this request"
+    assert (too_large.status, too_large.code) == (503, "integrity_check_failed")
+    assert "gs://" not in ServingError("gs://models/clf/ broke").client_message("r-2")
+    assert InvalidInput("expected 30 features, got 29").client_message("r-3") == (
+        "expected 30 features, got 29"
+    )
 
 
 def test_corrupted_artifact_is_503_and_logged(

@@ -1,5 +1,7 @@
-"""Open Inference Protocol v2 (KServe v2, Triton, MLServer) over REST: JSON tensors, and the
-binary tensor data extension for inputs and outputs."""
+"""Open Inference Protocol v2 over REST (KServe v2, Triton, MLServer): its routes and answers.
+
+Inputs and outputs are JSON tensors, or use the binary tensor data extension (oip_binary.py).
+"""
 
 from __future__ import annotations
 

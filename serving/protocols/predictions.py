@@ -1,5 +1,4 @@
-"""The `{"predictions": ...}` answer shared by this function's format, Vertex, KServe v1,
-MLflow and CSV."""
+"""The `{"predictions": ...}` answer: this function's format, Vertex, KServe v1, MLflow, CSV."""
 
 from __future__ import annotations
 
