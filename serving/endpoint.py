@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from serving.errors import ModelUnavailable
-from serving.exchange import Call, Reply
+from serving.exchange import Call, Host, Reply
 from serving.loading import LoadedModel, load_model
 from serving.protocols.router import Router
 from serving.settings import Settings
@@ -31,7 +31,7 @@ class Endpoint:
         self.model: LazySlot[LoadedModel] = LazySlot(
             lambda: load_model(settings), retry_seconds=settings.model_retry_seconds
         )
-        self.router = Router(settings, metadata=self.metadata, health=self.health)
+        self.router = Router(settings, metadata=metadata, health=health)
 
     def answer(
         self,
@@ -55,25 +55,27 @@ class Endpoint:
         model = self.model.value
         return model.manifest.model_version if model else None
 
-    def health(self, *_: Any) -> Reply:
-        """200 only when the model is loaded and verified (loading it now if needed)."""
-        model = self.model.get()
-        return Reply(200, {"status": "ok", "model_version": model.manifest.model_version})
 
-    def metadata(self, host: Any, call: Call, *_: Any) -> Reply:
-        """What is served; still answers (with the code and what to do) while the model cannot
-        load. A browser (Accept: text/html first) gets the model card (serving/card.py)."""
-        html = _wants_card(call)
-        try:
-            model = self.model.get()
-        except ModelUnavailable as exc:
-            return _unavailable(exc, call, html)
-        if html:
-            from serving import card
+def health(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    """GET /health: 200 only when the model is loaded and verified (loading it now if needed)."""
+    model = host.model.get()
+    return Reply(200, {"status": "ok", "model_version": model.manifest.model_version})
 
-            manifest = model.manifest
-            return card.card(model_summary(model), manifest.features, manifest.example)
-        return Reply(200, model_summary(model))
+
+def metadata(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    """GET /: what is served; still answers (with the code and what to do) while the model cannot
+    load. A browser (Accept: text/html first) gets the model card (serving/card.py)."""
+    html = _wants_card(call)
+    try:
+        model = host.model.get()
+    except ModelUnavailable as exc:
+        return _unavailable(exc, call, html)
+    if html:
+        from serving import card
+
+        manifest = model.manifest
+        return card.card(model_summary(model), manifest.features, manifest.example)
+    return Reply(200, model_summary(model))
 
 
 def _unavailable(exc: ModelUnavailable, call: Call, html: bool) -> Reply:
