@@ -7,7 +7,7 @@ import functions_framework
 
 from serving import logs
 from serving.endpoint import Endpoint
-from serving.http import framework_bad_request, framework_not_found, handle
+from serving.http import framework_bad_request, framework_not_found, respond
 from serving.settings import Settings
 
 # onnxruntime otherwise sends usage telemetry from the instance (seen as DNS lookups of a
@@ -25,4 +25,4 @@ functions_framework.errorhandler(400)(framework_bad_request)
 @functions_framework.http
 def predict(request: flask.Request) -> flask.Response:
     """Every path and method of the function arrives here."""
-    return handle(request, ENDPOINT)
+    return respond(request, ENDPOINT)

@@ -3,7 +3,7 @@ real requests): what the same code costs once caches have gone cold.
 
     python bench/idle_gap.py [onnx|sklearn]
 
-Runs Endpoint.handle in this process (no server) on a freshly trained model, 2,000 one-row
+Runs Endpoint.answer in this process (no server) on a freshly trained model, 2,000 one-row
 calls each way, and prints the medians.
 """
 
@@ -24,13 +24,13 @@ IDLE_SECONDS = 0.001
 
 
 def median_us(endpoint: Endpoint, body: bytes, idle: float) -> float:
-    """Median microseconds of Endpoint.handle, sleeping `idle` seconds before each call."""
+    """Median microseconds of Endpoint.answer, sleeping `idle` seconds before each call."""
     timings = []
     for _ in range(CALLS):
         if idle:
             time.sleep(idle)
         started = time.perf_counter()
-        endpoint.handle("POST", "/", "application/json", body)
+        endpoint.answer("POST", "/", "application/json", body)
         timings.append(time.perf_counter() - started)
     return statistics.median(timings) * 1e6
 

@@ -34,7 +34,7 @@ def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 http.read_body = timed("read the body", http.read_body)
-main.ENDPOINT.handle = timed("route, parse, validate, predict", main.ENDPOINT.handle)
+main.ENDPOINT.answer = timed("route, parse, validate, predict", main.ENDPOINT.answer)
 http._log = timed("log line", http._log)
 http.jsonio.encode = timed("encode", http.jsonio.encode)
 

@@ -1,5 +1,7 @@
-"""The model card: GET / for a browser (Accept names text/html first), an HTML page of what is
-served with a form that posts one row to the function. Every other client keeps the JSON.
+"""The model card: GET / for a browser, an HTML page of what is served with a form to try it.
+
+A browser is a client whose Accept names text/html first; the form posts one row to the
+function. Every other client keeps the JSON.
 
 Everything that comes from the manifest or the request is escaped; the page loads only the
 function's own script and style (see CSP), so it works offline and behind the identity proxy.
@@ -8,12 +10,12 @@ function's own script and style (see CSP), so it works offline and behind the id
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from serving.features import Feature, example_row, features_of
-from serving.protocols.common import Reply
+from serving.exchange import Reply
+from serving.schema import Feature
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -47,10 +49,12 @@ def html_reply(page: str, extra: Mapping[str, str] | None = None) -> Reply:
     )
 
 
-def card(info: Mapping[str, Any], raw: Mapping[str, Any]) -> Reply:
-    """The card of a loaded model: `info` is `describe(model)`, `raw` the manifest."""
-    features = features_of(raw, info.get("feature_names") or ())
-    example = example_row(raw, features)
+def card(
+    info: Mapping[str, Any], features: Sequence[Feature], example: Mapping[str, Any] | None
+) -> Reply:
+    """The card of a loaded model: `info` is `model_summary(model)`, with the manifest's
+    features and example row."""
+    row = example_row(example, features)
     classifier = info.get("classes") is not None
     training = info.get("training_data") if isinstance(info.get("training_data"), dict) else {}
     facts = [
@@ -76,7 +80,7 @@ def card(info: Mapping[str, Any], raw: Mapping[str, Any]) -> Reply:
         _features(features),
         _warnings(info.get("warnings")),
         "<h2>Try it</h2>",
-        _form(features, example, classifier),
+        _form(features, row, classifier),
     ]
     return html_reply(_page(f"{info.get('name')} · model card", "\n".join(body)))
 
@@ -91,6 +95,23 @@ def unavailable(reason: str, code: str) -> Reply:
         '<p class="links"><a href="docs">API docs</a></p>'
     )
     return html_reply(_page("Model not loaded", body))
+
+
+def example_row(example: Mapping[str, Any] | None, features: Sequence[Feature]) -> dict[str, Any]:
+    """One valid row to prefill the form: the manifest's example where it names a feature,
+    else a neutral value (0 for numbers, false, the first category, an empty string)."""
+    given = example or {}
+    row: dict[str, Any] = {}
+    for feature in features:
+        if feature.name in given:
+            row[feature.name] = given[feature.name]
+        elif feature.type == "boolean":
+            row[feature.name] = False
+        elif feature.type == "string":
+            row[feature.name] = feature.categories[0] if feature.categories else ""
+        else:
+            row[feature.name] = 0
+    return row
 
 
 def _form(features: Iterable[Feature], example: Mapping[str, Any], classifier: bool) -> str:
@@ -135,7 +156,7 @@ def _options(options: Iterable[tuple[str, bool]]) -> str:
     )
 
 
-def _features(features: tuple[Feature, ...]) -> str:
+def _features(features: Sequence[Feature]) -> str:
     """The features' table; folded away when long (the form names them all too)."""
     table = _table(
         ("Name", "Type", "Nullable", "Categories"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from serving.card import SECURITY_HEADERS, html_reply
 from serving.errors import NotFound
-from serving.protocols.common import Reply
+from serving.exchange import Reply
 
 WEB = Path(__file__).resolve().parent / "web"
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.yaml"

@@ -1,11 +1,12 @@
-"""Routes and answers, free of any web framework: method, path, body in; status and JSON out.
+"""The function as one object: its settings, the lazily loaded model, and its routes.
 
-The foundation's own routes (GET / metadata, GET /health) live here; every other format is in
-serving/protocols/ and `Router` dispatches on the path first, then on the body's shape.
+The function's own routes (GET / metadata, GET /health) are answered here; every other format
+is in serving/protocols/, and `Router` dispatches on the path first, then on the body's format.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from collections.abc import Mapping
 from typing import Any
@@ -13,13 +14,13 @@ from typing import Any
 import numpy as np
 
 from serving.errors import ModelUnavailable
+from serving.exchange import Call, Host, Reply
 from serving.loading import LoadedModel, load_model
-from serving.protocols.common import Call, Reply
 from serving.protocols.router import Router
 from serving.settings import Settings
 from serving.slot import LazySlot
 
-__all__ = ["Endpoint", "Reply", "describe"]
+__all__ = ["Endpoint", "model_summary"]
 
 
 class Endpoint:
@@ -30,9 +31,9 @@ class Endpoint:
         self.model: LazySlot[LoadedModel] = LazySlot(
             lambda: load_model(settings), retry_seconds=settings.model_retry_seconds
         )
-        self.router = Router(settings, metadata=self.metadata, health=self.health)
+        self.router = Router(settings, metadata=metadata, health=health)
 
-    def handle(
+    def answer(
         self,
         method: str,
         path: str,
@@ -41,32 +42,52 @@ class Endpoint:
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        """Answer one request; raises the project's errors for anything that is not a 2xx."""
+        """Answer one request; raises the project's errors for anything that is not a 2xx.
+
+        `headers` must read case-insensitively (the web framework's do), as HTTP says.
+        """
         call = Call(method, path.rstrip("/") or "/", content_type, body, query or {}, headers or {})
-        return self.router.handle(self, call)
+        return self.router.dispatch(self, call)
 
-    def health(self, *_: Any) -> Reply:
-        """200 only when the model is loaded and verified (loading it now if needed)."""
-        model = self.model.get()
-        return Reply(200, {"status": "ok", "model_version": model.manifest.model_version})
+    @property
+    def model_version(self) -> str | None:
+        """The loaded model's version, None before it loads (never loads it), for log lines."""
+        model = self.model.value
+        return model.manifest.model_version if model else None
 
-    def metadata(self, host: Any, call: Call, *_: Any) -> Reply:
-        """What is served; still answers (with the reason) while the model cannot load.
-        A browser (Accept: text/html first) gets the model card (serving/card.py) instead."""
-        html = _wants_card(call)
-        try:
-            model = self.model.get()
-        except ModelUnavailable as exc:
-            if html:
-                from serving import card
 
-                return card.unavailable(exc.message, exc.code)
-            return Reply(200, {"loaded": False, "reason": exc.message, "code": exc.code})
-        if html:
-            from serving import card
+def health(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    """GET /health: 200 only when the model is loaded and verified (loading it now if needed)."""
+    model = host.model.get()
+    return Reply(200, {"status": "ok", "model_version": model.manifest.model_version})
 
-            return card.card(describe(model), model.manifest.raw)
-        return Reply(200, describe(model))
+
+def metadata(host: Host, call: Call, match: dict[str, str]) -> Reply:
+    """GET /: what is served; still answers (with the code and what to do) while the model cannot
+    load. A browser (Accept: text/html first) gets the model card (serving/card.py)."""
+    html = _wants_card(call)
+    try:
+        model = host.model.get()
+    except ModelUnavailable as exc:
+        return _unavailable(exc, call, html)
+    if html:
+        from serving import card
+
+        manifest = model.manifest
+        return card.card(model_summary(model), manifest.features, manifest.example)
+    return Reply(200, model_summary(model))
+
+
+def _unavailable(exc: ModelUnavailable, call: Call, html: bool) -> Reply:
+    """GET / while the model cannot load: its code and what to do; the reason goes to the log."""
+    message = exc.client_message(call.request_id)
+    if html:
+        from serving import card
+
+        reply = card.unavailable(message, exc.code)
+    else:
+        reply = Reply(200, {"loaded": False, "reason": message, "code": exc.code})
+    return dataclasses.replace(reply, log=reply.log | {"reason": exc.message})
 
 
 def _wants_card(call: Call) -> bool:
@@ -78,31 +99,31 @@ def _wants_card(call: Call) -> bool:
     return card.wants_html(call.headers)
 
 
-def describe(model: LoadedModel) -> dict[str, Any]:
-    """The metadata answer for a loaded model."""
-    raw = model.manifest.raw
+def model_summary(model: LoadedModel) -> dict[str, Any]:
+    """The GET / answer for a loaded model: what is served, from where, and how it was made."""
+    manifest = model.manifest
     return {
         "loaded": True,
-        "name": model.manifest.name,
-        "model_version": model.manifest.model_version,
-        "task": model.manifest.task,
-        "feature_names": list(model.manifest.feature_names),
-        "n_features": model.manifest.n_features,
-        "features": [feature.to_json() for feature in model.manifest.features],
-        "fitted_on": "dataframe" if model.manifest.fitted_on_dataframe else "array",
-        "example": raw.get("example"),
-        "classes": raw.get("classes"),
-        "metrics": raw.get("metrics"),
-        "created_at": raw.get("created_at"),
+        "name": manifest.name,
+        "model_version": manifest.model_version,
+        "task": manifest.task,
+        "feature_names": list(manifest.feature_names),
+        "n_features": manifest.n_features,
+        "features": [feature.to_json() for feature in manifest.features],
+        "fitted_on": "dataframe" if manifest.fitted_on_dataframe else "array",
+        "example": manifest.example,
+        "classes": list(manifest.classes) if manifest.classes is not None else None,
+        "metrics": manifest.metrics,
+        "created_at": manifest.created_at,
         "runtime": model.runtime.name,
         "source": model.source,
         "manifest_sha256": model.manifest_sha256,
-        "artifacts": raw.get("artifacts"),
+        "artifacts": {name: artifact.to_json() for name, artifact in manifest.artifacts.items()},
         "libraries": {
-            "trained_with": raw.get("libraries"),
+            "trained_with": manifest.libraries,
             "serving": {"python": platform.python_version(), "numpy": np.__version__}
             | model.runtime.libraries,
         },
-        "training_data": raw.get("training_data"),
+        "training_data": manifest.training_data,
         "warnings": list(model.runtime.warnings),
     }

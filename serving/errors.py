@@ -13,9 +13,12 @@
     │   └── UnsupportedMediaType (415, unsupported_media_type)
     ├── ModelUnavailable (503, model_unavailable)
     │   └── IntegrityError (503, integrity_check_failed)
+    │       └── ArtifactTooLarge (a file holds more bytes than expected)
     └── SettingsError (500, bad_settings; raised at start-up, never per request)
 
-The base defaults to 500, so a forgotten subclass never blames the client.
+The base defaults to 500, so a forgotten subclass never blames the client. Only a client's
+own mistake (RequestError) is explained in the answer; a server-side error's message is for the
+log, and the client is told the stable code and what to do (`client_message`).
 """
 
 from __future__ import annotations
@@ -34,10 +37,23 @@ class ServingError(Exception):
         # Fields a request format adds to the error body (BigQuery's errorMessage).
         self.body_fields: dict[str, str] = {}
 
+    def client_message(self, request_id: str) -> str:
+        """What the client is told; the message itself goes to the log only."""
+        return f"internal error; {_ask_operator(request_id)}"
+
+
+def _ask_operator(request_id: str) -> str:
+    where = f"request {request_id}" if request_id else "the time of this request"
+    return f"retry later, or ask the operator to check the logs for {where}"
+
 
 class RequestError(ServingError):
     status = 400
     code = "bad_request"
+
+    def client_message(self, request_id: str) -> str:
+        """The message itself: it says what arrived and what was expected."""
+        return self.message
 
 
 class InvalidJSON(RequestError):
@@ -108,9 +124,25 @@ class ModelUnavailable(ServingError):
     status = 503
     code = "model_unavailable"
 
+    def client_message(self, request_id: str) -> str:
+        """No storage path nor internal reason: those are in the log, under the request id."""
+        return f"the model is unavailable; {_ask_operator(request_id)}"
+
 
 class IntegrityError(ModelUnavailable):
     code = "integrity_check_failed"
+
+
+class ArtifactTooLarge(IntegrityError):
+    """A model file holds more bytes than its manifest entry (or cap) allows: not loaded.
+
+    Built with `for_file`: like every ModelUnavailable it keeps the (message, headers)
+    constructor, with which the slot raises it again during its backoff window.
+    """
+
+    @classmethod
+    def for_file(cls, name: str, max_bytes: int) -> ArtifactTooLarge:
+        return cls(f"{name} holds more than the {max_bytes} bytes expected; not loaded")
 
 
 class SettingsError(ServingError, ValueError):

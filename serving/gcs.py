@@ -22,8 +22,7 @@ from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from serving.errors import IntegrityError, ModelUnavailable
-from serving.storage import too_large
+from serving.errors import ArtifactTooLarge, IntegrityError, ModelUnavailable
 
 # Not urllib3's TimeoutError: its NewConnectionError (connection refused) subclasses it.
 _TIMEOUTS = (requests.Timeout, urllib3.exceptions.ReadTimeoutError, socket.timeout)
@@ -79,7 +78,7 @@ class GcsStore:
         try:
             blob.download_to_file(buffer, timeout=self.timeout, retry=self._retry, checksum="auto")
         except _TooLarge:
-            raise too_large(self.uri(name), max_bytes) from None
+            raise ArtifactTooLarge.for_file(self.uri(name), max_bytes) from None
         except Exception as exc:
             raise self._translate(exc, name) from exc
         return buffer.getvalue()

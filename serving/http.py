@@ -12,11 +12,11 @@ import flask
 
 from serving import jsonio, prediction_log
 from serving.body_deadline import BodyDeadlines
-from serving.endpoint import Endpoint, Reply
+from serving.endpoint import Endpoint
 from serving.errors import PayloadTooLarge, RequestError, RequestTimeout, ServingError
+from serving.exchange import EXECUTION_ID_HEADER, Reply
 from serving.logs import trace_fields
 
-EXECUTION_ID_HEADER = "Function-Execution-Id"
 _CHUNK = 64 * 1024
 # A client's path is cut this short in log lines (the 404 answer cuts it the same way).
 MAX_LOGGED_PATH = 200
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 _body_deadlines = BodyDeadlines()
 
 
-def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
+def respond(request: flask.Request, endpoint: Endpoint) -> flask.Response:
     """Answer one HTTP request with JSON (or the OIP binary extension's JSON and bytes);
     never an HTML page, never a stack trace."""
     started = time.perf_counter()
@@ -36,12 +36,16 @@ def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
         body_read = True
         # werkzeug's Headers reads as a case-insensitive mapping; it is just not typed as one.
         request_headers = cast(Mapping[str, str], request.headers)
-        reply = endpoint.handle(
+        reply = endpoint.answer(
             request.method, request.path, request.mimetype, body, request.args, request_headers
         )
     except ServingError as exc:
-        error = _error(exc.message, exc.code, request_id) | exc.body_fields
-        reply = Reply(exc.status, error, {"code": exc.code}, headers=exc.headers)
+        error = _error(exc.client_message(request_id), exc.code, request_id) | exc.body_fields
+        log = {"code": exc.code}
+        if not isinstance(exc, RequestError):
+            # A server-side error's reason is logged with the request id, never answered.
+            log["reason"] = exc.message
+        reply = Reply(exc.status, error, log, headers=exc.headers)
     except Exception:
         logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})
         reply = Reply(500, _error("internal error", "internal", request_id), {"code": "internal"})
@@ -52,9 +56,8 @@ def handle(request: flask.Request, endpoint: Endpoint) -> flask.Response:
     content = payload if body_read else iter([payload])
     response = flask.Response(content, reply.status, dict(reply.headers), mimetype=reply.media_type)
     _log(request, endpoint, reply, request_id, time.perf_counter() - started)
-    model = endpoint.model.value
-    if reply.scored and model and prediction_log.sampled(endpoint.settings.prediction_log_rate):
-        prediction_log.write(model.manifest, request_id, reply.scored)
+    if reply.scored and prediction_log.sampled(endpoint.settings.prediction_log_rate):
+        prediction_log.write(request_id, reply.scored)
     return response
 
 
@@ -154,7 +157,6 @@ def _log(
     )
     if not logger.isEnabledFor(level):
         return
-    model = endpoint.model.value
     fields = {
         "httpRequest": {
             "requestMethod": request.method,
@@ -165,12 +167,12 @@ def _log(
             "userAgent": request.headers.get("User-Agent", ""),
         },
         "request_id": request_id,
-        "model_version": model.manifest.model_version if model else None,
+        "model_version": endpoint.model_version,
         "latency_ms": round(seconds * 1000, 3),
         **reply.log,
         **trace_fields(request.headers, endpoint.settings.project_id),
     }
     message = f"{request.method} {request.path[:MAX_LOGGED_PATH]} {reply.status}"
     if reply.status >= 400:
-        message += f": {reply.body.get('error', '')}"
+        message += f": {reply.log.get('reason') or reply.body.get('error', '')}"
     logger.log(level, message, extra={"fields": fields})

@@ -1,5 +1,7 @@
-"""JSON in and out with orjson: faster than the stdlib on large bodies (bench/jsonio.py,
-BENCHMARKS.md) and strict: no Infinity literals, no invalid UTF-8.
+"""JSON in and out: request bodies decoded, answers encoded, strictly and fast (orjson).
+
+orjson is faster than the stdlib on large bodies (bench/jsonio.py, BENCHMARKS.md) and strict:
+no Infinity literals, no invalid UTF-8.
 
 One exception: a `NaN` literal, which is how MLflow's client (and pandas) send a missing value,
 reads as null, i.e. missing, for the validation step to accept or refuse.

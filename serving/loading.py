@@ -29,7 +29,7 @@ def _onnx() -> RuntimeFactory:
 
 
 # Each runtime's module is imported only when chosen: the ONNX path never imports scikit-learn.
-RUNTIMES: dict[str, Callable[[], RuntimeFactory]] = {"sklearn": _sklearn, "onnx": _onnx}
+RUNTIME_FACTORIES: dict[str, Callable[[], RuntimeFactory]] = {"sklearn": _sklearn, "onnx": _onnx}
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def load_model(settings: Settings) -> LoadedModel:
     manifest = Manifest.parse(manifest_bytes)
     artifact = choose_artifact(manifest, settings.model_runtime)
     data = read_verified(store, artifact)
-    runtime = RUNTIMES[artifact.runtime]()(data, manifest)
+    runtime = RUNTIME_FACTORIES[artifact.runtime]()(data, manifest)
     loaded = LoadedModel(
         manifest=manifest,
         manifest_sha256=manifest_sha256,

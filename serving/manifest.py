@@ -33,10 +33,19 @@ class Artifact:
     size: int
     runtime: str
 
+    def to_json(self) -> dict[str, Any]:
+        """The entry as manifest.json holds it."""
+        return {"sha256": self.sha256, "bytes": self.size, "runtime": self.runtime}
+
 
 @dataclass(frozen=True)
 class Manifest:
-    """The parsed manifest; `raw` keeps every field for the metadata answer."""
+    """The parsed manifest: every field the function reads, typed.
+
+    The descriptive fields (when it was made, an example row, metrics, the libraries it was
+    trained with, its training data) are None when absent or not a JSON object (a string for
+    `created_at`); they are shown, never trusted.
+    """
 
     name: str
     model_version: str
@@ -45,8 +54,12 @@ class Manifest:
     features: Schema
     classes: tuple[Any, ...] | None
     artifacts: dict[str, Artifact]
-    raw: dict[str, Any]
     fitted_on_dataframe: bool = False
+    created_at: str | None = None
+    example: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    libraries: dict[str, Any] | None = None
+    training_data: dict[str, Any] | None = None
 
     @property
     def n_features(self) -> int:
@@ -96,6 +109,15 @@ class Manifest:
             features=parse_features(raw.get("features"), names),
             classes=tuple(classes) if classes is not None else None,
             artifacts=artifacts,
-            raw=raw,
             fitted_on_dataframe=raw.get("fitted_on") == "dataframe",
+            created_at=raw["created_at"] if isinstance(raw.get("created_at"), str) else None,
+            example=_object(raw, "example"),
+            metrics=_object(raw, "metrics"),
+            libraries=_object(raw, "libraries"),
+            training_data=_object(raw, "training_data"),
         )
+
+
+def _object(raw: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = raw.get(key)
+    return value if isinstance(value, dict) else None

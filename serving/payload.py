@@ -5,7 +5,7 @@ Parsers here only reshape; serving.validate checks the rows against the model's 
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from serving.batch import METHODS, Ask, Batch, Method
 from serving.errors import InvalidInput
@@ -13,34 +13,30 @@ from serving.validate import echo
 
 ACCEPTED_FIELDS = ("features", "instances", "probabilities", "parameters", "params")
 OPTION_KEYS = ("parameters", "params")
-SHAPES = (
+PAYLOAD_SHAPES = (
     '{"features": [x1, ..., xn]} for one row, '
     '{"features": [[...], ...]} or {"instances": [[...], ...]} for several, '
     "rows may be objects keyed by feature name"
 )
 
 
-def parse_predict(body: Any) -> tuple[Batch, Ask]:
-    """The rows of a predict body and what it asks for; InvalidInput says what is wrong."""
-    if not isinstance(body, dict):
-        raise InvalidInput(f"body must be a JSON object: {SHAPES}")
+def parse_predict(body: dict[str, Any], key: Literal["features", "instances"]) -> tuple[Batch, Ask]:
+    """The rows of a predict body whose format key is `key`, and what it asks for;
+    InvalidInput says what is wrong."""
     unknown = sorted(set(body) - set(ACCEPTED_FIELDS))
     if unknown:
         raise InvalidInput(
             f"unknown field {echo(unknown[0])}; accepted fields: {', '.join(ACCEPTED_FIELDS)}"
         )
-    if ("features" in body) == ("instances" in body):
-        raise InvalidInput(f"give exactly one of 'features' or 'instances': {SHAPES}")
     method = read_method(body)
     probabilities = body.get("probabilities", False)
     if not isinstance(probabilities, bool):
         raise InvalidInput("'probabilities' must be true or false")
-    key = "features" if "features" in body else "instances"
     data = body[key]
     single = key == "features" and _is_one_row(data)
     rows = [data] if single else data
     if not isinstance(rows, list) or not rows:
-        raise InvalidInput(f"'{key}' must be a non-empty list: {SHAPES}")
+        raise InvalidInput(f"'{key}' must be a non-empty list: {PAYLOAD_SHAPES}")
     methods: tuple[Method, ...] = (method, "predict_proba") if probabilities else (method,)
     return Batch(rows=rows), Ask(methods, single)
 

@@ -1,4 +1,4 @@
-"""The one call that predicts: a checked Table in, every asked-for output out, all finite."""
+"""Score a parsed batch: the one validation step, then one runtime pass for all outputs asked."""
 
 from __future__ import annotations
 
@@ -6,9 +6,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from serving.batch import Method, Table
+from serving.batch import Batch, Method, Table
 from serving.errors import InvalidInput, NotFinite
 from serving.loading import LoadedModel
+from serving.prediction_log import Scored
+from serving.validate import validate
+
+
+def score(
+    model: LoadedModel, batch: Batch, methods: tuple[Method, ...], max_rows: int
+) -> tuple[Scored, dict[Method, np.ndarray]]:
+    """Validate the batch against the model's schema, then predict: what was scored (for
+    the prediction log, when sampled), and the outputs."""
+    table = validate(batch, model.manifest.features, max_rows)
+    outputs = run(model, table, methods)
+    return Scored(table, outputs.get("predict"), model.manifest), outputs
 
 
 def run(model: LoadedModel, table: Table, methods: Sequence[Method]) -> dict[Method, np.ndarray]:

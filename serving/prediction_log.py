@@ -1,6 +1,8 @@
-"""Opt-in prediction logging (PREDICTION_LOG_RATE): for that share of requests, one log entry
-with the rows scored and the labels or values given, for a Cloud Logging sink to route to
-BigQuery and monitor.py to compare with the training statistics.
+"""Opt-in prediction logging (PREDICTION_LOG_RATE): one log entry per sampled request.
+
+For that share of requests, the entry holds the rows scored and the labels or values given,
+for a Cloud Logging sink to route to BigQuery and monitor.py to compare with the training
+statistics.
 
 The entry is one JSON line on stdout, selected exactly by its label:
     {"severity": "INFO", "message": "prediction",
@@ -34,11 +36,12 @@ logger.setLevel(logging.INFO)  # on whatever LOG_LEVEL says: the operator asked 
 
 @dataclass(frozen=True)
 class Scored:
-    """What one request scored: its checked rows, and the labels or values (None if only
-    probabilities or decision values were asked for)."""
+    """What one request scored: its checked rows, the labels or values (None if only
+    probabilities or decision values were asked for), and the manifest of the model used."""
 
     table: Table
     labels: np.ndarray | None
+    manifest: Manifest
 
 
 def sampled(rate: float) -> bool:
@@ -46,11 +49,11 @@ def sampled(rate: float) -> bool:
     return rate > 0 and random.random() < rate
 
 
-def write(manifest: Manifest, request_id: str, scored: Scored) -> None:
+def write(request_id: str, scored: Scored) -> None:
     """Log one entry for the request, cut to MAX_ROWS_LOGGED rows and MAX_ENTRY_BYTES."""
     count = min(scored.table.n_rows, MAX_ROWS_LOGGED)
     while True:
-        payload = _payload(manifest, request_id, scored, count)
+        payload = _payload(request_id, scored, count)
         if count <= 1 or len(jsonio.encode(payload)) <= MAX_ENTRY_BYTES:
             break
         count //= 2
@@ -58,7 +61,8 @@ def write(manifest: Manifest, request_id: str, scored: Scored) -> None:
     logger.info("prediction", extra={"fields": fields})
 
 
-def _payload(manifest: Manifest, request_id: str, scored: Scored, count: int) -> dict[str, Any]:
+def _payload(request_id: str, scored: Scored, count: int) -> dict[str, Any]:
+    manifest = scored.manifest
     names = manifest.feature_names
     columns = [column[:count].tolist() for column in scored.table.columns]
     rows = [

@@ -13,7 +13,7 @@ from serving.storage import is_gcs_uri, parse_gcs_uri
 
 BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-RUNTIMES = ("auto", "onnx", "sklearn")
+RUNTIME_CHOICES = ("auto", "onnx", "sklearn")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 N = TypeVar("N", int, float)
 
@@ -45,7 +45,7 @@ class Settings:
         settings = cls(
             model_uri=env.get("MODEL_URI", "").strip() or defaults.model_uri,
             model_sha256=_sha256_or_none(env, "MODEL_SHA256"),
-            model_runtime=_choice(env, "MODEL_RUNTIME", RUNTIMES, defaults.model_runtime),
+            model_runtime=_choice(env, "MODEL_RUNTIME", RUNTIME_CHOICES, defaults.model_runtime),
             max_rows=_positive_int(env, "MAX_ROWS", defaults.max_rows),
             max_body_bytes=_positive_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes),
             body_timeout_seconds=_positive_float(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from serving.errors import IntegrityError, ModelUnavailable
+from serving.errors import ArtifactTooLarge, ModelUnavailable
 from serving.manifest import MANIFEST_NAME
 
 GCS_SCHEME = "gs://"
@@ -38,13 +38,8 @@ class LocalStore:
         except OSError as exc:
             raise ModelUnavailable(f"{name} could not be read ({exc.strerror})") from exc
         if len(data) > max_bytes:
-            raise too_large(name, max_bytes)
+            raise ArtifactTooLarge.for_file(name, max_bytes)
         return data
-
-
-def too_large(name: str, max_bytes: int) -> IntegrityError:
-    """The error for a file that holds more bytes than its manifest entry (or cap) allows."""
-    return IntegrityError(f"{name} holds more than the {max_bytes} bytes expected; not loaded")
 
 
 def is_gcs_uri(model_uri: str) -> bool:

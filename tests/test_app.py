@@ -17,6 +17,7 @@ import pytest
 import sklearn
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
+from serving.errors import ArtifactTooLarge, InvalidInput, ModelUnavailable, ServingError
 from serving.logs import trace_fields
 from serving.manifest import MANIFEST_NAME, sha256_hex
 from tests.test_loading import edit_manifest, evil_artifact, pin
@@ -354,11 +355,33 @@ def test_too_many_rows_is_422(make_client: MakeClient, classifier_dir: Path) -> 
 
 # --- integrity: 503 and nothing deserialised ---------------------------------------------------
 
+UNAVAILABLE = "the model is unavailable; retry later, or ask the operator to check the logs for "
+
+
+def request_line(serving_logs: Logs, request_id: str) -> dict[str, Any]:
+    """The one line logged for the request with this id."""
+    lines = [line for line in serving_logs() if "httpRequest" in line]
+    found = [line for line in lines if line["request_id"] == request_id]
+    assert len(found) == 1, lines
+    return found[0]
+
 
 def corrupt(path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
+
+
+def test_only_a_clients_own_mistake_is_explained_in_the_answer() -> None:
+    storage = ModelUnavailable("permission denied reading gs://models/clf/manifest.json")
+    too_large = ArtifactTooLarge.for_file("gs://models/clf/model.onnx", 10)
+    assert storage.client_message("r-1") == UNAVAILABLE + "request r-1"
+    assert too_large.client_message("") == UNAVAILABLE + "the time of this request"
+    assert (too_large.status, too_large.code) == (503, "integrity_check_failed")
+    assert "gs://" not in ServingError("gs://models/clf/ broke").client_message("r-2")
+    assert InvalidInput("expected 30 features, got 29").client_message("r-3") == (
+        "expected 30 features, got 29"
+    )
 
 
 def test_corrupted_artifact_is_503_and_logged(
@@ -368,16 +391,19 @@ def test_corrupted_artifact_is_503_and_logged(
     client = make_client(MODEL_URI=str(model_copy))
     response = client.post("/", json={"features": ROW}, headers={"Function-Execution-Id": "i-1"})
     message = assert_error(response, 503, "integrity_check_failed", "i-1")
-    assert message.startswith("model.onnx sha256 is ")
-    assert "but manifest.json pins" in message
-    errors = [line for line in serving_logs() if line["severity"] == "ERROR"]
-    assert any("model.onnx sha256 is" in line["message"] for line in errors)
+    assert message == UNAVAILABLE + "request i-1"
+    logged = request_line(serving_logs, "i-1")
+    assert logged["severity"] == "ERROR"
+    assert logged["reason"].startswith("model.onnx sha256 is ")
+    assert "but manifest.json pins" in logged["reason"]
+    assert logged["reason"] in logged["message"]
     health = client.get("/health")
     assert_error(health, 503, "integrity_check_failed")
-    metadata = client.get("/").get_json()
+    metadata = client.get("/", headers={"Function-Execution-Id": "i-2"}).get_json()
     assert metadata["loaded"] is False
     assert metadata["code"] == "integrity_check_failed"
-    assert metadata["reason"].startswith("model.onnx sha256 is")
+    assert metadata["reason"] == UNAVAILABLE + "request i-2"
+    assert request_line(serving_logs, "i-2")["reason"].startswith("model.onnx sha256 is")
 
 
 def test_hash_mismatch_unpickles_nothing(
@@ -386,8 +412,9 @@ def test_hash_mismatch_unpickles_nothing(
     marker = tmp_path / "unpickled"
     (model_copy / "model.joblib").write_bytes(evil_artifact(marker))
     client = make_client(MODEL_URI=str(model_copy), MODEL_RUNTIME="sklearn")
-    response = client.post("/", json={"features": ROW})
-    assert "model.joblib sha256 is" in assert_error(response, 503, "integrity_check_failed")
+    response = client.post("/", json={"features": ROW}, headers={"Function-Execution-Id": "h-1"})
+    assert assert_error(response, 503, "integrity_check_failed") == UNAVAILABLE + "request h-1"
+    assert "model.joblib sha256 is" in request_line(serving_logs, "h-1")["reason"]
     assert_error(client.get("/health"), 503, "integrity_check_failed")
     assert not marker.exists()
     assert any("model.joblib sha256 is" in line["message"] for line in serving_logs())
@@ -401,19 +428,20 @@ def test_edited_manifest_against_model_sha256_unpickles_nothing(
     (model_copy / "model.joblib").write_bytes(evil_artifact(marker))
     pin(model_copy, "model.joblib")
     client = make_client(MODEL_URI=str(model_copy), MODEL_RUNTIME="sklearn", MODEL_SHA256=pinned)
-    response = client.post("/", json={"features": ROW})
-    message = assert_error(response, 503, "integrity_check_failed")
-    assert message.endswith(f"but MODEL_SHA256 pins {pinned}")
+    response = client.post("/", json={"features": ROW}, headers={"Function-Execution-Id": "e-1"})
+    assert_error(response, 503, "integrity_check_failed")
+    assert request_line(serving_logs, "e-1")["reason"].endswith(f"but MODEL_SHA256 pins {pinned}")
     assert not marker.exists()
     assert any("MODEL_SHA256 pins" in line["message"] for line in serving_logs())
 
 
 def test_model_sha256_pin_of_another_manifest_is_503(
-    make_client: MakeClient, classifier_dir: Path
+    make_client: MakeClient, classifier_dir: Path, serving_logs: Logs
 ) -> None:
     client = make_client(MODEL_URI=str(classifier_dir), MODEL_SHA256="0" * 64)
-    message = assert_error(client.post("/", json={"features": ROW}), 503, "integrity_check_failed")
-    assert "MODEL_SHA256 pins " + "0" * 64 in message
+    response = client.post("/", json={"features": ROW}, headers={"Function-Execution-Id": "p-1"})
+    assert "MODEL_SHA256" not in assert_error(response, 503, "integrity_check_failed")
+    assert "MODEL_SHA256 pins " + "0" * 64 in request_line(serving_logs, "p-1")["reason"]
 
 
 def test_matching_model_sha256_serves(make_client: MakeClient, classifier_dir: Path) -> None:
@@ -423,11 +451,15 @@ def test_matching_model_sha256_serves(make_client: MakeClient, classifier_dir: P
     assert client.get("/").get_json()["manifest_sha256"] == pinned
 
 
-def test_missing_artifact_is_503(make_client: MakeClient, model_copy: Path) -> None:
+def test_missing_artifact_is_503(
+    make_client: MakeClient, model_copy: Path, serving_logs: Logs
+) -> None:
     (model_copy / "model.onnx").unlink()
     client = make_client(MODEL_URI=str(model_copy))
-    message = assert_error(client.post("/", json={"features": ROW}), 503, "model_unavailable")
-    assert message == "model.onnx is missing from the model folder"
+    response = client.post("/", json={"features": ROW}, headers={"Function-Execution-Id": "m-1"})
+    assert assert_error(response, 503, "model_unavailable") == UNAVAILABLE + "request m-1"
+    logged = request_line(serving_logs, "m-1")
+    assert logged["reason"] == "model.onnx is missing from the model folder"
 
 
 def test_missing_model_folder_is_503(make_client: MakeClient, tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from serving import jsonio
-from serving.card import CSP, card, wants_html
+from serving.card import CSP, card, example_row, wants_html
 from serving.docs import asset, page
-from serving.endpoint import Endpoint, describe
+from serving.endpoint import Endpoint, model_summary
 from serving.errors import NotFound
-from serving.features import Feature, example_row, features_of
+from serving.schema import Feature, feature_from_json
 from serving.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ def endpoint() -> Endpoint:
 
 def get_root(endpoint: Endpoint, accept: str | None) -> Any:
     headers = {} if accept is None else {"Accept": accept}
-    return endpoint.handle("GET", "/", "", b"", headers=headers)
+    return endpoint.answer("GET", "/", "", b"", headers=headers)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_every_client_but_a_browser_gets_the_same_json_bytes(
 
     assert reply.raw is None
     assert reply.media_type == "application/json"
-    assert jsonio.encode(reply.body) == jsonio.encode(describe(endpoint.model.get()))
+    assert jsonio.encode(reply.body) == jsonio.encode(model_summary(endpoint.model.get()))
 
 
 @pytest.mark.parametrize(
@@ -99,10 +99,7 @@ def test_the_card_says_why_the_model_cannot_load(tmp_path: Path) -> None:
 
 def test_everything_from_the_manifest_is_escaped() -> None:
     hostile = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
-    raw = {
-        "features": [{"name": hostile, "type": "string", "categories": [hostile]}],
-        "example": {hostile: hostile},
-    }
+    features = [Feature(hostile, "string", categories=(hostile,))]
     info = {
         "name": hostile,
         "model_version": hostile,
@@ -112,7 +109,7 @@ def test_everything_from_the_manifest_is_escaped() -> None:
         "warnings": [hostile],
         "classes": [hostile],
     }
-    text = card(info, raw).raw.decode()  # type: ignore[union-attr]
+    text = card(info, features, {hostile: hostile}).raw.decode()  # type: ignore[union-attr]
 
     assert "<img" not in text
     assert "<script>alert" not in text
@@ -120,12 +117,10 @@ def test_everything_from_the_manifest_is_escaped() -> None:
 
 
 def test_typed_features_make_their_controls_prefilled_from_the_example() -> None:
-    raw = {
-        "features": PENGUIN_FEATURES,
-        "example": {"island": "Dream", "bill_length_mm": 39.1, "year": 2007, "smoker": True},
-    }
+    features = [feature_from_json(entry) for entry in PENGUIN_FEATURES]
+    example = {"island": "Dream", "bill_length_mm": 39.1, "year": 2007, "smoker": True}
     info = {"name": "penguins", "feature_names": [f["name"] for f in PENGUIN_FEATURES]}
-    text = card(info, raw).raw.decode()  # type: ignore[union-attr]
+    text = card(info, features, example).raw.decode()  # type: ignore[union-attr]
 
     assert '<option value="Biscoe">Biscoe</option><option value="Dream" selected>' in text
     assert 'type="number" step="any" name="bill_length_mm"' in text
@@ -137,12 +132,10 @@ def test_typed_features_make_their_controls_prefilled_from_the_example() -> None
     assert 'data-probabilities="false"' in text
 
 
-def test_without_a_schema_or_example_features_are_numbers_prefilled_with_zero() -> None:
-    features = features_of({}, ["a", "b"])
-    assert features == (Feature("a"), Feature("b"))
-    assert example_row({}, features) == {"a": 0, "b": 0}
-    typed = features_of({"features": PENGUIN_FEATURES}, [])
-    assert example_row({}, typed) == {
+def test_without_an_example_the_form_is_prefilled_with_neutral_values() -> None:
+    assert example_row(None, [Feature("a"), Feature("b")]) == {"a": 0, "b": 0}
+    typed = [feature_from_json(entry) for entry in PENGUIN_FEATURES]
+    assert example_row(None, typed) == {
         "island": "Biscoe",
         "bill_length_mm": 0,
         "year": 0,
@@ -168,8 +161,8 @@ def test_docs_and_assets_come_from_the_function_itself() -> None:
 def test_the_json_paths_never_import_the_pages() -> None:
     script = (
         "import sys, main\n"
-        "main.ENDPOINT.handle('GET', '/', '', b'', headers={'Accept': 'application/json'})\n"
-        "main.ENDPOINT.handle('GET', '/health', '', b'')\n"
+        "main.ENDPOINT.answer('GET', '/', '', b'', headers={'Accept': 'application/json'})\n"
+        "main.ENDPOINT.answer('GET', '/health', '', b'')\n"
         "loaded = [m for m in ('serving.card', 'serving.docs', 'flask_swagger_ui') "
         "if m in sys.modules]\n"
         "assert not loaded, loaded\n"

@@ -196,19 +196,27 @@ def test_pinned_intact_bundled_copy_serves(make_client: MakeClient, bundled_copy
 
 
 def assert_unavailable(client: Any, code: str, says: str, serving_logs: Logs) -> None:
-    """POST and health are a clear 503; the log's error line names the failed check."""
-    for response in (
-        client.post("/", json={"features": [1.0] * 30}, headers={"Function-Execution-Id": "x-1"}),
-        client.get("/health"),
-        client.get("/v2/health/ready"),
-    ):
+    """POST and health are a clear 503 with the code and what to do; each request's log line,
+    and the slot's error line, name the failed check."""
+    responses = {
+        "x-1": client.post(
+            "/", json={"features": [1.0] * 30}, headers={"Function-Execution-Id": "x-1"}
+        ),
+        "x-2": client.get("/health", headers={"Function-Execution-Id": "x-2"}),
+        "x-3": client.get("/v2/health/ready", headers={"Function-Execution-Id": "x-3"}),
+    }
+    for request_id, response in responses.items():
         assert response.status_code == 503, response.get_data(as_text=True)
         assert response.mimetype == "application/json"
         body = response.get_json()
         assert set(body) == {"error", "code", "request_id"}
         assert body["code"] == code
-        assert says in body["error"]
+        assert body["error"].endswith(f"check the logs for request {request_id}")
+        assert says not in body["error"]
         assert_no_internals(response.get_data(as_text=True))
+        logged = [line for line in serving_logs() if line.get("request_id") == request_id]
+        assert len(logged) == 1
+        assert says in logged[0]["reason"]
     failed = [line for line in serving_logs() if line["message"].startswith("model unavailable")]
     assert failed, "no log line says the model is unavailable"
     assert says in failed[0]["reason"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -91,20 +92,26 @@ def gcs_env(storage_url: str, prefix: str, **extra: str) -> dict[str, str]:
     }
 
 
-def assert_unavailable(client: Any, code: str, reason: str) -> dict[str, Any]:
-    """Predict and health answer 503 with the reason; metadata still answers 200."""
-    answer = client.post("/", json=ROW)
+Logs = Callable[[], list[dict[str, Any]]]
+
+
+def assert_unavailable(client: Any, code: str, reason: str, serving_logs: Logs) -> None:
+    """Predict and health answer 503 with the code and what to do, never the reason nor a gs://
+    path; the request's log line holds the reason. Metadata still answers 200."""
+    answer = client.post("/", json=ROW, headers={"Function-Execution-Id": "gcs-1"})
     assert answer.status_code == 503
     body = answer.get_json()
-    assert (body["code"], body["error"]) == (code, reason)
-    assert "Traceback" not in answer.get_data(as_text=True)
-    assert "http://" not in answer.get_data(as_text=True)
+    assert body["code"] == code
+    assert body["error"].endswith("check the logs for request gcs-1")
     assert client.get("/health").status_code == 503
     metadata = client.get("/")
     assert metadata.status_code == 200
     assert metadata.get_json()["loaded"] is False
-    assert metadata.get_json()["reason"] == reason
-    return dict(body)
+    for text in (answer.get_data(as_text=True), metadata.get_data(as_text=True)):
+        for leak in (reason, "gs://", "Traceback", "http://"):
+            assert leak not in text
+    logged = [line for line in serving_logs() if line.get("request_id") == "gcs-1"]
+    assert [line["reason"] for line in logged] == [reason]
 
 
 # Settings: a remote model must be pinned unless the risk is accepted explicitly.
@@ -291,20 +298,18 @@ def test_storage_failure_is_a_clear_503_and_logged(
     manifest = storage_client(gcs.url).bucket(BUCKET).blob(f"{prefix}/manifest.json")
     client = make_client(**gcs_env(proxy.url, prefix, MODEL_SHA256=pin(classifier_dir)))
 
-    body = assert_unavailable(
-        client,
-        code,
-        reason.format(
-            p=prefix,
-            actual=sha256_hex(stored),
-            expected=sha256_hex((classifier_dir / "model.onnx").read_bytes()),
-            manifest=sha256_hex(manifest.download_as_bytes()),
-            pin=pin(classifier_dir),
-            size=(classifier_dir / "model.onnx").stat().st_size,
-        ),
+    expected = reason.format(
+        p=prefix,
+        actual=sha256_hex(stored),
+        expected=sha256_hex((classifier_dir / "model.onnx").read_bytes()),
+        manifest=sha256_hex(manifest.download_as_bytes()),
+        pin=pin(classifier_dir),
+        size=(classifier_dir / "model.onnx").stat().st_size,
     )
+    assert_unavailable(client, code, expected, serving_logs)
 
-    logged = [line for line in serving_logs() if line.get("reason") == body["error"]]
+    failures = [line for line in serving_logs() if line["message"].startswith("model unavailable")]
+    logged = [line for line in failures if line["reason"] == expected]
     assert logged, "no log line for the failure"
     assert logged[0]["severity"] == "ERROR"
     assert logged[0]["code"] == code
@@ -315,15 +320,16 @@ def test_storage_failure_is_a_clear_503_and_logged(
 
 
 def test_missing_bucket(
-    make_client: Callable[..., Any], classifier_dir: Path, gcs: FakeGcs
+    make_client: Callable[..., Any], classifier_dir: Path, gcs: FakeGcs, serving_logs: Logs
 ) -> None:
     env = gcs_env(gcs.url, "clf", MODEL_SHA256=pin(classifier_dir))
     env["MODEL_URI"] = "gs://no-such-bucket/clf/"
-    assert_unavailable(make_client(**env), "model_unavailable", "bucket no-such-bucket not found")
+    client = make_client(**env)
+    assert_unavailable(client, "model_unavailable", "bucket no-such-bucket not found", serving_logs)
 
 
 def test_stopped_storage_is_not_retried_until_backoff_ends_then_recovers(
-    make_client: Callable[..., Any], classifier_dir: Path, tmp_path: Path
+    make_client: Callable[..., Any], classifier_dir: Path, tmp_path: Path, serving_logs: Logs
 ) -> None:
     storage = FakeGcs(tmp_path / "gcs").start()
     try:
@@ -334,16 +340,19 @@ def test_stopped_storage_is_not_retried_until_backoff_ends_then_recovers(
         storage.stop()
 
         reason = "storage unreachable reading gs://models/clf/manifest.json"
-        assert_unavailable(client, "model_unavailable", reason)
+        assert_unavailable(client, "model_unavailable", reason, serving_logs)
         storage.start()
-        within_backoff = client.post("/", json=ROW)
+        within_backoff = client.post("/", json=ROW, headers={"Function-Execution-Id": "gcs-2"})
         recovered_after = _seconds_until_ok(client, limit=15.0)
     finally:
         storage.stop()
 
     # Storage is back, but the window after the failure still answers without trying.
     assert within_backoff.status_code == 503
-    assert within_backoff.get_json()["error"] == reason
+    assert "gs://" not in within_backoff.get_data(as_text=True)
+    assert [line["reason"] for line in serving_logs() if line.get("request_id") == "gcs-2"] == [
+        reason
+    ]
     assert 1 <= int(within_backoff.headers["Retry-After"]) <= 3
     assert recovered_after < 4.0
     assert client.get("/health").status_code == 200
@@ -447,7 +456,7 @@ def test_generation_pin_keeps_the_pinned_manifest_when_the_object_is_rewritten(
 
 
 def test_generation_pin_refuses_a_generation_that_is_gone(
-    make_client: Callable[..., Any], classifier_dir: Path, gcs: FakeGcs
+    make_client: Callable[..., Any], classifier_dir: Path, gcs: FakeGcs, serving_logs: Logs
 ) -> None:
     generation = publish(gcs.url, classifier_dir, "gone")
     publish(gcs.url, classifier_dir, "gone")  # same bytes, new generation; no versioning
@@ -458,6 +467,7 @@ def test_generation_pin_refuses_a_generation_that_is_gone(
         client,
         "model_unavailable",
         f"gs://models/gone/manifest.json generation {generation} not found (MODEL_GENERATION)",
+        serving_logs,
     )
 
 
@@ -538,7 +548,9 @@ def test_real_server_serves_from_gcs_then_refuses_a_replaced_model(
         still = requests.post(first.url, json=ROW, timeout=30)
         cold = start_server(env)  # a new instance starts after the rewrite
         try:
-            refused = requests.post(cold.url, json=ROW, timeout=30)
+            refused = requests.post(
+                cold.url, json=ROW, headers={"Function-Execution-Id": "cold-1"}, timeout=30
+            )
             health = requests.get(f"{cold.url}/health", timeout=30)
             metadata = requests.get(cold.url, timeout=30)
             cold_logs = cold.logs()
@@ -550,9 +562,12 @@ def test_real_server_serves_from_gcs_then_refuses_a_replaced_model(
     assert before.status_code == still.status_code == 200
     assert still.json() == before.json()  # the verified model stays in memory
     assert refused.status_code == 503
-    assert refused.json()["error"] == (
+    reason = (
         f"manifest.json sha256 is {pin(regressor_dir)}, but MODEL_SHA256 pins {pin(classifier_dir)}"
     )
+    assert "sha256" not in refused.text
+    lines = [json.loads(line) for line in cold_logs.splitlines() if line.startswith("{")]
+    assert [line["reason"] for line in lines if line.get("request_id") == "cold-1"] == [reason]
     assert health.status_code == 503
     assert metadata.status_code == 200
     assert metadata.json()["loaded"] is False

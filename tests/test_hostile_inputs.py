@@ -98,15 +98,19 @@ def test_huge_numbers_leave_only_json_lines_in_the_log(server: Server) -> None:
 
 
 def test_duplicate_feature_names_in_a_manifest_are_a_503_not_a_500(
-    make_client: MakeClient, model_copy: Path
+    make_client: MakeClient, model_copy: Path, serving_logs: Callable[[], list[dict[str, Any]]]
 ) -> None:
     manifest = json.loads((model_copy / "manifest.json").read_text())
     manifest["feature_names"][1] = manifest["feature_names"][0]
     (model_copy / "manifest.json").write_text(json.dumps(manifest))
     client = make_client(MODEL_URI=str(model_copy))
-    answer = client.post("/", json={"features": [1.0] * 30})
+    answer = client.post(
+        "/", json={"features": [1.0] * 30}, headers={"Function-Execution-Id": "d-1"}
+    )
     assert answer.status_code == 503
-    assert "feature_names must not repeat a name" in answer.get_json()["error"]
+    assert "feature_names" not in answer.get_json()["error"]
+    logged = [line for line in serving_logs() if line.get("request_id") == "d-1"]
+    assert "feature_names must not repeat a name" in logged[0]["reason"]
 
 
 def test_csv_with_a_byte_order_mark(make_client: MakeClient, classifier_dir: Path) -> None:

@@ -53,7 +53,7 @@ def test_good_manifest_parses() -> None:
     assert manifest.feature_names == ("a", "b")
     assert manifest.n_features == 2
     assert manifest.classes == ("no", "yes")
-    assert manifest.raw == GOOD
+    assert (manifest.created_at, manifest.example, manifest.libraries) == (None, None, None)
     onnx = manifest.artifact_for("onnx")
     assert onnx is not None
     assert (onnx.name, onnx.sha256, onnx.size) == ("model.onnx", "1" * 64, 20)
@@ -63,6 +63,24 @@ def test_good_manifest_parses() -> None:
 def test_regression_manifest_has_no_classes() -> None:
     raw = changed(("classes",), None) | {"task": "regression"}
     assert Manifest.parse(encoded(raw)).classes is None
+
+
+def test_descriptive_fields_are_typed_and_shown_only_when_well_formed() -> None:
+    described = GOOD | {
+        "created_at": "2026-11-26T10:15:44Z",
+        "example": {"a": 1, "b": 2},
+        "metrics": {"accuracy": 0.9},
+        "libraries": {"scikit-learn": "1.9.1"},
+        "training_data": {"rows": 10},
+    }
+    manifest = Manifest.parse(encoded(described))
+    assert manifest.created_at == "2026-11-26T10:15:44Z"
+    assert manifest.example == {"a": 1, "b": 2}
+    assert manifest.metrics == {"accuracy": 0.9}
+    assert manifest.libraries == {"scikit-learn": "1.9.1"}
+    assert manifest.training_data == {"rows": 10}
+    odd = Manifest.parse(encoded(GOOD | {"created_at": 5, "example": [1, 2], "metrics": "high"}))
+    assert (odd.created_at, odd.example, odd.metrics) == (None, None, None)
 
 
 def test_bundled_manifest_parses_and_pins_its_artifacts() -> None:

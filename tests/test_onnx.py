@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -194,14 +195,20 @@ def test_unconvertible_model_ships_joblib_only_and_serves_with_sklearn(
 
 
 def test_forcing_onnx_without_an_onnx_artifact_is_a_clear_503(
-    unconvertible_dir: Path, make_client: Callable[..., object]
+    unconvertible_dir: Path,
+    make_client: Callable[..., object],
+    serving_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     client = make_client(MODEL_URI=str(unconvertible_dir), MODEL_RUNTIME="onnx")
 
-    response = client.post("/", json={"features": [0.0] * 10})
+    response = client.post(
+        "/", json={"features": [0.0] * 10}, headers={"Function-Execution-Id": "o-1"}
+    )
 
     assert response.status_code == 503
-    assert "MODEL_RUNTIME=onnx" in response.get_json()["error"]
+    assert response.get_json()["code"] == "model_unavailable"
+    logged = [line for line in serving_logs() if line.get("request_id") == "o-1"]
+    assert "MODEL_RUNTIME=onnx" in logged[0]["reason"]
 
 
 def test_the_function_turns_onnxruntime_telemetry_off(

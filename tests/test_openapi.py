@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from serving import errors
-from serving.protocols.common import Reply
+from serving.exchange import Reply
 from serving.protocols.router import Router
 from serving.settings import Settings
 from tests.servers import Server, start_server

@@ -12,6 +12,7 @@ from serving import jsonio
 from serving.batch import Ask
 from serving.errors import InvalidInput, InvalidJSON, TooManyRows
 from serving.payload import parse_predict
+from serving.protocols.detect import format_key
 from serving.schema import Feature
 from serving.validate import validate
 
@@ -21,7 +22,7 @@ THIRTY = tuple(f"f{i}" for i in range(30))
 
 def parse(body: Any, names: tuple[str, ...] = NAMES, max_rows: int = 10) -> tuple[Any, Ask]:
     """The body's rows checked against all-number features, and what it asks for."""
-    batch, ask = parse_predict(body)
+    batch, ask = parse_predict(body, format_key(body, ("features", "instances")))
     return validate(batch, [Feature(name) for name in names], max_rows).matrix, ask
 
 
@@ -73,10 +74,11 @@ def test_good_payloads(
         ([1, 2, 3], "body must be a JSON object"),
         ("features", "body must be a JSON object"),
         (None, "body must be a JSON object"),
-        ({}, "exactly one of 'features' or 'instances'"),
-        ({"features": [1, 2, 3], "instances": [[1, 2, 3]]}, "exactly one of"),
+        ({}, "body matches no accepted format"),
+        ({"features": [1, 2, 3], "instances": [[1, 2, 3]]}, "matches more than one format"),
         ({"features": [1, 2, 3], "extra": 1}, "unknown field 'extra'"),
-        ({"rows": [[1, 2, 3]]}, "unknown field 'rows'"),
+        ({"rows": [[1, 2, 3]]}, "body matches no accepted format"),
+        ({"features": [1, 2, 3], "rows": [[1, 2, 3]]}, "unknown field 'rows'"),
         ({"features": [1, 2, 3], "probabilities": "yes"}, "'probabilities' must be true or false"),
         ({"features": [1, 2, 3], "probabilities": 1}, "'probabilities' must be true or false"),
         ({"features": []}, "'features' must be a non-empty list"),

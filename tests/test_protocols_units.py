@@ -16,6 +16,7 @@ import tritonclient.http as triton
 from serving.batch import Batch
 from serving.errors import InvalidInput, TooManyRows
 from serving.protocols.csv_body import parse_csv as parse_csv_batch
+from serving.protocols.detect import format_key
 from serving.protocols.oip_binary import (
     HEADER,
     SIZE_KEY,
@@ -26,7 +27,6 @@ from serving.protocols.oip_binary import (
     split_body,
 )
 from serving.protocols.oip_tensors import batch_from_inputs
-from serving.protocols.shapes import format_key
 from serving.schema import Feature
 from serving.validate import validate
 
@@ -317,9 +317,9 @@ bodies = [
     {"dataframe_records": [dict(zip(names, row))]},
 ]
 for body in bodies:
-    assert endpoint.handle("POST", "/", "application/json", json.dumps(body).encode()).status == 200
+    assert endpoint.answer("POST", "/", "application/json", json.dumps(body).encode()).status == 200
 csv = ",".join(names).encode() + b"\\n" + ",".join(map(str, row)).encode()
-assert endpoint.handle("POST", "/invocations", "text/csv", csv).status == 200
+assert endpoint.answer("POST", "/invocations", "text/csv", csv).status == 200
 print(before, "pandas" in sys.modules)
 """
     for runtime in ("onnx", "sklearn"):

@@ -38,7 +38,6 @@ def serving_manifest(
         features=Schema(features),
         classes=tuple(classes) if classes is not None else None,
         artifacts={},
-        raw={},
         fitted_on_dataframe=on_dataframe,
     )
 

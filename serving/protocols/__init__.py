@@ -1,5 +1,5 @@
-"""Request formats beside the foundation's own: OIP v2, KServe v1, MLflow, Vertex AI and CSV.
+"""Request formats beside the function's own format: OIP v2, KServe v1, MLflow, BigQuery, CSV.
 
-Each module turns its format into rows (a float64 matrix) and the answer back into its idiom;
-`router` maps paths to them and `shapes` picks a format from the body on the base URL.
+`router` maps paths to their handlers; `detect` decides once what a body is; `formats` hands it
+to that format's parser, which only reshapes it into a Batch, and answers in its idiom.
 """

@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from serving.batch import Batch, Method
-from serving.errors import InvalidInput, ServingError
+from serving.errors import InvalidInput, RequestError
+from serving.exchange import Reply
 from serving.loading import LoadedModel
-from serving.protocols.common import Reply, run
+from serving.prediction import score
 from serving.validate import echo
 
 FIELDS = ("requestId", "caller", "sessionUser", "userDefinedContext", "calls")
@@ -27,10 +28,11 @@ MAX_ERROR_MESSAGE = 1000
 
 
 def answer(model: LoadedModel, body: dict[str, Any], max_rows: int) -> Reply:
-    """One reply per call, in order; errors carry BigQuery's `errorMessage`."""
+    """One reply per call, in order; a client's error carries BigQuery's `errorMessage`
+    (a server-side one is retried by BigQuery, and its reason stays in the log)."""
     try:
         return _answer(model, body, max_rows)
-    except ServingError as exc:
+    except RequestError as exc:
         exc.body_fields["errorMessage"] = exc.message[:MAX_ERROR_MESSAGE]
         raise
 
@@ -44,7 +46,7 @@ def _answer(model: LoadedModel, body: dict[str, Any], max_rows: int) -> Reply:
         raise InvalidInput("'calls' must be a list of argument lists, one per row")
     output, chosen = _output(body.get("userDefinedContext"), model)
     methods: tuple[Method, ...] = ("predict",) if output == "label" else ("predict_proba",)
-    scored, outputs = run(model, Batch(rows=calls, text=True), methods, max_rows)
+    scored, outputs = score(model, Batch(rows=calls, text=True), methods, max_rows)
     if output == "label":
         replies = outputs["predict"].tolist()
     else:

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from serving.batch import Batch
 from serving.errors import InvalidInput
 
-CSV_TYPES = ("text/csv",)
-
 
 def parse_csv(body: bytes, feature_names: Sequence[str]) -> Batch:
     """CSV bytes as a Batch of text rows, named by the header when there is one."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from serving.protocols.common import Call, Host, Reply, check_name, decode_json
-from serving.protocols.shapes import answer, format_key
+from serving.exchange import Call, Host, Reply
+from serving.protocols import formats
+from serving.protocols.detect import detect
+from serving.protocols.model_name import check_name
 
 ACCEPTED = ("instances", "inputs")
 
@@ -22,8 +24,7 @@ def model_ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
 
 def predict(host: Host, call: Call, match: dict[str, str]) -> Reply:
     """POST /v1/models/{name}:predict with `{"instances"}` or `{"inputs"}`."""
-    body = decode_json(call, host.settings.max_rows)
-    key = format_key(body, ACCEPTED)
+    body = detect(call, ACCEPTED, host.settings.max_rows, csv=False)
     model = host.model.get()
     check_name(model, match["name"])
-    return answer(model, body, key, host.settings.max_rows)
+    return formats.answer(model, body, call.query, host.settings.max_rows)

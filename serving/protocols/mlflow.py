@@ -1,11 +1,12 @@
-"""MLflow scoring server: `dataframe_split` and `dataframe_records` bodies (pandas-free).
+"""MLflow's `dataframe_split` and `dataframe_records` bodies reshaped into a Batch (pandas-free).
 
-`instances` and `inputs` bodies share their parsers with Vertex AI and KServe v1 (shapes.py).
+Its `instances` and `inputs` bodies share their parsers with Vertex AI and KServe v1
+(payload.py, row_inputs.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from serving.batch import Ask, Batch
 from serving.errors import InvalidInput
@@ -15,9 +16,10 @@ from serving.validate import echo
 SPLIT_FIELDS = ("columns", "data", "index")
 
 
-def parse_dataframe(body: dict[str, Any]) -> tuple[Batch, Ask]:
+def parse_dataframe(
+    body: dict[str, Any], key: Literal["dataframe_split", "dataframe_records"]
+) -> tuple[Batch, Ask]:
     """`{"dataframe_split" | "dataframe_records": ..., "params"?: {...}}` as rows."""
-    key = "dataframe_split" if "dataframe_split" in body else "dataframe_records"
     unknown = sorted(set(body) - {key, "params"})
     if unknown:
         raise InvalidInput(f"unknown field {echo(unknown[0])}; accepted: {key}, params")

@@ -19,8 +19,8 @@ import numpy as np
 
 from serving import jsonio
 from serving.errors import InvalidInput
+from serving.exchange import Reply
 from serving.prediction_log import Scored
-from serving.protocols.common import Reply
 from serving.protocols.oip_tensors import FLOAT_TYPES, INTEGER_TYPES, datatype_of
 
 HEADER = "Inference-Header-Content-Length"
@@ -70,7 +70,9 @@ def attach_binary_data(inputs: Any, binary: bytes) -> Any:
             )
         offset += size
         rest = {k: v for k, v in parameters.items() if k != SIZE_KEY}
-        attached.append({**tensor, "data": _decode(tensor, chunk), "parameters": rest})
+        attached.append(
+            {**tensor, "data": _binary_tensor_values(tensor, chunk), "parameters": rest}
+        )
     if offset != len(binary):
         raise InvalidInput(
             f"the body has {len(binary)} binary bytes after the JSON part, but the inputs' "
@@ -139,7 +141,7 @@ def _pack_strings(values: Any) -> bytes:
     return b"".join(struct.pack("<I", len(value)) + value for value in encoded)
 
 
-def _decode(tensor: dict[str, Any], chunk: bytes) -> np.ndarray | list[str]:
+def _binary_tensor_values(tensor: dict[str, Any], chunk: bytes) -> np.ndarray | list[str]:
     """One tensor's raw bytes as values its declared datatype and shape account for exactly."""
     name, datatype, shape = tensor.get("name"), tensor.get("datatype"), tensor.get("shape")
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):

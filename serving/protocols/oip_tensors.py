@@ -43,7 +43,7 @@ def batch_from_inputs(inputs: Any, feature_names: Sequence[str]) -> Batch:
         raise InvalidInput(
             '\'inputs\' must be a non-empty list of tensors {"name", "shape", "datatype", "data"}'
         )
-    tensors = [_decode(tensor) for tensor in inputs]
+    tensors = [_json_tensor_values(tensor) for tensor in inputs]
     names = [name for name, _ in tensors]
     if len(tensors) == 1 and names[0] not in feature_names:
         rows = tensors[0][1]
@@ -65,7 +65,7 @@ def batch_from_inputs(inputs: Any, feature_names: Sequence[str]) -> Batch:
     return Batch(columns=columns, text=True)
 
 
-def _decode(tensor: dict[str, Any]) -> tuple[str, np.ndarray]:
+def _json_tensor_values(tensor: dict[str, Any]) -> tuple[str, np.ndarray]:
     name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
     parameters = tensor.get("parameters", {})
     if not isinstance(name, str):

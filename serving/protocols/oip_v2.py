@@ -1,5 +1,7 @@
-"""Open Inference Protocol v2 (KServe v2, Triton, MLServer) over REST: JSON tensors, and the
-binary tensor data extension for inputs and outputs."""
+"""Open Inference Protocol v2 over REST (KServe v2, Triton, MLServer): its routes and answers.
+
+Inputs and outputs are JSON tensors, or use the binary tensor data extension (oip_binary.py).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ import numpy as np
 from serving import jsonio
 from serving.batch import METHODS, Method
 from serving.errors import InvalidInput, InvalidJSON
+from serving.exchange import Call, Host, Reply
 from serving.loading import LoadedModel
-from serving.protocols.common import Call, Host, Reply, check_name, run
+from serving.prediction import score
+from serving.protocols.model_name import check_name
 from serving.protocols.oip_binary import (
     HEADER,
     attach_binary_data,
@@ -59,10 +63,10 @@ def model_ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
     return Reply(200, {"name": model.manifest.name, "ready": True})
 
 
-def model_metadata(host: Host, call: Call, match: dict[str, str]) -> Reply:
+def model_metadata_route(host: Host, call: Call, match: dict[str, str]) -> Reply:
     model = host.model.get()
     check_name(model, match["name"], match.get("version"))
-    return Reply(200, describe(model))
+    return Reply(200, model_metadata(model))
 
 
 def infer_route(host: Host, call: Call, match: dict[str, str]) -> Reply:
@@ -104,7 +108,7 @@ def infer(model: LoadedModel, body: Any, max_rows: int, *, binary_extension: boo
         raise InvalidInput("'parameters' must be an object")
     names = _requested(body.get("outputs"), model)
     batch = batch_from_inputs(body.get("inputs"), model.manifest.feature_names)
-    scored, results = run(model, batch, tuple(names), max_rows)
+    scored, results = score(model, batch, tuple(names), max_rows)
     as_binary = binary_outputs(body, list(names)) if binary_extension else set()
     outputs, binary = [], []
     for name in names:
@@ -152,7 +156,7 @@ def _requested(outputs: Any, model: LoadedModel) -> list[Method]:
     return cast(list[Method], names) or ["predict"]
 
 
-def describe(model: LoadedModel) -> dict[str, Any]:
+def model_metadata(model: LoadedModel) -> dict[str, Any]:
     """Model metadata: the inputs, the outputs this runtime can give, and the classes.
 
     All-number models list one [-1, n_features] FP64 input (per-feature inputs work too);

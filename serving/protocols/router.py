@@ -6,14 +6,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from serving.batch import Ask
 from serving.errors import MethodNotAllowed, NotFound
-from serving.payload import check_method
-from serving.protocols import kserve_v1, oip_v2, shapes
-from serving.protocols.common import Call, Host, Reply, decode_json, predictions
-from serving.protocols.csv_body import CSV_TYPES, parse_csv
+from serving.exchange import Call, Host, Reply
+from serving.protocols import formats, kserve_v1, oip_v2
+from serving.protocols.detect import FORMAT_KEYS, detect
 from serving.settings import Settings
-from serving.validate import check_structure
 
 Handler = Callable[[Host, Call, dict[str, str]], Reply]
 GET = ("GET", "HEAD")
@@ -32,7 +29,7 @@ class Route:
 
 def any_body(host: Host, call: Call, match: dict[str, str]) -> Reply:
     """POST of any supported body (JSON by its keys, or CSV): the base URL and Vertex's route."""
-    return answer_call(host, call, shapes.FORMAT_KEYS)
+    return answer_call(host, call, FORMAT_KEYS)
 
 
 def invocations(host: Host, call: Call, match: dict[str, str]) -> Reply:
@@ -42,15 +39,8 @@ def invocations(host: Host, call: Call, match: dict[str, str]) -> Reply:
 
 def answer_call(host: Host, call: Call, accepted: tuple[str, ...]) -> Reply:
     """CSV by its media type; JSON by its keys, limited to the formats this path accepts."""
-    if call.content_type in CSV_TYPES:
-        model = host.model.get()
-        ask = Ask((check_method(call.query.get("predict_method", "predict")),))
-        check_structure(call.body, host.settings.max_rows, csv=True)
-        batch = parse_csv(call.body, model.manifest.feature_names)
-        return predictions(model, batch, ask, host.settings.max_rows)
-    body = decode_json(call, host.settings.max_rows)
-    key = shapes.format_key(body, accepted)
-    return shapes.answer(host.model.get(), body, key, host.settings.max_rows)
+    body = detect(call, accepted, host.settings.max_rows, csv=True)
+    return formats.answer(host.model.get(), body, call.query, host.settings.max_rows)
 
 
 def version(host: Host, call: Call, match: dict[str, str]) -> Reply:
@@ -98,13 +88,13 @@ class Router:
             ("/v2", GET, oip_v2.server_metadata),
             ("/v2/health/live", GET, oip_v2.live),
             ("/v2/health/ready", GET, oip_v2.ready),
-            (_MODEL, GET, oip_v2.model_metadata),
+            (_MODEL, GET, oip_v2.model_metadata_route),
             (_MODEL + "/ready", GET, oip_v2.model_ready),
             (_MODEL + "/infer", ("POST",), oip_v2.infer_route),
         ]
         self.routes = [Route(re.compile(p), m, h) for p, m, h in routes]
 
-    def handle(self, host: Host, call: Call) -> Reply:
+    def dispatch(self, host: Host, call: Call) -> Reply:
         allowed: list[str] = []
         for route in self.routes:
             found = route.pattern.fullmatch(call.path)

@@ -74,7 +74,7 @@ def load(artifact: bytes, manifest: Manifest) -> SklearnRuntime:
     import joblib  # heavy: imported only when this runtime is chosen
     import sklearn
 
-    trained_with = manifest.raw.get("libraries", {}).get("scikit-learn")
+    trained_with = (manifest.libraries or {}).get("scikit-learn")
     warnings: tuple[str, ...] = ()
     if trained_with != sklearn.__version__:
         warnings = (

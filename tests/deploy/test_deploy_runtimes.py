@@ -22,8 +22,8 @@ import requests
 from tests.deploy.helpers import DEPLOY_SH, REPO
 from tests.servers import free_port, stop_process, wait_for_port
 
-RUNTIMES = re.search(r"^SUPPORTED_RUNTIMES=\(([^)]*)\)", DEPLOY_SH.read_text(), re.M)
-assert RUNTIMES is not None
+SUPPORTED_RUNTIMES = re.search(r"^SUPPORTED_RUNTIMES=\(([^)]*)\)", DEPLOY_SH.read_text(), re.M)
+assert SUPPORTED_RUNTIMES is not None
 MANIFEST = json.loads((REPO / "model" / "manifest.json").read_text())
 ROW = [1.0] * len(MANIFEST["feature_names"])
 NAME = MANIFEST["name"]
@@ -48,7 +48,7 @@ def interpreter(version: str) -> str | None:
     return None
 
 
-@pytest.fixture(params=RUNTIMES.group(1).split())
+@pytest.fixture(params=SUPPORTED_RUNTIMES.group(1).split())
 def runtime_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The bundled model served by functions-framework from a fresh venv of that runtime."""
     runtime = str(request.param)
