@@ -159,6 +159,58 @@ def test_manifest_records_onnx_parity(classifier_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
+def hinge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A packaged SGDClassifier with its default hinge loss: decision values, no probabilities."""
+    import joblib
+    import pandas as pd
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import train
+
+    folder = tmp_path_factory.mktemp("hinge")
+    data = load_wine()
+    model = make_pipeline(StandardScaler(), SGDClassifier(random_state=0))
+    joblib.dump(model.fit(data.data, data.target), folder / "model.joblib")
+    pd.DataFrame(data.data, columns=data.feature_names).to_csv(folder / "sample.csv", index=False)
+    args = ["--from-model", str(folder / "model.joblib"), "--data", str(folder / "sample.csv")]
+    assert train.main([*args, "--out", str(folder / "out")]) == 0
+    return folder / "out"
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "sklearn"])
+def test_a_classifier_without_probabilities_serves_its_scores_on_onnx(
+    hinge_dir: Path, make_client: Callable[..., object], runtime: str
+) -> None:
+    """The converter's scores become the decision values; nothing calls them probabilities."""
+    import joblib
+    from sklearn.datasets import load_wine
+
+    pipeline = joblib.load(hinge_dir / "model.joblib")
+    rows = load_wine().data
+    client = make_client(MODEL_URI=str(hinge_dir), MODEL_RUNTIME=runtime)
+    decision = client.post(
+        "/",
+        json={"instances": rows.tolist(), "parameters": {"predict_method": "decision_function"}},
+    )
+    labels = client.post("/", json={"instances": rows.tolist()})
+    probabilities = client.post("/", json={"instances": rows[:1].tolist(), "probabilities": True})
+    metadata = client.get("/").get_json()
+    oip_outputs = client.get(f"/v2/models/{metadata['name']}").get_json()["outputs"]
+
+    assert (hinge_dir / "model.onnx").exists()
+    assert metadata["runtime"] == runtime
+    assert [output["name"] for output in oip_outputs] == ["predict", "decision_function"]
+    assert labels.get_json()["predictions"] == pipeline.predict(rows).tolist()
+    expected = pipeline.decision_function(rows)
+    np.testing.assert_allclose(decision.get_json()["predictions"], expected, rtol=0, atol=1e-9)
+    assert probabilities.status_code == 400
+    assert "no predict_proba" in probabilities.get_json()["error"]
+
+
+@pytest.fixture(scope="module")
 def unconvertible_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A packaged model skl2onnx cannot convert: a FunctionTransformer (np.log1p) first."""
     import joblib

@@ -192,9 +192,10 @@ def _outputs(model: LoadedModel) -> list[dict[str, Any]]:
     if classes is None:
         return [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
     outputs = [
-        {"name": "predict", "datatype": datatype_of(np.asarray(classes).dtype), "shape": [-1]},
-        {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(classes)]},
+        {"name": "predict", "datatype": datatype_of(np.asarray(classes).dtype), "shape": [-1]}
     ]
+    if model.runtime.has_predict_proba:
+        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(classes)]})
     if model.runtime.has_decision_function:
         shape = [-1] if len(classes) == 2 else [-1, len(classes)]
         outputs.append({"name": "decision_function", "datatype": "FP64", "shape": shape})

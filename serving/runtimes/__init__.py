@@ -17,6 +17,7 @@ class Runtime(Protocol):
     warnings: tuple[str, ...]
     libraries: dict[str, str]
     has_decision_function: bool
+    has_predict_proba: bool
 
     def run(self, table: Table, methods: tuple[Method, ...]) -> dict[Method, np.ndarray]:
         """Each method's output in one pass (labels or values for predict; probabilities with
