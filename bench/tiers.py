@@ -1,6 +1,6 @@
 """Cold start and warm latency by Cloud Functions instance size (CPU quota + memory limit).
 
-    sudo python bench/tiers.py                  # full run: bench/tiers.{json,png} (~12 min)
+    sudo python bench/tiers.py                  # full run: bench/tiers.{json,png} (~16 min)
     sudo python bench/tiers.py --quick          # 1 cold start at 256 MiB and 2 GiB (~1 min)
     sudo python bench/tiers.py --boost          # also each variant with startup CPU boost
     sudo python bench/tiers.py --boost-only --merge bench/tiers.json   # add the boosted curve
