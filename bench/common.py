@@ -23,13 +23,15 @@ from tests.servers import Server, start_server  # noqa: E402
 
 
 @contextlib.contextmanager
-def trained_model() -> Iterator[Path]:
-    """train.py's default model, trained into a temp folder that lasts the block."""
+def trained_model(*options: str) -> Iterator[Path]:
+    """train.py's model (its default, or as `options` ask), trained into a temp folder that
+    lasts the block."""
     import train  # scikit-learn: only once a benchmark really starts
 
     with tempfile.TemporaryDirectory() as folder:
         model_dir = Path(folder) / "model"
-        train.main(["--out", str(model_dir)])
+        if train.main([*options, "--out", str(model_dir)]) != 0:
+            raise SystemExit(f"train.py {' '.join(options)} could not train its model")
         yield model_dir
 
 

@@ -13,6 +13,7 @@ on a 2-vCPU instance (`--cpu 2 --concurrency 8`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import re
@@ -29,6 +30,7 @@ from common import (
     cold_start,
     launch,
     memory_mb,
+    post,
     sample_rows,
     trained_model,
     variants,
@@ -101,6 +103,56 @@ def cold_starts(candidates: list[Variant], body: bytes, count: int) -> dict[str,
         for variant in candidates:
             starts[variant.name].append(cold_start(variant, body))
     return starts
+
+
+def answered_labels(url: str, body: bytes) -> list[object]:
+    """The labels a warm server answers for `body` (this project's formats say
+    "predictions", the ten-line handler "prediction")."""
+    status, answer = post(url, body)
+    if status != 200:
+        raise RuntimeError(f"{url} answered {status}: {answer[:500]!r}")
+    decoded = json.loads(answer)
+    return list(decoded["predictions"] if "predictions" in decoded else decoded["prediction"])
+
+
+def side_by_side(
+    candidates: list[Variant],
+    body: bytes,
+    starts: dict[str, list[float]],
+    rounds: tuple[int, int, int],
+    agreement_body: bytes | None = None,
+) -> tuple[dict[str, dict[str, float]], dict[str, list[object]]]:
+    """Figures per variant (cold starts already measured) and each one's answer to
+    `agreement_body` (default: `body`). The warm servers run side by side and take turns,
+    `rounds` = (rounds, requests per round, warm-up per round), so that drift on a shared
+    machine weighs on each alike. Memory is each server's process tree after all of that."""
+    count, requests, warmup = rounds
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for variant in candidates:
+            server = launch(variant)
+            stack.callback(server.stop)
+            servers[variant.name] = server
+        answers = {
+            name: answered_labels(server.url, agreement_body or body)
+            for name, server in servers.items()
+        }
+        latencies: dict[str, list[float]] = {name: [] for name in servers}
+        for _ in range(count):
+            for name, server in servers.items():
+                latencies[name] += keepalive_latencies(server.url, body, requests, warmup)
+        memory = {name: memory_mb(server.process.pid) for name, server in servers.items()}
+    results = {
+        name: {
+            "cold_start_s": statistics.median(starts[name]),
+            "p50_ms": statistics.median(latencies[name]) * 1000,
+            "p99_ms": statistics.quantiles(latencies[name], n=100)[98] * 1000,
+            "peak_rss_mb": memory[name][0],
+            "pss_mb": memory[name][2],
+        }
+        for name in servers
+    }
+    return results, answers
 
 
 def measure(

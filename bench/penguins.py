@@ -20,13 +20,12 @@ import argparse
 import contextlib
 import json
 import os
-import statistics
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from common import Variant, launch, memory_mb, post, variants
-from compare import cold_starts, keepalive_latencies, report
+from common import variants
+from compare import cold_starts, report, side_by_side
 
 # docs/models.md's example: island is text, sex is missing.
 PENGUIN = {
@@ -63,45 +62,6 @@ def trained_penguins() -> Iterator[Path]:
         yield model_dir
 
 
-def predictions(url: str) -> list[object]:
-    """The labels a warm server answers for BODY."""
-    status, answer = post(url, BODY)
-    if status != 200:
-        raise RuntimeError(f"{url} answered {status}: {answer[:500]!r}")
-    return list(json.loads(answer)["predictions"])
-
-
-def measure(
-    candidates: list[Variant], starts: dict[str, list[float]], args: argparse.Namespace
-) -> tuple[dict[str, dict[str, float]], dict[str, list[object]]]:
-    """Figures per variant (cold starts already measured) and each one's answer. The warm
-    servers take turns, a block of requests each, so that drift on a shared machine weighs on
-    each alike."""
-    with contextlib.ExitStack() as stack:
-        servers = {}
-        for variant in candidates:
-            server = launch(variant)
-            stack.callback(server.stop)
-            servers[variant.name] = server
-        answers = {name: predictions(server.url) for name, server in servers.items()}
-        latencies: dict[str, list[float]] = {name: [] for name in servers}
-        for _ in range(args.rounds):
-            for name, server in servers.items():
-                latencies[name] += keepalive_latencies(server.url, BODY, args.requests, args.warmup)
-        memory = {name: memory_mb(server.process.pid) for name, server in servers.items()}
-    results = {
-        name: {
-            "cold_start_s": statistics.median(starts[name]),
-            "p50_ms": statistics.median(latencies[name]) * 1000,
-            "p99_ms": statistics.quantiles(latencies[name], n=100)[98] * 1000,
-            "peak_rss_mb": memory[name][0],
-            "pss_mb": memory[name][2],
-        }
-        for name in servers
-    }
-    return results, answers
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
@@ -117,7 +77,9 @@ def main() -> None:
         # The ten-line handler a user writes for a DataFrame model.
         candidates = variants(model_dir, baseline="dataframe_main.py")
         starts = cold_starts(candidates, BODY, starts_each)
-        results, answers = measure(candidates, starts, args)
+        results, answers = side_by_side(
+            candidates, BODY, starts, (args.rounds, args.requests, args.warmup)
+        )
     if len({json.dumps(answer) for answer in answers.values()}) != 1:
         raise SystemExit(f"the variants disagree on the penguin: {answers}")
     print(f"every variant answers {answers['baseline']}")

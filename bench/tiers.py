@@ -1,14 +1,17 @@
 """Cold start and warm latency by Cloud Functions instance size (CPU quota + memory limit).
 
-    sudo python bench/tiers.py                  # full run: bench/tiers.{json,png} (~12 min)
+    sudo python bench/tiers.py                  # full run: bench/tiers.{json,png} (~16 min)
     sudo python bench/tiers.py --quick          # 1 cold start at 256 MiB and 2 GiB (~1 min)
     sudo python bench/tiers.py --boost          # also each variant with startup CPU boost
     sudo python bench/tiers.py --boost-only --merge bench/tiers.json   # add the boosted curve
+    sudo python bench/tiers.py --variants forest --merge bench/tiers.json   # add the forest
     python bench/tiers.py --plot-only bench/tiers.json   # redraw the plot and tables
 
-Each server (the naive baseline, this project on ONNX and on scikit-learn) is a real
-functions-framework process started inside a cgroup with the tier's CPU quota and memory
-limit; a cold start is spawn to first prediction answered. Needs root and cgroup v1.
+Each server (the naive baseline, this project on ONNX and on scikit-learn, all serving
+train.py's default model; and "forest": this project on ONNX serving train.py's 100-tree
+RandomForest, `--estimator random_forest`) is a real functions-framework process started
+inside a cgroup with the tier's CPU quota and memory limit; a cold start is spawn to first
+prediction answered. Needs root and cgroup v1.
 
 Startup CPU boost (Cloud Run gives an instance of 1 vCPU or less 2 vCPU while it starts and
 for 10 s after) is simulated in the same cgroup: a 2 vCPU quota at spawn, the tier's quota
@@ -18,6 +21,7 @@ written 10 s after the port first accepts a connection. Its variants are named N
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -56,6 +60,9 @@ SECONDS_PER_MONTH = 30 * 24 * 3600
 BOOST_VCPU = 2.0
 BOOST_WINDOW_S = 10.0
 BOOST_SUFFIX = "+boost"
+# The variants a run can start (--variants); "forest" is a 100-tree RandomForest on ONNX.
+VARIANT_NAMES = ("baseline", "onnx", "sklearn", "forest")
+LEGEND = {"forest": "onnx, 100-tree forest"}
 
 
 @dataclass(frozen=True)
@@ -501,7 +508,7 @@ def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
             yerr=[low, high],
             marker="s" if boosted else "o",
             capsize=3,
-            label=f"{base} + startup CPU boost" if boosted else name,
+            label=LEGEND.get(base, base) + (" + startup CPU boost" if boosted else ""),
             color=color,
             linestyle="-." if boosted else "-",
             alpha=0.8 if boosted else 1.0,
@@ -512,7 +519,12 @@ def plot(outcomes: list[Outcome], path: Path, title: str = "") -> None:
         warm = [(xs[o.tier], o.summary()["warm_p50_ms"]) for o in fitted if o.warm_ms]
         if warm:
             color = line[0].get_color()
-            warm_ax.plot(*zip(*warm, strict=True), marker="o", label=f"{name} p50", color=color)
+            warm_ax.plot(
+                *zip(*warm, strict=True),
+                marker="o",
+                label=f"{LEGEND.get(name, name)} p50",
+                color=color,
+            )
             tail = [(xs[o.tier], o.summary()["warm_p90_ms"]) for o in fitted if o.warm_ms]
             warm_ax.plot(*zip(*tail, strict=True), linestyle=":", color=color)
         for o in rows:
@@ -564,11 +576,20 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--merge", type=Path, metavar="JSON", help="keep that run's results not measured now"
     )
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANT_NAMES),
+        help=f"comma-separated, from {', '.join(VARIANT_NAMES)} (default: all)",
+    )
     args = parser.parse_args(argv)
     if args.tiers:
         args.tier_list = [tier_for(int(m)) for m in args.tiers.split(",")]
     else:
         args.tier_list = list(QUICK_TIERS if args.quick else TIERS)
+    args.variant_names = args.variants.split(",")
+    unknown = sorted(set(args.variant_names) - set(VARIANT_NAMES))
+    if unknown:
+        parser.error(f"unknown variants {', '.join(unknown)}; expected {', '.join(VARIANT_NAMES)}")
     args.repeats = args.repeats or (1 if args.quick else 5)
     args.requests = args.requests or (10 if args.quick else 40)
     if not args.quick and not args.plot_only:
@@ -593,11 +614,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A plain `kill` still stops the servers and removes the cgroups (finally blocks run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    info = machine()
+    info = machine() | {"variants": ",".join(args.variant_names)}
     outcomes: list[Outcome] = []
-    with trained_model() as model_dir:
-        plain = variants(model_dir)
-        body = plain[0].body(sample_rows(model_dir, 1))
+    with contextlib.ExitStack() as stack:
+        plain, body = served_variants(stack, args.variant_names)
         for tier in args.tier_list:
             servers = measured_variants(plain, tier, args.boost, args.boost_only)
             print(f"{tier.label} (THREADS={tier.threads})", flush=True)
@@ -606,13 +626,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.merge:
         merged = json.loads(args.merge.read_text())
         outcomes = merge(from_json(merged), outcomes)
-        info = {**merged["machine"], "boost_run": info["date"], "boost_load": info["load_before"]}
+        info = merged_info(merged["machine"], info, args.boost_only)
     if args.json:
         args.json.write_text(json.dumps(to_json(outcomes, info, args), indent=1) + "\n")
     print(results_table(outcomes), cost_table(outcomes), boost_table(outcomes), sep="\n\n")
     if args.png:
         plot(outcomes, args.png, _title(info))
     return 0
+
+
+def served_variants(stack: contextlib.ExitStack, names: list[str]) -> tuple[list[Variant], bytes]:
+    """The named variants and a one-row body they all accept (both models are fitted on
+    breast_cancer); only the models they serve are trained, into temp folders that last as
+    long as `stack`."""
+    chosen: list[Variant] = []
+    rows: list[list[float]] = []
+    if set(names) - {"forest"}:
+        model_dir = stack.enter_context(trained_model())
+        chosen += [v for v in variants(model_dir) if v.name in names]
+        rows = sample_rows(model_dir, 1)
+    if "forest" in names:
+        forest_dir = stack.enter_context(trained_model("--estimator", "random_forest"))
+        chosen.append(replace(variants(forest_dir)[1], name="forest"))
+        rows = sample_rows(forest_dir, 1)
+    return chosen, chosen[0].body(rows)
+
+
+def merged_info(stored: dict[str, str], now: dict[str, str], boost_only: bool) -> dict[str, str]:
+    """The stored run's machine, plus when, where and under what load this run added to it."""
+    if boost_only:
+        return {**stored, "boost_run": now["date"], "boost_load": now["load_before"]}
+    added = f"{now['variants']}: {now['date']}, {now['cpu']} (load {now['load_before']})"
+    return {**stored, "added": "; ".join(filter(None, [stored.get("added", ""), added]))}
 
 
 def measured_variants(
@@ -639,6 +684,8 @@ def _title(info: dict[str, str]) -> str:
     title = f"{info['cpu']}, {info['nproc']} cores, Python {info['python']}, {info['date']}"
     if "boost_run" in info:
         title += f"; boosted starts {info['boost_run']} (load {info['boost_load']})"
+    if "added" in info:
+        title += f"\nadded since: {info['added']}"
     return title
 
 

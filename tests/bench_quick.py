@@ -11,11 +11,12 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-def run_quick(script: str, tmp_path: Path) -> tuple[dict[str, Any], str]:
-    """The figures the script wrote with --json (tmp_path/figures.json), and what it printed."""
+def run_quick(script: str, tmp_path: Path, *options: str) -> tuple[dict[str, Any], str]:
+    """The figures the script wrote with --json (tmp_path/figures.json), and what it printed;
+    `options` are passed after --quick."""
     figures_path = tmp_path / "figures.json"
     output = subprocess.run(
-        [sys.executable, script, "--quick", "--json", str(figures_path)],
+        [sys.executable, script, "--quick", *options, "--json", str(figures_path)],
         cwd=BENCH,
         check=True,
         capture_output=True,

@@ -123,6 +123,39 @@ def test_quick_mode_writes_nothing_into_the_repo_unless_asked() -> None:
     assert [t.memory_mib for t in args.tier_list] == [256, 2048]
 
 
+def test_every_variant_is_measured_unless_some_are_named() -> None:
+    assert tiers.parse([]).variant_names == ["baseline", "onnx", "sklearn", "forest"]
+    assert tiers.parse(["--variants", "forest"]).variant_names == ["forest"]
+
+
+def test_an_unknown_variant_is_refused_with_the_known_ones(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        tiers.parse(["--variants", "onnx,trees"])
+
+    assert "unknown variants trees; expected baseline, onnx, sklearn, forest" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_merged_run_keeps_the_stored_machine_and_says_what_it_added() -> None:
+    stored = {
+        "cpu": "Xeon",
+        "date": "2026-11-26 10:38 UTC",
+        "boost_run": "18:08",
+        "boost_load": "3",
+    }
+    now = {"cpu": "EPYC", "date": "2026-11-30 21:00 UTC", "load_before": "1 2 3"}
+
+    added = tiers.merged_info(stored, now | {"variants": "forest"}, boost_only=False)
+
+    assert added == stored | {"added": "forest: 2026-11-30 21:00 UTC, EPYC (load 1 2 3)"}
+    assert "\nadded since: forest: 2026-11-30 21:00 UTC" in tiers._title(
+        added | {"nproc": "2", "python": "3.11.7"}
+    )
+
+
 MOUNTINFO = """\
 30 25 0:26 / /sys/fs/cgroup/cpu rw,relatime shared:9 - cgroup cgroup rw,cpu
 31 25 0:27 / /sys/fs/cgroup/memory rw,relatime shared:10 - cgroup cgroup rw,memory

@@ -1,0 +1,75 @@
+"""Tree ensembles on ONNX against the ten-line handler: cold start, peak memory, one-row p50.
+
+    python bench/trees.py            # the full run recorded in BENCHMARKS.md (~5 minutes)
+    python bench/trees.py --quick    # a short smoke run (CI: --estimator random_forest)
+
+train.py fits a 100-tree RandomForestClassifier (`--estimator random_forest`) and a default
+HistGradientBoostingClassifier (`--estimator hist_gradient_boosting`) on breast_cancer (the
+dataset scikit-learn ships), each into a temp folder with its exact model.onnx. Each model
+file is served three ways by a real functions-framework server: the ten-line handler
+(bench/baseline/main.py, `joblib.load` of the same model.joblib) and this project with
+MODEL_RUNTIME=onnx and sklearn. Per model, the cold starts take turns between the variants;
+then the three warm servers run side by side and take turns, a block of one-row requests each.
+Figures are medians, each printed with its ratio to the baseline of the same model and run;
+the three must answer the same labels for every row of the dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from common import sample_rows, trained_model, variants
+from compare import cold_starts, report, side_by_side
+
+# train.py's --estimator for each model measured (its forest has 100 trees).
+ESTIMATORS = ("random_forest", "hist_gradient_boosting")
+# Every row of breast_cancer, for the agreement check.
+DATASET_ROWS = 569
+
+
+def measure_model(estimator: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Train one model, then its cold starts and its warm servers side by side."""
+    with trained_model("--estimator", estimator) as model_dir:
+        if not (model_dir / "model.onnx").exists():
+            raise SystemExit(f"train.py wrote no model.onnx for {estimator}")
+        candidates = variants(model_dir)
+        one_row = candidates[0].body(sample_rows(model_dir, 1))
+        every_row = candidates[0].body(sample_rows(model_dir, DATASET_ROWS))
+        starts = cold_starts(candidates, one_row, args.starts)
+        results, answers = side_by_side(
+            candidates, one_row, starts, (args.rounds, args.requests, args.warmup), every_row
+        )
+    if len({json.dumps(answer) for answer in answers.values()}) != 1:
+        raise SystemExit(f"{estimator}: the variants disagree on the dataset's rows")
+    print(f"{estimator}: every variant answers the same {len(answers['baseline'])} labels")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--estimator", choices=ESTIMATORS, help="measure only this model (default: both)"
+    )
+    args = parser.parse_args()
+    full = not args.quick
+    args.starts = 7 if full else 1
+    args.rounds = 10 if full else 1
+    args.requests = 300 if full else 50
+    args.warmup = 20 if full else 5
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    figures = {}
+    for estimator in [args.estimator] if args.estimator else ESTIMATORS:
+        figures[estimator] = measure_model(estimator, args)
+        print(f"{estimator}\n{report(figures[estimator])}", flush=True)
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
