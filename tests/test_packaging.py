@@ -13,7 +13,7 @@ import pytest
 import sklearn
 
 import train
-from tests.test_bring_your_own import PENGUINS, penguins, records, run_user_script
+from tests.penguins_data import PENGUINS, penguins, records, run_user_script
 
 MakeClient = Callable[..., Any]
 # The start of every user script: the penguins without the rows whose numbers are missing.
