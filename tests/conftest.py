@@ -22,10 +22,9 @@ os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import train  # noqa: E402
 from serving.logs import CloudLoggingFormatter  # noqa: E402
+from tests.fixture_types import TrainModel  # noqa: E402
 from tests.penguins_data import TRAIN_ARGS  # noqa: E402
 from tests.servers import SETTINGS_VARIABLES, Server, start_server  # noqa: E402
-
-TrainModel = Callable[..., Path]
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ real HTTP. Limits: tests/test_limits.py; a broken model: tests/test_integrity.py
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,10 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from serving.manifest import MANIFEST_NAME, sha256_hex
 from tests.answers import assert_error
 from tests.artifacts import edit_manifest
+from tests.fixture_types import Logs, MakeClient
 from tests.raw_http import exchange
 from tests.servers import Server
 
-MakeClient = Callable[..., Any]
-Logs = Callable[[], list[dict[str, Any]]]
 CANCER = np.asarray(load_breast_cancer().data, dtype=np.float64)
 DIABETES = np.asarray(load_diabetes().data, dtype=np.float64)
 NAMES = [str(n) for n in load_breast_cancer().feature_names]

@@ -20,12 +20,11 @@ from serving.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, sha256_hex
 from tests import artifacts
 from tests.answers import assert_error, assert_no_internals
 from tests.artifacts import edit_manifest, evil_artifact, pin
+from tests.fixture_types import Logs, MakeClient
 from tests.servers import start_server
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED = REPO / "model"
-MakeClient = Callable[..., Any]
-Logs = Callable[[], list[dict[str, Any]]]
 ARTIFACTS = {"sklearn": "model.joblib", "onnx": "model.onnx"}
 TIMEOUT = 30.0
 ROW = load_breast_cancer().data[0].tolist()

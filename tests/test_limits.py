@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,10 @@ import requests
 from sklearn.datasets import load_breast_cancer
 
 from tests.answers import assert_error
+from tests.fixture_types import MakeClient
 from tests.raw_http import TIMEOUT, raw_post, stream_oversized
 from tests.servers import Server, rss_kib, start_server
 
-MakeClient = Callable[..., Any]
 CANCER = np.asarray(load_breast_cancer().data, dtype=np.float64)
 ROW = CANCER[0].tolist()
 

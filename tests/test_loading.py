@@ -9,7 +9,6 @@ import ast
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,9 @@ from serving.loading import choose_artifact, load_model
 from serving.manifest import MANIFEST_NAME, Manifest, sha256_hex
 from serving.settings import Settings
 from tests.artifacts import edit_manifest, evil_artifact, flip_a_byte, pin
+from tests.fixture_types import Logs
 
 REPO = Path(__file__).resolve().parent.parent
-Logs = Callable[[], list[dict[str, Any]]]
 
 
 def settings_for(folder: Path, **values: Any) -> Settings:

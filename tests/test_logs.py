@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,10 @@ from sklearn.datasets import load_breast_cancer
 from serving.logs import trace_fields
 from serving.manifest import MANIFEST_NAME
 from tests.answers import request_lines
+from tests.fixture_types import Logs, MakeClient
 from tests.servers import Server
 
 REPO = Path(__file__).resolve().parent.parent
-MakeClient = Callable[..., Any]
-Logs = Callable[[], list[dict[str, Any]]]
 CANCER = np.asarray(load_breast_cancer().data, dtype=np.float64)
 ROW = CANCER[0].tolist()
 # A value that appears nowhere else: the logs must never contain it.

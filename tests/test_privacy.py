@@ -27,11 +27,10 @@ from tests.answers import (
     request_lines,
 )
 from tests.artifacts import edit_manifest, evil_artifact, pin
+from tests.fixture_types import Logs, MakeClient
 from tests.servers import Server, start_server
 
 REPO = Path(__file__).resolve().parent.parent
-MakeClient = Callable[..., Any]
-Logs = Callable[[], list[dict[str, Any]]]
 TIMEOUT = 30.0
 NAMES = [str(n) for n in load_breast_cancer().feature_names]
 ROW = load_breast_cancer().data[0].tolist()

@@ -23,8 +23,8 @@ from serving.batch import Table
 from serving.loading import LoadedModel, load_model
 from serving.settings import Settings
 from tests.clients import mlflow_client, triton_client
-from tests.conftest import TrainModel
 from tests.csv_data import write_csv
+from tests.fixture_types import TrainModel
 from tests.servers import Server, start_server
 
 ROWS = load_breast_cancer().data[[0, 1, 19, 20, 21, 568]]

@@ -9,7 +9,6 @@ import re
 import struct
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,9 @@ from serving.protocols.oip_tensors import batch_from_inputs
 from serving.protocols.shapes import format_key
 from serving.schema import Feature
 from serving.validate import validate
+from tests.fixture_types import MakeClient
 
 NAMES = ("a", "b", "c")
-MakeClient = Callable[..., Any]
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -6,19 +6,17 @@ from __future__ import annotations
 import dataclasses
 import re
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from serving.errors import SettingsError
 from serving.settings import BUNDLED_MODEL_DIR, Settings
+from tests.fixture_types import MakeClient
 from tests.servers import start_server
 
 REPO = Path(__file__).resolve().parent.parent
 SHA = "ab" * 32
-MakeClient = Callable[..., Any]
 # Settings field <- the variable that sets it.
 VARIABLES = {
     "model_uri": "MODEL_URI",

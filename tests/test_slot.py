@@ -9,7 +9,6 @@ import contextlib
 import itertools
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,10 @@ from serving.manifest import MANIFEST_NAME, sha256_hex
 from serving.slot import MAX_RETRY_SECONDS, LazySlot
 from tests.answers import assert_error
 from tests.artifacts import flip_a_byte
+from tests.fixture_types import Logs, MakeClient
 from tests.raw_http import fire_together
 from tests.servers import error_lines, start_server
 
-MakeClient = Callable[..., Any]
-Logs = Callable[[], list[dict[str, Any]]]
 ROW = load_breast_cancer().data[0].tolist()
 COLD_REQUESTS = 64
 

@@ -8,7 +8,6 @@ import platform
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,13 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 import train
 from serving.manifest import MANIFEST_NAME, sha256_hex
 from tests.csv_data import write_csv
+from tests.fixture_types import MakeClient, TrainModel
 from tests.penguins_data import PENGUINS, penguins, records
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN = REPO / "train.py"
 BUNDLED = REPO / "model"
 CANCER = np.asarray(load_breast_cancer().data, dtype=np.float64)
-TrainModel = Callable[..., Path]
-MakeClient = Callable[..., Any]
 
 
 def run_train(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess[str]:
