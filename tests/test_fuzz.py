@@ -16,7 +16,6 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -36,12 +35,10 @@ from tests.fuzz_cases import (
 )
 from tests.fuzz_known import (
     DIGITS,
-    FUZZ_MAX_BODY_BYTES,
     MAIN,
     Case,
     register,
 )
-from tests.raw_http import exchange
 from tests.servers import Server, error_lines, longest_line, start_server
 
 # Hypothesis keeps caches beside the working directory by default: never in the repo.
@@ -108,49 +105,6 @@ def test_server_keeps_serving_and_logged_no_error_after_fuzzing(
         assert longest_line(server.logs()) < MAX_LOG_LINE
 
 
-@pytest.mark.parametrize("framing", ["length", "chunked"])
-def test_over_limit_bodies_are_413_in_every_framing(fuzz_server: Server, framing: str) -> None:
-    body = json.dumps({"instances": [valid_row()] * 400}).encode()
-    assert len(body) > FUZZ_MAX_BODY_BYTES
-    case = Case("POST", "/", "application/json", body, framing)
-    answer = send(fuzz_server.url, case)
-    assert answer.status == 413
-    assert json.loads(answer.body)["code"] == "payload_too_large"
-
-
-def test_lying_huge_content_length_is_413_at_once(fuzz_server: Server) -> None:
-    """10 GB declared, 2 bytes sent: refused from the header, without waiting for the body."""
-    host, port = fuzz_server.url.removeprefix("http://").split(":")
-    head = (
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        "Content-Length: 10000000000\r\n\r\n{}"
-    )
-    status, payload = exchange(host, port, head.encode())
-    assert status == 413
-    assert payload["code"] == "payload_too_large"
-
-
-@pytest.mark.parametrize("path", ["/", "/invocations", "/v2/models/breast-cancer/infer"])
-def test_truncated_chunked_body_is_400_not_500(fuzz_server: Server, path: str) -> None:
-    body = b'{"features": [1, 2'
-    host, port = fuzz_server.url.removeprefix("http://").split(":")
-    wire = (
-        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n"
-    ).encode() + b"%x\r\n%s" % (len(body) + 50, body)
-    status, payload = exchange(host, port, wire, close_write=True)
-    assert status == 400
-    assert payload["code"] == "bad_request"
-    assert "chunked" in payload["error"]
-
-
-def test_truncated_body_says_how_much_arrived(fuzz_server: Server) -> None:
-    case = Case("POST", "/", "application/json", b'{"features": [1]}', "truncated")
-    answer = send(fuzz_server.url, case)
-    assert answer.status == 400
-    assert "17 of the 26 bytes" in json.loads(answer.body)["error"]
-
-
 def test_numbers_json_cannot_hold_are_refused(fuzz_server: Server) -> None:
     """Sanity for the strategies: NaN and Infinity literals really reach the server. NaN is
     how MLflow's client writes a missing value: read as one, which this model refuses."""
@@ -163,37 +117,6 @@ def test_numbers_json_cannot_hold_are_refused(fuzz_server: Server) -> None:
         answer = send(fuzz_server.url, Case("POST", "/", "application/json", body, "length"))
         assert answer.status == 400
         assert json.loads(answer.body)["code"] == code
-
-
-FRAMEWORK_404_PATHS = ("/favicon.ico", "/robots.txt", "/v2/models/%0A/infer", "/a%0Ab")
-
-
-@pytest.mark.parametrize("path", FRAMEWORK_404_PATHS)
-def test_framework_not_found_answers_json(
-    make_client: Any, classifier_dir: Path, path: str
-) -> None:
-    """The handler for paths functions-framework answers itself, registered as main.py should."""
-    from serving.http import framework_not_found
-
-    client = make_client(MODEL_URI=str(classifier_dir))
-    client.application.register_error_handler(404, framework_not_found)
-    response = client.get(path, headers={"Function-Execution-Id": "nf-1"})
-    assert response.status_code == 404
-    assert response.mimetype == "application/json"
-    assert response.get_json() == {
-        "error": response.get_json()["error"],
-        "code": "not_found",
-        "request_id": "nf-1",
-    }
-    assert response.get_json()["error"].startswith("no route ")
-
-
-@pytest.mark.parametrize("path", FRAMEWORK_404_PATHS)
-def test_paths_the_framework_answers_itself_are_json(fuzz_server: Server, path: str) -> None:
-    case = Case("GET", path, None, b"", "length")
-    answer = send(fuzz_server.url, case)
-    assert answer.status == 404
-    assert answer.headers.get("content-type") == "application/json"
 
 
 @pytest.mark.parametrize("path", ["/", "/v2/models/breast-cancer/infer"])

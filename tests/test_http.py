@@ -19,6 +19,8 @@ from serving.manifest import MANIFEST_NAME, sha256_hex
 from tests.answers import assert_error
 from tests.artifacts import edit_manifest
 from tests.fixture_types import Logs, MakeClient
+from tests.fuzz_cases import send
+from tests.fuzz_known import Case
 from tests.raw_http import exchange
 from tests.servers import Server
 
@@ -329,3 +331,58 @@ def test_long_host_label_gets_json(server: Server) -> None:
     status, body = exchange(host, port, wire)
     assert status == 400
     assert body["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("path", ["/", "/invocations", "/v2/models/breast-cancer/infer"])
+def test_truncated_chunked_body_is_400_not_500(server: Server, path: str) -> None:
+    body = b'{"features": [1, 2'
+    host, port = server.url.removeprefix("http://").split(":")
+    wire = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode() + b"%x\r\n%s" % (len(body) + 50, body)
+    status, payload = exchange(host, port, wire, close_write=True)
+    assert status == 400
+    assert payload["code"] == "bad_request"
+    assert "chunked" in payload["error"]
+
+
+def test_truncated_body_says_how_much_arrived(server: Server) -> None:
+    case = Case("POST", "/", "application/json", b'{"features": [1]}', "truncated")
+    answer = send(server.url, case)
+    assert answer.status == 400
+    assert "17 of the 26 bytes" in json.loads(answer.body)["error"]
+
+
+# --- paths functions-framework answers itself --------------------------------------------------
+
+
+FRAMEWORK_404_PATHS = ("/favicon.ico", "/robots.txt", "/v2/models/%0A/infer", "/a%0Ab")
+
+
+@pytest.mark.parametrize("path", FRAMEWORK_404_PATHS)
+def test_framework_not_found_answers_json(
+    make_client: Any, classifier_dir: Path, path: str
+) -> None:
+    """The handler for paths functions-framework answers itself, registered as main.py should."""
+    from serving.http import framework_not_found
+
+    client = make_client(MODEL_URI=str(classifier_dir))
+    client.application.register_error_handler(404, framework_not_found)
+    response = client.get(path, headers={"Function-Execution-Id": "nf-1"})
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
+    assert response.get_json() == {
+        "error": response.get_json()["error"],
+        "code": "not_found",
+        "request_id": "nf-1",
+    }
+    assert response.get_json()["error"].startswith("no route ")
+
+
+@pytest.mark.parametrize("path", FRAMEWORK_404_PATHS)
+def test_paths_the_framework_answers_itself_are_json(server: Server, path: str) -> None:
+    case = Case("GET", path, None, b"", "length")
+    answer = send(server.url, case)
+    assert answer.status == 404
+    assert answer.headers.get("content-type") == "application/json"

@@ -1,6 +1,6 @@
 """MAX_BODY_BYTES and MAX_ROWS: 413 and 422 saying the limit, decided before the body is read
-whole or every row is built; in process and on a real server. The same limits under hostile
-framings (chunked, truncated, a lying Content-Length): tests/test_fuzz.py."""
+whole or every row is built, whatever the framing (Content-Length, chunked, a lying length);
+in process and on a real server."""
 
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ from sklearn.datasets import load_breast_cancer
 
 from tests.answers import assert_error
 from tests.fixture_types import MakeClient
-from tests.raw_http import TIMEOUT, raw_post, stream_oversized
+from tests.fuzz_cases import send, valid_row
+from tests.fuzz_known import Case
+from tests.raw_http import TIMEOUT, exchange, raw_post, stream_oversized
 from tests.servers import Server, rss_kib, start_server
 
 CANCER = np.asarray(load_breast_cancer().data, dtype=np.float64)
 ROW = CANCER[0].tolist()
+SMALL_LIMIT = 1000
 
 
 # --- in process -----------------------------------------------------------------------------------
@@ -127,8 +130,8 @@ def test_row_count_is_refused_before_building_every_row(
 
 @pytest.fixture(scope="module")
 def small_limit_server(classifier_dir: Path) -> Iterator[Server]:
-    """A real server refusing bodies over 1000 bytes."""
-    running = start_server({"MODEL_URI": str(classifier_dir), "MAX_BODY_BYTES": "1000"})
+    """A real server refusing bodies over SMALL_LIMIT bytes."""
+    running = start_server({"MODEL_URI": str(classifier_dir), "MAX_BODY_BYTES": str(SMALL_LIMIT)})
     yield running
     running.stop()
 
@@ -149,6 +152,30 @@ def test_body_over_the_limit_is_refused_without_waiting_for_the_rest(
     answer = raw_post(small_limit_server, head, first_bytes)
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b"application/json" in answer
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_over_limit_bodies_are_413_in_every_framing(
+    small_limit_server: Server, framing: str
+) -> None:
+    body = json.dumps({"instances": [valid_row()] * 400}).encode()
+    assert len(body) > SMALL_LIMIT
+    case = Case("POST", "/", "application/json", body, framing)
+    answer = send(small_limit_server.url, case)
+    assert answer.status == 413
+    assert json.loads(answer.body)["code"] == "payload_too_large"
+
+
+def test_lying_huge_content_length_is_413_at_once(small_limit_server: Server) -> None:
+    """10 GB declared, 2 bytes sent: refused from the header, without waiting for the body."""
+    host, port = small_limit_server.url.removeprefix("http://").split(":")
+    head = (
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 10000000000\r\n\r\n{}"
+    )
+    status, payload = exchange(host, port, head.encode())
+    assert status == 413
+    assert payload["code"] == "payload_too_large"
 
 
 def test_oversized_chunked_upload_is_refused_early_and_costs_no_memory(
