@@ -31,7 +31,7 @@ ROW = CANCER[0].tolist()
 HUGE = [1e308] * 30
 
 
-# --- predictions ----------------------------------------------------------------------------------
+# --- predictions ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("runtime", "served_by"), [("sklearn", "sklearn"), ("onnx", "onnx")])
@@ -146,7 +146,7 @@ def test_post_predict_answers_as_the_base_url(client: Any) -> None:
     assert client.post("/predict", json=body).get_json() == client.post("/", json=body).get_json()
 
 
-# --- GET: metadata and health ---------------------------------------------------------------------
+# --- GET: metadata and health -----------------------------------------------------------------
 
 
 def test_metadata_describes_the_model(client: Any, classifier_dir: Path) -> None:
@@ -192,7 +192,7 @@ def test_sklearn_version_mismatch_shows_in_metadata_and_log(
     ]
 
 
-# --- refusals -------------------------------------------------------------------------------------
+# --- refusals ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -282,7 +282,7 @@ def test_unknown_path_is_404(client: Any, path: str) -> None:
     assert f"no route {path}" in assert_error(response, 404, "not_found", "p-1")
 
 
-# --- over real HTTP (gunicorn on 127.0.0.1) -------------------------------------------------------
+# --- over real HTTP (gunicorn on 127.0.0.1) ---------------------------------------------------
 
 
 def test_predicts_over_http(server: Server, classifier_dir: Path) -> None:
@@ -354,7 +354,7 @@ def test_truncated_body_says_how_much_arrived(server: Server) -> None:
     assert "17 of the 26 bytes" in json.loads(answer.body)["error"]
 
 
-# --- paths functions-framework answers itself --------------------------------------------------
+# --- paths functions-framework answers itself -------------------------------------------------
 
 
 FRAMEWORK_404_PATHS = ("/favicon.ico", "/robots.txt", "/v2/models/%0A/infer", "/a%0Ab")

@@ -30,7 +30,7 @@ TIMEOUT = 30.0
 ROW = load_breast_cancer().data[0].tolist()
 
 
-# --- a trained copy, in process -------------------------------------------------------------------
+# --- a trained copy, in process ---------------------------------------------------------------
 
 
 def test_corrupted_artifact_is_503_and_logged(
@@ -119,7 +119,7 @@ def test_duplicate_feature_names_in_a_manifest_are_a_503_not_a_500(
     assert "feature_names must not repeat a name" in answer.get_json()["error"]
 
 
-# --- the bundled model/, every fault --------------------------------------------------------------
+# --- the bundled model/, every fault ----------------------------------------------------------
 
 
 def _name(value: object) -> str | None:

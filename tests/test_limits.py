@@ -29,7 +29,7 @@ ROW = CANCER[0].tolist()
 SMALL_LIMIT = 1000
 
 
-# --- in process -----------------------------------------------------------------------------------
+# --- in process -------------------------------------------------------------------------------
 
 
 def test_body_over_the_limit_by_content_length_is_413(
@@ -125,7 +125,7 @@ def test_row_count_is_refused_before_building_every_row(
     assert peak < 3 * len(body) + 8_000_000
 
 
-# --- on a real server -----------------------------------------------------------------------------
+# --- on a real server -------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

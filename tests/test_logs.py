@@ -29,7 +29,7 @@ SECRET = 31337.4242
 HUGE = [1e308] * 30
 
 
-# --- in process -----------------------------------------------------------------------------------
+# --- in process -------------------------------------------------------------------------------
 
 
 def test_one_log_line_per_request(client: Any, classifier_dir: Path, serving_logs: Logs) -> None:
@@ -154,7 +154,7 @@ def test_log_lines_go_to_stdout_as_json() -> None:
     assert entry["time"].endswith("Z")
 
 
-# --- on a real server -----------------------------------------------------------------------------
+# --- on a real server -------------------------------------------------------------------------
 
 
 def test_logs_are_json_lines_on_stdout(server: Server) -> None:

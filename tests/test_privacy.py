@@ -42,7 +42,7 @@ SECRET_CSV_CELL = "s3cr3t-csv-cell"
 EXPLODE = 666.0
 
 
-# --- a fault inside the model ---------------------------------------------------------------------
+# --- a fault inside the model -----------------------------------------------------------------
 
 
 def test_a_real_fault_is_a_bare_500(
@@ -129,7 +129,7 @@ def test_a_real_fault_is_a_json_500_without_internals_and_the_next_request_succe
     assert "RuntimeError: internal failure" in faults[0]["exception"]
 
 
-# --- what answers and logs hold -------------------------------------------------------------------
+# --- what answers and logs hold ---------------------------------------------------------------
 
 
 def test_feature_values_never_appear_in_logs(client: Any, serving_logs: Logs) -> None:

@@ -306,7 +306,7 @@ def test_base_url_refuses_ambiguous_or_unknown_bodies(
     assert "accepted shapes" in response.json()["error"]
 
 
-# --- feature names that look like numbers ------------------------------------------------------
+# --- feature names that look like numbers -----------------------------------------------------
 
 
 @pytest.fixture(scope="module")

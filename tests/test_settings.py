@@ -147,7 +147,7 @@ def test_only_settings_reads_the_environment() -> None:
     assert readers == []
 
 
-# --- a bad value stops start-up, naming the variable ----------------------------------------
+# --- a bad value stops start-up, naming the variable ------------------------------------------
 
 
 def test_bad_setting_stops_the_app_at_start_up(make_client: MakeClient) -> None:
