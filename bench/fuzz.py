@@ -1,4 +1,4 @@
-"""The long fuzz run: >= 10,000 hostile requests (tests/test_fuzz.py's strategies) at real servers.
+"""The long fuzz run: >= 10,000 hostile requests (tests/fuzz_cases.py's strategies) at real servers.
 
     .venv/bin/python bench/fuzz.py --cases 10000
 
@@ -28,20 +28,17 @@ sys.path.insert(0, str(REPO))
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 import train  # noqa: E402
-from tests.fuzz_known import DIGITS, MAIN, digits_csv, digits_train_args, register  # noqa: E402
-from tests.servers import Server, start_server  # noqa: E402
-from tests.test_fuzz import (  # noqa: E402
+from tests.fuzz_cases import Case, cases, check, fuzz_env, send  # noqa: E402
+from tests.fuzz_known import (  # noqa: E402
+    DIGITS,
     FUZZ_MAX_BODY_BYTES,
     FUZZ_MAX_ROWS,
-    Case,
-    cases,
-    check,
-    error_lines,
-    fuzz_env,
-    longest_line,
-    rss_kib,
-    send,
+    MAIN,
+    digits_csv,
+    digits_train_args,
+    register,
 )
+from tests.servers import Server, error_lines, longest_line, rss_kib, start_server  # noqa: E402
 
 
 def start(models: dict[str, Path]) -> dict[str, Server]:

@@ -22,9 +22,9 @@ os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import train  # noqa: E402
 from serving.logs import CloudLoggingFormatter  # noqa: E402
+from tests.fixture_types import TrainModel  # noqa: E402
+from tests.penguins_data import TRAIN_ARGS  # noqa: E402
 from tests.servers import SETTINGS_VARIABLES, Server, start_server  # noqa: E402
-
-TrainModel = Callable[..., Path]
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +49,22 @@ def classifier_dir(train_model: TrainModel) -> Path:
 def regressor_dir(train_model: TrainModel) -> Path:
     """A regression model on the diabetes dataset."""
     return train_model("--dataset", "diabetes")
+
+
+@pytest.fixture(scope="session")
+def penguins_dir(train_model: TrainModel) -> Path:
+    """train.py on the palmerpenguins CSV: island and sex text, year integer, gaps (NA cells)."""
+    return train_model(*TRAIN_ARGS)
+
+
+@pytest.fixture(scope="session")
+def digits_dir(train_model: TrainModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The "digits" model of tests/fuzz_known.py: feature names that look like numbers (0 to 4),
+    a text feature, gaps."""
+    from tests.fuzz_known import digits_csv, digits_train_args
+
+    data = digits_csv(tmp_path_factory.mktemp("digits") / "digits.csv")
+    return train_model(*digits_train_args(data))
 
 
 @pytest.fixture

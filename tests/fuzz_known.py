@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from tests.csv_data import write_csv
+
 MAIN, DIGITS = "main", "digits"
 N_FEATURES = 30
 DIGIT_NAMES = ("0", "1", "2", "3", "4")
@@ -94,14 +96,18 @@ def register(target: str, model_dir: Path) -> None:
 
 def digits_csv(path: Path) -> Path:
     """The training data of the "digits" model: numeric-looking names, a text column, gaps."""
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*DIGIT_NAMES, "y"])
-        for i in range(60):
-            gap = "" if i % 9 == 0 else (i * 5) % 11 / 2
-            label = "yes" if (i % 3 == 0) ^ (i % 7 > 3) else "no"
-            writer.writerow([i % 7, (i * 3) % 5, gap, i % 4 - 1.5, "abc"[i % 3], label])
-    return path
+    rows = [
+        [
+            i % 7,
+            (i * 3) % 5,
+            "" if i % 9 == 0 else (i * 5) % 11 / 2,
+            i % 4 - 1.5,
+            "abc"[i % 3],
+            "yes" if (i % 3 == 0) ^ (i % 7 > 3) else "no",
+        ]
+        for i in range(60)
+    ]
+    return write_csv(path, [*DIGIT_NAMES, "y"], rows)
 
 
 def digits_train_args(data: Path) -> list[str]:

@@ -1,4 +1,5 @@
-"""Start and stop a real functions-framework server on 127.0.0.1 for tests and benchmarks."""
+"""Start and stop a real functions-framework server on 127.0.0.1 for tests and benchmarks, and
+read what it logged and how much memory it holds."""
 
 from __future__ import annotations
 
@@ -115,6 +116,48 @@ def start_server(
             server.stop()
             raise
     return server
+
+
+def error_lines(log: str) -> list[str]:
+    """Log lines at ERROR or worse (structured or gunicorn's own), and any traceback."""
+    return [
+        line
+        for line in log.splitlines()
+        if _severity(line) in ("ERROR", "CRITICAL") or "Traceback" in line or "[ERROR]" in line
+    ]
+
+
+def _severity(line: str) -> str | None:
+    if not line.startswith("{"):
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry.get("severity") if isinstance(entry, dict) else None
+
+
+def longest_line(log: str) -> int:
+    """The length of the log's longest line, in characters."""
+    return max((len(line) for line in log.splitlines()), default=0)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its children (the gunicorn worker), in KiB."""
+    total = 0
+    for one in [pid, *_children(pid)]:
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *_children(int(child))]
+    return found
 
 
 def offline_gcloud_env(config: Path) -> dict[str, str]:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import requests
 
+from tests.penguins_data import penguins, records
 from tests.servers import Server, start_server
-from tests.test_bring_your_own import penguins, records
 
 
 def call(server: Server, calls: list[list[Any]], context: Any = None) -> requests.Response:
@@ -28,14 +28,9 @@ def call(server: Server, calls: list[list[Any]], context: Any = None) -> request
 
 
 @pytest.fixture(scope="module")
-def penguins_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    import train
-    from tests.test_bring_your_own import PENGUINS
-
-    out = tmp_path_factory.mktemp("bq-model")
-    assert train.main(["--data", str(PENGUINS), "--target", "species", "--out", str(out)]) == 0
-    running = start_server({"MODEL_URI": str(out)})
-    yield running, out
+def penguins_server(penguins_dir: Path) -> Iterator[tuple[Server, Path]]:
+    running = start_server({"MODEL_URI": str(penguins_dir)})
+    yield running, penguins_dir
     running.stop()
 
 

@@ -8,7 +8,6 @@ import io
 import json
 import re
 import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,50 +15,19 @@ from typing import Any
 
 import joblib
 import numpy as np
-import palmerpenguins
 import pandas as pd
 import pytest
 import requests
 import tritonclient.http as triton
 
 import train
+from tests.clients import mlflow_client, triton_client
+from tests.penguins_data import PENGUINS, TEXT, penguins, records, run_user_script
 from tests.servers import REPO, Server, start_server
 
-PENGUINS = Path(palmerpenguins.__file__).parent / "data" / "penguins.csv"
-TEXT = ["island", "sex"]
-# Rows with every kind of gap: all numbers missing (3), sex missing (8, 9), and complete rows.
-ROWS = [3, 8, 9, 0, 150, 200, 300, 343]
 USER_SCRIPT = re.search(
     r"```python\n(# my_pipeline\.py.*?)```", (REPO / "docs" / "models.md").read_text(), re.DOTALL
 )
-
-
-def penguins(rows: list[int] = ROWS) -> pd.DataFrame:
-    """Rows of the real penguins CSV as the user's script reads them (text as object)."""
-    frame = pd.read_csv(PENGUINS).drop(columns="species").iloc[rows]
-    frame[TEXT] = frame[TEXT].astype(object)
-    return frame.reset_index(drop=True)
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON rows keyed by feature name, null for a gap."""
-    return [
-        {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-        for row in frame.to_dict("records")
-    ]
-
-
-def run_user_script(script: str, folder: Path, *args: str) -> None:
-    """The user's own training script, run as a separate program in its own folder."""
-    (folder / "user_script.py").write_text(script)
-    done = subprocess.run(
-        [sys.executable, "user_script.py", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +112,6 @@ def test_csv_with_empty_cells(server: Server, user_model: Any) -> None:
 
 
 def test_mlflow_client_with_a_dataframe(server: Server, user_model: Any) -> None:
-    from tests.test_protocols_server import mlflow_client
-
     frame = penguins()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' to_json and MLflow's own warnings, not ours
@@ -181,7 +147,7 @@ def test_tritonclient_one_input_per_feature(server: Server, user_model: Any, bin
         triton.InferRequestedOutput(name, binary_data=binary)
         for name in ("predict", "predict_proba")
     ]
-    client = triton.InferenceServerClient(server.url.removeprefix("http://"))
+    client = triton_client(server)
     result = client.infer("penguins", inputs, outputs=outputs)
     labels = [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("predict")]
     assert labels == user_model.predict(frame).tolist()

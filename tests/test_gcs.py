@@ -7,8 +7,6 @@ download. The client library is never patched.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
 import os
 import shutil
@@ -24,10 +22,9 @@ from typing import Any
 import pytest
 import requests
 
-from serving.errors import IntegrityError, ModelUnavailable, SettingsError
+from serving.errors import IntegrityError, SettingsError
 from serving.manifest import sha256_hex
 from serving.settings import Settings
-from serving.slot import MAX_RETRY_SECONDS, LazySlot
 from tests.gcs_server import FakeGcs, Proxy
 from tests.servers import REPO, offline_gcloud_env, start_server
 
@@ -469,32 +466,6 @@ def test_generation_pin_refuses_a_generation_that_is_gone(
         f"gs://models/gone/manifest.json generation {generation} not found (MODEL_GENERATION)",
         serving_logs,
     )
-
-
-# The backoff schedule, with a clock the test moves.
-
-
-def test_backoff_doubles_up_to_the_cap_until_a_build_succeeds() -> None:
-    now = [0.0]
-    outcomes: list[Exception | None] = [ModelUnavailable("down")] * 9 + [None]
-    builds: list[float] = []
-
-    def build() -> str:
-        builds.append(now[0])
-        outcome = outcomes.pop(0)
-        if outcome is not None:
-            raise outcome
-        return "model"
-
-    slot: LazySlot[str] = LazySlot(build, retry_seconds=1.0, clock=lambda: now[0])
-    while slot.value is None:
-        with contextlib.suppress(ModelUnavailable):
-            slot.get()
-        now[0] += 0.5
-
-    gaps = [later - earlier for earlier, later in itertools.pairwise(builds)]
-    assert gaps == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0] + [MAX_RETRY_SECONDS] * 3
-    assert slot.get() == "model"
 
 
 # Import hygiene and the real server.

@@ -1,14 +1,14 @@
-"""Verify-then-deserialise: nothing is unpickled before every hash matches; runtimes; the slot."""
+"""Verify-then-deserialise: nothing is unpickled before every hash matches; the runtimes.
+
+The same refusals through the app and a real server: tests/test_integrity.py.
+"""
 
 from __future__ import annotations
 
 import ast
-import io
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,45 +22,10 @@ from serving.errors import IntegrityError, ModelUnavailable
 from serving.loading import choose_artifact, load_model
 from serving.manifest import MANIFEST_NAME, Manifest, sha256_hex
 from serving.settings import Settings
-from serving.slot import LazySlot
+from tests.artifacts import edit_manifest, evil_artifact, flip_a_byte, pin
+from tests.fixture_types import Logs
 
 REPO = Path(__file__).resolve().parent.parent
-Logs = Callable[[], list[dict[str, Any]]]
-
-
-class TouchOnLoad:
-    """Unpickling this object creates a file: proof that an artifact was deserialised."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Path.touch, (self.marker,))
-
-
-def evil_artifact(marker: Path) -> bytes:
-    buffer = io.BytesIO()
-    joblib.dump(TouchOnLoad(marker), buffer)
-    return buffer.getvalue()
-
-
-def edit_manifest(folder: Path, edit: Callable[[dict[str, Any]], None]) -> str:
-    """Rewrite folder/manifest.json through `edit`; returns the new manifest's sha256."""
-    path = folder / MANIFEST_NAME
-    raw = json.loads(path.read_bytes())
-    edit(raw)
-    path.write_text(json.dumps(raw, indent=2))
-    return sha256_hex(path.read_bytes())
-
-
-def pin(folder: Path, name: str) -> str:
-    """Make the manifest pin the current bytes of artifact `name`."""
-
-    def repin(raw: dict[str, Any]) -> None:
-        data = (folder / name).read_bytes()
-        raw["artifacts"][name].update(sha256=sha256_hex(data), bytes=len(data))
-
-    return edit_manifest(folder, repin)
 
 
 def settings_for(folder: Path, **values: Any) -> Settings:
@@ -169,9 +134,7 @@ def test_matching_model_sha256_loads(classifier_dir: Path) -> None:
 
 
 def test_corrupted_onnx_artifact_is_refused(model_copy: Path) -> None:
-    data = bytearray((model_copy / "model.onnx").read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (model_copy / "model.onnx").write_bytes(bytes(data))
+    flip_a_byte(model_copy / "model.onnx")
     with pytest.raises(IntegrityError, match=r"^model\.onnx sha256 is [0-9a-f]{64}, but"):
         load_model(settings_for(model_copy))
 
@@ -212,54 +175,6 @@ def test_onnx_runtime_never_imports_sklearn(classifier_dir: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
-
-
-def test_slot_builds_once_for_concurrent_first_callers() -> None:
-    calls: list[int] = []
-    barrier = threading.Barrier(16)
-
-    def build() -> int:
-        calls.append(1)
-        threading.Event().wait(0.05)  # widen the race window
-        return 42
-
-    slot: LazySlot[int] = LazySlot(build)
-    results: list[int] = []
-
-    def first_call() -> None:
-        barrier.wait(timeout=10)
-        results.append(slot.get())
-
-    threads = [threading.Thread(target=first_call) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert results == [42] * 16
-    assert len(calls) == 1
-
-
-def test_slot_retries_after_a_failed_build() -> None:
-    outcomes: list[Any] = [IntegrityError("bad hash"), RuntimeError("boom"), 7]
-    now = [0.0]
-
-    def build() -> int:
-        outcome = outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return int(outcome)
-
-    slot: LazySlot[int] = LazySlot(build, retry_seconds=1.0, clock=lambda: now[0])
-    with pytest.raises(IntegrityError, match="bad hash"):
-        slot.get()
-    assert slot.value is None
-    now[0] += 100
-    with pytest.raises(ModelUnavailable, match="failed to load; see the logs"):
-        slot.get()
-    now[0] += 1000
-    assert slot.get() == 7
-    assert slot.get() == 7
-    assert outcomes == []
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests.conftest import TrainModel
+from tests.fixture_types import TrainModel
 from tests.servers import REPO, Server, start_server
 
 HEAVY = ("sklearn", "scipy", "joblib", "pandas")

@@ -19,8 +19,7 @@ from serving import errors
 from serving.exchange import Reply
 from serving.protocols.router import Router
 from serving.settings import Settings
-from tests.servers import Server, start_server
-from tests.test_fuzz import error_lines
+from tests.servers import Server, error_lines, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 OPENAPI = REPO / "openapi.yaml"

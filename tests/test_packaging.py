@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,9 @@ import pytest
 import sklearn
 
 import train
-from tests.test_bring_your_own import PENGUINS, penguins, records, run_user_script
+from tests.fixture_types import MakeClient
+from tests.penguins_data import PENGUINS, penguins, records, run_user_script
 
-MakeClient = Callable[..., Any]
 # The start of every user script: the penguins without the rows whose numbers are missing.
 PREAMBLE = f"""
 import joblib, numpy as np, pandas as pd

@@ -15,16 +15,8 @@ import pytest
 import requests
 from sklearn.model_selection import train_test_split
 
-import train
+from tests.penguins_data import PENGUINS, TEXT, records
 from tests.servers import REPO, Server, start_server
-from tests.test_bring_your_own import PENGUINS, TEXT, records
-
-
-@pytest.fixture(scope="module")
-def penguins_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("logged-model")
-    assert train.main(["--data", str(PENGUINS), "--target", "species", "--out", str(out)]) == 0
-    return out
 
 
 def held_out() -> pd.DataFrame:
@@ -37,8 +29,8 @@ def held_out() -> pd.DataFrame:
 
 
 @pytest.fixture
-def logging_server(penguins_model: Path) -> Iterator[Server]:
-    running = start_server({"MODEL_URI": str(penguins_model), "PREDICTION_LOG_RATE": "1"})
+def logging_server(penguins_dir: Path) -> Iterator[Server]:
+    running = start_server({"MODEL_URI": str(penguins_dir), "PREDICTION_LOG_RATE": "1"})
     yield running
     running.stop()
 
@@ -80,29 +72,29 @@ def test_every_request_is_logged_in_every_format(logging_server: Server) -> None
 
 
 def test_held_out_rows_show_no_drift(
-    logging_server: Server, penguins_model: Path, tmp_path: Path
+    logging_server: Server, penguins_dir: Path, tmp_path: Path
 ) -> None:
     score(logging_server, held_out())
-    report = monitor(logging_server, penguins_model, tmp_path)
+    report = monitor(logging_server, penguins_dir, tmp_path)
     assert report.returncode == 0, report.stdout + report.stderr
 
 
 def test_a_shifted_feature_and_an_unseen_category_are_named(
-    logging_server: Server, penguins_model: Path, tmp_path: Path
+    logging_server: Server, penguins_dir: Path, tmp_path: Path
 ) -> None:
     frame = held_out()
     shifted = frame.copy()
     shifted["bill_length_mm"] += 3 * pd.read_csv(PENGUINS)["bill_length_mm"].std()
     shifted.loc[: len(frame) // 2, "island"] = "Atlantis"
     score(logging_server, shifted)
-    report = monitor(logging_server, penguins_model, tmp_path)
+    report = monitor(logging_server, penguins_dir, tmp_path)
     assert report.returncode == 1, report.stdout + report.stderr
     assert "bill_length_mm" in report.stdout
     assert "Atlantis" in report.stdout
 
 
-def test_off_by_default_no_feature_value_is_logged(penguins_model: Path) -> None:
-    server = start_server({"MODEL_URI": str(penguins_model)})
+def test_off_by_default_no_feature_value_is_logged(penguins_dir: Path) -> None:
+    server = start_server({"MODEL_URI": str(penguins_dir)})
     try:
         row = {**records(held_out()[:1])[0], "bill_length_mm": 47.123456}
         assert requests.post(server.url, json={"instances": [row]}, timeout=30).ok

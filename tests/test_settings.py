@@ -1,15 +1,19 @@
-"""Settings: each variable, bad values naming it, defaults documented in docs/settings.md."""
+"""Settings: each variable, bad values naming the variable (and stopping start-up, in process
+and on a real server), defaults documented in docs/settings.md."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from serving.errors import SettingsError
 from serving.settings import BUNDLED_MODEL_DIR, Settings
+from tests.fixture_types import MakeClient
+from tests.servers import start_server
 
 REPO = Path(__file__).resolve().parent.parent
 SHA = "ab" * 32
@@ -144,3 +148,27 @@ def test_only_settings_reads_the_environment() -> None:
         if re.search(r"os\.environ|getenv|environ\[", path.read_text())
     ]
     assert readers == []
+
+
+# --- a bad value stops start-up, naming the variable ------------------------------------------
+
+
+def test_bad_setting_stops_the_app_at_start_up(make_client: MakeClient) -> None:
+    with pytest.raises(SettingsError, match="MAX_ROWS"):
+        make_client(MAX_ROWS="lots")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("MAX_ROWS", "zero"), ("MODEL_SHA256", "not-a-hash"), ("LOG_LEVEL", "CHATTY")],
+)
+def test_bad_setting_stops_a_real_server_at_start_up(name: str, value: str) -> None:
+    server = start_server({name: value}, wait=False)
+    try:
+        returncode = server.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.stop()
+        raise
+    assert returncode != 0
+    assert name in server.logs()
+    assert value in server.logs()

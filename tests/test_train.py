@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import platform
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +22,14 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 
 import train
 from serving.manifest import MANIFEST_NAME, sha256_hex
+from tests.csv_data import write_csv
+from tests.fixture_types import MakeClient, TrainModel
+from tests.penguins_data import PENGUINS, penguins, records
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN = REPO / "train.py"
 BUNDLED = REPO / "model"
 CANCER = np.asarray(load_breast_cancer().data, dtype=np.float64)
-TrainModel = Callable[..., Path]
-MakeClient = Callable[..., Any]
 
 
 def run_train(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess[str]:
@@ -42,14 +41,6 @@ def run_train(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedP
         timeout=120,
         env={"PATH": "/usr/bin:/bin", **env},
     )
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def animals_csv(path: Path, rows: int = 80) -> Path:
@@ -426,21 +417,9 @@ def onnx_graph(folder: Path) -> dict[str, Any]:
 # --- tables with text and gaps -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def penguins_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """train.py on the real penguins CSV: text columns (island, sex) and NA cells."""
-    from tests.test_bring_your_own import PENGUINS
-
-    out = tmp_path_factory.mktemp("penguins")
-    assert train.main(["--data", str(PENGUINS), "--target", "species", "--out", str(out)]) == 0
-    return out
-
-
 def test_penguins_csv_trains_with_text_and_gaps(
     penguins_dir: Path, make_client: MakeClient
 ) -> None:
-    from tests.test_bring_your_own import penguins, records
-
     manifest = manifest_of(penguins_dir)
     kinds = {f["name"]: (f["type"], f["nullable"]) for f in manifest["features"]}
     assert kinds == {
@@ -465,8 +444,6 @@ def test_penguins_csv_trains_with_text_and_gaps(
 
 
 def test_hist_gradient_boosting_option(train_model: TrainModel) -> None:
-    from tests.test_bring_your_own import PENGUINS
-
     folder = train_model(
         "--data", str(PENGUINS), "--target", "species", "--estimator", "hist_gradient_boosting"
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.fake_google_apis import RecordedRequest
+from tests.fake_google_apis import FakeGoogleApis, RecordedRequest
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY_SH = REPO / "deploy.sh"
@@ -142,3 +142,32 @@ def sent_all_users(requests: list[RecordedRequest]) -> bool:
 def knative_env(service: dict[str, Any]) -> dict[str, str]:
     container = service["spec"]["template"]["spec"]["containers"][0]
     return {item["name"]: item["value"] for item in container["env"]}
+
+
+# The prediction log's Cloud Logging sink, as deploy.sh --prediction-log creates it.
+SINK = "sklearn-predict-predictions"
+DESTINATION = "bigquery.googleapis.com/projects/logs-project/datasets/predictions"
+TABLE = "logs-project.predictions.run_googleapis_com_stdout"
+FILTER = (
+    'resource.type="cloud_run_revision" AND resource.labels.service_name="sklearn-predict" '
+    'AND labels.log="sklearn-predictions" AND jsonPayload.message="prediction"'
+)
+
+
+def assert_sink_created_and_granted(fake_apis: FakeGoogleApis, stdout: str) -> None:
+    """A new sink with the exact filter, its writer allowed into the dataset, the table named.
+
+    Run by tests/deploy/test_deploy_bigquery.py's Cloud Run deploy, which also asks for a
+    prediction log: one full deploy covers both (each costs seconds of gcloud and bq).
+    """
+    assert any(r.method == "POST" and r.path.endswith("/sinks") for r in fake_apis.requests)
+    sink = fake_apis.state.data.sinks[f"{PROJECT}/{SINK}"]
+    assert sink["destination"] == DESTINATION
+    assert sink["filter"] == FILTER
+    assert sink["bigqueryOptions"] == {"usePartitionedTables": True}
+    policy = fake_apis.state.data.dataset_policies["logs-project.predictions"]
+    binding = {"role": "roles/bigquery.dataEditor", "members": [sink["writerIdentity"]]}
+    assert binding in policy["bindings"]
+    assert f"writes them into\n{TABLE} (partitioned" in stdout
+    assert f"FROM `{TABLE}` WHERE DATE(timestamp)" in stdout
+    assert f"python monitor.py --bigquery {TABLE} --model model" in stdout

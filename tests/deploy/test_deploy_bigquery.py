@@ -17,20 +17,18 @@ import pytest
 import requests
 
 from deploying.remote_function import returns, sql_names
-from tests.conftest import TrainModel
 from tests.deploy.helpers import (
     PROJECT,
     REPO,
     Deploy,
+    assert_sink_created_and_granted,
     dry_run_commands,
     knative_env,
     needs_gcloud,
     run_deploy,
 )
-from tests.deploy.test_deploy_prediction_log import assert_sink_created_and_granted
 from tests.fake_google_apis import PROJECT_NUMBER, FakeGoogleApis, RecordedRequest
 from tests.servers import start_server
-from tests.test_bring_your_own import PENGUINS
 
 URL = f"https://sklearn-predict-{PROJECT_NUMBER}.us-central1.run.app"
 CONNECTION = f"projects/{PROJECT}/locations/us-central1/connections/sklearn-predict"
@@ -42,12 +40,6 @@ PENGUIN_SQL = (
     f'OPTIONS (endpoint = "{URL}", max_batching_rows = {{rows}}, '
     "user_defined_context = [{context}])"
 )
-
-
-@pytest.fixture(scope="module")
-def penguins_dir(train_model: TrainModel) -> Path:
-    """train.py on the palmerpenguins CSV: island and sex text, year integer, gaps."""
-    return train_model("--data", str(PENGUINS), "--target", "species")
 
 
 def with_model(serving_source: Path, model_dir: Path) -> Path:

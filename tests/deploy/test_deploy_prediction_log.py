@@ -14,35 +14,17 @@ from typing import Any
 import pytest
 
 from monitoring.entries import prediction_log_entry
-from tests.deploy.helpers import PROJECT, Deploy, dry_run_commands, needs_gcloud, run_deploy
-from tests.fake_google_apis import FakeGoogleApis
-
-SINK = "sklearn-predict-predictions"
-DESTINATION = "bigquery.googleapis.com/projects/logs-project/datasets/predictions"
-TABLE = "logs-project.predictions.run_googleapis_com_stdout"
-FILTER = (
-    'resource.type="cloud_run_revision" AND resource.labels.service_name="sklearn-predict" '
-    'AND labels.log="sklearn-predictions" AND jsonPayload.message="prediction"'
+from tests.deploy.helpers import (
+    DESTINATION,
+    FILTER,
+    PROJECT,
+    SINK,
+    Deploy,
+    dry_run_commands,
+    needs_gcloud,
+    run_deploy,
 )
-
-
-def assert_sink_created_and_granted(fake_apis: FakeGoogleApis, stdout: str) -> None:
-    """A new sink with the exact filter, its writer allowed into the dataset, the table named.
-
-    Run by tests/deploy/test_deploy_bigquery.py's Cloud Run deploy, which also asks for a
-    prediction log: one full deploy covers both (each costs seconds of gcloud and bq).
-    """
-    assert any(r.method == "POST" and r.path.endswith("/sinks") for r in fake_apis.requests)
-    sink = fake_apis.state.data.sinks[f"{PROJECT}/{SINK}"]
-    assert sink["destination"] == DESTINATION
-    assert sink["filter"] == FILTER
-    assert sink["bigqueryOptions"] == {"usePartitionedTables": True}
-    policy = fake_apis.state.data.dataset_policies["logs-project.predictions"]
-    binding = {"role": "roles/bigquery.dataEditor", "members": [sink["writerIdentity"]]}
-    assert binding in policy["bindings"]
-    assert f"writes them into\n{TABLE} (partitioned" in stdout
-    assert f"FROM `{TABLE}` WHERE DATE(timestamp)" in stdout
-    assert f"python monitor.py --bigquery {TABLE} --model model" in stdout
+from tests.fake_google_apis import FakeGoogleApis
 
 
 def as_log_entry(line: dict[str, Any], service: str) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Pure tests of the format parsers: CSV, OIP v2 tensors, the base URL's shape dispatch."""
+"""The request formats' parsers, pure: CSV, OIP v2 tensors (JSON and binary), the base URL's
+shape dispatch; then format details through the app (a CSV byte-order mark, a typo, a KServe
+client naming the model). Every format with real client libraries on a real server:
+tests/test_request_format_clients.py."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from serving.protocols.oip_binary import (
 from serving.protocols.oip_tensors import batch_from_inputs
 from serving.schema import Feature
 from serving.validate import validate
+from tests.fixture_types import MakeClient
 
 NAMES = ("a", "b", "c")
 REPO = Path(__file__).resolve().parent.parent
@@ -335,3 +339,34 @@ print(before, "pandas" in sys.modules)
         assert after == before, done.stderr
         if runtime == "onnx":
             assert after == "False"
+
+
+# --- through the app --------------------------------------------------------------------------
+
+
+def test_csv_with_a_byte_order_mark(make_client: MakeClient, classifier_dir: Path) -> None:
+    client = make_client(MODEL_URI=str(classifier_dir))
+    names = client.get("/").get_json()["feature_names"]
+    body = ",".join(f'"{n}"' for n in names) + "\n" + ",".join(["1.0"] * 30) + "\n"
+    with_mark = client.post("/", data=b"\xef\xbb\xbf" + body.encode(), content_type="text/csv")
+    plain = client.post("/", data=body.encode(), content_type="text/csv")
+    assert with_mark.status_code == 200, with_mark.get_json()
+    assert with_mark.get_json() == plain.get_json()
+
+
+def test_csv_typo_in_the_only_row_names_the_cell(client: Any) -> None:
+    answer = client.post("/", data="1," * 29 + "x1\n", content_type="text/csv").get_json()
+    assert (
+        answer["error"] == "row 0, feature 'worst fractal dimension': expected a number, got text"
+    )
+
+
+def test_kserve_client_body_naming_the_model(client: Any) -> None:
+    """KServe's InferenceRESTClient puts model_name (and may put model_version) in the body."""
+    name = client.get("/").get_json()["name"]
+    tensor = {"name": "input-0", "shape": [1, 30], "datatype": "FP64", "data": [1.0] * 30}
+    good = {"model_name": name, "inputs": [tensor]}
+    assert client.post(f"/v2/models/{name}/infer", json=good).status_code == 200
+    wrong = client.post(f"/v2/models/{name}/infer", json={**good, "model_name": "other"})
+    assert wrong.status_code == 404
+    assert "model 'other' is not served here" in wrong.get_json()["error"]

@@ -1,5 +1,7 @@
 """Every request format against a real functions-framework server, with real client libraries
-(tritonclient, MLflow's ScoringServerClient), on both runtimes; answers equal in-process ones."""
+(tritonclient, MLflow's ScoringServerClient), on both runtimes; answers equal in-process ones.
+Then a model whose feature names look like numbers, by column label and by CSV header. The
+parsers alone: tests/test_request_formats.py."""
 
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ from tritonclient.utils import InferenceServerException
 from serving.batch import Table
 from serving.loading import LoadedModel, load_model
 from serving.settings import Settings
+from tests.clients import mlflow_client, triton_client
+from tests.csv_data import write_csv
+from tests.fixture_types import TrainModel
 from tests.servers import Server, start_server
 
 ROWS = load_breast_cancer().data[[0, 1, 19, 20, 21, 568]]
@@ -44,20 +49,6 @@ def served(request: pytest.FixtureRequest, classifier_dir: Path) -> Iterator[tup
 def expected(model: LoadedModel, method: str, rows: np.ndarray = ROWS) -> list[Any]:
     """In-process answers from the same runtime."""
     return np.asarray(model.runtime.run(Table.from_matrix(rows), (method,))[method]).tolist()
-
-
-def mlflow_client(server: Server) -> Any:
-    """MLflow's own scoring-server client; its import warns about its own type hints."""
-    with warnings.catch_warnings():
-        # mlflow.types.responses warns at import (AnyType); not ours, and harmless here.
-        warnings.filterwarnings("ignore", message=".*inferred as AnyType", category=UserWarning)
-        from mlflow.pyfunc.scoring_server.client import ScoringServerClient
-    host, port = server.url.removeprefix("http://").split(":")
-    return ScoringServerClient(host, port)
-
-
-def triton_client(server: Server) -> triton.InferenceServerClient:
-    return triton.InferenceServerClient(url=server.url.removeprefix("http://"))
 
 
 def test_tritonclient_health_metadata_and_infer(served: tuple[Server, LoadedModel]) -> None:
@@ -313,3 +304,55 @@ def test_base_url_refuses_ambiguous_or_unknown_bodies(
     assert response.status_code == 400
     assert fragment in response.json()["error"]
     assert "accepted shapes" in response.json()["error"]
+
+
+# --- feature names that look like numbers -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def integer_names_dir(train_model: TrainModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on a CSV whose header is 0,1,2,3,y: its feature names look like numbers."""
+    rows = [[i % 7, (i * 3) % 5, i % 2, (i * 5) % 11, "yes" if i % 3 else "no"] for i in range(60)]
+    data = write_csv(tmp_path_factory.mktemp("csv") / "digits.csv", ["0", "1", "2", "3", "y"], rows)
+    return train_model("--data", str(data), "--target", "y")
+
+
+@pytest.fixture(scope="module")
+def numeric_names_server(integer_names_dir: Path) -> Iterator[Server]:
+    running = start_server({"MODEL_URI": str(integer_names_dir)})
+    yield running
+    running.stop()
+
+
+def test_dataframe_split_with_integer_column_labels(numeric_names_server: Server) -> None:
+    """Columns [3, 2, 1, 0] (numbers, reversed) name features "3", "2", "1", "0"."""
+    split = {"columns": [3, 0, 2, 1], "data": [[0.3, 0.5, -0.2, 1.0]]}
+    by_number = requests.post(
+        f"{numeric_names_server.url}/invocations", json={"dataframe_split": split}, timeout=30
+    )
+    in_order = requests.post(
+        f"{numeric_names_server.url}/invocations",
+        json={"instances": [[0.5, 1.0, -0.2, 0.3]]},
+        timeout=30,
+    )
+    assert by_number.status_code == 200, by_number.text
+    assert by_number.json()["predictions"] == in_order.json()["predictions"]
+    frame = pd.DataFrame([[0.3, 0.5, -0.2, 1.0]], columns=[3, 0, 2, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's own import-time warnings
+        answer = mlflow_client(numeric_names_server).invoke(frame).get_predictions()
+    assert answer.iloc[:, 0].tolist() == in_order.json()["predictions"]
+
+
+def test_csv_header_of_numeric_names_is_a_header(numeric_names_server: Server) -> None:
+    """`3,2,1,0` names the features (reordered), it is not a data row."""
+    answer = requests.post(
+        numeric_names_server.url,
+        data="3,2,1,0\n0.3,-0.2,1.0,0.5\n",
+        headers={"Content-Type": "text/csv"},
+        timeout=30,
+    ).json()
+    in_order = requests.post(
+        numeric_names_server.url, json={"instances": [[0.5, 1.0, -0.2, 0.3]]}, timeout=30
+    ).json()
+    assert answer["predictions"] == in_order["predictions"]

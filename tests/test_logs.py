@@ -1,0 +1,190 @@
+"""The log: one JSON line per request on stdout in Cloud Logging's format, with the trace, the
+request id, the status and the latency; LOG_LEVEL filters it. What it must never hold:
+tests/test_privacy.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from sklearn.datasets import load_breast_cancer
+
+from serving.logs import trace_fields
+from serving.manifest import MANIFEST_NAME
+from tests.answers import request_lines
+from tests.fixture_types import Logs, MakeClient
+from tests.servers import Server
+
+REPO = Path(__file__).resolve().parent.parent
+CANCER = np.asarray(load_breast_cancer().data, dtype=np.float64)
+ROW = CANCER[0].tolist()
+# A value that appears nowhere else: the logs must never contain it.
+SECRET = 31337.4242
+HUGE = [1e308] * 30
+
+
+# --- in process -------------------------------------------------------------------------------
+
+
+def test_one_log_line_per_request(client: Any, classifier_dir: Path, serving_logs: Logs) -> None:
+    version = json.loads((classifier_dir / MANIFEST_NAME).read_bytes())["model_version"]
+    client.post(
+        "/", json={"instances": CANCER[:7].tolist()}, headers={"Function-Execution-Id": "r-1"}
+    )
+    client.get("/nope", headers={"Function-Execution-Id": "r-2"})
+    client.post("/", json={"features": [1]}, headers={"Function-Execution-Id": "r-3"})
+    lines = request_lines(serving_logs())
+    assert [line["request_id"] for line in lines] == ["r-1", "r-2", "r-3"]
+    ok, missing, bad = lines
+    assert ok["severity"] == "INFO"
+    assert ok["message"] == "POST / 200"
+    assert ok["httpRequest"]["status"] == 200
+    assert ok["httpRequest"]["requestMethod"] == "POST"
+    assert ok["httpRequest"]["latency"].endswith("s")
+    assert float(ok["httpRequest"]["latency"][:-1]) > 0
+    assert ok["latency_ms"] > 0
+    assert ok["model_version"] == version
+    assert ok["rows"] == 7
+    assert missing["severity"] == "WARNING"
+    assert missing["httpRequest"]["status"] == 404
+    assert missing["code"] == "not_found"
+    assert bad["message"] == "POST / 400: expected 30 features, got 1"
+    assert all("logging.googleapis.com/trace" not in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("headers", "project", "trace", "span"),
+    [
+        (
+            {"X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/1;o=1"},
+            "demo-project",
+            "projects/demo-project/traces/105445aa7843bc8bf206b12000100000",
+            "1",
+        ),
+        (
+            {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+            "demo-project",
+            "projects/demo-project/traces/4bf92f3577b34da6a3ce929d0e0e4736",
+            "00f067aa0ba902b7",
+        ),
+        (
+            {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+            None,
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "00f067aa0ba902b7",
+        ),
+    ],
+)
+def test_trace_is_logged(
+    make_client: MakeClient,
+    classifier_dir: Path,
+    serving_logs: Logs,
+    headers: dict[str, str],
+    project: str | None,
+    trace: str,
+    span: str,
+) -> None:
+    env = {"MODEL_URI": str(classifier_dir)}
+    if project:
+        env["GOOGLE_CLOUD_PROJECT"] = project
+    client = make_client(**env)
+    client.get("/health", headers=headers)
+    (line,) = request_lines(serving_logs())
+    assert line["logging.googleapis.com/trace"] == trace
+    assert line["logging.googleapis.com/spanId"] == span
+
+
+def test_log_level_filters_request_lines(
+    make_client: MakeClient, classifier_dir: Path, serving_logs: Logs
+) -> None:
+    client = make_client(MODEL_URI=str(classifier_dir), LOG_LEVEL="WARNING")
+    client.post("/", json={"features": ROW})
+    client.get("/nope")
+    assert [line["httpRequest"]["status"] for line in request_lines(serving_logs())] == [404]
+
+
+@pytest.mark.parametrize(
+    ("headers", "project", "expected"),
+    [
+        ({}, "p", {}),
+        ({"X-Cloud-Trace-Context": "abc123/42;o=1"}, "p", {"trace": "projects/p/traces/abc123"}),
+        ({"X-Cloud-Trace-Context": "abc123"}, None, {"trace": "abc123"}),
+        ({"X-Cloud-Trace-Context": "not a trace!/1"}, "p", {}),
+        ({"traceparent": "00-abc-def"}, "p", {}),
+        ({"traceparent": "00-0123abcd-00f0-01"}, None, {"trace": "0123abcd", "span": "00f0"}),
+        (
+            {"X-Cloud-Trace-Context": "aaa/1", "traceparent": "00-bbb-2-01"},
+            None,
+            {"trace": "aaa", "span": "1"},
+        ),
+    ],
+)
+def test_trace_fields(
+    headers: dict[str, str], project: str | None, expected: dict[str, str]
+) -> None:
+    fields = trace_fields(headers, project)
+    assert fields.get("logging.googleapis.com/trace") == expected.get("trace")
+    if "span" in expected:
+        assert fields["logging.googleapis.com/spanId"] == expected["span"]
+
+
+def test_log_lines_go_to_stdout_as_json() -> None:
+    script = (
+        "import logging\n"
+        "from serving import logs\n"
+        "logs.configure('INFO')\n"
+        "logs.configure('INFO')\n"  # twice: still one handler, one line per record
+        "logging.getLogger('serving.test').info('hello', extra={'fields': {'rows': 3}})\n"
+        "logging.getLogger('serving.test').debug('hidden')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    (line,) = done.stdout.splitlines()
+    entry = json.loads(line)
+    assert {"severity": "INFO", "message": "hello", "rows": 3}.items() <= entry.items()
+    assert entry["time"].endswith("Z")
+
+
+# --- on a real server -------------------------------------------------------------------------
+
+
+def test_logs_are_json_lines_on_stdout(server: Server) -> None:
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    requests.post(
+        server.url,
+        json={"features": [SECRET] * 30},
+        headers={
+            "Function-Execution-Id": "log-1",
+            "traceparent": f"00-{trace}-b7ad6b7169203331-01",
+        },
+        timeout=30,
+    )
+    requests.post(server.url, json={"features": [SECRET] * 29}, timeout=30)
+    (line,) = [line for line in request_lines(server.json_logs()) if line["request_id"] == "log-1"]
+    assert line["severity"] == "INFO"
+    assert line["message"] == "POST / 200"
+    assert line["httpRequest"]["status"] == 200
+    assert line["httpRequest"]["latency"].endswith("s")
+    assert line["model_version"]
+    assert line["logging.googleapis.com/trace"] == trace
+    assert line["logging.googleapis.com/spanId"] == "b7ad6b7169203331"
+    assert "31337" not in server.logs()
+
+
+def test_huge_numbers_leave_only_json_lines_in_the_log(server: Server) -> None:
+    answer = requests.post(server.url, json={"features": HUGE, "probabilities": True}, timeout=30)
+    assert answer.status_code == 400
+    for line in server.logs().splitlines():
+        if line.startswith("{"):
+            json.loads(line)
+        else:
+            assert "Warning" not in line, line
