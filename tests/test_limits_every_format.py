@@ -1,0 +1,535 @@
+"""Every limit at its boundary and one past it, in every request format.
+
+One table: for each format (this function's own, OIP v2 JSON and binary, KServe v1, MLflow's
+four shapes, Vertex AI's route, CSV, BigQuery calls, POST /predict) a builder makes a request
+of any row count and width; each limit (MAX_ROWS, MAX_BODY_BYTES, the feature count, the
+bracket and line counts read before parsing, the echo cut of a client's value) is sent at the
+boundary, which must be answered, and one past it, which must get its own status and code.
+The table runs against a real functions-framework server, and in-process through the same
+app (the mutation run, bench/mutation.py, sees only in-process code).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from sklearn.datasets import load_breast_cancer
+
+from serving.manifest import MANIFEST_NAME
+from tests.servers import REPO, SETTINGS_VARIABLES, start_server
+
+MAX_ROWS = 4
+MAX_BODY_BYTES = 8192
+ECHO = 40  # serving/validate.py cuts a client's value to this many characters
+DATA = load_breast_cancer()
+NAMES = [str(n) for n in DATA.feature_names]
+WIDTH = len(NAMES)
+VERTEX_ROUTE = "/vertex/predict"
+ENV = {
+    "MAX_ROWS": str(MAX_ROWS),
+    "MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+    "AIP_PREDICT_ROUTE": VERTEX_ROUTE,
+    "MODEL_RUNTIME": "sklearn",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+Send = Callable[[Request], Answer]
+
+
+def rows(count: int, width: int = WIDTH) -> list[list[float]]:
+    """Real rows of the breast-cancer data, cut or widened (by repeating values) to `width`."""
+    picked = DATA.data[:count]
+    return [[float(row[i % WIDTH]) for i in range(width)] for row in picked]
+
+
+def names(width: int) -> list[str]:
+    return [*NAMES, *(f"extra {i}" for i in range(width - WIDTH))][:width]
+
+
+def as_json(path: str, body: dict[str, Any], pad: int = 0) -> Request:
+    return Request("POST", path, json.dumps(body).encode() + b" " * pad, _JSON)
+
+
+_JSON = {"Content-Type": "application/json"}
+_CSV = {"Content-Type": "text/csv"}
+
+
+def records(count: int, width: int) -> list[dict[str, float]]:
+    return [dict(zip(names(width), row, strict=True)) for row in rows(count, width)]
+
+
+def tensor(count: int, width: int) -> dict[str, Any]:
+    flat = [value for row in rows(count, width) for value in row]
+    return {"name": "input", "shape": [count, width], "datatype": "FP64", "data": flat}
+
+
+def per_feature(count: int, width: int) -> list[dict[str, Any]]:
+    columns = np.asarray(rows(count, width)).T.tolist() if count else [[]] * width
+    return [
+        {"name": name, "shape": [count], "datatype": "FP64", "data": column}
+        for name, column in zip(names(width), columns, strict=True)
+    ]
+
+
+def oip_binary(model: str, count: int, width: int, pad: int = 0) -> Request:
+    data = np.asarray(rows(count, width), dtype="<f8").tobytes()
+    header = {
+        "inputs": [
+            {
+                "name": "input",
+                "shape": [count, width],
+                "datatype": "FP64",
+                "parameters": {"binary_data_size": len(data)},
+            }
+        ]
+    }
+    json_part = json.dumps(header).encode() + b" " * pad
+    headers = {"Content-Type": "application/octet-stream"}
+    headers["Inference-Header-Content-Length"] = str(len(json_part))
+    return Request("POST", f"/v2/models/{model}/infer", json_part + data, headers)
+
+
+def csv(path: str, count: int, width: int, header: bool, pad: int = 0) -> Request:
+    lines = [",".join(json.dumps(n) for n in names(width))] if header else []
+    lines += [",".join(repr(v) for v in row) for row in rows(count, width)]
+    text = "\n".join(lines) + "0" * pad + "\n"
+    return Request("POST", path, text.encode(), _CSV)
+
+
+# Each format: (count, width, pad) -> a request of `count` rows of `width` values, `pad` bytes
+# longer than it needs to be (spaces after JSON, zeros after CSV's last number).
+Builder = Callable[[str, int, int, int], Request]
+FORMATS: dict[str, Builder] = {
+    "own features": lambda m, n, w, p: as_json("/", {"features": rows(n, w)}, p),
+    "own instances": lambda m, n, w, p: as_json("/", {"instances": rows(n, w)}, p),
+    "own records": lambda m, n, w, p: as_json("/", {"instances": records(n, w)}, p),
+    "POST /predict": lambda m, n, w, p: as_json("/predict", {"features": rows(n, w)}, p),
+    "Vertex AI": lambda m, n, w, p: as_json(VERTEX_ROUTE, {"instances": rows(n, w)}, p),
+    "OIP JSON": lambda m, n, w, p: as_json(f"/v2/models/{m}/infer", {"inputs": [tensor(n, w)]}, p),
+    "OIP per feature": lambda m, n, w, p: as_json(
+        f"/v2/models/{m}/infer", {"inputs": per_feature(n, w)}, p
+    ),
+    "OIP at /": lambda m, n, w, p: as_json("/", {"inputs": [tensor(n, w)]}, p),
+    "OIP binary": lambda m, n, w, p: oip_binary(m, n, w, p),
+    "KServe v1 instances": lambda m, n, w, p: as_json(
+        f"/v1/models/{m}:predict", {"instances": rows(n, w)}, p
+    ),
+    "KServe v1 inputs": lambda m, n, w, p: as_json(
+        f"/v1/models/{m}:predict", {"inputs": rows(n, w)}, p
+    ),
+    "MLflow split": lambda m, n, w, p: as_json(
+        "/invocations", {"dataframe_split": {"columns": names(w), "data": rows(n, w)}}, p
+    ),
+    "MLflow records": lambda m, n, w, p: as_json(
+        "/invocations", {"dataframe_records": records(n, w)}, p
+    ),
+    "MLflow instances": lambda m, n, w, p: as_json("/invocations", {"instances": rows(n, w)}, p),
+    "MLflow inputs": lambda m, n, w, p: as_json("/invocations", {"inputs": rows(n, w)}, p),
+    "MLflow columns": lambda m, n, w, p: as_json(
+        "/invocations",
+        {"inputs": {name: [row[i] for row in rows(n, w)] for i, name in enumerate(names(w))}},
+        p,
+    ),
+    "CSV with header": lambda m, n, w, p: csv("/", n, w, True, p),
+    "CSV without header": lambda m, n, w, p: csv("/", n, w, False, p),
+    "CSV at /invocations": lambda m, n, w, p: csv("/invocations", n, w, True, p),
+    "BigQuery calls": lambda m, n, w, p: as_json("/", {"calls": rows(n, w)}, p),
+}
+# Formats whose rows carry names: a missing or extra feature is named, not counted.
+NAMED = {"own records", "OIP per feature", "MLflow split", "MLflow records", "MLflow columns"}
+NAMED |= {"CSV with header", "CSV at /invocations"}
+
+
+@pytest.fixture(scope="module")
+def model_name(classifier_dir: Path) -> str:
+    return str(json.loads((classifier_dir / MANIFEST_NAME).read_bytes())["name"])
+
+
+@pytest.fixture(scope="module", params=["server", "app"])
+def send(request: pytest.FixtureRequest, classifier_dir: Path) -> Iterator[Send]:
+    """Requests to a real server, or in-process to the same functions-framework app."""
+    env = {"MODEL_URI": str(classifier_dir), **ENV}
+    if request.param == "server":
+        server = start_server(env)
+
+        def over_http(call: Request) -> Answer:
+            answer = requests.request(
+                call.method,
+                server.url + call.path,
+                data=call.body,
+                headers=call.headers,
+                timeout=30,
+            )
+            return Answer(answer.status_code, answer.json())
+
+        try:
+            yield over_http
+        finally:
+            server.stop()
+        return
+    import functions_framework
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in SETTINGS_VARIABLES:
+            patch.delenv(name, raising=False)
+        for name, value in {**env, "FUNCTION_TARGET": "predict"}.items():
+            patch.setenv(name, value)
+        app = functions_framework.create_app(target="predict", source=str(REPO / "main.py"))
+        client = app.test_client()
+
+        def in_process(call: Request) -> Answer:
+            answer = client.open(
+                call.path, method=call.method, data=call.body, headers=call.headers
+            )
+            return Answer(answer.status_code, answer.get_json())
+
+        yield in_process
+
+
+def build(fmt: str, model: str, count: int, width: int = WIDTH, pad: int = 0) -> Request:
+    return FORMATS[fmt](model, count, width, pad)
+
+
+def assert_scored(answer: Answer, count: int) -> None:
+    assert answer.status == 200, answer.body
+    if "replies" in answer.body:
+        assert len(answer.body["replies"]) == count
+    elif "outputs" in answer.body:
+        assert answer.body["outputs"][0]["shape"][0] == count
+    else:
+        assert len(answer.body["predictions"]) == count
+
+
+def assert_refused(answer: Answer, status: int, code: str, *fragments: str) -> str:
+    assert (answer.status, answer.body.get("code")) == (status, code), answer.body
+    for fragment in fragments:
+        assert fragment in answer.body["error"], answer.body["error"]
+    return str(answer.body["error"])
+
+
+ALL = sorted(FORMATS)
+
+
+@pytest.mark.parametrize("fmt", ALL)
+def test_max_rows_is_answered(send: Send, model_name: str, fmt: str) -> None:
+    assert_scored(send(build(fmt, model_name, MAX_ROWS)), MAX_ROWS)
+
+
+@pytest.mark.parametrize("fmt", ALL)
+def test_one_row_past_max_rows_is_422(send: Send, model_name: str, fmt: str) -> None:
+    answer = send(build(fmt, model_name, MAX_ROWS + 1))
+    assert_refused(answer, 422, "too_many_rows", f"at most {MAX_ROWS}", "MAX_ROWS")
+    if fmt == "BigQuery calls":
+        assert answer.body["errorMessage"] == answer.body["error"]
+
+
+@pytest.mark.parametrize("fmt", ALL)
+def test_no_rows_is_400(send: Send, model_name: str, fmt: str) -> None:
+    answer = send(build(fmt, model_name, 0))
+    assert (answer.status, answer.body.get("code")) == (400, "invalid_input"), answer.body
+
+
+@pytest.mark.parametrize("fmt", ALL)
+def test_body_of_exactly_max_body_bytes_is_answered(send: Send, model_name: str, fmt: str) -> None:
+    plain = build(fmt, model_name, 2)
+    padded = build(fmt, model_name, 2, pad=MAX_BODY_BYTES - len(plain.body))
+    assert len(padded.body) == MAX_BODY_BYTES
+    assert_scored(send(padded), 2)
+
+
+@pytest.mark.parametrize("fmt", ALL)
+def test_one_byte_past_max_body_bytes_is_413(send: Send, model_name: str, fmt: str) -> None:
+    plain = build(fmt, model_name, 2)
+    padded = build(fmt, model_name, 2, pad=MAX_BODY_BYTES + 1 - len(plain.body))
+    assert len(padded.body) == MAX_BODY_BYTES + 1
+    assert_refused(send(padded), 413, "payload_too_large", str(MAX_BODY_BYTES), "MAX_BODY_BYTES")
+
+
+@pytest.mark.parametrize("width", [WIDTH - 1, WIDTH + 1])
+@pytest.mark.parametrize("fmt", ALL)
+def test_one_feature_short_or_over_is_400(
+    send: Send, model_name: str, fmt: str, width: int
+) -> None:
+    answer = send(build(fmt, model_name, 2, width))
+    if fmt in NAMED and width < WIDTH:
+        fragments: tuple[str, ...] = ("missing feature", repr(NAMES[-1]))
+    elif fmt in NAMED:
+        fragments = ("unknown", "extra 0")
+    elif fmt.startswith("OIP"):
+        fragments = (f"[-1, {WIDTH}]",)
+    else:
+        fragments = (f"expected {WIDTH}",)
+    assert_refused(answer, 400, "invalid_input", *fragments)
+
+
+def brackets(fmt: str, model: str, count: int) -> Request:
+    """A valid one-row request of `fmt` holding `count` JSON brackets in all, the extra ones
+    inside an option's string value (the count before parsing reads raw bytes)."""
+    plain = build(fmt, model, 1)
+    body = json.loads(plain.body)
+    body["parameters" if fmt != "BigQuery calls" else "userDefinedContext"] = "x"
+    base = json.dumps(body).encode()
+    filler = "[" * (count - base.count(b"[") - base.count(b"{"))
+    body["parameters" if fmt != "BigQuery calls" else "userDefinedContext"] = filler
+    return Request("POST", plain.path, json.dumps(body).encode(), plain.headers)
+
+
+BRACKET_LIMIT = 2 * MAX_ROWS + 1024  # serving/validate.py check_structure
+JSON_ROWS = ["own instances", "POST /predict", "Vertex AI", "KServe v1 instances", "BigQuery calls"]
+
+
+@pytest.mark.parametrize("fmt", JSON_ROWS)
+def test_bracket_count_at_its_limit_is_parsed(send: Send, model_name: str, fmt: str) -> None:
+    request = brackets(fmt, model_name, BRACKET_LIMIT)
+    assert request.body.count(b"[") + request.body.count(b"{") == BRACKET_LIMIT
+    answer = send(request)
+    assert (answer.status, answer.body["code"]) == (400, "invalid_input"), answer.body
+
+
+@pytest.mark.parametrize("fmt", JSON_ROWS)
+def test_one_bracket_past_its_limit_is_422_before_parsing(
+    send: Send, model_name: str, fmt: str
+) -> None:
+    answer = send(brackets(fmt, model_name, BRACKET_LIMIT + 1))
+    assert_refused(answer, 422, "too_many_rows", f"{BRACKET_LIMIT + 1} brackets")
+
+
+@pytest.mark.parametrize("path", ["/", "/invocations"])
+def test_csv_line_count_at_and_past_its_limit(send: Send, model_name: str, path: str) -> None:
+    """A header and MAX_ROWS rows end in MAX_ROWS + 1 newlines; one blank line more is 422."""
+    request = csv(path, MAX_ROWS, WIDTH, header=True)
+    assert request.body.count(b"\n") == MAX_ROWS + 1
+    assert_scored(send(request), MAX_ROWS)
+    extra = Request(request.method, path, request.body + b"\n", request.headers)
+    assert_refused(send(extra), 422, "too_many_rows", f"{MAX_ROWS + 2} lines")
+
+
+# Formats with a top-level field list: an unknown field is named, cut to ECHO characters.
+UNKNOWN_FIELD = {
+    "own instances": "accepted fields",
+    "KServe v1 inputs": "accepted: inputs, parameters, params",
+    "MLflow split": "accepted: dataframe_split, params",
+    "MLflow records": "accepted: dataframe_records, params",
+    "OIP JSON": "accepted: id, inputs",
+    "BigQuery calls": "accepted: requestId",
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(UNKNOWN_FIELD))
+def test_unknown_field_is_echoed_whole_up_to_the_cut(send: Send, model_name: str, fmt: str) -> None:
+    name = "f" * (ECHO - 2)  # its repr is exactly ECHO characters
+    body = {**json.loads(build(fmt, model_name, 1).body), name: 1}
+    answer = send(as_json(build(fmt, model_name, 1).path, body))
+    assert_refused(answer, 400, "invalid_input", f"unknown field {name!r}", UNKNOWN_FIELD[fmt])
+
+
+@pytest.mark.parametrize("fmt", sorted(UNKNOWN_FIELD))
+def test_unknown_field_one_past_the_cut_is_shortened(send: Send, model_name: str, fmt: str) -> None:
+    name = "f" * (ECHO - 1)
+    body = {**json.loads(build(fmt, model_name, 1).body), name: 1}
+    answer = send(as_json(build(fmt, model_name, 1).path, body))
+    message = assert_refused(answer, 400, "invalid_input", UNKNOWN_FIELD[fmt])
+    assert f"unknown field {repr(name)[: ECHO - 3]}...;" in message
+    assert repr(name) not in message
+
+
+def test_oip_binary_header_length_at_its_bounds(send: Send, model_name: str) -> None:
+    """Inference-Header-Content-Length: 1 to the body's length; 0 and one past are 400."""
+    request = oip_binary(model_name, 1, WIDTH)
+    json_only = as_json(request.path, {"inputs": [tensor(1, WIDTH)]})
+    whole = {"Inference-Header-Content-Length": str(len(json_only.body)), **_JSON}
+    assert_scored(send(Request("POST", json_only.path, json_only.body, whole)), 1)
+    for length in (0, len(json_only.body) + 1):
+        headers = {**whole, "Inference-Header-Content-Length": str(length)}
+        answer = send(Request("POST", json_only.path, json_only.body, headers))
+        assert_refused(answer, 400, "invalid_input", "Inference-Header-Content-Length")
+
+
+def test_oip_binary_bytes_that_do_not_add_up_are_400(send: Send, model_name: str) -> None:
+    request = oip_binary(model_name, 1, WIDTH)
+    for body in (request.body[:-1], request.body + b"\0"):
+        answer = send(Request("POST", request.path, body, request.headers))
+        assert_refused(answer, 400, "invalid_input", "binary")
+
+
+@pytest.mark.parametrize(("length", "cut"), [(200, False), (201, True)])
+def test_404_names_the_path_cut_at_200_characters(send: Send, length: int, cut: bool) -> None:
+    path = "/" + "p" * (length - 1)
+    answer = send(Request("GET", path, b""))
+    assert_refused(answer, 404, "not_found", f"no route {path[:200]};")
+    assert (path in answer.body["error"]) is not cut
+
+
+# Every per-format check in every format: a bad cell in row 1, feature 'mean radius'.
+FIRST = json.dumps(float(DATA.data[1][0])).encode()  # 20.57, once in a two-row request
+BAD_CELLS = {
+    "not finite": (b"1e999", b"Infinity"),
+    "missing": (b"null", b"NaN"),
+    "text": (b'"abc"', b'"abc"'),
+}
+CELL_FORMATS = [f for f in ALL if not f.startswith(("OIP", "CSV"))]
+
+
+@pytest.mark.parametrize("check", sorted(BAD_CELLS))
+@pytest.mark.parametrize("fmt", CELL_FORMATS)
+def test_a_bad_cell_is_400_naming_row_and_feature(
+    send: Send, model_name: str, fmt: str, check: str
+) -> None:
+    request = build(fmt, model_name, 2)
+    assert request.body.count(FIRST) == 1
+    cell = BAD_CELLS[check][1 if fmt == "BigQuery calls" and check != "text" else 0]
+    if fmt == "BigQuery calls" and check != "text":
+        cell = b'"' + cell + b'"'
+    answer = send(Request("POST", request.path, request.body.replace(FIRST, cell), request.headers))
+    if check == "not finite" and fmt != "BigQuery calls":
+        # JSON has no infinity: orjson refuses a number out of range as invalid JSON.
+        assert_refused(answer, 400, "invalid_json", "not valid JSON")
+        return
+    expected = {
+        "not finite": "values must be finite numbers",
+        "missing": "missing, but this model needs a value there",
+        "text": "expected a number, got text",
+    }[check]
+    assert_refused(answer, 400, "invalid_input", "row 1, feature 'mean radius'", expected)
+
+
+CSV_CELLS = {"not finite": "inf", "missing": "", "text": "abc"}
+
+
+@pytest.mark.parametrize("check", sorted(CSV_CELLS))
+@pytest.mark.parametrize("fmt", ["CSV with header", "CSV without header", "CSV at /invocations"])
+def test_a_bad_csv_cell_is_400(send: Send, model_name: str, fmt: str, check: str) -> None:
+    request = build(fmt, model_name, 2)
+    body = request.body.replace(b"\n" + FIRST + b",", b"\n" + CSV_CELLS[check].encode() + b",")
+    assert body != request.body
+    answer = send(Request("POST", request.path, body, request.headers))
+    assert_refused(answer, 400, "invalid_input", "row 1, feature 'mean radius'")
+
+
+# OIP per-feature inputs: BYTES text is read as numbers, and "nan", "" or "NA" are missing.
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("nan", "missing, but this model needs a value there"),
+        ("", "missing, but this model needs a value there"),
+        ("NA", "missing, but this model needs a value there"),
+        ("inf", "values must be finite numbers"),
+        ("-Infinity", "values must be finite numbers"),
+        ("abc", "expected a number, got text"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v2/models/{}/infer", "/"])
+def test_oip_bytes_cells_are_checked_like_every_other_cell(
+    send: Send, model_name: str, path: str, cell: str, expected: str
+) -> None:
+    inputs = per_feature(2, WIDTH)
+    inputs[0] = {**inputs[0], "datatype": "BYTES", "data": ["13.5", cell]}
+    answer = send(as_json(path.format(model_name), {"inputs": inputs}))
+    assert_refused(answer, 400, "invalid_input", "row 1, feature 'mean radius'", expected)
+
+
+def test_oip_bytes_numbers_are_answered_like_fp64(send: Send, model_name: str) -> None:
+    inputs = per_feature(2, WIDTH)
+    path = f"/v2/models/{model_name}/infer"
+    plain = send(as_json(path, {"inputs": inputs}))
+    inputs[0] = {**inputs[0], "datatype": "BYTES", "data": [repr(v) for v in inputs[0]["data"]]}
+    assert send(as_json(path, {"inputs": inputs})).body["outputs"] == plain.body["outputs"]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_oip_binary_non_finite_values_are_400(send: Send, model_name: str, value: float) -> None:
+    request = oip_binary(model_name, 2, WIDTH)
+    first = np.float64(DATA.data[1][0]).astype("<f8").tobytes()
+    assert request.body.count(first) == 1
+    body = request.body.replace(first, np.float64(value).astype("<f8").tobytes())
+    answer = send(Request("POST", request.path, body, request.headers))
+    assert_refused(answer, 400, "invalid_input", "row 1, feature 'mean radius'")
+
+
+# Columns named in another order are put in the model's order: rotated by one, a permutation
+# that is not its own inverse (reversing is, and would hide an inverted reordering).
+ROTATED = NAMES[1:] + NAMES[:1]
+
+
+def rotate(row: list[float]) -> list[float]:
+    return row[1:] + row[:1]
+
+
+PROBA = {"predict_method": "predict_proba"}
+
+
+@pytest.fixture(scope="module")
+def probabilities(send: Send) -> list[list[float]]:
+    answer = send(as_json("/", {"instances": rows(MAX_ROWS), "parameters": PROBA}))
+    assert answer.status == 200, answer.body
+    return list(answer.body["predictions"])
+
+
+def test_rotated_columns_are_reordered_in_every_named_format(
+    send: Send, model_name: str, probabilities: list[list[float]]
+) -> None:
+    data = [rotate(row) for row in rows(MAX_ROWS)]
+    split = {"dataframe_split": {"columns": ROTATED, "data": data}, "params": PROBA}
+    columns = {name: [row[i] for row in data] for i, name in enumerate(ROTATED)}
+    text = "\n".join(
+        [",".join(json.dumps(n) for n in ROTATED)] + [",".join(map(repr, r)) for r in data]
+    )
+    answers = {
+        "MLflow split": send(as_json("/invocations", split)),
+        "MLflow columns": send(as_json("/invocations", {"inputs": columns, "params": PROBA})),
+        "CSV": send(Request("POST", "/?predict_method=predict_proba", text.encode(), _CSV)),
+        "CSV at /invocations": send(
+            Request("POST", "/invocations?predict_method=predict_proba", text.encode(), _CSV)
+        ),
+    }
+    for fmt, answer in answers.items():
+        assert answer.status == 200, (fmt, answer.body)
+        assert answer.body["predictions"] == probabilities, fmt
+    inputs = [
+        {"name": name, "shape": [MAX_ROWS], "datatype": "FP64", "data": [r[i] for r in data]}
+        for i, name in enumerate(ROTATED)
+    ]
+    oip = {"inputs": inputs, "outputs": [{"name": "predict_proba"}]}
+    answer = send(as_json(f"/v2/models/{model_name}/infer", oip))
+    assert answer.body["outputs"][0]["data"] == [p for row in probabilities for p in row]
+
+
+# Each route takes only its own formats.
+@pytest.mark.parametrize(
+    ("path", "refused"),
+    [
+        ("/invocations", "own features"),
+        ("/invocations", "BigQuery calls"),
+        ("/v1/models/{}:predict", "own features"),
+        ("/v1/models/{}:predict", "MLflow split"),
+        ("/v1/models/{}:predict", "MLflow records"),
+        ("/v1/models/{}:predict", "BigQuery calls"),
+    ],
+)
+def test_a_route_refuses_formats_it_does_not_speak(
+    send: Send, model_name: str, path: str, refused: str
+) -> None:
+    request = build(refused, model_name, 1)
+    answer = send(Request("POST", path.format(model_name), request.body, request.headers))
+    assert_refused(answer, 400, "invalid_input", "matches no accepted format")
