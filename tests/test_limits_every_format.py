@@ -166,11 +166,11 @@ def model_name(classifier_dir: Path) -> str:
     return str(json.loads((classifier_dir / MANIFEST_NAME).read_bytes())["name"])
 
 
-@pytest.fixture(scope="module", params=["server", "app"])
+@pytest.fixture(scope="module", params=["real_server", "in_process"])
 def send(request: pytest.FixtureRequest, classifier_dir: Path) -> Iterator[Send]:
     """Requests to a real server, or in-process to the same functions-framework app."""
     env = {"MODEL_URI": str(classifier_dir), **ENV}
-    if request.param == "server":
+    if request.param == "real_server":
         server = start_server(env)
 
         def over_http(call: Request) -> Answer:
