@@ -5,6 +5,8 @@ four shapes, Vertex AI's route, CSV, BigQuery calls, POST /predict) a builder ma
 of any row count and width; each limit (MAX_ROWS, MAX_BODY_BYTES, the feature count, the
 bracket and line counts read before parsing, the echo cut of a client's value) is sent at the
 boundary, which must be answered, and one past it, which must get its own status and code.
+Then each check and option in every format it applies to: bad cells, columns in another
+order, the formats each route takes, BigQuery's userDefinedContext, OIP binary outputs.
 The table runs against a real functions-framework server, and in-process through the same
 app (the mutation run, bench/mutation.py, sees only in-process code).
 """
@@ -12,6 +14,7 @@ app (the mutation run, bench/mutation.py, sees only in-process code).
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +55,8 @@ class Request:
 class Answer:
     status: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b""
 
 
 Send = Callable[[Request], Answer]
@@ -181,7 +186,12 @@ def send(request: pytest.FixtureRequest, classifier_dir: Path) -> Iterator[Send]
                 headers=call.headers,
                 timeout=30,
             )
-            return Answer(answer.status_code, answer.json())
+            return Answer(
+                answer.status_code,
+                _json_or_empty(answer.content),
+                {k.lower(): v for k, v in answer.headers.items()},
+                answer.content,
+            )
 
         try:
             yield over_http
@@ -202,9 +212,19 @@ def send(request: pytest.FixtureRequest, classifier_dir: Path) -> Iterator[Send]
             answer = client.open(
                 call.path, method=call.method, data=call.body, headers=call.headers
             )
-            return Answer(answer.status_code, answer.get_json())
+            raw = answer.get_data()
+            headers = {k.lower(): v for k, v in answer.headers.items()}
+            return Answer(answer.status_code, _json_or_empty(raw), headers, raw)
 
         yield in_process
+
+
+def _json_or_empty(raw: bytes) -> dict[str, Any]:
+    """The JSON answer; {} for the OIP binary extension's JSON part and bytes."""
+    try:
+        return dict(json.loads(raw))
+    except ValueError:
+        return {}
 
 
 def build(fmt: str, model: str, count: int, width: int = WIDTH, pad: int = 0) -> Request:
@@ -533,3 +553,118 @@ def test_a_route_refuses_formats_it_does_not_speak(
     request = build(refused, model_name, 1)
     answer = send(Request("POST", path.format(model_name), request.body, request.headers))
     assert_refused(answer, 400, "invalid_input", "matches no accepted format")
+
+
+def probabilities_of(send: Send, count: int) -> list[list[float]]:
+    answer = send(as_json("/", {"instances": rows(count), "parameters": PROBA}))
+    return list(answer.body["predictions"])
+
+
+@pytest.mark.parametrize("path", ["/", "/predict", VERTEX_ROUTE])
+def test_bigquery_replies_as_userdefinedcontext_asks(send: Send, path: str) -> None:
+    expected = probabilities_of(send, 3)
+    labels = send(as_json(path, {"calls": rows(3)})).body
+    assert labels == {"replies": [int(np.argmax(p)) for p in expected]}
+    context: dict[str, Any] = {"output": "probabilities"}
+    answer = send(as_json(path, {"calls": rows(3), "userDefinedContext": context}))
+    assert answer.body == {"replies": [{"0": p[0], "1": p[1]} for p in expected]}
+    for chosen in (0, 1, "1"):
+        context = {"output": "probability", "class": chosen}
+        answer = send(as_json(path, {"calls": rows(3), "userDefinedContext": context}))
+        assert answer.body == {"replies": [p[int(chosen)] for p in expected]}
+    label = send(as_json(path, {"calls": rows(3), "userDefinedContext": {"output": "label"}}))
+    assert label.body == labels
+
+
+@pytest.mark.parametrize(
+    ("context", "fragment"),
+    [
+        ("probabilities", 'userDefinedContext may hold "output"'),
+        ({"output": "label", "extra": 1}, 'userDefinedContext may hold "output"'),
+        ({"output": "scores"}, "output must be one of label, probabilities, probability"),
+        ({"output": "probability"}, "class must be one of 0, 1"),
+        ({"output": "probability", "class": 2}, "class must be one of 0, 1"),
+    ],
+)
+def test_bigquery_context_errors_reach_the_sql_user(
+    send: Send, context: Any, fragment: str
+) -> None:
+    answer = send(as_json("/", {"calls": rows(1), "userDefinedContext": context}))
+    message = assert_refused(answer, 400, "invalid_input", fragment)
+    assert answer.body["errorMessage"] == message
+
+
+def test_bigquery_unknown_field_and_bad_calls(send: Send) -> None:
+    answer = send(as_json("/", {"calls": rows(1), "requestId": "r", "caller": "c", "x": 1}))
+    assert_refused(answer, 400, "invalid_input", "unknown field 'x'")
+    for calls in ({"a": 1}, [rows(1)[0], 3]):
+        answer = send(as_json("/", {"calls": calls}))
+        assert_refused(answer, 400, "invalid_input", "'calls' must be a list of argument lists")
+    ok = send(as_json("/", {"calls": rows(1), "requestId": "r", "sessionUser": "u"}))
+    assert ok.status == 200
+
+
+def split_binary(answer: Answer) -> tuple[dict[str, Any], bytes]:
+    length = int(answer.headers["inference-header-content-length"])
+    return json.loads(answer.raw[:length]), answer.raw[length:]
+
+
+@pytest.mark.parametrize(
+    "outputs", [None, ["predict"], ["predict_proba"], ["predict_proba", "predict"]]
+)
+def test_oip_binary_outputs_decode_to_the_json_answer(
+    send: Send, model_name: str, outputs: list[str] | None
+) -> None:
+    path = f"/v2/models/{model_name}/infer"
+    body: dict[str, Any] = {"inputs": [tensor(3, WIDTH)], "id": "req-1"}
+    if outputs is not None:
+        body["outputs"] = [{"name": name} for name in outputs]
+    plain = send(as_json(path, body))
+    binary = send(as_json(path, {**body, "parameters": {"binary_data_output": True}}))
+    assert (binary.status, binary.headers["content-type"]) == (200, "application/octet-stream")
+    header, data = split_binary(binary)
+    assert {k: header[k] for k in ("model_name", "model_version", "id")} == {
+        k: plain.body[k] for k in ("model_name", "model_version", "id")
+    }
+    offset = 0
+    for tensor_json, tensor_bin in zip(plain.body["outputs"], header["outputs"], strict=True):
+        size = tensor_bin["parameters"]["binary_data_size"]
+        kind = "<f8" if tensor_json["datatype"] == "FP64" else "<i8"
+        values = np.frombuffer(data[offset : offset + size], dtype=kind).tolist()
+        assert values == tensor_json["data"]
+        assert (tensor_bin["name"], tensor_bin["shape"]) == (
+            tensor_json["name"],
+            tensor_json["shape"],
+        )
+        offset += size
+    assert offset == len(data)
+
+
+def test_oip_binary_bytes_inputs(send: Send, model_name: str) -> None:
+    """BYTES elements: a 4-byte length, then UTF-8; an empty last element is a missing value."""
+    path = f"/v2/models/{model_name}/infer"
+    inputs = per_feature(2, WIDTH)
+    plain = send(as_json(path, {"inputs": inputs}))
+
+    def with_bytes(elements: list[bytes]) -> Request:
+        packed = b"".join(struct.pack("<I", len(e)) + e for e in elements)
+        first = {k: v for k, v in inputs[0].items() if k != "data"}
+        first |= {"datatype": "BYTES", "parameters": {"binary_data_size": len(packed)}}
+        json_part = json.dumps({"inputs": [first, *inputs[1:]]}).encode()
+        headers = {"Inference-Header-Content-Length": str(len(json_part)), **_JSON}
+        return Request("POST", path, json_part + packed, headers)
+
+    spelled = [repr(v).encode() for v in inputs[0]["data"]]
+    assert send(with_bytes(spelled)).body["outputs"] == plain.body["outputs"]
+    answer = send(with_bytes([spelled[0], b""]))
+    assert_refused(answer, 400, "invalid_input", "row 1, feature 'mean radius': missing")
+    cut = with_bytes(spelled)
+    broken = Request("POST", path, cut.body[:-2], cut.headers)
+    assert send(broken).status == 400
+
+
+def test_method_not_allowed_lists_the_methods(send: Send) -> None:
+    answer = send(Request("POST", "/health", b""))
+    assert_refused(answer, 405, "method_not_allowed", "method POST is not allowed here")
+    assert "allowed: GET, HEAD" in answer.body["error"]
+    assert answer.headers["allow"] == "GET, HEAD"
