@@ -668,3 +668,120 @@ def test_method_not_allowed_lists_the_methods(send: Send) -> None:
     assert_refused(answer, 405, "method_not_allowed", "method POST is not allowed here")
     assert "allowed: GET, HEAD" in answer.body["error"]
     assert answer.headers["allow"] == "GET, HEAD"
+
+
+# The GET routes of every protocol, answered exactly.
+def test_get_routes_of_every_protocol(send: Send, model_name: str, classifier_dir: Path) -> None:
+    version = json.loads((classifier_dir / MANIFEST_NAME).read_bytes())["model_version"]
+    ready = {"name": model_name, "ready": True}
+    expected = {
+        "/health": {"status": "ok", "model_version": version},
+        "/ping": {"status": "ok", "model_version": version},
+        "/version": {"version": version},
+        "/v1/models": {"models": [model_name]},
+        f"/v1/models/{model_name}": ready,
+        "/v2": {"name": "sklearn-cloud-function", "version": "0.1.0"}
+        | {"extensions": ["binary_tensor_data"]},
+        "/v2/health/live": {"live": True},
+        "/v2/health/ready": {"ready": True},
+        f"/v2/models/{model_name}/ready": ready,
+        f"/v2/models/{model_name}/versions/{version}/ready": ready,
+    }
+    for path, body in expected.items():
+        answer = send(Request("GET", path, b""))
+        assert (answer.status, answer.body) == (200, body), path
+    for path in (f"/v1/models/{model_name}x", "/v2/models/other/ready"):
+        assert_refused(send(Request("GET", path, b"")), 404, "not_found", "is not served here")
+    wrong = send(Request("GET", f"/v2/models/{model_name}/versions/0/ready", b""))
+    assert_refused(wrong, 404, "not_found", "version '0'", f"the served version is {version!r}")
+
+
+def test_oip_model_metadata(send: Send, model_name: str, classifier_dir: Path) -> None:
+    version = json.loads((classifier_dir / MANIFEST_NAME).read_bytes())["model_version"]
+    for path in (f"/v2/models/{model_name}", f"/v2/models/{model_name}/versions/{version}"):
+        answer = send(Request("GET", path, b""))
+        assert answer.status == 200
+        assert answer.body == {
+            "name": model_name,
+            "versions": [version],
+            "platform": "sklearn_classification",
+            "inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, WIDTH]}],
+            "outputs": [
+                {"name": "predict", "datatype": "INT64", "shape": [-1]},
+                {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 2]},
+                {"name": "decision_function", "datatype": "FP64", "shape": [-1]},
+            ],
+            "parameters": {
+                "task": "classification",
+                "classes": [0, 1],
+                "feature_names": NAMES,
+                "per_feature_inputs": answer.body["parameters"]["per_feature_inputs"],
+            },
+        }
+
+
+@pytest.mark.parametrize("path", ["/favicon.ico", "/robots.txt"])
+def test_paths_the_framework_answers_are_json_404(send: Send, path: str) -> None:
+    answer = send(Request("GET", path, b""))
+    assert (answer.status, answer.body["code"]) == (404, "not_found")
+    assert answer.body["error"] == f"no route {path!r}"
+
+
+@pytest.mark.parametrize(
+    ("outputs", "fragment"),
+    [
+        (
+            [{"name": "scores"}],
+            "output 'scores' is not available; this model offers predict, "
+            "predict_proba, decision_function",
+        ),
+        ([{"id": "predict"}], "'outputs' must be a list of {\"name\": ...}"),
+        ({"name": "predict"}, "'outputs' must be a list of {\"name\": ...}"),
+    ],
+)
+def test_oip_outputs_asked_for_wrongly_are_400(
+    send: Send, model_name: str, outputs: Any, fragment: str
+) -> None:
+    body = {"inputs": [tensor(1, WIDTH)], "outputs": outputs}
+    answer = send(as_json(f"/v2/models/{model_name}/infer", body))
+    assert_refused(answer, 400, "invalid_input", fragment)
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "fragment"),
+    [
+        ({"id": 3}, 400, "'id' must be a string"),
+        ({"parameters": []}, 400, "'parameters' must be an object"),
+        ({"model_name": "other"}, 404, "model 'other' is not served here"),
+        ({"model_name": 3}, 400, "'model_name' and 'model_version' must be strings"),
+        ({"model_version": "0"}, 404, "version '0' of"),
+    ],
+)
+def test_oip_request_fields_are_checked(
+    send: Send, model_name: str, extra: dict[str, Any], status: int, fragment: str
+) -> None:
+    body = {"inputs": [tensor(1, WIDTH)], **extra}
+    answer = send(as_json(f"/v2/models/{model_name}/infer", body))
+    assert answer.status == status, answer.body
+    assert fragment in answer.body["error"]
+
+
+def test_oip_answer_names_the_model_and_echoes_the_id(
+    send: Send, model_name: str, classifier_dir: Path
+) -> None:
+    version = json.loads((classifier_dir / MANIFEST_NAME).read_bytes())["model_version"]
+    body = {"inputs": [tensor(2, WIDTH)], "id": "abc", "model_name": model_name}
+    answer = send(as_json(f"/v2/models/{model_name}/infer", body))
+    assert answer.status == 200, answer.body
+    assert (answer.body["model_name"], answer.body["model_version"]) == (model_name, version)
+    assert answer.body["id"] == "abc"
+    assert answer.body["outputs"] == [
+        {
+            "name": "predict",
+            "shape": [2],
+            "datatype": "INT64",
+            "data": [int(np.argmax(p)) for p in probabilities_of(send, 2)],
+        }
+    ]
+    fresh = send(as_json(f"/v2/models/{model_name}/infer", {"inputs": [tensor(1, WIDTH)]}))
+    assert len(fresh.body["id"]) == 36
