@@ -33,6 +33,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 LEFT_OUT = ("*.png", ".git", ".venv", "mutants", "__pycache__", ".*_cache")
+# training/export.py's comparison: what "the parity gate" means here.
+GATE = ("check_parity", "check_decision_parity", "parity_holds", "_distance")
 CAUGHT = ("killed", "timeout", "segfault", "caught by type check")
 NOT_CAUGHT = ("survived", "no tests", "suspicious")
 
@@ -103,8 +105,13 @@ def results(work: Path, env: dict[str, str]) -> dict[str, str]:
 
 
 def module_of(mutant: str) -> str:
-    """`serving.validate.x_check_rows__mutmut_3` -> `serving.validate`."""
-    return re.split(r"\.x[_ǁ]", mutant, maxsplit=1)[0]
+    """`serving.validate.x_check_rows__mutmut_3` -> `serving.validate`; training/export.py's
+    mutants split into the parity gate's comparison and the rest (conversion, not the gate)."""
+    module, _, rest = re.split(r"\.(x[_ǁ])", mutant, maxsplit=1)
+    if module != "training.export":
+        return module
+    function = rest.rsplit("__mutmut_", 1)[0]
+    return f"{module} {'gate' if function in GATE else '(not the gate)'}"
 
 
 def kill_rate(counts: Counter[str]) -> float:
@@ -122,7 +129,7 @@ def report(statuses: dict[str, str], seconds: float, finished: bool, children: i
     totals: dict[str, Counter[str]] = defaultdict(Counter)
     for module in sorted(by_module):
         counts = by_module[module]
-        totals[module.split(".")[0]].update(counts)
+        totals[module.split(".")[0] if module.startswith("serving.") else module].update(counts)
         cells = " ".join(f"{counts[c]:>11}" for c in columns)
         print(f"{module:34} {counts.total():>7} {cells}   {kill_rate(counts):5.1f} %")
     for package, counts in sorted(totals.items()):

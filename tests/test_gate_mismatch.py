@@ -21,6 +21,8 @@ from serving.manifest import Manifest
 from serving.schema import Feature
 from training.export import (
     PARITY_TOLERANCE,
+    _distance,
+    add_decision_output,
     check_parity,
     parity_holds,
     sample_table,
@@ -100,3 +102,32 @@ def test_a_drift_of_one_millionth_is_refused(kind: str) -> None:
 def test_the_gate_at_its_boundary(labels_equal: bool, difference: float, holds: bool) -> None:
     parity = {"labels_equal": labels_equal, "max_abs_diff": difference}
     assert parity_holds(parity) is holds
+
+
+def test_decision_values_are_compared_when_the_graph_gives_them() -> None:
+    model, manifest, table, onnx_bytes = fitted("classifier")
+    from onnx import load_model_from_string
+
+    with_decision = add_decision_output(load_model_from_string(onnx_bytes), model)
+    assert with_decision is not None
+    faithful = check_parity(model, with_decision, manifest, table)
+    assert 0 <= faithful["decision_function_max_abs_diff"] <= PROMISED_TOLERANCE
+    moved = copy.deepcopy(model)
+    moved.intercept_ = model.intercept_ + 1e-5
+    drifted = check_parity(moved, with_decision, manifest, table)
+    assert 1e-6 < drifted["decision_function_max_abs_diff"] < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "distance"),
+    [
+        ([1.0, 2.0], [1.0, 2.5], 0.5),
+        ([[1.0, -3.0]], [[1.0, -1.0]], 2.0),
+        ([1.0, 2.0], [1.0, 2.0, 3.0], float("inf")),
+        ([], [], 0.0),
+    ],
+)
+def test_distance_is_the_largest_absolute_difference(
+    ours: list[Any], theirs: list[Any], distance: float
+) -> None:
+    assert _distance(np.asarray(ours), np.asarray(theirs)) == distance

@@ -785,3 +785,68 @@ def test_oip_answer_names_the_model_and_echoes_the_id(
     ]
     fresh = send(as_json(f"/v2/models/{model_name}/infer", {"inputs": [tensor(1, WIDTH)]}))
     assert len(fresh.body["id"]) == 36
+
+
+# Each format's shape errors, with the exact message a client reads.
+ONE = rows(1)[0]
+SHAPE_ERRORS = [
+    ("/invocations", {"dataframe_split": [ONE]}, "'dataframe_split' must be an object with 'data'"),
+    (
+        "/invocations",
+        {"dataframe_split": {"columns": NAMES}},
+        "'dataframe_split' must be an object with 'data' (and 'columns')",
+    ),
+    (
+        "/invocations",
+        {"dataframe_split": {"data": [ONE], "zz": 1, "aa": 2}},
+        "dataframe_split: unknown field 'aa'",
+    ),
+    (
+        "/invocations",
+        {"dataframe_split": {"data": [ONE], "columns": "mean radius"}},
+        "dataframe_split 'columns' must be a list of column names",
+    ),
+    ("/invocations", {"dataframe_records": {"a": 1}}, "'dataframe_records' must be a list of obj"),
+    (
+        "/invocations",
+        {"dataframe_records": [dict(zip(NAMES, ONE, strict=True)), ONE]},
+        "'dataframe_records' must be a list of objects keyed by column",
+    ),
+    (
+        "/invocations",
+        {"dataframe_records": [], "zz": 1},
+        "unknown field 'zz'; accepted: dataframe_r",
+    ),
+    ("/", {"inputs": 3}, "'inputs' must be a list of rows or an object of feature columns"),
+    ("/", {"inputs": [ONE], "parameters": {"a": 1}}, "unknown parameter 'a'; accepted: predict_m"),
+    ("/", {"inputs": [ONE], "parameters": 3}, "'parameters' must be an object such as {\"predict"),
+    ("/", {"inputs": [ONE], "parameters": {}, "params": {}}, "give 'parameters' or 'params', not"),
+    ("/", {"features": ONE, "probabilities": 1}, "'probabilities' must be true or false"),
+    ("/", {"features": []}, "'features' must be a non-empty list: {\"features\": [x1, ..., xn]}"),
+    ("/", [ONE], 'body must be a JSON object; accepted shapes: {"features": [...]}'),
+    ("/", {}, 'body matches no accepted format; accepted shapes: {"features"'),
+    (
+        "/",
+        {"features": [ONE], "calls": [ONE]},
+        "body matches more than one format (features, calls)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "message"), SHAPE_ERRORS)
+def test_shape_errors_say_what_was_expected(send: Send, path: str, body: Any, message: str) -> None:
+    answer = send(as_json(path, body))
+    assert_refused(answer, 400, "invalid_input")
+    assert answer.body["error"].startswith(message)
+
+
+def test_parameters_null_and_split_index_are_accepted(send: Send) -> None:
+    split = {"dataframe_split": {"data": [ONE], "index": [7]}, "params": PROBA}
+    answer = send(as_json("/invocations", split))
+    assert answer.body["predictions"] == probabilities_of(send, 1)
+    assert send(as_json("/", {"inputs": [ONE], "parameters": None})).status == 200
+
+
+def test_overflow_inside_the_model_is_400_not_finite(send: Send) -> None:
+    answer = send(as_json("/", {"instances": [ONE, [1e308] * WIDTH]}))
+    assert_refused(answer, 400, "not_finite", "is not a finite number; send values within")

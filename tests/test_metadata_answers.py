@@ -1,0 +1,121 @@
+"""What the metadata routes say for every kind of model, and the JSON 404 of the paths the
+framework answers itself: its message, request id, media type and log line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LinearRegression
+
+from serving.loading import LoadedModel
+from serving.manifest import MANIFEST_NAME
+from serving.protocols.oip_v2 import describe
+from serving.runtimes.sklearn_runtime import SklearnRuntime
+from serving.schema import Feature
+from training.export import serving_manifest
+
+MIXED = [
+    Feature("size"),
+    Feature("count", "integer"),
+    Feature("flag", "boolean"),
+    Feature("color", "string", categories=("a", "b")),
+    Feature("width", nullable=True),
+]
+
+
+def loaded(estimator: Any, features: list[Feature], classes: list[Any] | None) -> LoadedModel:
+    task = "regression" if classes is None else "classification"
+    manifest = serving_manifest(features, task, classes, on_dataframe=True)
+    runtime = SklearnRuntime(estimator, (), sklearn.__version__, manifest)
+    return LoadedModel(manifest, "0" * 64, runtime, "local folder", 0.0)
+
+
+def test_mixed_model_lists_one_input_per_feature() -> None:
+    estimator = DummyClassifier().fit(np.zeros((3, 1)), ["x", "y", "z"])
+    answer = describe(loaded(estimator, MIXED, ["x", "y", "z"]))
+    assert answer["inputs"] == [
+        {"name": "size", "datatype": "FP64", "shape": [-1]},
+        {"name": "count", "datatype": "INT64", "shape": [-1]},
+        {"name": "flag", "datatype": "BOOL", "shape": [-1]},
+        {"name": "color", "datatype": "BYTES", "shape": [-1]},
+        {"name": "width", "datatype": "FP64", "shape": [-1]},
+    ]
+    assert answer["outputs"] == [
+        {"name": "predict", "datatype": "BYTES", "shape": [-1]},
+        {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 3]},
+    ]
+    assert answer["platform"] == "sklearn_classification"
+    assert answer["parameters"]["classes"] == ["x", "y", "z"]
+    assert answer["parameters"]["per_feature_inputs"] == (
+        "one input of shape [-1] per feature, named after it (FP64 for numbers, BYTES for text; "
+        "an empty BYTES element is a missing value)"
+    )
+
+
+def test_one_nullable_number_makes_inputs_per_feature() -> None:
+    features = [Feature("a"), Feature("b", nullable=True)]
+    estimator = LinearRegression().fit(np.eye(2), [0.0, 1.0])
+    answer = describe(loaded(estimator, features, None))
+    assert [i["name"] for i in answer["inputs"]] == ["a", "b"]
+    plain = describe(loaded(estimator, [Feature("a"), Feature("b")], None))
+    assert plain["inputs"] == [{"name": "input", "datatype": "FP64", "shape": [-1, 2]}]
+
+
+def test_regressor_metadata(make_client: Callable[..., Any], regressor_dir: Path) -> None:
+    manifest = json.loads((regressor_dir / MANIFEST_NAME).read_bytes())
+    client = make_client(MODEL_URI=str(regressor_dir), MODEL_RUNTIME="sklearn")
+    answer = client.get(f"/v2/models/{manifest['name']}").get_json()
+    assert answer["platform"] == "sklearn_regression"
+    assert answer["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+    assert answer["parameters"]["classes"] is None
+    assert answer["parameters"]["task"] == "regression"
+    wrong = client.get(f"/v2/models/{manifest['name']}/versions/0")
+    assert wrong.status_code == 404
+    assert "version '0' of" in wrong.get_json()["error"]
+
+
+def test_framework_404_is_json_with_the_request_id_and_a_log_line(
+    make_client: Callable[..., Any],
+    classifier_dir: Path,
+    serving_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    client = make_client(MODEL_URI=str(classifier_dir))
+    answer = client.get("/favicon.ico", headers={"Function-Execution-Id": "rid-404"})
+    assert (answer.status_code, answer.mimetype) == (404, "application/json")
+    assert answer.get_json() == {
+        "error": "no route '/favicon.ico'",
+        "code": "not_found",
+        "request_id": "rid-404",
+    }
+    lines = [line for line in serving_logs() if line.get("code") == "not_found"]
+    assert lines[0]["message"] == "GET 404: no route '/favicon.ico'"
+    assert lines[0]["request_id"] == "rid-404"
+    assert lines[0]["severity"] == "WARNING"
+
+
+def test_framework_404_cuts_a_long_path_at_200_characters(
+    make_client: Callable[..., Any], classifier_dir: Path
+) -> None:
+    client = make_client(MODEL_URI=str(classifier_dir))
+    path = "/" + "a" * 250 + "\n"
+    answer = client.get("/" + "a" * 250 + "%0A")
+    assert answer.status_code == 404
+    assert answer.get_json()["error"] == f"no route {path[:200]!r}"
+
+
+def test_feature_to_json() -> None:
+    assert Feature("a").to_json() == {"name": "a", "type": "number", "nullable": False}
+    color = Feature("c", "string", nullable=True, categories=("x", "y"), other_categories=False)
+    assert color.to_json() == {
+        "name": "c",
+        "type": "string",
+        "nullable": True,
+        "categories": ["x", "y"],
+        "other_categories": False,
+    }
