@@ -64,6 +64,7 @@ def test_a_faithful_graph_passes(kind: str) -> None:
     assert parity["labels_equal"] is True
     assert 0 <= parity["max_abs_diff"] <= PROMISED_TOLERANCE
     assert parity["rows"] == 80
+    assert parity["tolerance"] == PROMISED_TOLERANCE
     assert parity_holds(parity)
 
 

@@ -850,3 +850,144 @@ def test_parameters_null_and_split_index_are_accepted(send: Send) -> None:
 def test_overflow_inside_the_model_is_400_not_finite(send: Send) -> None:
     answer = send(as_json("/", {"instances": [ONE, [1e308] * WIDTH]}))
     assert_refused(answer, 400, "not_finite", "is not a finite number; send values within")
+
+
+def oip(**changes: Any) -> dict[str, Any]:
+    return {"inputs": [{**tensor(1, WIDTH), **changes}]}
+
+
+def feature_input(name: str, values: list[float], shape: list[int] | None = None) -> Any:
+    return {"name": name, "shape": shape or [len(values)], "datatype": "FP64", "data": values}
+
+
+# OIP v2 tensors: every check of an input, at its boundary where it has one.
+OIP_ERRORS = [
+    ([1], 'an inference request is a JSON object with "inputs"'),
+    ({"inputs": "x"}, '\'inputs\' must be a non-empty list of tensors {"name", "shape"'),
+    ({"inputs": []}, "'inputs' must be a non-empty list of tensors"),
+    (oip(name=3), "every input needs a string 'name'"),
+    (oip(parameters=[]), "input 'input': 'parameters' must be an object"),
+    (oip(shape=[1, -30]), "input 'input': 'shape' must be a list of non-negative integers"),
+    (oip(shape=[1.0, 30]), "input 'input': 'shape' must be a list of non-negative integers"),
+    (oip(shape="x"), "input 'input': 'shape' must be a list of non-negative integers"),
+    (oip(datatype="FP128"), "input 'input': datatype 'FP128'; accepted: FP16, FP32, FP64, INT8"),
+    (oip(data=[[1.0], [1.0, 2.0]]), "input 'input': nested data is ragged"),
+    (oip(shape=[1, 29]), "input 'input': shape [1, 29] holds 29 values, data has 30"),
+    (oip(shape=[2, 15]), "input 'input' has shape [2, 15]; expected [-1, 30] (or one 1-D input"),
+    (oip(datatype="INT8", data=[128] * WIDTH), "input 'input': a value is out of range for INT8"),
+    (oip(datatype="INT8", data=[-129] * WIDTH), "input 'input': a value is out of range for INT8"),
+    (oip(datatype="UINT8", data=[-1] * WIDTH), "input 'input': a value is out of range for UINT8"),
+    (
+        oip(datatype="INT64", data=[1.5] * WIDTH),
+        "input 'input': data does not match datatype INT64",
+    ),
+    (oip(datatype="BOOL", data=[1] * WIDTH), "input 'input': data does not match datatype BOOL"),
+    (oip(datatype="FP64", data=["1"] * WIDTH), "input 'input': data does not match datatype FP64"),
+    (oip(shape=[0, WIDTH], data=[]), "no rows: send at least one row"),
+    (
+        {"inputs": [feature_input("mean radius", [1.0], [1, 1, 1])]},
+        "per-feature inputs must all have shape [N] (or [N, 1]) with one N",
+    ),
+    (
+        {"inputs": [feature_input("mean radius", [1.0, 2.0], [1, 2])]},
+        "per-feature inputs must all have shape [N] (or [N, 1]) with one N",
+    ),
+    (
+        {"inputs": [feature_input("mean radius", [1.0]), feature_input("mean radius", [1.0])]},
+        "input 'mean radius' is unknown or repeated; send one input of shape [-1, 30], or one",
+    ),
+    (
+        {"inputs": [feature_input("zz", [1.0]), feature_input("mean radius", [1.0])]},
+        "input 'zz' is unknown or repeated",
+    ),
+    (
+        {
+            "inputs": [
+                feature_input("mean radius", [1.0, 2.0]),
+                feature_input("mean texture", [1.0]),
+            ]
+        },
+        "missing feature 'mean perimeter' (28 missing)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), OIP_ERRORS)
+def test_oip_input_errors_say_what_was_expected(
+    send: Send, model_name: str, body: Any, message: str
+) -> None:
+    answer = send(as_json(f"/v2/models/{model_name}/infer", body))
+    assert_refused(answer, 400, "invalid_input")
+    assert answer.body["error"].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("datatype", "value"),
+    [("INT8", 127), ("INT8", -128), ("UINT8", 255), ("UINT8", 0), ("BOOL", True), ("FP32", 1)],
+)
+def test_oip_values_at_their_datatype_bounds_are_answered(
+    send: Send, model_name: str, datatype: str, value: Any
+) -> None:
+    answer = send(
+        as_json(f"/v2/models/{model_name}/infer", oip(datatype=datatype, data=[value] * WIDTH))
+    )
+    assert answer.status == 200, answer.body
+
+
+def test_per_feature_inputs_of_shape_n_by_1_are_answered(send: Send, model_name: str) -> None:
+    columns = np.asarray(rows(2)).T.tolist()
+    inputs = [
+        feature_input(name, column, [2, 1]) for name, column in zip(NAMES, columns, strict=True)
+    ]
+    answer = send(as_json(f"/v2/models/{model_name}/infer", {"inputs": inputs}))
+    plain = send(as_json(f"/v2/models/{model_name}/infer", {"inputs": [tensor(2, WIDTH)]}))
+    assert answer.body["outputs"] == plain.body["outputs"]
+
+
+def test_binary_data_without_the_header_says_what_is_missing(send: Send, model_name: str) -> None:
+    request = oip_binary(model_name, 1, WIDTH)
+    headers = {k: v for k, v in request.headers.items() if k != "Inference-Header-Content-Length"}
+    answer = send(Request("POST", request.path, request.body, headers))
+    message = assert_refused(answer, 400, "invalid_input")
+    assert message.startswith("binary tensor data (binary_data_size) is read only by POST /v2/")
+    broken = send(Request("POST", request.path, b"{bad", _JSON))
+    assert_refused(broken, 400, "invalid_json", "body is not valid JSON")
+
+
+def test_binary_header_without_inputs_is_400(send: Send, model_name: str) -> None:
+    json_part = json.dumps({"outputs": []}).encode()
+    headers = {"Inference-Header-Content-Length": str(len(json_part)), **_JSON}
+    answer = send(Request("POST", f"/v2/models/{model_name}/infer", json_part + b"\0" * 8, headers))
+    message = assert_refused(answer, 400, "invalid_input")
+    assert (
+        message
+        == "Inference-Header-Content-Length is set, but there are no inputs for the binary data"
+    )
+
+
+def test_oip_at_a_versioned_path_checks_the_version(
+    send: Send, model_name: str, classifier_dir: Path
+) -> None:
+    version = json.loads((classifier_dir / MANIFEST_NAME).read_bytes())["model_version"]
+    ok = send(as_json(f"/v2/models/{model_name}/versions/{version}/infer", oip()))
+    assert ok.status == 200
+    wrong = send(as_json(f"/v2/models/{model_name}/versions/0/infer", oip()))
+    assert_refused(wrong, 404, "not_found", "version '0' of")
+
+
+def test_oip_answers_json_outside_infer_even_when_binary_is_asked(send: Send) -> None:
+    body = {**oip(), "parameters": {"binary_data_output": True}}
+    answer = send(as_json("/", body))
+    assert answer.status == 200
+    assert answer.body["outputs"][0]["data"] == [int(np.argmax(probabilities_of(send, 1)[0]))]
+
+
+def test_bigquery_probabilities_of_a_regressor_are_400(
+    make_client: Callable[..., Any], regressor_dir: Path
+) -> None:
+    client = make_client(MODEL_URI=str(regressor_dir))
+    context = {"output": "probabilities"}
+    answer = client.post("/", json={"calls": [[0.0] * 10], "userDefinedContext": context})
+    assert answer.status_code == 400
+    assert answer.get_json()["errorMessage"] == "probabilities are only available for classifiers"
+    assert client.post("/", json={"calls": [[0.0] * 10]}).status_code == 200

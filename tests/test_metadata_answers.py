@@ -119,3 +119,22 @@ def test_feature_to_json() -> None:
         "categories": ["x", "y"],
         "other_categories": False,
     }
+
+
+def test_log_lines_say_what_each_format_answered(
+    make_client: Callable[..., Any],
+    classifier_dir: Path,
+    serving_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    client = make_client(MODEL_URI=str(classifier_dir))
+    name = json.loads((classifier_dir / MANIFEST_NAME).read_bytes())["name"]
+    tensor = {"name": "input", "shape": [2, 30], "datatype": "FP64", "data": [1.0] * 60}
+    outputs = [{"name": "predict_proba"}]
+    assert client.post(f"/v2/models/{name}/infer", json={"inputs": [tensor], "outputs": outputs})
+    context = {"output": "probabilities"}
+    assert client.post("/", json={"calls": [[1.0] * 30] * 3, "userDefinedContext": context})
+    assert client.post("/", json={"instances": [[1.0] * 30], "probabilities": True})
+    lines = [line for line in serving_logs() if "httpRequest" in line]
+    assert [(line["rows"], line.get("outputs")) for line in lines[:1]] == [(2, ["predict_proba"])]
+    assert (lines[1]["rows"], lines[1]["output"]) == (3, "probabilities")
+    assert (lines[2]["rows"], lines[2]["method"]) == (1, "predict")
