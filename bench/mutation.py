@@ -8,6 +8,8 @@ TEST_REGRESSOR_DIR), so a mutant costs its tests, not a training run.
 
     python -m bench.mutation                       # the whole run; a table per module
     python -m bench.mutation --time-box 1800       # stop after 30 minutes, report what ran
+    python -m bench.mutation --recheck DIR         # after adding tests: copy tests/ into the
+                                                   # run in DIR, re-run only what was not caught
 
 A mutant is killed when a test fails (or it times out); survived when every test mapped to
 its function passes; "no tests" when no selected test calls that function. The kill rate
@@ -44,14 +46,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="where to copy the repository (new folder)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--time-box", type=float, default=3600.0, help="seconds (default 3600)")
+    parser.add_argument("--recheck", type=Path, help="the copy of an earlier run to re-check")
     args = parser.parse_args(argv)
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="mutation-")) / "repo"
-    if work.exists():
-        parser.error(f"{work} exists; give a new folder")
-    shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(*LEFT_OUT))
-    env = {**os.environ, **train_shared_models(work), "ORT_DISABLE_TELEMETRY": "1"}
+    if args.recheck:
+        work = args.recheck
+        env = {**os.environ, **shared_models(work), "ORT_DISABLE_TELEMETRY": "1"}
+        names = sorted(n for n, status in results(work, env).items() if status in NOT_CAUGHT)
+        shutil.copytree(REPO / "tests", work / "tests", dirs_exist_ok=True)
+    else:
+        work = args.workdir or Path(tempfile.mkdtemp(prefix="mutation-")) / "repo"
+        if work.exists():
+            parser.error(f"{work} exists; give a new folder")
+        shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(*LEFT_OUT))
+        train_shared_models(work)
+        env = {**os.environ, **shared_models(work), "ORT_DISABLE_TELEMETRY": "1"}
+        names = []
     started = time.monotonic()
-    finished = run_mutmut(work, env, args.max_children, args.time_box)
+    finished = run_mutmut(work, env, args.max_children, args.time_box, names)
     seconds = time.monotonic() - started
     statuses = results(work, env)
     report(statuses, seconds, finished, args.max_children)
@@ -61,21 +72,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def train_shared_models(work: Path) -> dict[str, str]:
+SHARED_MODELS = {"TEST_CLASSIFIER_DIR": (), "TEST_REGRESSOR_DIR": ("--dataset", "diabetes")}
+
+
+def shared_models(work: Path) -> dict[str, str]:
+    """Where the run's shared models are, beside its copy of the repository."""
+    return {variable: str(work.parent / variable.lower()) for variable in SHARED_MODELS}
+
+
+def train_shared_models(work: Path) -> None:
     """The classifier and regressor the tests share, trained once by the unmutated train.py."""
-    folders = {"TEST_CLASSIFIER_DIR": (), "TEST_REGRESSOR_DIR": ("--dataset", "diabetes")}
-    env = {}
-    for variable, options in folders.items():
-        out = work.parent / variable.lower()
-        command = [sys.executable, "train.py", *options, "--out", str(out)]
+    for variable, options in SHARED_MODELS.items():
+        command = [sys.executable, "train.py", *options, "--out", shared_models(work)[variable]]
         subprocess.run(command, cwd=work, check=True, stdout=subprocess.DEVNULL)
-        env[variable] = str(out)
-    return env
 
 
-def run_mutmut(work: Path, env: dict[str, str], children: int, time_box: float) -> bool:
-    """Run mutmut in the copy; False when the time box ended it first."""
-    command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)]
+def run_mutmut(
+    work: Path, env: dict[str, str], children: int, time_box: float, names: list[str]
+) -> bool:
+    """Run mutmut in the copy (only the named mutants, if any); False when the time box ended
+    it first."""
+    command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *names]
     with (work / "mutmut.log").open("wb") as log:
         process = subprocess.Popen(
             command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
