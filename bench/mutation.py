@@ -9,7 +9,8 @@ TEST_REGRESSOR_DIR), so a mutant costs its tests, not a training run.
     python -m bench.mutation                       # the whole run; a table per module
     python -m bench.mutation --time-box 1800       # stop after 30 minutes, report what ran
     python -m bench.mutation --recheck DIR         # after adding tests: copy tests/ into the
-                                                   # run in DIR, re-run only what was not caught
+                                                   # run in DIR, re-run what was not caught
+                                                   # (or not checked in the time box)
 
 A mutant is killed when a test fails (or it times out); survived when every test mapped to
 its function passes; "no tests" when no selected test calls that function. The kill rate
@@ -51,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.recheck:
         work = args.recheck
         env = {**os.environ, **shared_models(work), "ORT_DISABLE_TELEMETRY": "1"}
-        names = sorted(n for n, status in results(work, env).items() if status in NOT_CAUGHT)
+        again = (*NOT_CAUGHT, "not checked")
+        names = sorted(n for n, status in results(work, env).items() if status in again)
         shutil.copytree(REPO / "tests", work / "tests", dirs_exist_ok=True)
+        shutil.copy2(REPO / "pyproject.toml", work / "pyproject.toml")
     else:
         work = args.workdir or Path(tempfile.mkdtemp(prefix="mutation-")) / "repo"
         if work.exists():

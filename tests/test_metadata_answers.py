@@ -138,3 +138,39 @@ def test_log_lines_say_what_each_format_answered(
     assert [(line["rows"], line.get("outputs")) for line in lines[:1]] == [(2, ["predict_proba"])]
     assert (lines[1]["rows"], lines[1]["output"]) == (3, "probabilities")
     assert (lines[2]["rows"], lines[2]["method"]) == (1, "predict")
+
+
+def test_onnx_overflow_names_the_row(make_client: Callable[..., Any], classifier_dir: Path) -> None:
+    client = make_client(MODEL_URI=str(classifier_dir), MODEL_RUNTIME="onnx")
+    for method in ("predict", "decision_function"):
+        body = {"instances": [[1.0] * 30, [1e308] * 30], "parameters": {"predict_method": method}}
+        answer = client.post("/", json=body)
+        assert answer.status_code == 400
+        assert answer.get_json()["code"] == "not_finite"
+        assert "its output for row 1 is not a finite number" in answer.get_json()["error"]
+
+
+def test_every_format_hands_its_scored_rows_to_the_prediction_log(
+    make_client: Callable[..., Any],
+    classifier_dir: Path,
+    serving_logs: Callable[[], list[dict[str, Any]]],
+) -> None:
+    client = make_client(MODEL_URI=str(classifier_dir), PREDICTION_LOG_RATE="1")
+    name = json.loads((classifier_dir / MANIFEST_NAME).read_bytes())["name"]
+    rows = [[1.0] * 30, [2.0] * 30]
+    tensor = {"name": "input", "shape": [2, 30], "datatype": "FP64", "data": rows[0] + rows[1]}
+    labels = client.post("/", json={"instances": rows}).get_json()["predictions"]
+    binary = {"inputs": [tensor], "parameters": {"binary_data_output": True}}
+    requests = [
+        ("/", {"calls": rows}),
+        (f"/v2/models/{name}/infer", {"inputs": [tensor]}),
+        (f"/v2/models/{name}/infer", binary),
+        ("/invocations", {"dataframe_split": {"data": rows}}),
+    ]
+    for path, body in requests:
+        assert client.post(path, json=body).status_code == 200
+    entries = [line["prediction_log"] for line in serving_logs() if "prediction_log" in line]
+    assert len(entries) == 1 + len(requests)
+    for entry in entries:
+        assert entry["outputs"] == labels
+        assert len(entry["rows"]) == 2
