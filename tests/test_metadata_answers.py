@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import sklearn
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LinearRegression
@@ -174,3 +175,47 @@ def test_every_format_hands_its_scored_rows_to_the_prediction_log(
     for entry in entries:
         assert entry["outputs"] == labels
         assert len(entry["rows"]) == 2
+
+
+def test_every_route_of_a_fresh_app(make_client: Callable[..., Any], classifier_dir: Path) -> None:
+    """Built in this test, so a mutation run maps the route table to it."""
+    manifest = json.loads((classifier_dir / MANIFEST_NAME).read_bytes())
+    name, version = manifest["name"], manifest["model_version"]
+    client = make_client(
+        MODEL_URI=str(classifier_dir), AIP_PREDICT_ROUTE="/vx/predict", AIP_HEALTH_ROUTE="/vx/ok"
+    )
+    row = {"instances": [[1.0] * 30]}
+    posts = ["/", "/predict", "/vx/predict", "/invocations", f"/v1/models/{name}:predict"]
+    for path in posts:
+        assert client.post(path, json=row).status_code == 200, path
+        assert client.get(path).status_code in (200, 405), path
+    tensor = {"name": "input", "shape": [1, 30], "datatype": "FP64", "data": [1.0] * 30}
+    infer = client.post(f"/v2/models/{name}/infer", json={"inputs": [tensor]})
+    assert infer.status_code == 200
+    gets = ["/", "/health", "/ping", "/vx/ok", "/version", "/docs", "/assets/card.css"]
+    gets += ["/v1/models", f"/v1/models/{name}", "/v2", "/v2/health/live", "/v2/health/ready"]
+    gets += [f"/v2/models/{name}", f"/v2/models/{name}/versions/{version}/ready"]
+    for path in gets:
+        assert client.get(path).status_code == 200, path
+    for path in ("/predict", "/invocations", f"/v1/models/{name}:predict"):
+        answer = client.get(path)
+        assert (answer.status_code, answer.headers["Allow"]) == (405, "POST"), path
+    for path in ("/health", "/version", "/v2"):
+        answer = client.post(path, json=row)
+        assert (answer.status_code, answer.headers["Allow"]) == (405, "GET, HEAD"), path
+    missing = client.get("/nowhere").get_json()["error"]
+    assert missing.startswith("no route /nowhere; routes: /, /predict, /docs, /health")
+
+
+def test_gcs_uri_parts() -> None:
+    from serving.storage import is_gcs_uri, parse_gcs_uri
+
+    assert parse_gcs_uri("gs://bucket") == ("bucket", "")
+    assert parse_gcs_uri("gs://bucket/") == ("bucket", "")
+    assert parse_gcs_uri("gs://bucket//models/v1//") == ("bucket", "models/v1/")
+    for bad in ("gs://", "gs:///models", "gs://bu#cket/x", "gs://b ucket/x", "gs://b*/x"):
+        with pytest.raises(ValueError) as caught:
+            parse_gcs_uri(bad)
+        assert str(caught.value) == f"{bad!r} must look like gs://BUCKET/PREFIX/"
+    assert is_gcs_uri("gs://b/x")
+    assert not is_gcs_uri("/srv/gs://b")
