@@ -214,7 +214,7 @@ def test_gcs_uri_parts() -> None:
     assert parse_gcs_uri("gs://bucket/") == ("bucket", "")
     assert parse_gcs_uri("gs://bucket//models/v1//") == ("bucket", "models/v1/")
     for bad in ("gs://", "gs:///models", "gs://bu#cket/x", "gs://b ucket/x", "gs://b*/x"):
-        with pytest.raises(ValueError) as caught:
+        with pytest.raises(ValueError, match="must look like gs:") as caught:
             parse_gcs_uri(bad)
         assert str(caught.value) == f"{bad!r} must look like gs://BUCKET/PREFIX/"
     assert is_gcs_uri("gs://b/x")
