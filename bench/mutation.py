@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         work = args.recheck
         env = {**os.environ, **shared_models(work), "ORT_DISABLE_TELEMETRY": "1"}
         again = (*NOT_CAUGHT, "not checked")
-        names = sorted(n for n, status in results(work, env).items() if status in again)
+        before = results(work, env)
+        names = sorted(n for n, status in before.items() if status in again)
         shutil.copytree(REPO / "tests", work / "tests", dirs_exist_ok=True)
         shutil.copy2(REPO / "pyproject.toml", work / "pyproject.toml")
     else:
@@ -63,11 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(*LEFT_OUT))
         train_shared_models(work)
         env = {**os.environ, **shared_models(work), "ORT_DISABLE_TELEMETRY": "1"}
-        names = []
+        names, before = [], {}
     started = time.monotonic()
     finished = run_mutmut(work, env, args.max_children, args.time_box, names)
     seconds = time.monotonic() - started
-    statuses = results(work, env)
+    # A changed test selection makes mutmut forget earlier verdicts: a mutant the recheck did not
+    # run keeps the one it had (more tests cannot revive a killed mutant).
+    statuses = {
+        name: before.get(name, status) if status == "not checked" else status
+        for name, status in results(work, env).items()
+    }
     report(statuses, seconds, finished, args.max_children)
     survivors = sorted(name for name, status in statuses.items() if status in NOT_CAUGHT)
     (work / "survivors.txt").write_text("".join(f"{name}\n" for name in survivors))
