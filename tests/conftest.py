@@ -39,16 +39,22 @@ def train_model(tmp_path_factory: pytest.TempPathFactory) -> TrainModel:
     return run
 
 
+def trained_once(variable: str) -> Path | None:
+    """A folder bench/mutation.py trained once for its many short pytest sessions, if given."""
+    folder = os.environ.get(variable)
+    return Path(folder) if folder else None
+
+
 @pytest.fixture(scope="session")
 def classifier_dir(train_model: TrainModel) -> Path:
     """The default model (train.py with no arguments): breast-cancer, StandardScaler + LR."""
-    return train_model()
+    return trained_once("TEST_CLASSIFIER_DIR") or train_model()
 
 
 @pytest.fixture(scope="session")
 def regressor_dir(train_model: TrainModel) -> Path:
     """A regression model on the diabetes dataset."""
-    return train_model("--dataset", "diabetes")
+    return trained_once("TEST_REGRESSOR_DIR") or train_model("--dataset", "diabetes")
 
 
 @pytest.fixture(scope="session")

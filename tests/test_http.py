@@ -28,6 +28,9 @@ CANCER = np.asarray(load_breast_cancer().data, dtype=np.float64)
 DIABETES = np.asarray(load_diabetes().data, dtype=np.float64)
 NAMES = [str(n) for n in load_breast_cancer().feature_names]
 ROW = CANCER[0].tolist()
+# What the docs promise between the ONNX answers and scikit-learn's, written here, not read from
+# the manifest the code under test wrote (a loosened gate would loosen the test with it).
+PROMISED_PARITY = 1e-9
 HUGE = [1e308] * 30
 
 
@@ -99,7 +102,7 @@ def test_probabilities_come_with_classes(
     expected = model.predict_proba(CANCER)
     if runtime == "sklearn":
         assert body["probabilities"] == expected.tolist()
-    tolerance = manifest["onnx_parity"]["tolerance"]
+    tolerance = PROMISED_PARITY
     if runtime == "onnx":
         np.testing.assert_allclose(body["probabilities"], expected, rtol=0, atol=tolerance)
     one = client.post("/", json={"features": ROW, "probabilities": True}).get_json()
@@ -127,9 +130,10 @@ def test_regression_predictions_with_onnx_within_parity_tolerance(
 ) -> None:
     client = make_client(MODEL_URI=str(regressor_dir), MODEL_RUNTIME="onnx")
     model = joblib.load(regressor_dir / "model.joblib")
-    tolerance = json.loads((regressor_dir / MANIFEST_NAME).read_bytes())["onnx_parity"]["tolerance"]
     body = client.post("/", json={"instances": DIABETES.tolist()}).get_json()
-    np.testing.assert_allclose(body["predictions"], model.predict(DIABETES), rtol=0, atol=tolerance)
+    np.testing.assert_allclose(
+        body["predictions"], model.predict(DIABETES), rtol=0, atol=PROMISED_PARITY
+    )
 
 
 def test_regression_refuses_probabilities(make_client: MakeClient, regressor_dir: Path) -> None:

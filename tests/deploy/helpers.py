@@ -43,7 +43,7 @@ SERVING_FILES = {
     "openapi.yaml": "openapi: 3.1.0\n",
 }
 NEVER_UPLOADED = [
-    "tests/test_app.py",
+    "tests/test_http.py",
     "tests/conftest.py",
     "bench/bench_latency.py",
     ".venv/bin/python",
