@@ -24,6 +24,8 @@ class BodyDeadlines:
         self._pending: dict[int, tuple[float, socket.socket]] = {}
         self._keys = itertools.count()
         self._watcher: threading.Thread | None = None
+        # When the watcher wakes next (None: not until notified).
+        self._wake_at: float | None = None
 
     @contextlib.contextmanager
     def watch(self, sock: socket.socket, seconds: float) -> Iterator[float]:
@@ -40,7 +42,10 @@ class BodyDeadlines:
                     target=self._watch, name="body-deadlines", daemon=True
                 )
                 self._watcher.start()
-            self._condition.notify()
+            # Deadlines mostly arrive in order: the watcher is woken only for an earlier one,
+            # so a request costs it no extra wake-up.
+            if self._wake_at is None or deadline < self._wake_at:
+                self._condition.notify()
         try:
             yield deadline
         finally:
@@ -58,4 +63,5 @@ class BodyDeadlines:
                         with contextlib.suppress(OSError):
                             sock.shutdown(socket.SHUT_RD)
                 upcoming = [deadline for deadline, _ in self._pending.values()]
-                self._condition.wait(min(upcoming) - now if upcoming else None)
+                self._wake_at = min(upcoming) if upcoming else None
+                self._condition.wait(None if self._wake_at is None else self._wake_at - now)
