@@ -10,8 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,66 @@ def wait_for_journal_lines(out: Path, count: int, process: subprocess.Popen[str]
             return
         time.sleep(0.01)
     raise TimeoutError("the run journaled too few chunks")
+
+
+class _Gate(ThreadingHTTPServer):
+    """In front of the function: forwards the first `open_for` requests, holds every later one
+    until `release` is set, then refuses it with a 503. A run sent through it is surely
+    mid-way when the test stops it, and can never finish, however fast the machine is."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str, open_for: int) -> None:
+        super().__init__(("127.0.0.1", 0), _GateHandler)
+        self.upstream, self.open_for = upstream, open_for
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.seen = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _GateHandler(BaseHTTPRequestHandler):
+    server: _Gate
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with self.server.lock:
+            self.server.seen += 1
+            forward = self.server.seen <= self.server.open_for
+        status, answer = 503, b'{"error": {"code": "held_by_the_test"}}'
+        if forward:
+            headers = {"Content-Type": self.headers["Content-Type"]}
+            request = urllib.request.Request(self.server.upstream + self.path, body, headers)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    status, answer = response.status, response.read()
+            except urllib.error.HTTPError as error:
+                status, answer = error.code, error.read()
+        else:
+            self.server.release.wait(60)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def gate(server: Server) -> Iterator[_Gate]:
+    """A gate that lets 30 chunks through to the real server."""
+    running = _Gate(server.url, open_for=30)
+    thread = threading.Thread(target=running.serve_forever, daemon=True)
+    thread.start()
+    yield running
+    running.release.set()
+    running.shutdown()
+    running.server_close()
 
 
 def check_output(
@@ -180,13 +242,14 @@ def test_a_server_killed_and_restarted_mid_run_loses_and_repeats_nothing(
 
 
 def test_an_interrupted_run_resumes_without_losing_or_repeating_a_chunk(
-    server: Server, input_csv: Path, expected: Any, tmp_path: Path
+    server: Server, gate: _Gate, input_csv: Path, expected: Any, tmp_path: Path
 ) -> None:
     out = tmp_path / "scored.csv"
     args = ("--rows-per-request", "10", "--concurrency", "2", "--commit-interval", "0")
-    client = start_score(input_csv, server.url, out, *args)
+    client = start_score(input_csv, gate.url, out, *args)
     wait_for_journal_lines(out, 20, client)
     client.send_signal(signal.SIGINT)
+    gate.release.set()
     _, stderr = client.communicate(timeout=60)
     assert client.returncode == 130, stderr
     assert "resume" in stderr
@@ -201,12 +264,12 @@ def test_an_interrupted_run_resumes_without_losing_or_repeating_a_chunk(
 
 
 def test_a_crash_between_output_and_journal_is_repaired_on_resume(
-    server: Server, input_csv: Path, expected: Any, tmp_path: Path
+    server: Server, gate: _Gate, input_csv: Path, expected: Any, tmp_path: Path
 ) -> None:
     """Rows written but never journaled, and a torn journal line: both dropped, then redone."""
     out = tmp_path / "scored.csv"
     args = ("--rows-per-request", "10", "--concurrency", "2", "--commit-interval", "0")
-    client = start_score(input_csv, server.url, out, *args)
+    client = start_score(input_csv, gate.url, out, *args)
     wait_for_journal_lines(out, 20, client)
     client.kill()
     client.communicate(timeout=30)
