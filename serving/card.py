@@ -31,7 +31,7 @@ SECURITY_HEADERS = {
 
 def wants_html(headers: Mapping[str, str]) -> bool:
     """True when the Accept header's first media range is text/html (what browsers send)."""
-    accept = headers.get("Accept") or headers.get("accept") or ""
+    accept = headers.get("Accept", "")
     first = accept.split(",", 1)[0].split(";", 1)[0].strip().lower()
     return first == "text/html"
 

@@ -92,7 +92,7 @@ def _unavailable(exc: ModelUnavailable, call: Call, html: bool) -> Reply:
 
 def _wants_card(call: Call) -> bool:
     """Whether a browser asks (serving.card is imported only when the Accept names html)."""
-    if "html" not in (call.headers.get("Accept") or call.headers.get("accept") or ""):
+    if "html" not in call.headers.get("Accept", ""):
         return False
     from serving import card
 

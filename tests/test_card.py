@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from serving import jsonio
-from serving.card import CSP, card, example_row, wants_html
+from serving.card import CSP, FEATURES_SHOWN, card, example_row, unavailable, wants_html
 from serving.docs import asset, page
 from serving.endpoint import Endpoint, model_summary
 from serving.errors import NotFound
@@ -168,3 +169,229 @@ def test_the_json_paths_never_import_the_pages() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, timeout=60)
+
+
+class Page(HTMLParser):
+    """A page parsed into what a test checks: elements (tag and attributes) in order, ids,
+    the text of each table's rows, and the page's visible text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.rows: list[list[str]] = []
+        self.text: list[str] = []
+        self._cell: list[str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, {name: value or "" for name, value in attrs}))
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def by_id(self, element_id: str) -> tuple[str, dict[str, str]]:
+        (found,) = [(t, a) for t, a in self.elements if a.get("id") == element_id]
+        return found
+
+    def tags(self, tag: str) -> list[dict[str, str]]:
+        return [attrs for name, attrs in self.elements if name == tag]
+
+
+PENGUIN_INFO = {
+    "name": "penguins",
+    "model_version": "v7",
+    "task": "classification",
+    "runtime": "onnx",
+    "source": "local folder",
+    "manifest_sha256": "ab" * 32,
+    "created_at": "2026-11-30T12:00:00Z",
+    "classes": ["Adelie", "Gentoo"],
+    "metrics": {"accuracy": 0.97, "per_class": {"Adelie": 1}},
+    "training_data": {"rows": 344, "source": "penguins.csv"},
+    "warnings": ["trained on few rows"],
+}
+
+
+def penguin_card(info: dict[str, Any], example: dict[str, Any] | None = None) -> Page:
+    features = [feature_from_json(entry) for entry in PENGUIN_FEATURES]
+    return Page(card(info, features, example).raw.decode())  # type: ignore[union-attr]
+
+
+def test_the_card_holds_every_element_its_script_uses_once() -> None:
+    page = penguin_card(PENGUIN_INFO)
+    assert page.by_id("try")[0] == "form"
+    assert page.by_id("try")[1]["data-probabilities"] == "true"
+    assert page.by_id("submit") == ("button", {"type": "submit", "id": "submit"})
+    assert page.by_id("prediction")[0] == "p"
+    assert page.by_id("probabilities")[0] == "table"
+    assert page.by_id("answer")[0] == "pre"
+    assert page.by_id("curl")[0] == "pre"
+    assert page.tags("script") == [{"src": "assets/card.js"}]
+    assert {"rel": "stylesheet", "href": "assets/card.css"} in page.tags("link")
+    assert page.tags("a") == [{"href": "docs"}]
+    assert page.tags("html") == [{"lang": "en"}]
+    assert {"charset": "utf-8"} in page.tags("meta")
+
+
+def test_each_feature_gets_a_labelled_control_of_its_type() -> None:
+    page = penguin_card(PENGUIN_INFO, {"island": "Dream", "year": 2007})
+    controls = {a["name"]: (t, a) for t, a in page.elements if "data-type" in a}
+    assert list(controls) == [f["name"] for f in PENGUIN_FEATURES]
+    island, bill, year, smoker = (controls[f["name"]] for f in PENGUIN_FEATURES)
+    assert island == (
+        "select",
+        {"name": "island", "id": "f-island", "data-type": "string", "data-nullable": "false"},
+    )
+    assert bill[0] == "input"
+    assert bill[1] | {"value": ""} == {
+        "type": "number",
+        "step": "any",
+        "name": "bill_length_mm",
+        "id": "f-bill_length_mm",
+        "data-type": "number",
+        "data-nullable": "true",
+        "value": "",
+    }
+    assert (year[1]["type"], year[1]["step"], year[1]["value"]) == ("number", "1", "2007")
+    assert smoker[0] == "select"
+    assert smoker[1]["data-type"] == "boolean"
+    labels = [a["for"] for a in page.tags("label")]
+    assert labels == [f"f-{f['name']}" for f in PENGUIN_FEATURES]
+    assert page.tags("option") == [
+        {"value": "Biscoe"},
+        {"value": "Dream", "selected": ""},
+        {"value": "true"},
+        {"value": "false", "selected": ""},
+    ]
+
+
+def test_a_nullable_category_offers_missing_and_a_text_feature_a_text_box() -> None:
+    features = [
+        Feature("sex", "string", nullable=True, categories=("female", "male")),
+        Feature("note", "string"),
+    ]
+    page = Page(card({"name": "m"}, features, {"sex": None, "note": "hi"}).raw.decode())  # type: ignore[union-attr]
+    assert page.tags("option") == [
+        {"value": "female"},
+        {"value": "male"},
+        {"value": "", "selected": ""},
+    ]
+    assert "(missing)" in page.text
+    (text_box,) = [a for a in page.tags("input") if a.get("name") == "note"]
+    assert (text_box["type"], text_box["value"]) == ("text", "hi")
+    assert page.by_id("try")[1]["data-probabilities"] == "false"
+
+
+def test_the_card_tables_state_the_model_its_metrics_data_and_features() -> None:
+    page = penguin_card(PENGUIN_INFO)
+    assert page.rows[:7] == [
+        ["Version", "v7"],
+        ["Task", "classification"],
+        ["Runtime", "onnx"],
+        ["Source", "local folder"],
+        ["Manifest sha256 (pin)", "ab" * 32],
+        ["Created", "2026-11-30T12:00:00Z"],
+        ["Classes", '["Adelie", "Gentoo"]'],
+    ]
+    assert ["Metric", "Value"] in page.rows
+    assert ["accuracy", "0.97"] in page.rows
+    assert ["per_class", '{"Adelie": 1}'] in page.rows
+    assert ["rows", "344"] in page.rows
+    assert ["Name", "Type", "Nullable", "Categories"] in page.rows
+    assert ["island", "string", "no", "Biscoe, Dream"] in page.rows
+    assert ["bill_length_mm", "number", "yes", ""] in page.rows
+    assert "trained on few rows" in page.text
+    assert "penguins · model card" in page.text
+    assert page.tags("details") == [{"open": ""}]
+
+
+def test_a_card_without_metrics_data_or_warnings_says_so() -> None:
+    page = Page(card({"name": "bare"}, [Feature("a")], None).raw.decode())  # type: ignore[union-attr]
+    assert "none recorded" in page.text
+    assert "not recorded" in page.text
+    assert "Warnings" not in page.text
+    assert [row for row in page.rows if row and row[0] in ("Version", "Classes")] == []
+
+
+def test_many_features_are_folded_away() -> None:
+    features = [Feature(f"x{i}") for i in range(FEATURES_SHOWN + 1)]
+    folded = Page(card({"name": "wide"}, features, None).raw.decode())  # type: ignore[union-attr]
+    shown = Page(card({"name": "wide"}, features[:-1], None).raw.decode())  # type: ignore[union-attr]
+    assert folded.tags("details") == [{}]
+    assert shown.tags("details") == [{"open": ""}]
+    assert f"{FEATURES_SHOWN + 1} features" in folded.text
+
+
+def test_the_unavailable_card_says_why_and_links_the_docs() -> None:
+    page = Page(unavailable("no model <here>", "model_unavailable").raw.decode())  # type: ignore[union-attr]
+    assert page.by_id("reason") == ("p", {"class": "error", "id": "reason"})
+    assert "no model <here>" in page.text
+    assert "model_unavailable" in page.text
+    assert page.tags("a") == [{"href": "docs"}]
+
+
+ASSET_TYPES = {
+    "card.css": "text/css",
+    "card.js": "text/javascript",
+    "docs.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "openapi.yaml": "application/yaml",
+}
+
+
+@pytest.mark.parametrize(("name", "media_type"), ASSET_TYPES.items())
+def test_every_asset_is_served_with_its_type_and_the_security_headers(
+    name: str, media_type: str
+) -> None:
+    reply = asset(name)
+    assert reply.status == 200
+    assert reply.media_type == media_type
+    assert reply.headers["Content-Security-Policy"] == CSP
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["Cache-Control"] == "public, max-age=300"
+    assert reply.raw
+    if name in ("card.css", "card.js", "docs.js"):
+        assert reply.raw == (REPO / "serving" / "web" / name).read_bytes()
+
+
+def test_an_unknown_asset_is_a_404_naming_every_asset() -> None:
+    with pytest.raises(NotFound) as refused:
+        asset("nothing.js")
+    for name in ASSET_TYPES:
+        assert name in refused.value.message
+
+
+def test_the_docs_page_is_html_with_the_security_headers() -> None:
+    reply = page()
+    parsed = Page(reply.raw.decode())  # type: ignore[union-attr]
+    assert reply.media_type == "text/html"
+    assert reply.headers["Content-Security-Policy"] == CSP
+    assert {"src": "assets/docs.js"} in parsed.tags("script")
+
+
+def test_without_swagger_ui_installed_its_files_are_a_404_naming_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from serving import docs
+
+    monkeypatch.setattr(docs, "SWAGGER_PACKAGE", "swagger_ui_that_is_not_installed")
+    docs._read.cache_clear()
+    try:
+        with pytest.raises(NotFound) as refused:
+            asset("swagger-ui-bundle.js")
+        assert "swagger_ui_that_is_not_installed package" in refused.value.message
+        assert asset("card.js").raw  # the function's own files do not need it
+    finally:
+        docs._read.cache_clear()
