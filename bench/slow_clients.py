@@ -45,7 +45,7 @@ def normal_latencies(server: Server, body: bytes, stop: threading.Event) -> list
 
 def keep_stalling(server: Server, stop: threading.Event, statuses: Counter[str]) -> None:
     while not stop.is_set():
-        status, answer = json_of(read_until_closed(stalled_client(server, b'{"feat', 100)))
+        status, answer = json_of(read_until_closed(stalled_client(server.url, b'{"feat', 100)))
         statuses[f"{status} {answer.get('code')}"] += 1
 
 

@@ -7,16 +7,14 @@ import json
 import socket
 from typing import Any
 
-from tests.servers import Server
-
 # A bound on the client's own waiting, far above any deadline under test: reaching it is a hang.
 CLIENT_TIMEOUT = 30.0
 
 
-def stalled_client(server: Server, sent_body: bytes, declared: int) -> socket.socket:
+def stalled_client(url: str, sent_body: bytes, declared: int) -> socket.socket:
     """A connection that sent its headers and `sent_body`, then waits (Content-Length
     `declared`)."""
-    port = int(server.url.rsplit(":", 1)[1])
+    port = int(url.rsplit(":", 1)[1])
     connection = socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT)
     head = (
         f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
