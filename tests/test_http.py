@@ -337,6 +337,42 @@ def test_long_host_label_gets_json(server: Server) -> None:
     assert body["code"] == "bad_request"
 
 
+def test_requests_the_framework_refuses_get_json_and_a_log_line_in_process(
+    client: Any, serving_logs: Logs
+) -> None:
+    headers = {"Host": f"{'a' * 64}.example", "Function-Execution-Id": "host-1"}
+    bad_host = client.get("/", headers=headers)
+    not_found = client.get("/favicon.ico", headers={"Function-Execution-Id": "icon-1"})
+
+    assert bad_host.status_code == 400
+    assert bad_host.get_json() == {
+        "error": "the request is malformed (its Host header or URL could not be read)",
+        "code": "bad_request",
+        "request_id": "host-1",
+    }
+    assert not_found.status_code == 404
+    assert not_found.get_json() == {
+        "error": "no route '/favicon.ico'",
+        "code": "not_found",
+        "request_id": "icon-1",
+    }
+    for answer in (bad_host, not_found):
+        assert answer.headers["Content-Type"] == "application/json"
+    lines = [
+        (line["severity"], line["message"], line["code"], line["request_id"])
+        for line in serving_logs()
+    ]
+    assert lines == [
+        (
+            "WARNING",
+            "GET 400: the request is malformed (its Host header or URL could not be read)",
+            "bad_request",
+            "host-1",
+        ),
+        ("WARNING", "GET 404: no route '/favicon.ico'", "not_found", "icon-1"),
+    ]
+
+
 @pytest.mark.parametrize("path", ["/", "/invocations", "/v2/models/breast-cancer/infer"])
 def test_truncated_chunked_body_is_400_not_500(server: Server, path: str) -> None:
     body = b'{"features": [1, 2'

@@ -4,6 +4,7 @@ framework answers itself: its message, request id, media type and log line."""
 from __future__ import annotations
 
 import json
+import platform
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ import pytest
 import sklearn
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LinearRegression
+from sklearn.svm import LinearSVC
 
+from serving.endpoint import model_summary
 from serving.loading import LoadedModel
 from serving.manifest import MANIFEST_NAME
 from serving.protocols.oip_v2 import model_metadata
@@ -68,6 +71,19 @@ def test_one_nullable_number_makes_inputs_per_feature() -> None:
     assert plain["inputs"] == [{"name": "input", "datatype": "FP64", "shape": [-1, 2]}]
 
 
+@pytest.mark.parametrize(("classes", "shape"), [([0, 1], [-1]), ([0, 1, 2], [-1, 3])])
+def test_decision_values_have_one_column_per_class_beyond_two(
+    classes: list[int], shape: list[int]
+) -> None:
+    estimator = LinearSVC().fit(np.eye(5)[: len(classes)], classes)
+    features = [Feature(f"x{i}") for i in range(5)]
+    outputs = {
+        o["name"]: o for o in model_metadata(loaded(estimator, features, classes))["outputs"]
+    }
+    assert outputs["decision_function"]["shape"] == shape
+    assert "predict_proba" not in outputs
+
+
 def test_regressor_metadata(make_client: Callable[..., Any], regressor_dir: Path) -> None:
     manifest = json.loads((regressor_dir / MANIFEST_NAME).read_bytes())
     client = make_client(MODEL_URI=str(regressor_dir), MODEL_RUNTIME="sklearn")
@@ -79,6 +95,35 @@ def test_regressor_metadata(make_client: Callable[..., Any], regressor_dir: Path
     wrong = client.get(f"/v2/models/{manifest['name']}/versions/0")
     assert wrong.status_code == 404
     assert "version '0' of" in wrong.get_json()["error"]
+
+
+def test_get_root_states_the_model_its_features_source_and_libraries(
+    make_client: Callable[..., Any], classifier_dir: Path
+) -> None:
+    manifest = json.loads((classifier_dir / MANIFEST_NAME).read_bytes())
+    client = make_client(MODEL_URI=str(classifier_dir), MODEL_RUNTIME="sklearn")
+    answer = client.get("/").get_json()
+    assert set(answer) == {
+        "loaded", "name", "model_version", "task", "feature_names", "n_features", "features",
+        "fitted_on", "example", "classes", "metrics", "created_at", "runtime", "source",
+        "manifest_sha256", "artifacts", "libraries", "training_data", "warnings",
+    }  # fmt: skip
+    assert answer["features"] == manifest["features"]
+    assert answer["fitted_on"] == "array"
+    assert answer["example"] == manifest["example"]
+    assert answer["source"] == "local folder"
+    assert answer["runtime"] == "sklearn"
+    assert answer["libraries"]["trained_with"] == manifest["libraries"]
+    assert answer["libraries"]["serving"] == {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def test_a_model_fitted_on_a_dataframe_says_so() -> None:
+    estimator = LinearRegression().fit(np.eye(5), np.arange(5.0))
+    assert model_summary(loaded(estimator, MIXED, None))["fitted_on"] == "dataframe"
 
 
 def test_framework_404_is_json_with_the_request_id_and_a_log_line(

@@ -1,5 +1,6 @@
-"""Prediction logging end to end: a real server with PREDICTION_LOG_RATE writes the entries,
-monitor.py compares them with the training statistics train.py pinned in the manifest."""
+"""Prediction logging: the entry for a scored request (in process), and end to end: a real
+server with PREDICTION_LOG_RATE writes the entries, monitor.py compares them with the training
+statistics train.py pinned in the manifest."""
 
 from __future__ import annotations
 
@@ -10,13 +11,131 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import requests
 from sklearn.model_selection import train_test_split
 
+from serving import jsonio, prediction_log
+from serving.batch import Table
+from serving.manifest import MANIFEST_NAME, Manifest
+from serving.prediction_log import Scored
+from tests.fixture_types import Logs
 from tests.penguins_data import PENGUINS, TEXT, records
 from tests.servers import REPO, Server, start_server
+
+
+def scored(model_dir: Path, rows: int, labels: bool = True) -> Scored:
+    """`rows` rows of the model's features (cell [1][2] missing), labelled 0, 1, 2, ..."""
+    manifest = Manifest.parse((model_dir / MANIFEST_NAME).read_bytes())
+    matrix = np.arange(rows * manifest.n_features, dtype=float).reshape(rows, -1) / 7
+    if rows > 1:
+        matrix[1, 2] = np.nan
+    outputs = np.arange(rows) if labels else None
+    return Scored(Table.from_matrix(matrix), outputs, manifest)
+
+
+def logged_entries(serving_logs: Logs) -> list[dict[str, Any]]:
+    lines = [line for line in serving_logs() if line["message"] == "prediction"]
+    assert all(
+        line["logging.googleapis.com/labels"] == {"log": "sklearn-predictions"} for line in lines
+    )
+    return [line["prediction_log"] for line in lines]
+
+
+def test_an_entry_names_each_rows_features_and_its_outputs(
+    classifier_dir: Path, serving_logs: Logs
+) -> None:
+    batch = scored(classifier_dir, 3)
+    prediction_log.write("request-7", batch)
+    (entry,) = logged_entries(serving_logs)
+    names = batch.manifest.feature_names
+    matrix = batch.table.matrix
+    assert matrix is not None
+    assert entry["model_version"] == batch.manifest.model_version
+    assert entry["request_id"] == "request-7"
+    assert entry["outputs"] == [0, 1, 2]
+    assert entry["truncated"] is False
+    assert [list(row) for row in entry["rows"]] == [list(names)] * 3
+    assert entry["rows"][2] == dict(zip(names, matrix[2].tolist(), strict=True))
+    assert entry["rows"][1][names[2]] is None  # NaN, the missing value, is JSON null
+    assert entry["rows"][1][names[3]] == matrix[1, 3]
+
+
+def test_a_request_asking_only_for_probabilities_logs_no_outputs(
+    classifier_dir: Path, serving_logs: Logs
+) -> None:
+    prediction_log.write("r", scored(classifier_dir, 2, labels=False))
+    (entry,) = logged_entries(serving_logs)
+    assert entry["outputs"] == []
+    assert len(entry["rows"]) == 2
+
+
+def test_more_rows_than_an_entry_holds_are_cut_and_marked(
+    classifier_dir: Path, serving_logs: Logs
+) -> None:
+    prediction_log.write("r", scored(classifier_dir, prediction_log.MAX_ROWS_LOGGED + 1))
+    (entry,) = logged_entries(serving_logs)
+    assert len(entry["rows"]) == prediction_log.MAX_ROWS_LOGGED
+    assert entry["outputs"] == list(range(prediction_log.MAX_ROWS_LOGGED))
+    assert entry["truncated"] is True
+
+
+def test_an_entry_over_the_byte_cap_is_halved_until_it_fits(
+    classifier_dir: Path, serving_logs: Logs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cap = 20_000
+    monkeypatch.setattr(prediction_log, "MAX_ENTRY_BYTES", cap)
+    prediction_log.write("r", scored(classifier_dir, 80))
+    (entry,) = logged_entries(serving_logs)
+    size = len(jsonio.encode(entry))
+    # Rows of one size: the first count that fits is over half the cap.
+    assert cap // 2 < size <= cap
+    assert len(entry["rows"]) in (40, 20, 10, 5, 2)
+    assert entry["truncated"] is True
+
+
+def test_one_row_is_logged_even_over_the_byte_cap(
+    classifier_dir: Path, serving_logs: Logs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prediction_log, "MAX_ENTRY_BYTES", 10)
+    prediction_log.write("r", scored(classifier_dir, 5))
+    (entry,) = logged_entries(serving_logs)
+    assert len(entry["rows"]) == 1
+    assert entry["truncated"] is True
+
+
+@pytest.mark.parametrize(
+    ("rate", "draw", "logged"),
+    [(0.0, 0.0, False), (0.25, 0.25, False), (0.25, 0.2499, True), (1.0, 0.9999, True)],
+)
+def test_a_request_is_sampled_when_its_draw_is_under_the_rate(
+    rate: float, draw: float, logged: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("random.random", lambda: draw)
+    assert prediction_log.sampled(rate) is logged
+
+
+def test_requests_in_process_log_what_they_scored(
+    make_client: Any, classifier_dir: Path, serving_logs: Logs
+) -> None:
+    client = make_client(MODEL_URI=str(classifier_dir), PREDICTION_LOG_RATE="1")
+    rows = [[1.0] * 30, [2.0] * 30]
+    answer = client.post("/", json={"features": rows}, headers={"Function-Execution-Id": "abc"})
+    assert answer.status_code == 200
+    (entry,) = logged_entries(serving_logs)
+    assert entry["request_id"] == "abc"
+    assert entry["outputs"] == answer.get_json()["predictions"]
+    assert [list(row.values()) for row in entry["rows"]] == rows
+
+
+def test_requests_in_process_log_nothing_when_off(
+    make_client: Any, classifier_dir: Path, serving_logs: Logs
+) -> None:
+    client = make_client(MODEL_URI=str(classifier_dir))
+    assert client.post("/", json={"features": [[1.0] * 30]}).status_code == 200
+    assert logged_entries(serving_logs) == []
 
 
 def held_out() -> pd.DataFrame:

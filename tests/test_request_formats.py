@@ -370,3 +370,46 @@ def test_kserve_client_body_naming_the_model(client: Any) -> None:
     wrong = client.post(f"/v2/models/{name}/infer", json={**good, "model_name": "other"})
     assert wrong.status_code == 404
     assert "model 'other' is not served here" in wrong.get_json()["error"]
+
+
+def test_kserve_v1_refuses_csv(client: Any) -> None:
+    """CSV is the base URL's and /invocations' format, not KServe's."""
+    name = client.get("/").get_json()["name"]
+    answer = client.post(
+        f"/v1/models/{name}:predict", data="1," * 29 + "1\n", content_type="text/csv"
+    )
+    assert answer.status_code == 415
+    assert answer.get_json()["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("row", [[1.0, 2.0], [1.0, 2.0, 3.0, 4.0], "123"])
+def test_named_columns_need_one_value_per_column_in_every_row(row: Any) -> None:
+    batch = Batch(rows=[[1.0, 2.0, 3.0], row], names=["c", "a", "b"])
+    with pytest.raises(InvalidInput, match=r"^row 1: expected 3 values, one per named column$"):
+        checked(batch, 10)
+
+
+def test_bigquery_context_without_output_or_naming_label_answers_labels(
+    client: Any, make_client: MakeClient, regressor_dir: Path
+) -> None:
+    calls = [[1.0] * 30, [2.0] * 30]
+    plain = client.post("/", json={"calls": calls}).get_json()
+    for context in ({}, {"output": "label"}):
+        answer = client.post("/", json={"calls": calls, "userDefinedContext": context})
+        assert answer.get_json() == plain
+    regressor = make_client(MODEL_URI=str(regressor_dir))
+    width = regressor.get("/").get_json()["n_features"]
+    values = regressor.post(
+        "/", json={"calls": [[0.01] * width], "userDefinedContext": {"output": "label"}}
+    )
+    assert values.status_code == 200
+    assert isinstance(values.get_json()["replies"][0], float)
+
+
+def test_bigquery_bad_context_tells_the_sql_user_what_it_may_hold(client: Any) -> None:
+    body = {"calls": [[1.0] * 30], "userDefinedContext": {"outputs": "label"}}
+    answer = client.post("/", json=body).get_json()
+    assert answer["errorMessage"] == (
+        'userDefinedContext may hold "output" (label, probabilities or probability) and '
+        '"class" (with probability)'
+    )
