@@ -1,4 +1,5 @@
-"""Mutation testing with mutmut: how many small changes to the guarantees the tests catch.
+"""Mutation testing with mutmut: how many small changes to serving/ and the parity gate the
+tests catch.
 
 Never part of CI (it runs the in-process tests once per mutant). The run works in a copy of
 the repository, so the checkout never sees mutmut's `mutants/` folder; what is mutated and
@@ -11,6 +12,9 @@ TEST_REGRESSOR_DIR), so a mutant costs its tests, not a training run.
     python -m bench.mutation --recheck DIR         # after adding tests: copy tests/ into the
                                                    # run in DIR, re-run what was not caught
                                                    # (or not checked in the time box)
+    python -m bench.mutation --recheck DIR --module serving.card   # only that module's
+    python -m bench.mutation --resume DIR          # a run its time box stopped: only the
+                                                   # mutants not checked yet, same tests
 
 A mutant is killed when a test fails (or it times out); survived when every test mapped to
 its function passes; "no tests" when no selected test calls that function. The kill rate
@@ -43,20 +47,29 @@ NOT_CAUGHT = ("survived", "no tests", "suspicious")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--workdir", type=Path, help="where to copy the repository (new folder)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--time-box", type=float, default=3600.0, help="seconds (default 3600)")
     parser.add_argument("--recheck", type=Path, help="the copy of an earlier run to re-check")
+    parser.add_argument(
+        "--module", action="append", help="with --recheck: only this module's mutants (repeat)"
+    )
+    parser.add_argument("--resume", type=Path, help="the copy of a run its time box stopped")
     args = parser.parse_args(argv)
-    if args.recheck:
-        work = args.recheck
+    if args.recheck or args.resume:
+        work = args.recheck or args.resume
         env = {**os.environ, **shared_models(work), "ORT_DISABLE_TELEMETRY": "1"}
-        again = (*NOT_CAUGHT, "not checked")
+        again = ("not checked",) if args.resume else (*NOT_CAUGHT, "not checked")
         before = results(work, env)
-        names = sorted(n for n, status in before.items() if status in again)
-        shutil.copytree(REPO / "tests", work / "tests", dirs_exist_ok=True)
-        shutil.copy2(REPO / "pyproject.toml", work / "pyproject.toml")
+        names = sorted(
+            name
+            for name, status in before.items()
+            if status in again and (not args.module or module_of(name) in args.module)
+        )
+        if args.recheck:
+            shutil.copytree(REPO / "tests", work / "tests", dirs_exist_ok=True)
+            shutil.copy2(REPO / "pyproject.toml", work / "pyproject.toml")
     else:
         work = args.workdir or Path(tempfile.mkdtemp(prefix="mutation-")) / "repo"
         if work.exists():

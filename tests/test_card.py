@@ -173,32 +173,48 @@ def test_the_json_paths_never_import_the_pages() -> None:
 
 class Page(HTMLParser):
     """A page parsed into what a test checks: elements (tag and attributes) in order, ids,
-    the text of each table's rows, and the page's visible text."""
+    the text of each table's rows, the page's visible text, and the text of each element
+    (by tag, with its children's text) in order."""
+
+    VOID = frozenset({"meta", "link", "input", "br", "img"})
 
     def __init__(self, html: str) -> None:
         super().__init__()
         self.elements: list[tuple[str, dict[str, str]]] = []
         self.rows: list[list[str]] = []
         self.text: list[str] = []
-        self._cell: list[str] | None = None
+        self.texts: list[tuple[str, str]] = []
+        # Text standing between the page's sections, directly in <main>, not inside any of them.
+        self.loose: list[str] = []
+        self._open: list[tuple[str, list[str]]] = []
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.elements.append((tag, {name: value or "" for name, value in attrs}))
         if tag == "tr":
             self.rows.append([])
-        elif tag in ("td", "th"):
-            self._cell = []
+        if tag not in self.VOID:
+            self._open.append((tag, []))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None:
-            self.rows[-1].append("".join(self._cell))
-            self._cell = None
+        name, parts = self._open.pop()
+        assert name == tag, f"</{tag}> closes <{name}>"
+        text = "".join(parts)
+        self.texts.append((tag, text))
+        if self._open:
+            self._open[-1][1].append(text)
+        if tag in ("td", "th"):
+            self.rows[-1].append(text)
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
-        if self._cell is not None:
-            self._cell.append(data)
+        if self._open:
+            self._open[-1][1].append(data)
+            if self._open[-1][0] == "main" and data.strip():
+                self.loose.append(data)
+
+    def text_of(self, tag: str) -> list[str]:
+        return [text for name, text in self.texts if name == tag]
 
     def by_id(self, element_id: str) -> tuple[str, dict[str, str]]:
         (found,) = [(t, a) for t, a in self.elements if a.get("id") == element_id]
@@ -395,3 +411,44 @@ def test_without_swagger_ui_installed_its_files_are_a_404_naming_the_package(
         assert asset("card.js").raw  # the function's own files do not need it
     finally:
         docs._read.cache_clear()
+
+
+def test_the_card_reads_as_headed_sections_with_nothing_between_them() -> None:
+    reply = card(PENGUIN_INFO, [feature_from_json(entry) for entry in PENGUIN_FEATURES], None)
+    page = Page(reply.raw.decode())  # type: ignore[union-attr]
+    assert page.loose == []
+    assert page.text_of("title") == ["penguins · model card"]
+    assert page.text_of("h1") == ["penguins v7"]
+    assert page.text_of("small") == ["v7"]
+    assert page.text_of("h2") == [
+        "Model", "Metrics", "Training data", "Features", "Warnings", "Try it"
+    ]  # fmt: skip
+    assert page.text_of("h3") == ["Answer", "The same request with curl"]
+    assert page.text_of("button") == ["Predict"]
+    assert page.text_of("a") == ["API docs"]
+    assert page.text_of("p")[0] == (
+        "API docs · clients that do not ask for text/html get this page as JSON"
+    )
+    assert page.text_of("li") == ["trained on few rows"]
+    assert page.text_of("summary") == ["4 features"]
+
+
+def test_a_page_is_never_cached_and_varies_with_the_accept_header() -> None:
+    for reply in (card({"name": "m"}, [Feature("a")], None), unavailable("why", "code")):
+        assert reply.headers["Vary"] == "Accept"
+        assert reply.headers["Cache-Control"] == "no-store"
+        assert reply.log == {"html": True}
+        assert reply.body == {}
+
+
+def test_the_unavailable_card_reads_as_one_headed_section() -> None:
+    page = Page(unavailable("why", "model_unavailable").raw.decode())  # type: ignore[union-attr]
+    assert page.loose == []
+    assert page.text_of("title") == ["Model not loaded"]
+    assert page.text_of("h1") == ["Model not loaded"]
+    assert page.text_of("p") == [
+        "why",
+        "Code: model_unavailable. The function retries loading on a later request; "
+        "reload this page to try again.",
+        "API docs",
+    ]

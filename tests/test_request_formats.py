@@ -166,6 +166,7 @@ def strings(*values: str) -> bytes:
         ([binary("x", [2, 3], "INT64", 48)], np.arange(1, 7, dtype="<i8").tobytes()),
         ([binary("x", [2, 3], "UINT8", 6)], bytes(range(1, 7))),
         ([binary("x", [2, 3], "BYTES", 30)], strings("1", "2", "3", "4", "5", "6")),
+        ([binary("x", [2, 3], "BYTES", 35)], strings("1", "2.0", "3", "4.00", "5", "6")),
         (
             [
                 binary("c", [2], "FP64", 16),
@@ -187,27 +188,86 @@ def test_oip_binary_bool_input() -> None:
 
 
 @pytest.mark.parametrize(
-    ("inputs", "data", "fragment"),
+    ("inputs", "data", "message"),
     [
-        ([binary("x", [1, 3], "FP64", 24)], b"\0" * 16, "only 16 binary bytes remain"),
-        ([binary("x", [1, 3], "FP64", 24)], b"\0" * 32, "32 binary bytes after the JSON part"),
-        ([tensor("x", [1, 3], "FP64", [1, 2, 3])], b"\0" * 8, "add up to 0"),
-        ([binary("x", [1, 3], "FP64", 16)], b"\0" * 16, "holds 3 values, the binary data has 2"),
-        ([binary("x", [1, 3], "FP32", 10)], b"\0" * 10, "not a whole number of FP32"),
-        ([binary("x", [1, 3], "BOOL", 3)], b"\x01\x02\x00", "must be 0 or 1"),
-        ([binary("x", [1, 3], "BYTES", 6)], strings("1") + b"\x05\0", "inside an element's length"),
-        ([binary("x", [1, 3], "BYTES", 7)], strings("1") + b"\x05\0\0\0", "inside an element"),
-        ([binary("x", [1, 3], "BYTES", 10)], strings("1", "\u00e9") + b"\xff", "inside an"),
-        ([binary("x", [1, 1], "BYTES", 5)], b"\x01\0\0\0\xff", "UTF-8"),
-        ([binary("x", [1, 3], "BYTES", 5)], strings("1"), "holds 3 values, the binary data has 1"),
-        ([binary("x", [1, 3], "COMPLEX", 3)], b"abc", "cannot be sent as binary"),
-        ([binary("x", [1, -3], "FP64", 0)], b"", "non-negative integers"),
-        ([binary("x", [1, 3], "FP64", -1)], b"", "non-negative integer"),
-        ([{**binary("x", [1, 3], "FP64", 24), "data": [1, 2, 3]}], b"\0" * 24, "not both"),
+        (
+            [binary("x", [1, 3], "FP64", 24)],
+            b"\0" * 16,
+            "input 'x': binary_data_size is 24, but only 16 binary bytes remain (is "
+            "Inference-Header-Content-Length set to the JSON part's length?)",
+        ),
+        (
+            [binary("x", [1, 3], "FP64", 24)],
+            b"\0" * 32,
+            "the body has 32 binary bytes after the JSON part, but the inputs' "
+            "binary_data_size add up to 24",
+        ),
+        (
+            [tensor("x", [1, 3], "FP64", [1, 2, 3])],
+            b"\0" * 8,
+            "the body has 8 binary bytes after the JSON part, but the inputs' "
+            "binary_data_size add up to 0",
+        ),
+        (
+            [binary("x", [1, 3], "FP64", 16)],
+            b"\0" * 16,
+            "input 'x': shape [1, 3] holds 3 values, the binary data has 2",
+        ),
+        (
+            [binary("x", [1, 3], "FP32", 10)],
+            b"\0" * 10,
+            "input 'x': 10 bytes is not a whole number of FP32 values",
+        ),
+        ([binary("x", [1, 3], "BOOL", 3)], b"\x01\x02\x00", "input 'x': BOOL bytes must be 0 or 1"),
+        (
+            [binary("x", [1, 3], "BYTES", 6)],
+            strings("1") + b"\x05\0",
+            "input 'x': BYTES data ends inside an element's length",
+        ),
+        (
+            [binary("x", [1, 3], "BYTES", 9)],
+            strings("1") + b"\x05\0\0\0",
+            "input 'x': BYTES data ends inside an element",
+        ),
+        (
+            [binary("x", [1, 3], "BYTES", 10)],
+            strings("1", "\u00e9") + b"\xff",
+            "input 'x': BYTES data ends inside an element",
+        ),
+        (
+            [binary("x", [1, 1], "BYTES", 5)],
+            b"\x01\0\0\0\xff",
+            "input 'x': BYTES elements must be UTF-8 text",
+        ),
+        (
+            [binary("x", [1, 3], "BYTES", 5)],
+            strings("1"),
+            "input 'x': shape holds 3 values, the binary data has 1",
+        ),
+        (
+            [binary("x", [1, 3], "COMPLEX", 3)],
+            b"abc",
+            "input 'x': datatype 'COMPLEX' cannot be sent as binary data",
+        ),
+        (
+            [binary("x", [1, -3], "FP64", 0)],
+            b"",
+            "input 'x': 'shape' must be a list of non-negative integers",
+        ),
+        (
+            [binary("x", [1, 3], "FP64", -1)],
+            b"",
+            "input 'x': binary_data_size must be a non-negative integer",
+        ),
+        (
+            [{**binary("x", [1, 3], "FP64", 24), "data": [1, 2, 3]}],
+            b"\0" * 24,
+            "input 'x': give either 'data' or binary_data_size, not both",
+        ),
     ],
 )
-def test_oip_binary_input_errors(inputs: list[Any], data: bytes, fragment: str) -> None:
-    with pytest.raises(InvalidInput, match=re.escape(fragment)):
+def test_oip_binary_input_errors(inputs: list[Any], data: bytes, message: str) -> None:
+    with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$"):
         rows_from_inputs(attach_binary_data(inputs, data), NAMES, 10)
 
 
