@@ -473,3 +473,23 @@ def test_bigquery_bad_context_tells_the_sql_user_what_it_may_hold(client: Any) -
         'userDefinedContext may hold "output" (label, probabilities or probability) and '
         '"class" (with probability)'
     )
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (
+            {"a": [1.0], "b": 2.0, "c": [3.0]},
+            "each feature's value must be a list, one value per row",
+        ),
+        (
+            {"a": [1.0], "b": [2.0, 2.5], "c": [3.0]},
+            "every feature's list must have the same length",
+        ),
+    ],
+)
+def test_columns_need_a_list_per_feature_of_one_length(
+    columns: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$"):
+        checked(Batch(columns=columns), 10)
