@@ -173,8 +173,8 @@ def test_the_json_paths_never_import_the_pages() -> None:
 
 class Page(HTMLParser):
     """A page parsed into what a test checks: elements (tag and attributes) in order, ids,
-    the text of each table's rows, the page's visible text, and the text of each element
-    (by tag, with its children's text) in order."""
+    the text of each table's rows, the page's visible text, and each element's text (its
+    children's included) in order. Parsing fails where an end tag closes the wrong element."""
 
     VOID = frozenset({"meta", "link", "input", "br", "img"})
 
@@ -183,7 +183,7 @@ class Page(HTMLParser):
         self.elements: list[tuple[str, dict[str, str]]] = []
         self.rows: list[list[str]] = []
         self.text: list[str] = []
-        self.texts: list[tuple[str, str]] = []
+        self.element_texts: list[tuple[str, str]] = []
         # Text standing between the page's sections, directly in <main>, not inside any of them.
         self.loose: list[str] = []
         self._open: list[tuple[str, list[str]]] = []
@@ -200,7 +200,7 @@ class Page(HTMLParser):
         name, parts = self._open.pop()
         assert name == tag, f"</{tag}> closes <{name}>"
         text = "".join(parts)
-        self.texts.append((tag, text))
+        self.element_texts.append((tag, text))
         if self._open:
             self._open[-1][1].append(text)
         if tag in ("td", "th"):
@@ -214,7 +214,7 @@ class Page(HTMLParser):
                 self.loose.append(data)
 
     def text_of(self, tag: str) -> list[str]:
-        return [text for name, text in self.texts if name == tag]
+        return [text for name, text in self.element_texts if name == tag]
 
     def by_id(self, element_id: str) -> tuple[str, dict[str, str]]:
         (found,) = [(t, a) for t, a in self.elements if a.get("id") == element_id]
