@@ -142,3 +142,37 @@ def test_a_cold_instance_hit_by_many_first_requests_loads_the_model_once(
     assert loaded[0]["seconds"] > 0
     assert len([entry for entry in entries if "httpRequest" in entry]) == COLD_REQUESTS
     assert error_lines(logs) == []
+
+
+def test_each_failure_says_when_to_retry_and_logs_why(serving_logs: Logs) -> None:
+    now = [0.0]
+    failures: list[Exception] = [RuntimeError("disk\nfull"), ModelUnavailable("bucket gone")]
+
+    def build() -> str:
+        raise failures.pop(0)
+
+    slot: LazySlot[str] = LazySlot(build, retry_seconds=2.5, clock=lambda: now[0])
+    with pytest.raises(ModelUnavailable) as first:
+        slot.get()
+    assert first.value.headers == {"Retry-After": "3"}  # the 2.5 s window, rounded up
+    now[0] += 2.0
+    with pytest.raises(ModelUnavailable) as waiting:
+        slot.get()  # within the window: the same error, no build, the time that is left
+    assert waiting.value.message == "the model failed to load; see the logs"
+    assert waiting.value.headers == {"Retry-After": "1"}
+    now[0] += 0.6
+    with pytest.raises(ModelUnavailable) as second:
+        slot.get()
+    assert second.value.headers == {"Retry-After": "5"}  # doubled
+    assert failures == []
+
+    lines = [line for line in serving_logs() if line["message"].startswith("model unavailable")]
+    assert [line["severity"] for line in lines] == ["ERROR", "ERROR"]
+    assert lines[0]["message"] == "model unavailable: the model failed to load; see the logs"
+    assert lines[0]["detail"] == "builtins.RuntimeError: disk full"
+    assert "Traceback" in lines[0]["exception"]  # an unexpected error keeps its trace
+    assert (lines[0]["failures_in_a_row"], lines[0]["retry_in_seconds"]) == (1, 2.5)
+    assert lines[1]["reason"] == "bucket gone"
+    assert lines[1]["code"] == "model_unavailable"
+    assert "exception" not in lines[1]  # an expected one does not
+    assert (lines[1]["failures_in_a_row"], lines[1]["retry_in_seconds"]) == (2, 5.0)
