@@ -61,6 +61,14 @@ def test_empty_values_give_the_defaults() -> None:
         ({"GOOGLE_CLOUD_PROJECT": "p1"}, "project_id", "p1"),
         ({"GCP_PROJECT": "p2"}, "project_id", "p2"),
         ({"GOOGLE_CLOUD_PROJECT": "p1", "GCP_PROJECT": "p2"}, "project_id", "p1"),
+        ({"MODEL_ALLOW_UNPINNED": "yes"}, "model_allow_unpinned", True),
+        ({"MODEL_FETCH_TIMEOUT_SECONDS": "4.5"}, "model_fetch_timeout_seconds", 4.5),
+        ({"MODEL_RETRY_SECONDS": "3"}, "model_retry_seconds", 3.0),
+        ({"AIP_PREDICT_ROUTE": "/v1/p/"}, "vertex_predict_route", "/v1/p"),
+        ({"AIP_HEALTH_ROUTE": "/"}, "vertex_health_route", "/"),
+        ({"PREDICTION_LOG_RATE": "0.5"}, "prediction_log_rate", 0.5),
+        ({"PREDICTION_LOG_RATE": "0"}, "prediction_log_rate", 0.0),
+        ({"PREDICTION_LOG_RATE": "1"}, "prediction_log_rate", 1.0),
     ],
 )
 def test_each_variable_sets_its_field(env: dict[str, str], field: str, value: object) -> None:
@@ -93,6 +101,59 @@ def test_bad_value_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name) as caught:
         Settings.from_env({name: value})
     assert value.strip()[:20] in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("true", True), ("1", True), ("yes", True), (" YES ", True), ("True", True),
+        ("", False), ("false", False), ("0", False), ("no", False), ("No", False),
+    ],
+)  # fmt: skip
+def test_a_flag_reads_the_usual_spellings(raw: str, value: bool) -> None:
+    assert Settings.from_env({"MODEL_ALLOW_UNPINNED": raw}).model_allow_unpinned is value
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("MAX_ROWS", "ten", "a positive integer"),
+        ("BODY_TIMEOUT_SECONDS", "0", "a positive number of seconds"),
+        ("MODEL_RETRY_SECONDS", "inf", "a positive number of seconds"),
+        ("MODEL_ALLOW_UNPINNED", "maybe", "true or false"),
+        ("PREDICTION_LOG_RATE", "1.01", "a share from 0 to 1"),
+        ("PREDICTION_LOG_RATE", "-0.1", "a share from 0 to 1"),
+        ("PREDICTION_LOG_RATE", "often", "a share from 0 to 1"),
+        ("AIP_PREDICT_ROUTE", "predict", "a URL path starting with /"),
+        ("AIP_HEALTH_ROUTE", "/a b", "a URL path starting with /"),
+        ("MODEL_SHA256", "abc", "64 hex characters (a sha256)"),
+        ("MODEL_RUNTIME", "tf", "one of auto, onnx, sklearn"),
+        ("MODEL_GENERATION", "0", "a positive integer"),
+        ("MAX_ROWS", "x" * 100, "a positive integer"),
+    ],
+)
+def test_a_bad_value_says_what_the_variable_takes(name: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({name: value})
+    assert caught.value.message == f"{name} must be {expected}, got {value[:80]!r}"
+
+
+def test_a_remote_model_must_be_pinned_or_accepted_unpinned() -> None:
+    with pytest.raises(SettingsError) as unpinned:
+        Settings.from_env({"MODEL_URI": "gs://bucket/model"})
+    assert unpinned.value.message == (
+        "MODEL_URI gs://bucket/model is remote but MODEL_SHA256 is not set: pin the sha256 of "
+        "its manifest.json, or set MODEL_ALLOW_UNPINNED=true to accept the risk"
+    )
+    accepted = {"MODEL_URI": "gs://bucket/model", "MODEL_ALLOW_UNPINNED": "true"}
+    assert Settings.from_env(accepted).model_allow_unpinned is True
+    pinned = {"MODEL_URI": "gs://bucket/model", "MODEL_SHA256": SHA, "MODEL_GENERATION": "7"}
+    assert Settings.from_env(pinned).model_generation == 7
+    with pytest.raises(SettingsError) as misplaced:
+        Settings.from_env({"MODEL_GENERATION": "7"})
+    assert misplaced.value.message == "MODEL_GENERATION applies only to a gs:// MODEL_URI"
+    with pytest.raises(SettingsError, match=r"^MODEL_URI "):
+        Settings.from_env({"MODEL_URI": "gs://", "MODEL_SHA256": SHA})
 
 
 def test_settings_are_frozen() -> None:
