@@ -21,10 +21,12 @@ from typing import Any
 
 import pytest
 import requests
+from google.api_core import exceptions as api_errors
+from google.auth import exceptions as auth_errors
 
-from serving.errors import IntegrityError, SettingsError
+from serving.errors import IntegrityError, ModelUnavailable
+from serving.gcs import GcsStore
 from serving.manifest import sha256_hex
-from serving.settings import Settings
 from tests.gcs_server import FakeGcs, Proxy
 from tests.servers import REPO, offline_gcloud_env, start_server
 
@@ -111,41 +113,78 @@ def assert_unavailable(client: Any, code: str, reason: str, serving_logs: Logs) 
     assert [line["reason"] for line in logged] == [reason]
 
 
-# Settings: a remote model must be pinned unless the risk is accepted explicitly.
+# Each failure the client library raises, translated to a short reason (in process, with the
+# library's own exception types; the same failures are produced for real further down).
 
 
-def test_unpinned_remote_model_is_refused_naming_model_sha256() -> None:
-    with pytest.raises(SettingsError, match="MODEL_SHA256") as caught:
-        Settings.from_env({"MODEL_URI": "gs://models/clf/"})
-    assert "MODEL_ALLOW_UNPINNED=true" in str(caught.value)
+def _chain(
+    error: BaseException, cause: BaseException, context: BaseException | None = None
+) -> BaseException:
+    """error, as if raised from cause while handling context."""
+    error.__cause__, error.__context__ = cause, context
+    return error
 
 
-def test_allow_unpinned_accepts_the_risk() -> None:
-    settings = Settings.from_env({"MODEL_URI": "gs://models/clf/", "MODEL_ALLOW_UNPINNED": "true"})
-    assert settings.model_allow_unpinned
-    assert settings.model_sha256 is None
+def _cycle() -> BaseException:
+    first, second = ValueError("first"), ValueError("second")
+    first.__context__, second.__context__ = second, first
+    return first
 
 
-@pytest.mark.parametrize(
-    ("env", "named"),
-    [
-        ({"MODEL_URI": "gs:///clf/", "MODEL_ALLOW_UNPINNED": "true"}, "MODEL_URI"),
-        (
-            {"MODEL_URI": "gs://models/clf/", "MODEL_ALLOW_UNPINNED": "maybe"},
-            "MODEL_ALLOW_UNPINNED",
-        ),
-        ({"MODEL_GENERATION": "12"}, "MODEL_GENERATION"),
-        (
-            {"MODEL_URI": "gs://m/", "MODEL_ALLOW_UNPINNED": "1", "MODEL_GENERATION": "x"},
-            "MODEL_GENERATION",
-        ),
-        ({"MODEL_FETCH_TIMEOUT_SECONDS": "0"}, "MODEL_FETCH_TIMEOUT_SECONDS"),
-        ({"MODEL_RETRY_SECONDS": "nan"}, "MODEL_RETRY_SECONDS"),
-    ],
-)
-def test_bad_remote_settings_name_their_variable(env: dict[str, str], named: str) -> None:
-    with pytest.raises(SettingsError, match=named):
-        Settings.from_env(env)
+TRANSLATED = {
+    "no token": (
+        auth_errors.RefreshError("metadata server said no"),
+        "could not get a token from Application Default Credentials",
+    ),
+    "retries ran out on a timeout": (
+        api_errors.RetryError("Timeout of 1.0s exceeded", cause=requests.ReadTimeout()),
+        "storage timed out after 1 s reading gs://b/p/model.onnx",
+    ),
+    "connection refused": (requests.ConnectionError(), "storage unreachable reading {uri}"),
+    # The message (a string) is looked at before the cause and must not end the search.
+    "503 caused by a lost connection": (
+        _chain(api_errors.ServiceUnavailable("gone"), requests.ConnectionError()),
+        "storage unreachable reading {uri}",
+    ),
+    # An error raised while handling another: both chains are followed.
+    "raised while handling a lost connection": (
+        _chain(api_errors.ServiceUnavailable("gone"), requests.ConnectionError(), ValueError("x")),
+        "storage unreachable reading {uri}",
+    ),
+    "HTTP status": (
+        api_errors.InternalServerError("boom"),
+        "storage answered HTTP 500 reading {uri}",
+    ),
+    "API error without a status": (
+        api_errors.GoogleAPICallError("?"),
+        "could not read {uri} from storage",
+    ),
+    "anything else": (ValueError("?"), "could not read {uri} from storage"),
+    "a cycle of causes": (_cycle(), "could not read {uri} from storage"),
+}
+
+
+@pytest.mark.parametrize("case", TRANSLATED)
+def test_a_client_library_failure_becomes_a_short_reason(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9")
+    store = GcsStore("b", "p/", timeout=1.0)
+    error, reason = TRANSLATED[case]
+    translated = store._translate(error, "model.onnx")
+    assert type(translated) is ModelUnavailable
+    assert translated.message == reason.format(uri="gs://b/p/model.onnx")
+
+
+def test_no_application_default_credentials_is_a_short_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-key.json"))
+    with pytest.raises(ModelUnavailable) as caught:
+        GcsStore("b", "p/", timeout=1.0)
+    assert caught.value.message == "no Application Default Credentials for Cloud Storage"
+    assert isinstance(caught.value.__cause__, auth_errors.DefaultCredentialsError)
 
 
 # Loading from the bucket.

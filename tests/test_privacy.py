@@ -59,6 +59,11 @@ def test_a_real_fault_is_a_bare_500(
     assert len(faults) == 1
     assert faults[0]["request_id"] == "f-1"
     assert "Traceback" in faults[0]["exception"]
+    # And the request's own line: the status, the stable code, the request id.
+    answered = [line for line in serving_logs() if line["message"] == "POST / 500: internal error"]
+    assert [(line["code"], line["request_id"], line["severity"]) for line in answered] == [
+        ("internal", "f-1", "ERROR")
+    ]
 
 
 class ExplodingEstimator:

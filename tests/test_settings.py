@@ -95,6 +95,8 @@ def test_each_variable_sets_its_field(env: dict[str, str], field: str, value: ob
         ("BODY_TIMEOUT_SECONDS", "soon"),
         ("LOG_LEVEL", "LOUD"),
         ("LOG_LEVEL", "CRITICAL!"),
+        ("MODEL_FETCH_TIMEOUT_SECONDS", "0"),
+        ("MODEL_RETRY_SECONDS", "nan"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str) -> None:
@@ -152,8 +154,11 @@ def test_a_remote_model_must_be_pinned_or_accepted_unpinned() -> None:
     with pytest.raises(SettingsError) as misplaced:
         Settings.from_env({"MODEL_GENERATION": "7"})
     assert misplaced.value.message == "MODEL_GENERATION applies only to a gs:// MODEL_URI"
-    with pytest.raises(SettingsError, match=r"^MODEL_URI "):
-        Settings.from_env({"MODEL_URI": "gs://", "MODEL_SHA256": SHA})
+    for bucketless in ("gs://", "gs:///model/"):
+        with pytest.raises(SettingsError, match=r"^MODEL_URI "):
+            Settings.from_env({"MODEL_URI": bucketless, "MODEL_SHA256": SHA})
+    with pytest.raises(SettingsError, match=r"^MODEL_GENERATION "):
+        Settings.from_env({**accepted, "MODEL_GENERATION": "x"})
 
 
 def test_settings_are_frozen() -> None:
