@@ -22,12 +22,13 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests import fake_data_apis
 from tests.fake_data_apis import DataState
+from tests.servers import JsonHandler
 
 PROJECT_NUMBER = "123456789012"
 
@@ -151,12 +152,9 @@ def _done_operation(name: str, response: dict[str, Any] | None = None) -> dict[s
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: the recorded requests are the log."""
 
     def _record(self) -> RecordedRequest:
         length = int(self.headers.get("Content-Length") or 0)
@@ -173,18 +171,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.state.requests.append(recorded)
         return recorded
 
-    def _reply(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def _handle(self) -> None:
         request = self._record()
         status, payload = self.server.route(request)
-        self._reply(status, payload)
+        self.reply_json(status, payload)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

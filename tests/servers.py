@@ -7,12 +7,16 @@ import json
 import os
 import re
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,35 @@ FRAMEWORK = Path(sys.executable).parent / "functions-framework"
 SETTINGS_VARIABLES = frozenset(
     re.findall(r'"([A-Z][A-Z0-9_]{3,})"', (REPO / "serving" / "settings.py").read_text())
 )
+
+
+@contextmanager
+def in_thread(server: socketserver.BaseServer) -> Iterator[str]:
+    """Serve on a daemon thread until the block ends; yields the server's http://127.0.0.1 URL."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet request handler for the test doubles that answer JSON."""
+
+    def reply_json(self, status: int, payload: object) -> None:
+        """Answer payload (bytes as they are, anything else JSON-encoded)."""
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: pytest shows what a test asserts."""
 
 
 def free_port() -> int:

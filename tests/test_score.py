@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from http.server import HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from sklearn.datasets import load_breast_cancer
 
 from scoring.journal import Journal, JournalMismatch, Position, journal_path, read_position
 from scoring.transport import auth_headers_for
-from tests.servers import Server, start_server
+from tests.servers import JsonHandler, Server, in_thread, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 ROWS = 3000
@@ -102,7 +102,7 @@ class _Gate(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class _GateHandler(BaseHTTPRequestHandler):
+class _GateHandler(JsonHandler):
     server: _Gate
 
     def do_POST(self) -> None:
@@ -121,26 +121,18 @@ class _GateHandler(BaseHTTPRequestHandler):
                 status, answer = error.code, error.read()
         else:
             self.server.release.wait(60)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args: Any) -> None:
-        return
+        self.reply_json(status, answer)
 
 
 @pytest.fixture
 def gate(server: Server) -> Iterator[_Gate]:
     """A gate that lets 30 chunks through to the real server."""
     running = _Gate(server.url, open_for=30)
-    thread = threading.Thread(target=running.serve_forever, daemon=True)
-    thread.start()
-    yield running
-    running.release.set()
-    running.shutdown()
-    running.server_close()
+    with in_thread(running):
+        try:
+            yield running
+        finally:
+            running.release.set()
 
 
 def check_output(
@@ -302,7 +294,7 @@ def test_plain_http_urls_get_no_authorization_header() -> None:
     assert auth_headers_for("http://127.0.0.1:8080/")() == {}
 
 
-class _TokenEndpoint(BaseHTTPRequestHandler):
+class _TokenEndpoint(JsonHandler):
     """Google's OAuth token endpoint, as a service-account key's token_uri points to it."""
 
     assertions: list[dict[str, Any]] = []  # noqa: RUF012
@@ -313,14 +305,7 @@ class _TokenEndpoint(BaseHTTPRequestHandler):
         payload = assertion.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         self.assertions.append(claims)
-        body = json.dumps({"id_token": _unsigned_jwt({"exp": int(time.time()) + 3600})})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args: Any) -> None:
-        return
+        self.reply_json(200, {"id_token": _unsigned_jwt({"exp": int(time.time()) + 3600})})
 
 
 def _unsigned_jwt(claims: dict[str, Any]) -> str:
@@ -331,12 +316,8 @@ def _unsigned_jwt(claims: dict[str, Any]) -> str:
 
 @pytest.fixture
 def token_endpoint() -> Iterator[str]:
-    httpd = HTTPServer(("127.0.0.1", 0), _TokenEndpoint)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/token"
-    httpd.shutdown()
-    httpd.server_close()
+    with in_thread(HTTPServer(("127.0.0.1", 0), _TokenEndpoint)) as url:
+        yield f"{url}/token"
 
 
 def test_https_urls_send_an_identity_token_for_the_service(

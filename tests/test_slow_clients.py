@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fixture_types import Logs
-from tests.servers import REPO, Server, start_server
+from tests.servers import REPO, Server, in_thread, start_server
 from tests.slow_client import CLIENT_TIMEOUT, json_of, read_until_closed, stalled_client
 
 # Few threads, so that a handful of stalled clients would hold all of them.
@@ -118,12 +117,8 @@ def in_process_url(app_env: Callable[..., None], classifier_dir: Path) -> Iterat
 
     app_env(MODEL_URI=str(classifier_dir), BODY_TIMEOUT_SECONDS=str(IN_PROCESS_TIMEOUT))
     app = functions_framework.create_app(target="predict", source=str(REPO / "main.py"))
-    running = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=running.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{running.port}"
-    running.shutdown()
-    running.server_close()
+    with in_thread(make_server("127.0.0.1", 0, app, threaded=True)) as url:
+        yield url
 
 
 def test_in_process_a_stalled_body_gets_408_and_a_closed_connection(
