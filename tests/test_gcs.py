@@ -138,7 +138,7 @@ TRANSLATED = {
     ),
     "retries ran out on a timeout": (
         api_errors.RetryError("Timeout of 1.0s exceeded", cause=requests.ReadTimeout()),
-        "storage timed out after 1 s reading gs://b/p/model.onnx",
+        "storage timed out after 1 s reading {uri}",
     ),
     "connection refused": (requests.ConnectionError(), "storage unreachable reading {uri}"),
     # The message (a string) is looked at before the cause and must not end the search.
