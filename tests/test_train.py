@@ -357,22 +357,56 @@ def test_same_arguments_give_identical_predictions(
         assert (again / name).read_bytes() == (classifier_dir / name).read_bytes(), name
 
 
-def onnx_outputs(folder: Path) -> list[Any]:
+def onnx_outputs(folder: Path) -> list[np.ndarray]:
     session = ort.InferenceSession(
         (folder / "model.onnx").read_bytes(), providers=["CPUExecutionProvider"]
     )
-    return [output.tolist() for output in session.run(None, {session.get_inputs()[0].name: CANCER})]
+    return list(session.run(None, {session.get_inputs()[0].name: CANCER}))
+
+
+# The committed model/ was trained on another machine: OpenBLAS picks its kernels by CPU, so
+# the last bits of a fitted weight (and of every float computed from it) may differ there.
+# Across that boundary labels must be equal and every other float within this; exact equality
+# is asserted only where one machine computes both sides (the test above).
+ACROSS_MACHINES = 1e-9
+
+
+def close(shipped: Any, retrained: Any, where: str = "") -> None:
+    """Assert two JSON-like values are equal, floats within ACROSS_MACHINES (relative to
+    magnitudes above 1), and say where they are not."""
+    if isinstance(shipped, dict):
+        assert isinstance(retrained, dict), where
+        assert shipped.keys() == retrained.keys(), f"{where}: keys differ"
+        for key in shipped:
+            close(shipped[key], retrained[key], f"{where}.{key}")
+    elif isinstance(shipped, list | tuple):
+        assert isinstance(retrained, list | tuple), where
+        assert len(shipped) == len(retrained), f"{where}: lengths differ"
+        for index, (left, right) in enumerate(zip(shipped, retrained, strict=True)):
+            close(left, right, f"{where}[{index}]")
+    elif isinstance(shipped, float) and not isinstance(retrained, bool):
+        assert isinstance(retrained, int | float), where
+        tolerance = ACROSS_MACHINES * max(1.0, abs(shipped))
+        assert abs(shipped - retrained) <= tolerance, f"{where}: {shipped} != {retrained}"
+    else:
+        assert shipped == retrained, f"{where}: {shipped!r} != {retrained!r}"
 
 
 def test_bundled_model_is_what_train_py_writes(classifier_dir: Path) -> None:
-    """model/ in the repo equals `python train.py` (default arguments) run today."""
+    """model/ in the repo equals `python train.py` (default arguments) run today, here: the
+    same labels, and every weight, probability and figure within ACROSS_MACHINES."""
     bundled, fresh = (
         joblib.load(BUNDLED / "model.joblib"),
         joblib.load(classifier_dir / "model.joblib"),
     )
     assert bundled.predict(CANCER).tolist() == fresh.predict(CANCER).tolist()
-    assert bundled.predict_proba(CANCER).tolist() == fresh.predict_proba(CANCER).tolist()
-    assert onnx_outputs(BUNDLED) == onnx_outputs(classifier_dir)
+    close(bundled.predict_proba(CANCER).tolist(), fresh.predict_proba(CANCER).tolist())
+    (shipped_labels, *shipped_scores), (labels, *scores) = (
+        onnx_outputs(BUNDLED),
+        onnx_outputs(classifier_dir),
+    )
+    assert shipped_labels.tolist() == labels.tolist()
+    close([s.tolist() for s in shipped_scores], [s.tolist() for s in scores], "model.onnx")
 
     shipped, retrained = manifest_of(BUNDLED), manifest_of(classifier_dir)
     assert shipped["model_version"].split("-")[1] == retrained["model_version"].split("-")[1]
@@ -382,17 +416,31 @@ def test_bundled_model_is_what_train_py_writes(classifier_dir: Path) -> None:
     for varying in ("created_at", "model_version"):
         shipped.pop(varying)
         retrained.pop(varying)
-    # model.onnx's bytes once differed on another machine (same length, same outputs): the
-    # graph and its weights are what must match, so they are compared decoded.
-    assert onnx_graph(BUNDLED) == onnx_graph(classifier_dir)
-    shipped["artifacts"]["model.onnx"].pop("sha256")
-    retrained["artifacts"]["model.onnx"].pop("sha256")
+    # The graph and its weights are what must match, so they are compared decoded (the
+    # bytes differ with any weight's last bit).
+    close(onnx_graph(BUNDLED), onnx_graph(classifier_dir), "model.onnx")
     # model.joblib's bytes differ by a few bytes of array alignment padding in some test
-    # sessions (same predictions, compared above): its hash and size are not compared.
+    # sessions, and by a weight's last bit across machines (same predictions, compared above).
     for manifest in (shipped, retrained):
-        manifest["artifacts"]["model.joblib"].pop("sha256")
+        for name in ("model.joblib", "model.onnx"):
+            manifest["artifacts"][name].pop("sha256")
         manifest["artifacts"]["model.joblib"].pop("bytes")
-    assert shipped == retrained
+    close(shipped, retrained, "manifest")
+
+
+def test_close_tells_a_last_bit_from_a_real_difference() -> None:
+    # Seen between two CPUs' OpenBLAS kernels (issue 26): equal within the tolerance.
+    close([0.9999999979020201, 2.09797986805228e-09], [0.9999999979020201, 2.097979868052302e-09])
+    close({"w": 1234.5678}, {"w": 1234.5678 + 1e-7})
+    for shipped, retrained in (
+        ({"p": [0.5]}, {"p": [0.5 + 2e-9]}),
+        ({"w": 1234.5678}, {"w": 1234.5679}),
+        ({"label": 1}, {"label": 0}),
+        ({"k": "a"}, {"k": "b"}),
+        ({"k": 1.0}, {"j": 1.0}),
+    ):
+        with pytest.raises(AssertionError):
+            close(shipped, retrained)
 
 
 def onnx_graph(folder: Path) -> dict[str, Any]:
