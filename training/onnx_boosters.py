@@ -66,6 +66,7 @@ def booster_estimators() -> list[type]:
         import xgboost
 
         found += [xgboost.XGBClassifier, xgboost.XGBRegressor]
+        found += [xgboost.XGBRFClassifier, xgboost.XGBRFRegressor]
     except ImportError:
         pass
     try:
