@@ -5,6 +5,7 @@ sends them, and what cannot be exact is refused with its reason."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightgbm
@@ -321,3 +322,20 @@ def _numpy_expf(values: np.ndarray, spec: ExpF) -> np.ndarray:
     c0, c1, c2 = spec.poly
     two_r = (c0 * rest + c1) * (rest * rest) + (c2 * rest + 1.0)
     return (two_r * two_k).astype(np.float32)
+
+
+def test_conformance_rows_serve_on_onnx_equal_to_the_estimators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/conformance.py's own check, on the booster families it can add."""
+    from bench import conformance
+    from bench.conformance_boosters import booster_families
+
+    # The cloud load check (a fresh interpreter per model) has its own tests: test_booster_serving.
+    monkeypatch.setattr("training.package.cloud_load_problem", lambda *_, **__: None)
+    for family in booster_families():
+        result = conformance.check_family(family, tmp_path)
+        assert (result.runtime, result.served_equal) == ("onnx", True), family.name
+        assert result.labels_equal is not False, family.name
+        assert result.max_abs_diff is not None
+        assert result.max_abs_diff <= TOLERANCE
