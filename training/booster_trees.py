@@ -114,8 +114,8 @@ def xgboost_trees(estimator: Any, sparse_input: bool = False) -> Boosted:
         ensemble.add_tree(tree, int(group), values)
     ensemble.modes = [BRANCH_LT] * len(ensemble.modes)  # no member tests: all numeric
     missing = float(estimator.missing if estimator.missing is not None else math.nan)
-    values = ((0.0,) if sparse_input else ()) + (() if math.isnan(missing) else (missing,))
-    return Boosted(ensemble, XGBOOST_LINKS[objective], int(params["num_feature"]), missing=values)
+    marked = ((0.0,) if sparse_input else ()) + (() if math.isnan(missing) else (missing,))
+    return Boosted(ensemble, XGBOOST_LINKS[objective], int(params["num_feature"]), missing=marked)
 
 
 def _xgboost_iterations(estimator: Any, bounds: int) -> int:

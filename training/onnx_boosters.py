@@ -7,10 +7,10 @@ what the library computes, in its precision:
 
 - XGBoost works in float32: the margins are summed by a float TreeEnsemble, and its links are
   repeated operation by operation (sigmoid 1 / (1 + expf(min(-x, 88.7))), softmax with a
-  float64 sum, expf), each expf as exp in float64 rounded once to float32. Probabilities are
-  [1 - p, p] for two classes and labels p > 0.5 or the first largest probability, as
-  XGBClassifier decides. A booster fed a sparse matrix (a sparse ColumnTransformer output)
-  treats its zeros as missing, and so does the graph.
+  float64 sum, expf), glibc's expf rebuilt node by node (onnx_booster_links.py).
+  Probabilities are [1 - p, p] for two classes and labels p > 0.5 or the first largest
+  probability, as XGBClassifier decides. A booster fed a sparse matrix (a sparse
+  ColumnTransformer output) treats its zeros as missing, and so does the graph.
 - LightGBM works in float64: the float64 TreeEnsemble sums the leaves, then the objective's
   link (sigmoid with its scale, softmax, exp, the sign-square of `reg_sqrt`), averaged first
   for boosting="rf"; labels are the argmax of the probabilities, as LGBMClassifier decides.
@@ -29,7 +29,7 @@ from training import onnx_booster_links as links
 from training import onnx_trees
 from training.booster_trees import LIGHTGBM_ZERO, Boosted, lightgbm_trees, xgboost_trees
 from training.onnx_booster_links import DOUBLE, FLOAT, INT64, Nodes
-from training.onnx_trees import ML_DOMAIN, ML_OPSET, _classifier_shapes, _regressor_shapes
+from training.onnx_trees import _classifier_shapes, _regressor_shapes
 
 _registered = False
 # ids of the boosters in the model being exported that predict on a sparse matrix.
@@ -67,20 +67,20 @@ def booster_estimators() -> list[type]:
 
         found += [xgboost.XGBClassifier, xgboost.XGBRegressor]
         found += [xgboost.XGBRFClassifier, xgboost.XGBRFRegressor]
-    except ImportError:
+    except (ImportError, OSError):  # not installed, or its native library is missing
         pass
     try:
         import lightgbm
 
         found += [lightgbm.LGBMClassifier, lightgbm.LGBMRegressor]
-    except ImportError:
+    except (ImportError, OSError):  # not installed, or its native library is missing
         pass
     return found
 
 
 def reads_sparse(model: Any, frame: Any) -> bool:
     """Whether a Pipeline hands its final step a sparse matrix (tried on the first row)."""
-    from scipy import sparse
+    from scipy import sparse  # type: ignore[import-untyped]
 
     if not hasattr(model, "steps") or len(model.steps) < 2:
         return False
@@ -138,8 +138,9 @@ def _scores(graph: Nodes, operator: Any, boosted: Boosted) -> str:
         for value in boosted.missing:  # XGBoost's missing values, as NaN
             hit = graph.apply("Equal", features, graph.scalar(value, np.float32))
             features = graph.apply("Where", hit, graph.scalar(np.nan, np.float32), features)
-        return links.XGBOOST[boosted.link](graph, _trees(graph, features, boosted, np.float32))
-    raw = _trees(graph, _lightgbm_features(graph, operator.inputs, boosted), boosted, np.float64)
+        margins = graph.trees(features, boosted.ensemble, np.float32)  # float32 sums
+        return links.XGBOOST[boosted.link](graph, margins)
+    raw = graph.trees(_lightgbm_features(graph, operator.inputs, boosted), boosted.ensemble)
     if boosted.average:  # boosting="rf": the mean over iterations
         raw = graph.apply("Div", raw, graph.scalar(boosted.average))
     if boosted.link == "sigmoid":
@@ -172,37 +173,6 @@ def _lightgbm_features(graph: Nodes, inputs: list[Any], boosted: Boosted) -> str
     columns[list(boosted.zero_missing)] = True
     missing = graph.apply("And", is_zero, graph.constant("zero_missing", columns))
     return graph.apply("Where", missing, graph.scalar(np.nan), zeroed)
-
-
-def _trees(graph: Nodes, features: str, boosted: Boosted, dtype: type) -> str:
-    """One TreeEnsemble summing each tree into its target; splits and leaves in `dtype`."""
-    from onnx import numpy_helper
-
-    ensemble = boosted.ensemble
-    output = graph.name("tree_sums")
-    graph.container.add_node(
-        "TreeEnsemble",
-        [features],
-        [output],
-        op_domain=ML_DOMAIN,
-        op_version=ML_OPSET,
-        name=graph.scope.get_unique_operator_name("TreeEnsemble"),
-        aggregate_function=1,  # SUM, tree by tree
-        post_transform=0,
-        n_targets=ensemble.n_targets,
-        tree_roots=ensemble.roots,
-        nodes_featureids=ensemble.features,
-        nodes_modes=numpy_helper.from_array(np.array(ensemble.modes, dtype=np.uint8)),
-        nodes_splits=numpy_helper.from_array(np.array(ensemble.splits, dtype=dtype)),
-        nodes_truenodeids=ensemble.true_ids,
-        nodes_trueleafs=ensemble.true_leafs,
-        nodes_falsenodeids=ensemble.false_ids,
-        nodes_falseleafs=ensemble.false_leafs,
-        nodes_missing_value_tracks_true=ensemble.missing_true,
-        leaf_targetids=ensemble.leaf_targets,
-        leaf_weights=numpy_helper.from_array(np.array(ensemble.leaf_weights, dtype=dtype)),
-    )
-    return output
 
 
 def _is_xgboost(model: Any) -> bool:
