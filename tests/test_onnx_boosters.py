@@ -53,6 +53,18 @@ OBJECTIVES: list[tuple[str, Make, str]] = [
         "value",
     ),
     ("xgb random forest", lambda: xgboost.XGBRFClassifier(n_estimators=10), "binary"),
+    (
+        "xgb dart multi:softprob",
+        lambda: xgboost.XGBClassifier(booster="dart", rate_drop=0.3, **XGB),
+        "multiclass",
+    ),
+    (
+        "xgb dart count:poisson",
+        lambda: xgboost.XGBRegressor(
+            booster="dart", rate_drop=0.3, objective="count:poisson", **XGB
+        ),
+        "count",
+    ),
     ("lgb binary", lambda: lightgbm.LGBMClassifier(**LGB), "binary"),
     ("lgb multiclass", lambda: lightgbm.LGBMClassifier(**LGB), "multiclass"),
     (
@@ -244,7 +256,6 @@ def test_sparse_input_makes_zeros_missing_for_xgboost() -> None:
 
 
 REFUSED: list[tuple[str, Make, str]] = [
-    ("xgb dart", lambda: xgboost.XGBRegressor(booster="dart", **XGB), "XGBoost booster 'dart'"),
     (
         "xgb gblinear",
         lambda: xgboost.XGBRegressor(booster="gblinear", n_estimators=5),

@@ -4,8 +4,9 @@ Each library is repeated as it predicts (checked in their sources and by the par
 
 - XGBoost casts every input to float32, goes left when `x < split` (float32 splits), sends a
   missing value (NaN, the `missing` value, and in a sparse matrix every zero) the tree's default
-  way, and sums float32 leaves onto its float32 starting margin, tree after tree. The trees are
-  kept in float32, so onnxruntime's float TreeEnsemble sums them in that order and precision.
+  way, and sums float32 leaves onto its float32 starting margin, tree after tree (dart adds
+  ((margin + leaf) - margin) * weight instead). The trees are kept in float32, so onnxruntime's
+  float TreeEnsemble sums them in that order and precision.
 - LightGBM reads float64 and goes left when `x <= threshold` (float64); before the trees it
   turns |x| <= 1e-35 into 0; a node whose missing type is None treats NaN as 0, Zero sends 0 and
   NaN the default way, NaN sends NaN the default way. Leaves are float64, summed from 0.
@@ -87,8 +88,8 @@ def xgboost_trees(estimator: Any, sparse_input: bool = False) -> Boosted:
     booster = estimator.get_booster()
     learner = json.loads(bytes(booster.save_raw(raw_format="json")))["learner"]
     gbm = learner["gradient_booster"]
-    if gbm["name"] != "gbtree":
-        raise NotImplementedError(f"XGBoost booster {gbm['name']!r} (only gbtree is exported)")
+    if gbm["name"] not in ("gbtree", "dart"):
+        raise NotImplementedError(f"XGBoost booster {gbm['name']!r} (a linear model, not trees)")
     objective = learner["objective"]["name"]
     if objective == "multi:softmax":
         raise NotImplementedError(
@@ -99,7 +100,7 @@ def xgboost_trees(estimator: Any, sparse_input: bool = False) -> Boosted:
         raise NotImplementedError(f"XGBoost objective {objective!r} is not exported to ONNX")
     if "c" in learner.get("feature_types", []):
         raise NotImplementedError("XGBoost categorical features (enable_categorical)")
-    model = gbm["model"]
+    model = _tree_model(gbm)
     params = learner["learner_model_param"]
     groups = max(int(params.get("num_class", "0")), 1)
     if int(params.get("num_target", "1")) > 1:
@@ -107,15 +108,32 @@ def xgboost_trees(estimator: Any, sparse_input: bool = False) -> Boosted:
     bounds = model["iteration_indptr"]
     count = bounds[_xgboost_iterations(estimator, len(bounds))]
     ensemble = Ensemble(groups)
-    for group, margin in enumerate(_xgboost_base_margins(booster, learner, groups)):
+    margins = _xgboost_base_margins(booster, learner, groups)
+    for group, margin in enumerate(margins):
         ensemble.add_constant(group, float(margin))
-    for dumped, group in zip(model["trees"][:count], model["tree_info"][:count], strict=True):
-        tree, values = _xgboost_tree(dumped)
-        ensemble.add_tree(tree, int(group), values)
+    weights = gbm.get("weight_drop")  # dart: each tree's output scaled by its weight
+    for index in range(count):
+        tree, values = _xgboost_tree(model["trees"][index])
+        group = int(model["tree_info"][index])
+        if weights is not None:
+            values = _dart_leaves(values, margins[group], weights[index])
+        ensemble.add_tree(tree, group, values)
     ensemble.modes = [BRANCH_LT] * len(ensemble.modes)  # no member tests: all numeric
     missing = float(estimator.missing if estimator.missing is not None else math.nan)
     marked = ((0.0,) if sparse_input else ()) + (() if math.isnan(missing) else (missing,))
     return Boosted(ensemble, XGBOOST_LINKS[objective], int(params["num_feature"]), missing=marked)
+
+
+def _tree_model(gbm: dict[str, Any]) -> dict[str, Any]:
+    """The trees' part of a dumped gbtree or dart booster."""
+    model: dict[str, Any] = gbm["model"] if gbm["name"] == "gbtree" else gbm["gbtree"]["model"]
+    return model
+
+
+def _dart_leaves(values: np.ndarray, margin: float, weight: float) -> np.ndarray:
+    """What dart adds per tree: ((margin + leaf) - margin) * weight, each step in float32."""
+    start, scale = np.float32(margin), np.float32(weight)
+    return (((values.astype(np.float32) + start) - start) * scale).astype(np.float64)
 
 
 def _xgboost_iterations(estimator: Any, bounds: int) -> int:
@@ -153,7 +171,7 @@ def _xgboost_base_margins(booster: Any, learner: dict[str, Any], groups: int) ->
     import xgboost
 
     learner = copy.deepcopy(learner)
-    for tree in learner["gradient_booster"]["model"]["trees"]:
+    for tree in _tree_model(learner["gradient_booster"])["trees"]:
         leaves = [child == -1 for child in tree["left_children"]]
         tree["split_conditions"] = [
             0.0 if leaf else split
