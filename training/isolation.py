@@ -2,7 +2,9 @@
 
 A fresh Python process is given only what `.gcloudignore` uploads (main.py, serving/, the model)
 and may import only the standard library and what requirements.txt installs (its pinned
-distributions and everything they require). It loads the artifact the way the function does.
+distributions and everything they require, plus the manifest's own pins of a booster library
+that stays on scikit-learn). It loads the artifact the way the function does: it unpickles
+model.joblib, or opens model.onnx for an XGBoost or LightGBM model served without its library.
 A function defined in the training script (`__main__`), a local module that is not uploaded,
 or a library missing from requirements.txt is reported in one line here, not in the cloud.
 """
