@@ -22,9 +22,14 @@ from bench.conformance_table import Result, comparable
 TOLERANCE = 1e-9
 
 
-def unpickles_here(artifact: bytes) -> str | None:
-    """The artifact loads with joblib in this process (None: no problem)."""
-    joblib.load(io.BytesIO(artifact))
+def unpickles_here(artifact: bytes, runtime: str = "sklearn", extra: object = ()) -> str | None:
+    """The artifact loads in this process, with joblib or onnxruntime (None: no problem)."""
+    if runtime == "onnx":
+        import onnxruntime
+
+        onnxruntime.InferenceSession(artifact, providers=["CPUExecutionProvider"])
+    else:
+        joblib.load(io.BytesIO(artifact))
     return None
 
 

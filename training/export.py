@@ -63,7 +63,7 @@ def export_onnx(
     try:
         from skl2onnx import to_onnx
 
-        from training import onnx_imputer, onnx_trees
+        from training import onnx_boosters, onnx_imputer, onnx_trees
     except ImportError:
         print(
             "ONNX export skipped: skl2onnx is not installed (pip install -r requirements-dev.txt)"
@@ -71,6 +71,7 @@ def export_onnx(
         return None
     onnx_imputer.register()
     onnx_trees.register_exact_converters()
+    onnx_boosters.register_converters(model, frame)
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # no usage telemetry from training
     table = sample_table(frame, manifest)
     final = model.steps[-1][1] if hasattr(model, "steps") else model
