@@ -1,25 +1,18 @@
-"""The SQL of a BigQuery remote function that calls the deployed model, from its manifest.
-
-deploy.sh runs it (standard library only, any python3) in three steps:
-
-  check   MANIFEST OUTPUT                 refuse an output the model cannot give, before deploying
-  create  MANIFEST OUTPUT FUNCTION CONNECTION ENDPOINT BATCH_ROWS   the CREATE statement, one line
-  select  MANIFEST FUNCTION               a SELECT that scores a table, parameter mapping first
+"""The SQL of a BigQuery remote function that calls the deployed model, from its manifest:
+the CREATE statement (one line) and a SELECT that scores a table.
 
 OUTPUT is `label`, `probabilities` or `probability:CLASS`. One SQL parameter per feature, in
 the manifest's order (BigQuery sends the arguments in that order): number -> FLOAT64,
 integer -> INT64, boolean -> BOOL, string -> STRING. A feature name becomes a parameter name by
 `sql_names`: lower case, each run of characters other than letters, digits and `_` as one `_`,
 `_` trimmed from both ends; `f_` in front when that leaves nothing, starts with a digit or is a
-reserved word; `_2`, `_3`, ... after a name already taken. A bad input is one line on stderr
-and exit status 2.
+reserved word; `_2`, `_3`, ... after a name already taken.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -164,26 +157,3 @@ def select_sql(manifest: dict[str, Any], function: str) -> str:
     ]
     call = f"`{function}`({', '.join(names)})"
     return "\n".join([*renamed, f"SELECT *, {call} AS prediction FROM `{dataset}.YOUR_TABLE`"])
-
-
-def main(argv: list[str]) -> int:
-    try:
-        if len(argv) == 3 and argv[0] == "check":
-            parse_output(argv[2], load_manifest(argv[1]))
-            features(load_manifest(argv[1]))
-        elif len(argv) == 7 and argv[0] == "create":
-            manifest_path, output, function, connection, endpoint, rows = argv[1:]
-            manifest = load_manifest(manifest_path)
-            print(create_sql(manifest, output, function, connection, endpoint, int(rows)))
-        elif len(argv) == 3 and argv[0] == "select":
-            print(select_sql(load_manifest(argv[1]), argv[2]))
-        else:
-            raise RemoteFunctionError(f"usage: {__doc__.splitlines()[3].strip()} ...")
-    except RemoteFunctionError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

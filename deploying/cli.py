@@ -1,0 +1,178 @@
+"""deploy.sh's program: read the options, refuse bad values before anything runs, then run (or
+with --dry-run print) the gcloud and bq commands in order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from deploying import bigquery, commands, environment, prediction_log, rollout
+from deploying.checks import Checked, check
+from deploying.commands import Deployment, Service
+from deploying.errors import CommandFailed, DeployError
+from deploying.model import Model, served_model
+from deploying.options import HelpAsked, parse
+from deploying.shell import PROGRAM, Shell, quote, say, tell, warn
+from deploying.source import source_folder
+from deploying.usage import usage
+
+
+def main(
+    argv: Sequence[str], environ: Mapping[str, str], runtimes: Sequence[str], home: str
+) -> int:
+    """Run deploy.sh with these arguments; the exit status. `runtimes` are the Python runtimes
+    deploy.sh supports, `home` its folder (the default --source)."""
+    try:
+        _deploy(argv, environ, runtimes, home)
+    except HelpAsked:
+        say(usage(runtimes))
+    except DeployError as exc:
+        tell(f"{PROGRAM}: error: {exc}\n")
+        return 1
+    except CommandFailed as exc:
+        return exc.status
+    return 0
+
+
+def _deploy(
+    argv: Sequence[str], environ: Mapping[str, str], runtimes: Sequence[str], home: str
+) -> None:
+    checked = check(parse(argv, environ, home), runtimes)
+    o = checked.options
+    shell = Shell(dry_run=o.dry_run, env=environ)
+    if not shell.has("gcloud"):
+        if not o.dry_run:
+            raise DeployError(
+                "gcloud is not installed or not on PATH: see https://cloud.google.com/sdk/docs/install"
+            )
+        warn("gcloud is not installed: printing the commands anyway")
+    project = o.project
+    if not project and shell.has("gcloud"):
+        project = shell.output(["gcloud", "config", "get-value", "project"], quiet=True) or ""
+    if not project:
+        raise DeployError(
+            "no project: pass --project, set DEPLOY_PROJECT or GOOGLE_CLOUD_PROJECT, or run "
+            "'gcloud config set project ID'"
+        )
+    service = Service(project=project, region=o.region, name=o.name)
+    if o.action == "promote":
+        rollout.promote(shell, service)
+        return
+    if o.action == "rollback":
+        rollout.rollback(shell, service)
+        return
+
+    source = source_folder(o.source, environ)
+    model_dir = o.model_dir or f"{source}/model"
+    model = served_model(
+        shell=shell,
+        source=source,
+        uri=o.model_uri,
+        sha256=checked.model_sha256,
+        allow_unpinned=o.allow_unpinned,
+        upload_to=o.upload_model,
+        model_dir=model_dir,
+    )
+    sql_manifest = None
+    if checked.bigquery is not None:
+        sql_manifest = bigquery.manifest_of(checked.bigquery, model, source, model_dir)
+    if (checked.bigquery or checked.prediction_log) and not o.dry_run and not shell.has("bq"):
+        raise DeployError(
+            "bq is not installed or not on PATH: it ships with the gcloud CLI (gcloud "
+            "components install bq)"
+        )
+    deployment = _deployment(checked, service, source, model)
+    stable = None
+    if checked.canary_percent is not None:
+        stable = rollout.serving_revision(shell, service)
+
+    if o.public:
+        warn(
+            f"--public: anyone on the internet can call {o.name} and every call is billed "
+            f"to {project}"
+        )
+    _upload(shell, model, project)
+    if stable is not None:
+        rollout.pin_stable(shell, service, stable)
+    shell.run(commands.deploy(deployment))
+    after = commands.after_deploy(deployment)
+    if after is not None:
+        shell.run(after)
+    if stable is not None and checked.canary_percent is not None:
+        rollout.open_canary(shell, service, stable, checked.canary_percent)
+        return
+    url = _function_url(shell, deployment, show=checked.bigquery is not None)
+    if checked.bigquery is not None and sql_manifest is not None:
+        bigquery.create(shell, service, o.target, checked.bigquery, sql_manifest, url)
+    if checked.prediction_log is not None:
+        prediction_log.route(shell, project, o.name, checked.prediction_log)
+
+
+def _deployment(checked: Checked, service: Service, source: str, model: Model) -> Deployment:
+    """The deploy command's values; the function's environment checked on the way."""
+    o = checked.options
+    log = checked.prediction_log
+    pairs = environment.variables(
+        cpu=o.cpu,
+        concurrency=int(o.concurrency),
+        model=model,
+        prediction_log_rate=log.rate if log else None,
+        extra=o.env,
+    )
+    if checked.bigquery is not None:
+        max_rows = environment.max_rows(pairs)
+        if checked.bigquery.batch_rows > max_rows:
+            raise DeployError(
+                f"--bigquery-batch-rows {checked.bigquery.batch_rows} is above the function's "
+                f"MAX_ROWS ({max_rows}): BigQuery would send batches it refuses"
+            )
+    env_flag = environment.gcloud_flag(pairs)
+    environment.function_settings(pairs)
+    return Deployment(
+        service=service,
+        target=o.target,
+        source=source,
+        runtime=o.runtime,
+        memory=o.memory,
+        cpu=o.cpu,
+        min_instances=o.min_instances,
+        max_instances=o.max_instances,
+        concurrency=o.concurrency,
+        timeout=o.timeout,
+        service_account=o.service_account,
+        public=o.public,
+        cpu_boost=o.cpu_boost,
+        canary=checked.canary_percent is not None,
+        env_flag=env_flag,
+        gcloud_args=o.gcloud_args,
+    )
+
+
+def _upload(shell: Shell, model: Model, project: str) -> None:
+    """--upload-model: the artifacts first, the manifest last, so that a reader never sees a
+    manifest whose files are not there yet."""
+    if model.upload is None:
+        return
+    upload = model.upload
+    if upload.artifacts:
+        shell.run(commands.copy_to_gcs(upload.artifacts, upload.destination, project))
+    shell.run(commands.copy_to_gcs([upload.manifest], upload.destination, project))
+
+
+def _function_url(shell: Shell, deployment: Deployment, *, show: bool) -> str:
+    """The deployed URL, with how to call it; FUNCTION_URL in a dry run."""
+    describe = commands.describe_url(deployment)
+    if shell.dry_run:
+        if show:
+            shell.show(describe)
+        return "FUNCTION_URL"
+    url = shell.capture(describe)
+    name = deployment.service.name
+    token = "$(gcloud auth print-identity-token)"
+    say(
+        f"\nDeployed {name}: {url}\n"
+        "Call it with an identity token (private: the caller needs roles/run.invoker):\n\n"
+        f'  curl -s -H "Authorization: Bearer {token}" {quote(url + "/health")}\n'
+        f"  curl -s -H \"Authorization: Bearer {token}\" -H 'Content-Type: application/json' "
+        f"--data @request.json {quote(url)}\n"
+    )
+    return url
