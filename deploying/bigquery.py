@@ -13,25 +13,16 @@ from deploying.errors import DeployError
 from deploying.model import Model, sha256_of
 from deploying.remote_function import RemoteFunctionError
 from deploying.shell import Shell, say, tell
-from serving.manifest import MANIFEST_NAME as MANIFEST
-from serving.storage import GCS_SCHEME
 
 
-def manifest_of(bigquery: BigQuery, model: Model, source: str, model_dir: str) -> str:
+def manifest_of(bigquery: BigQuery, model: Model) -> str:
     """The manifest the SQL is typed from: the served model's, refused when it is not."""
-    path = bigquery.manifest
+    path = bigquery.manifest or model.manifest
     if not path:
-        if model.upload is not None:
-            path = f"{model_dir}/{MANIFEST}"
-        elif not model.uri:
-            path = f"{source}/model/{MANIFEST}"
-        elif model.uri.startswith((GCS_SCHEME, "/")):
-            raise DeployError(
-                "--bigquery reads the model's features from its manifest.json: for --model-uri "
-                f"{model.uri} pass a local copy with --bigquery-manifest PATH"
-            )
-        else:
-            path = f"{source}/{model.uri.removesuffix('/')}/{MANIFEST}"
+        raise DeployError(
+            "--bigquery reads the model's features from its manifest.json: for --model-uri "
+            f"{model.uri} pass a local copy with --bigquery-manifest PATH"
+        )
     if not os.path.isfile(path):
         raise DeployError(f"--bigquery: manifest not found: {path}")
     if model.sha256 and sha256_of(path) != model.sha256:
@@ -69,13 +60,13 @@ def create(
         loaded, bigquery.output, routine, connection, url, bigquery.batch_rows
     )
     shell.run(commands.bigquery_query(project, bigquery.location, sql), output_to_stderr=True)
-    if shell.dry_run:
-        return
-    say(
+    report = (
         f"\nBigQuery function {routine} ({bigquery.output}), through the connection "
         f"{connection}:\nscore a table whose columns are the model's features (renamed ones "
         f"are listed first):\n\n{remote_function.select_sql(loaded, routine)}\n"
     )
+    # A dry run's stdout holds only commands: the SELECT goes beside them, on stderr.
+    (tell if shell.dry_run else say)(report)
 
 
 def _connection_account(shell: Shell, show: list[str], make: list[str], connection: str) -> str:

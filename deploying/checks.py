@@ -12,6 +12,12 @@ Each failure is one line saying what is allowed. The limits and where they come 
   https://cloud.google.com/functions/docs/configuring/timeout).
 - A traffic tag and the service name together at most 46 characters (Cloud Run's own error for
   longer ones: the tag URL is one DNS label).
+- CPU 0.08 to 8 vCPU (https://cloud.google.com/run/docs/configuring/services/cpu).
+- Regions such as us-central1 (https://cloud.google.com/run/docs/locations).
+- Project IDs: lowercase letters, digits and hyphens, starting with a letter, not ending with a
+  hyphen, at most 30 characters; older ones may carry a domain, example.com:my-project
+  (https://cloud.google.com/resource-manager/docs/creating-managing-projects). The documented
+  floor of 6 characters is not checked: test projects and the suite use shorter ids.
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ MAX_MEMORY_BYTES = 32 * 1024 * 1024 * 1024
 MAX_CONCURRENCY = 1000
 MAX_TIMEOUT_SECONDS = 3600
 MAX_TAG_AND_NAME = 46
+MIN_CPU_MILLICORES = 80
+MAX_CPU_MILLICORES = 8000
+_REGION = re.compile(r"[a-z]+(-[a-z]+)+[0-9]+")
+_PROJECT = re.compile(r"([a-z][-a-z0-9.]*[a-z0-9]:)?[a-z]([-a-z0-9]{0,28}[a-z0-9])?")
 _MEMORY_UNITS = {"k": 1000, "M": 10**6, "G": 10**9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
 
@@ -75,6 +85,10 @@ def check(options: Options, runtimes: Sequence[str]) -> Checked:
             "--name must be 1-63 lowercase letters, digits or '-', starting with a letter and "
             f"not ending with '-', got '{o.name}'"
         )
+    if not _REGION.fullmatch(o.region):
+        raise DeployError(
+            f"--region must be a region such as us-central1 or europe-west1, got '{o.region}'"
+        )
     canary_percent = _canary_percent(o) if o.action == "canary" else None
     if o.runtime not in runtimes:
         raise DeployError(
@@ -84,8 +98,12 @@ def check(options: Options, runtimes: Sequence[str]) -> Checked:
     _check_scaling(o)
     _check_memory(o.memory)
     _check_timeout(o.timeout)
-    if o.cpu and cpu_millicores(o.cpu) is None:
-        raise DeployError(f"--cpu must look like 0.5, 1, 2 or 1000m, got '{o.cpu}'")
+    if o.cpu:
+        millicores = cpu_millicores(o.cpu)
+        if millicores is None:
+            raise DeployError(f"--cpu must look like 0.5, 1, 2 or 1000m, got '{o.cpu}'")
+        if not MIN_CPU_MILLICORES <= millicores <= MAX_CPU_MILLICORES:
+            raise DeployError(f"--cpu must be from 0.08 to 8 (Cloud Run's limits), got '{o.cpu}'")
     if int(o.concurrency) > 1:
         if o.cpu:
             if (cpu_millicores(o.cpu) or 0) < 1000:
@@ -110,6 +128,16 @@ def check(options: Options, runtimes: Sequence[str]) -> Checked:
         bigquery=bigquery,
         prediction_log=prediction_log,
     )
+
+
+def check_project(project: str) -> str:
+    """The project, refused unless it is a project ID."""
+    if not _PROJECT.fullmatch(project):
+        raise DeployError(
+            "--project must be a project ID: lowercase letters, digits and '-', starting with a "
+            f"letter, not ending with '-', at most 30 characters, got '{project}'"
+        )
+    return project
 
 
 def _canary_percent(o: Options) -> int:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from deploying import bigquery, commands, environment, prediction_log, rollout
-from deploying.checks import Checked, check
+from deploying.checks import Checked, check, check_project
 from deploying.commands import Deployment, Service
 from deploying.errors import CommandFailed, DeployError
-from deploying.model import Model, served_model
+from deploying.model import Model, named_by_env, served_model
 from deploying.options import HelpAsked, parse
 from deploying.shell import PROGRAM, Shell, quote, say, tell, warn
 from deploying.source import source_folder
@@ -53,7 +53,7 @@ def _deploy(
             "no project: pass --project, set DEPLOY_PROJECT or GOOGLE_CLOUD_PROJECT, or run "
             "'gcloud config set project ID'"
         )
-    service = Service(project=project, region=o.region, name=o.name)
+    service = Service(project=check_project(project), region=o.region, name=o.name)
     if o.action == "promote":
         rollout.promote(shell, service)
         return
@@ -63,24 +63,25 @@ def _deploy(
 
     source = source_folder(o.source, environ)
     model_dir = o.model_dir or f"{source}/model"
+    uri, sha256, extra_env = named_by_env(o.model_uri, checked.model_sha256, o.env)
     model = served_model(
         shell=shell,
         source=source,
-        uri=o.model_uri,
-        sha256=checked.model_sha256,
+        uri=uri,
+        sha256=sha256,
         allow_unpinned=o.allow_unpinned,
         upload_to=o.upload_model,
         model_dir=model_dir,
     )
     sql_manifest = None
     if checked.bigquery is not None:
-        sql_manifest = bigquery.manifest_of(checked.bigquery, model, source, model_dir)
+        sql_manifest = bigquery.manifest_of(checked.bigquery, model)
     if (checked.bigquery or checked.prediction_log) and not o.dry_run and not shell.has("bq"):
         raise DeployError(
             "bq is not installed or not on PATH: it ships with the gcloud CLI (gcloud "
             "components install bq)"
         )
-    deployment = _deployment(checked, service, source, model)
+    deployment = _deployment(checked, service, source, model, extra_env)
     stable = None
     if checked.canary_percent is not None:
         stable = rollout.serving_revision(shell, service)
@@ -107,7 +108,9 @@ def _deploy(
         prediction_log.route(shell, project, o.name, checked.prediction_log)
 
 
-def _deployment(checked: Checked, service: Service, source: str, model: Model) -> Deployment:
+def _deployment(
+    checked: Checked, service: Service, source: str, model: Model, extra_env: Sequence[str]
+) -> Deployment:
     """The deploy command's values; the function's environment checked on the way."""
     o = checked.options
     log = checked.prediction_log
@@ -116,7 +119,7 @@ def _deployment(checked: Checked, service: Service, source: str, model: Model) -
         concurrency=int(o.concurrency),
         model=model,
         prediction_log_rate=log.rate if log else None,
-        extra=o.env,
+        extra=extra_env,
     )
     if checked.bigquery is not None:
         max_rows = environment.max_rows(pairs)

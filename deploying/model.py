@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from deploying.errors import DeployError
 from deploying.shell import Shell
@@ -36,6 +38,29 @@ class Model:
     sha256: str  # MODEL_SHA256; empty when unpinned
     allow_unpinned: bool
     upload: Upload | None
+    manifest: str  # its manifest.json on this machine; empty for a gs:// model
+
+
+def named_by_env(uri: str, sha256: str, env: Sequence[str]) -> tuple[str, str, tuple[str, ...]]:
+    """--env MODEL_URI=... and --env MODEL_SHA256=... name the served model just as
+    --model-uri and --model-sha256 do: the model, its pin, and the other --env pairs."""
+    named = {
+        "MODEL_URI": ("--model-uri", uri, "models"),
+        "MODEL_SHA256": ("--model-sha256", sha256, "pins"),
+    }
+    found = {}
+    rest = []
+    for pair in env:
+        key, equals, value = pair.partition("=")
+        value = value.strip().lower() if key == "MODEL_SHA256" else value.strip()
+        if key not in named or not equals or not value:
+            rest.append(pair)
+            continue
+        flag, given, what = named[key]
+        if given and given != value:
+            raise DeployError(f"--env {pair} and {flag} {given} name two {what}: give one")
+        found[key] = value
+    return found.get("MODEL_URI", uri), found.get("MODEL_SHA256", sha256), tuple(rest)
 
 
 def sha256_of(path: str) -> str:
@@ -74,13 +99,17 @@ def served_model(
         upload = Upload(tuple(_artifacts(model_dir)), manifest, destination)
         uri, sha256 = destination, local_sha256
     elif not uri:
-        if not os.path.isfile(os.path.join(source, "model", MANIFEST)):
+        manifest = f"{source}/model/{MANIFEST}"
+        if not os.path.isfile(manifest):
             raise DeployError(
-                f"model missing: {source}/model/{MANIFEST} not found (train first, or use "
+                f"model missing: {manifest} not found (train first, or use "
                 "--model-uri / --upload-model)"
             )
-    elif not uri.startswith(GCS_SCHEME) and not uri.startswith("/"):
+    elif uri.startswith(GCS_SCHEME):
+        manifest = ""
+    else:
         _check_uploaded_folder(shell, source, uri)
+        manifest = f"{source}/{uri.removesuffix('/')}/{MANIFEST}"
     if uri.startswith(GCS_SCHEME) and not sha256 and not allow_unpinned:
         raise DeployError(
             f"remote model {uri} has no pin: set MODEL_SHA256 (or --model-sha256) to the sha256 "
@@ -88,11 +117,24 @@ def served_model(
         )
     if sha256 and not SHA256.fullmatch(sha256):
         raise DeployError(f"MODEL_SHA256 must be 64 hex characters (a sha256), got '{sha256}'")
-    return Model(uri=uri, sha256=sha256, allow_unpinned=allow_unpinned, upload=upload)
+    return Model(uri, sha256, allow_unpinned, upload, manifest)
 
 
 def _check_uploaded_folder(shell: Shell, source: str, uri: str) -> None:
-    """A folder inside the upload: the function reads it relative to the uploaded folder."""
+    """A folder inside the upload: the function reads it relative to the uploaded folder, on
+    its own machine, so a path of this machine or one leading out of the upload is refused."""
+    inside = os.path.relpath(os.path.normpath(os.path.join(source, uri)), source)
+    if Path(inside).parts[0] == "..":
+        raise DeployError(
+            f"--model-uri {uri} is a local folder outside the upload ({source}): the deployed "
+            "function could not read it (use a folder inside --source such as model/, or "
+            "--upload-model to copy it to Cloud Storage)"
+        )
+    if os.path.isabs(uri):
+        raise DeployError(
+            f"--model-uri {uri} is a path on this machine, where the function does not run: "
+            f"name the folder relative to --source ({inside})"
+        )
     if not os.path.isfile(f"{source}/{uri}/{MANIFEST}"):
         raise DeployError(f"model missing: {source}/{uri}/{MANIFEST} not found")
     if not shell.has("gcloud"):

@@ -116,9 +116,21 @@ def returns(kind: str, manifest: dict[str, Any]) -> str:
     return "STRING"
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def sql_string(value: str) -> str:
-    """A GoogleSQL string literal, in double quotes (they read well inside shell quotes)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A GoogleSQL string literal, in double quotes (they read well inside shell quotes), on
+    one line: quotes, backslashes and every control or line-breaking character escaped."""
+    return '"' + "".join(_escaped(c) for c in value) + '"'
+
+
+def _escaped(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char.isprintable() or char == " ":
+        return char
+    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
 
 
 def create_sql(
