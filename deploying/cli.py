@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from deploying import bigquery, commands, environment, prediction_log, rollout
+from deploying import bigquery, commands, environment, prediction_log, requirements, rollout
 from deploying.checks import Checked, check, check_project
 from deploying.commands import Deployment, Service
 from deploying.errors import CommandFailed, DeployError
@@ -73,6 +73,7 @@ def _deploy(
         upload_to=o.upload_model,
         model_dir=model_dir,
     )
+    added = requirements.added_lines(source, requirements.needed(shell, model))
     sql_manifest = None
     if checked.bigquery is not None:
         sql_manifest = bigquery.manifest_of(checked.bigquery, model)
@@ -94,7 +95,10 @@ def _deploy(
     _upload(shell, model, project)
     if stable is not None:
         rollout.pin_stable(shell, service, stable)
-    shell.run(commands.deploy(deployment))
+    if o.dry_run and not model.manifest:
+        requirements.unread_in_dry_run(model)
+    with requirements.upload_folder(shell, source, added) as folder:
+        shell.run(commands.deploy(deployment, folder))
     after = commands.after_deploy(deployment)
     if after is not None:
         shell.run(after)

@@ -94,6 +94,16 @@ class Shell:
             raise CommandFailed(done.returncode)
         return done.stdout.rstrip("\n")
 
+    def read(self, command: Sequence[str]) -> bytes | None:
+        """A command's stdout as bytes (a file it prints); None when it fails (it says why)."""
+        try:
+            done = subprocess.run(
+                list(command), env=dict(self.env), stdout=subprocess.PIPE, check=False
+            )
+        except OSError:
+            return None
+        return done.stdout if done.returncode == 0 else None
+
     def output(self, command: Sequence[str], *, quiet: bool = False) -> str | None:
         """A command's stdout, trailing newlines dropped; None when it fails. With `quiet`
         its stderr is dropped too."""

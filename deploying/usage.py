@@ -62,6 +62,10 @@ Model:
                           MODEL_URI=GS_URI and MODEL_SHA256 set to the manifest's sha256
                           [DEPLOY_UPLOAD_MODEL]
   --model-dir DIR         local model folder [DEPLOY_MODEL_DIR] (default: SOURCE/model)
+                          A model whose manifest.json lists "requirements" (libraries it
+                          needs beyond requirements.txt, e.g. xgboost) is deployed with
+                          exactly those lines added to the uploaded requirements.txt
+                          (a copy of the upload; requirements.txt itself is not changed)
   --env KEY=VALUE         another handler setting, e.g. MODEL_RUNTIME=onnx, MAX_ROWS=1000,
                           MAX_BODY_BYTES, LOG_LEVEL (repeatable); checked with the
                           function's own parser (serving/settings.py) before deploying.

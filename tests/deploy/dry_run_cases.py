@@ -454,6 +454,7 @@ def _cases() -> Iterator[Case]:
         ),
     )
     yield from _word_rules()
+    yield from _requirements_pins()
 
 
 def _word_rules() -> Iterator[Case]:
@@ -589,6 +590,33 @@ def _word_rules() -> Iterator[Case]:
     yield Case(
         "words-relative-source",
         ("--dry-run", "--project", PROJECT, "--source", "serving repo/../serving repo"),
+    )
+
+
+def _requirements_pins() -> Iterator[Case]:
+    """A model whose manifest lists "requirements" (issue 24's booster pin)."""
+    booster = json.dumps({**MANIFESTS["numeric.json"], "requirements": ["xgboost==2.1.4"]})
+    yield Case("pin-bundled-model", _source(), files={"{SOURCE}/model/manifest.json": booster})
+    yield Case(
+        "pin-uploaded-model",
+        _source("--model-dir", "{TMP}/booster", "--upload-model", "gs://m/booster/v1"),
+        files={"{TMP}/booster/manifest.json": booster, "{TMP}/booster/model.joblib": "x"},
+    )
+    yield Case(
+        "pin-already-in-requirements",
+        _source("--target", "run"),
+        files={
+            "{SOURCE}/model/manifest.json": booster,
+            "{SOURCE}/requirements.txt": "functions-framework==3.10.2\nxgboost==2.1.4\n",
+        },
+    )
+    yield Case(
+        "pin-that-disagrees",
+        _source(),
+        files={
+            "{SOURCE}/model/manifest.json": booster,
+            "{SOURCE}/requirements.txt": "xgboost==1.7.6",
+        },
     )
 
 
