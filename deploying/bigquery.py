@@ -10,7 +10,7 @@ from deploying import commands, remote_function
 from deploying.checks import BigQuery
 from deploying.commands import Service
 from deploying.errors import DeployError
-from deploying.model import Model, sha256_of
+from deploying.model import Model, load_manifest, sha256_of
 from deploying.remote_function import RemoteFunctionError
 from deploying.shell import Shell, say, tell
 
@@ -30,9 +30,10 @@ def manifest_of(bigquery: BigQuery, model: Model) -> str:
             f"--bigquery-manifest {path} is not the deployed model's: its sha256 differs from "
             f"MODEL_SHA256 ({model.sha256})"
         )
+    manifest = load_manifest(path)
     try:
-        remote_function.parse_output(bigquery.output, remote_function.load_manifest(path))
-        remote_function.features(remote_function.load_manifest(path))
+        remote_function.parse_output(bigquery.output, manifest)
+        remote_function.features(manifest)
     except RemoteFunctionError as exc:
         raise DeployError(str(exc)) from None
     return path
@@ -55,7 +56,7 @@ def create(
     else:
         account = _connection_account(shell, show, make, connection)
     shell.run(commands.allow_invoker(target, service, account), output_to_stderr=True)
-    loaded = remote_function.load_manifest(manifest)
+    loaded = load_manifest(manifest)
     sql = remote_function.create_sql(
         loaded, bigquery.output, routine, connection, url, bigquery.batch_rows
     )

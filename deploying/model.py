@@ -8,10 +8,12 @@ The bundled model/ of the upload, a folder inside the upload (--model-uri DIR), 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deploying.errors import DeployError
 from deploying.shell import Shell
@@ -61,6 +63,18 @@ def named_by_env(uri: str, sha256: str, env: Sequence[str]) -> tuple[str, str, t
             raise DeployError(f"--env {pair} and {flag} {given} name two {what}: give one")
         found[key] = value
     return found.get("MODEL_URI", uri), found.get("MODEL_SHA256", sha256), tuple(rest)
+
+
+def load_manifest(path: str) -> dict[str, Any]:
+    """A manifest.json on this machine, as a JSON object."""
+    try:
+        with open(path, "rb") as file:
+            manifest = json.load(file)
+    except (OSError, ValueError) as exc:
+        raise DeployError(f"cannot read the model manifest {path}: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise DeployError(f"{path} is not a model manifest (a JSON object)")
+    return manifest
 
 
 def sha256_of(path: str) -> str:

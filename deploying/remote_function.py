@@ -11,9 +11,7 @@ reserved word; `_2`, `_3`, ... after a name already taken.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 SQL_TYPES = {"number": "FLOAT64", "integer": "INT64", "boolean": "BOOL", "string": "STRING"}
@@ -33,16 +31,6 @@ RESERVED = frozenset(_RESERVED_WORDS.split())
 
 class RemoteFunctionError(Exception):
     """A manifest or an option that cannot make a remote function; the message says why."""
-
-
-def load_manifest(path: str) -> dict[str, Any]:
-    try:
-        manifest = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise RemoteFunctionError(f"cannot read the model manifest {path}: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise RemoteFunctionError(f"{path} is not a model manifest (a JSON object)")
-    return manifest
 
 
 def features(manifest: dict[str, Any]) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from deploying.errors import DeployError
-from deploying.model import Model
+from deploying.model import Model, load_manifest
 from deploying.shell import PROGRAM, Shell, tell, warn
 from deploying.source import uploaded_files
 from serving.manifest import MANIFEST_NAME
@@ -34,7 +34,7 @@ def needed(shell: Shell, model: Model) -> tuple[str, ...]:
     """The served model's "requirements": from its manifest on this machine, or for a gs://
     model (in a real run) from the bucket, checked against the pin."""
     if model.manifest:
-        return _listed(_load(model.manifest), model.manifest)
+        return _listed(load_manifest(model.manifest), model.manifest)
     return () if shell.dry_run else _remote_needs(shell, model)
 
 
@@ -67,16 +67,9 @@ def _remote_needs(shell: Shell, model: Model) -> tuple[str, ...]:
         manifest = json.loads(found)
     except ValueError as exc:
         raise DeployError(f"cannot read the model manifest {where}: {exc}") from None
-    return _listed(manifest if isinstance(manifest, dict) else {}, where)
-
-
-def _load(path: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as file:
-            manifest = json.load(file)
-    except (OSError, ValueError) as exc:
-        raise DeployError(f"cannot read the model manifest {path}: {exc}") from None
-    return manifest if isinstance(manifest, dict) else {}
+    if not isinstance(manifest, dict):
+        raise DeployError(f"{where} is not a model manifest (a JSON object)")
+    return _listed(manifest, where)
 
 
 def _listed(manifest: dict[str, Any], where: str) -> tuple[str, ...]:
