@@ -4,13 +4,14 @@ with --dry-run print) the gcloud and bq commands in order."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from deploying import bigquery, commands, environment, prediction_log, requirements, rollout
 from deploying.checks import Checked, check, check_project
 from deploying.commands import Deployment, Service
 from deploying.errors import CommandFailed, DeployError
 from deploying.model import Model, named_by_env, served_model
-from deploying.options import HelpAsked, parse
+from deploying.options import HelpAsked, Options, parse
 from deploying.shell import PROGRAM, Shell, quote, say, tell, warn
 from deploying.source import source_folder
 from deploying.usage import usage
@@ -37,8 +38,30 @@ def _deploy(
     argv: Sequence[str], environ: Mapping[str, str], runtimes: Sequence[str], home: str
 ) -> None:
     checked = check(parse(argv, environ, home), runtimes)
-    o = checked.options
-    shell = Shell(dry_run=o.dry_run, env=environ)
+    shell = Shell(dry_run=checked.options.dry_run, env=environ)
+    service = _service(shell, checked.options)
+    if checked.options.action == "promote":
+        rollout.promote(shell, service)
+    elif checked.options.action == "rollback":
+        rollout.rollback(shell, service)
+    else:
+        _run(shell, _plan(shell, checked, service))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A deploy whose every value is checked: nothing has run yet."""
+
+    checked: Checked
+    deployment: Deployment
+    model: Model
+    added_requirements: tuple[str, ...]
+    sql_manifest: str | None  # --bigquery: the manifest its SQL is typed from
+    stable: str | None  # --canary: the revision serving all requests now
+
+
+def _service(shell: Shell, o: Options) -> Service:
+    """Where the function is; the project from gcloud's configuration when not given."""
     if not shell.has("gcloud"):
         if not o.dry_run:
             raise DeployError(
@@ -53,16 +76,13 @@ def _deploy(
             "no project: pass --project, set DEPLOY_PROJECT or GOOGLE_CLOUD_PROJECT, or run "
             "'gcloud config set project ID'"
         )
-    service = Service(project=check_project(project), region=o.region, name=o.name)
-    if o.action == "promote":
-        rollout.promote(shell, service)
-        return
-    if o.action == "rollback":
-        rollout.rollback(shell, service)
-        return
+    return Service(project=check_project(project), region=o.region, name=o.name)
 
-    source = source_folder(o.source, environ)
-    model_dir = o.model_dir or f"{source}/model"
+
+def _plan(shell: Shell, checked: Checked, service: Service) -> Plan:
+    """Every check that needs the files, the model or gcloud's answers, in deploy.sh's order."""
+    o = checked.options
+    source = source_folder(o.source, shell.env)
     uri, sha256, extra_env = named_by_env(o.model_uri, checked.model_sha256, o.env)
     model = served_model(
         shell=shell,
@@ -71,7 +91,7 @@ def _deploy(
         sha256=sha256,
         allow_unpinned=o.allow_unpinned,
         upload_to=o.upload_model,
-        model_dir=model_dir,
+        model_dir=o.model_dir or f"{source}/model",
     )
     added = requirements.added_lines(source, requirements.needed(shell, model))
     sql_manifest = None
@@ -86,30 +106,37 @@ def _deploy(
     stable = None
     if checked.canary_percent is not None:
         stable = rollout.serving_revision(shell, service)
+    return Plan(checked, deployment, model, added, sql_manifest, stable)
 
+
+def _run(shell: Shell, plan: Plan) -> None:
+    """The deploy and what follows it, each command run (or printed) in order."""
+    o = plan.checked.options
+    d = plan.deployment
     if o.public:
         warn(
             f"--public: anyone on the internet can call {o.name} and every call is billed "
-            f"to {project}"
+            f"to {d.service.project}"
         )
-    _upload(shell, model, project)
-    if stable is not None:
-        rollout.pin_stable(shell, service, stable)
-    if o.dry_run and not model.manifest:
-        requirements.unread_in_dry_run(model)
-    with requirements.upload_folder(shell, source, added) as folder:
-        shell.run(commands.deploy(deployment, folder))
-    after = commands.after_deploy(deployment)
+    _upload(shell, plan.model, d.service.project)
+    if plan.stable is not None:
+        rollout.pin_stable(shell, d.service, plan.stable)
+    if o.dry_run and not plan.model.manifest:
+        requirements.unread_in_dry_run(plan.model)
+    with requirements.upload_folder(shell, d.source, plan.added_requirements) as folder:
+        shell.run(commands.deploy(d, folder))
+    after = commands.after_deploy(d)
     if after is not None:
         shell.run(after)
-    if stable is not None and checked.canary_percent is not None:
-        rollout.open_canary(shell, service, stable, checked.canary_percent)
+    if plan.stable is not None and plan.checked.canary_percent is not None:
+        rollout.open_canary(shell, d.service, plan.stable, plan.checked.canary_percent)
         return
-    url = _function_url(shell, deployment, show=checked.bigquery is not None)
-    if checked.bigquery is not None and sql_manifest is not None:
-        bigquery.create(shell, service, o.target, checked.bigquery, sql_manifest, url)
-    if checked.prediction_log is not None:
-        prediction_log.route(shell, project, o.name, checked.prediction_log)
+    bq = plan.checked.bigquery
+    url = _function_url(shell, d, show=bq is not None)
+    if bq is not None and plan.sql_manifest is not None:
+        bigquery.create(shell, d.service, d.target, bq, plan.sql_manifest, url)
+    if plan.checked.prediction_log is not None:
+        prediction_log.route(shell, d.service.project, o.name, plan.checked.prediction_log)
 
 
 def _deployment(

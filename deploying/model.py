@@ -69,11 +69,19 @@ def load_manifest(path: str) -> dict[str, Any]:
     """A manifest.json on this machine, as a JSON object."""
     try:
         with open(path, "rb") as file:
-            manifest = json.load(file)
-    except (OSError, ValueError) as exc:
+            return parse_manifest(file.read(), path)
+    except OSError as exc:
         raise DeployError(f"cannot read the model manifest {path}: {exc}") from None
+
+
+def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
+    """A manifest.json's bytes as a JSON object; `where` names it in a refusal."""
+    try:
+        manifest = json.loads(data)
+    except ValueError as exc:
+        raise DeployError(f"cannot read the model manifest {where}: {exc}") from None
     if not isinstance(manifest, dict):
-        raise DeployError(f"{path} is not a model manifest (a JSON object)")
+        raise DeployError(f"{where} is not a model manifest (a JSON object)")
     return manifest
 
 

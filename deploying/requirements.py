@@ -9,7 +9,6 @@ those lines added; the source folder and its requirements.txt are never changed.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -19,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from deploying.errors import DeployError
-from deploying.model import Model, load_manifest
+from deploying.model import Model, load_manifest, parse_manifest
 from deploying.shell import PROGRAM, Shell, tell, warn
 from deploying.source import uploaded_files
 from serving.manifest import MANIFEST_NAME
@@ -58,18 +57,13 @@ def _remote_needs(shell: Shell, model: Model) -> tuple[str, ...]:
     if found is None:
         warn(f'cannot read {where}: libraries its "requirements" may list are not added')
         return ()
-    if model.sha256 and hashlib.sha256(found).hexdigest() != model.sha256:
+    found_sha256 = hashlib.sha256(found).hexdigest()
+    if model.sha256 and found_sha256 != model.sha256:
         raise DeployError(
-            f"{where} is not the pinned manifest: its sha256 is "
-            f"{hashlib.sha256(found).hexdigest()}, MODEL_SHA256 pins {model.sha256}"
+            f"{where} is not the pinned manifest: its sha256 is {found_sha256}, MODEL_SHA256 "
+            f"pins {model.sha256}"
         )
-    try:
-        manifest = json.loads(found)
-    except ValueError as exc:
-        raise DeployError(f"cannot read the model manifest {where}: {exc}") from None
-    if not isinstance(manifest, dict):
-        raise DeployError(f"{where} is not a model manifest (a JSON object)")
-    return _listed(manifest, where)
+    return _listed(parse_manifest(found, where), where)
 
 
 def _listed(manifest: dict[str, Any], where: str) -> tuple[str, ...]:
@@ -111,7 +105,7 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def say_added(source: str, added: Sequence[str], upload: str) -> None:
+def _say_added(source: str, added: Sequence[str], upload: str) -> None:
     lines = ", ".join(added)
     tell(
         f'{PROGRAM}: the model needs {lines} (its manifest\'s "requirements"): the '
@@ -128,7 +122,7 @@ def upload_folder(shell: Shell, source: str, added: Sequence[str]) -> Iterator[s
         yield source
         return
     if shell.dry_run:
-        say_added(source, added, STAGED_SOURCE)
+        _say_added(source, added, STAGED_SOURCE)
         yield STAGED_SOURCE
         return
     with tempfile.TemporaryDirectory(prefix="deploy-source-") as scratch:
@@ -138,12 +132,12 @@ def upload_folder(shell: Shell, source: str, added: Sequence[str]) -> Iterator[s
         with open(requirements) as file:
             text = file.read()
         with open(requirements, "w") as file:
-            file.write(with_lines(text, added))
-        say_added(source, added, copy)
+            file.write(_with_lines(text, added))
+        _say_added(source, added, copy)
         yield copy
 
 
-def with_lines(text: str, added: Sequence[str]) -> str:
+def _with_lines(text: str, added: Sequence[str]) -> str:
     """requirements.txt's text with the lines added at its end."""
     if text and not text.endswith("\n"):
         text += "\n"

@@ -58,6 +58,142 @@ MANIFESTS = {
 }
 
 
+_REFUSALS = [
+    ("no-project", (), {}, ()),
+    ("no-main", ("--project", PROJECT), {}, ("main.py",)),
+    ("no-requirements", ("--project", PROJECT), {}, ("requirements.txt",)),
+    ("no-gcloudignore", ("--project", PROJECT), {}, (".gcloudignore",)),
+    ("no-bundled-model", ("--project", PROJECT), {}, ("model/manifest.json",)),
+    ("nothing-to-upload",
+        ("--project", PROJECT, "--upload-model", "gs://models/v1/"), {}, ("model/manifest.json",)),
+    ("remote-model-without-pin", ("--project", PROJECT), {"MODEL_URI": "gs://models/v1/"}, ()),
+    ("bad-pin",
+        ("--project", PROJECT, "--model-uri", "gs://m/v1/", "--model-sha256", "abc"), {}, ()),
+    ("upload-not-gcs", ("--project", PROJECT, "--upload-model", "s3://models/v1/"), {}, ()),
+    ("unsupported-runtime", ("--project", PROJECT, "--runtime", "python310"), {}, ()),
+    ("bad-target", ("--project", PROJECT, "--target", "appengine"), {}, ()),
+    ("concurrency-without-cpu", ("--project", PROJECT, "--concurrency", "8"), {}, ()),
+    ("concurrency-with-small-cpu",
+        ("--project", PROJECT, "--concurrency", "8", "--cpu", "0.5"), {}, ()),
+    ("bad-cpu", ("--project", PROJECT, "--cpu", "lots"), {}, ()),
+    ("min-above-max",
+        ("--project", PROJECT, "--min-instances", "5", "--max-instances", "2"), {}, ()),
+    ("max-not-a-number", ("--project", PROJECT, "--max-instances", "ten"), {}, ()),
+    ("missing-value", ("--project", PROJECT, "--memory"), {}, ()),
+    ("name-with-space", ("--project", PROJECT, "--name", "my model"), {}, ()),
+    ("name-uppercase", ("--project", PROJECT, "--name", "Iris"), {}, ()),
+    ("name-leading-dash", ("--project", PROJECT, "--name", "-iris"), {}, ()),
+    ("name-over-63", ("--project", PROJECT, "--name", "a" * 64), {}, ()),
+    ("memory-below-128mi", ("--project", PROJECT, "--memory", "100Mi"), {}, ()),
+    ("memory-not-a-size", ("--project", PROJECT, "--memory", "abc"), {}, ()),
+    ("memory-above-32gi", ("--project", PROJECT, "--memory", "64Gi"), {}, ()),
+    ("timeout-not-a-duration", ("--project", PROJECT, "--timeout", "abc"), {}, ()),
+    ("timeout-over-an-hour", ("--project", PROJECT, "--timeout", "2h"), {}, ()),
+    ("concurrency-over-1000",
+        ("--project", PROJECT, "--cpu", "1", "--concurrency", "1001"), {}, ()),
+    ("setting-the-function-refuses", ("--project", PROJECT, "--env", "MAX_ROWS=abc"), {}, ()),
+    ("setting-choice", ("--project", PROJECT, "--env", "MODEL_RUNTIME=tensorflow"), {}, ()),
+    ("env-value-with-both-delimiters",
+        ("--project", PROJECT, "--env", "A=x,y", "--env", "B=a@b"), {}, ()),
+    ("canary-zero", ("--project", PROJECT, "--canary", "0"), {}, ()),
+    ("canary-all", ("--project", PROJECT, "--canary", "100"), {}, ()),
+    ("canary-name-too-long-for-tag-url",
+        ("--project", PROJECT, "--canary", "10", "--name", "a" * 41), {}, ()),
+    ("promote-and-rollback", ("--project", PROJECT, "--promote", "--rollback"), {}, ()),
+    ("gcloud-flag-before-dashdash", ("--project", PROJECT, "--allow-unauthenticated"), {}, ()),
+]  # fmt: skip
+
+_BIGQUERY_REFUSALS = [
+    ("no-function", ("--bigquery", "scoring")),
+    ("function-starts-with-digit", ("--bigquery", "scoring.1f")),
+    ("output-without-bigquery", ("--bigquery-output", "label")),
+    ("unknown-output", ("--bigquery", "s.f", "--bigquery-output", "votes")),
+    ("no-such-class", ("--bigquery", "s.f", "--bigquery-output", "probability:9")),
+    ("probability-without-class", ("--bigquery", "s.f", "--bigquery-output", "probability")),
+    ("probabilities-of-a-regressor", ("--bigquery", "s.f", "--bigquery-output", "probabilities",
+        "--bigquery-manifest", "{TMP}/regression.json")),
+    ("batch-rows-zero", ("--bigquery", "s.f", "--bigquery-batch-rows", "0")),
+    ("batch-rows-above-max-rows", ("--bigquery", "s.f", "--env", "MAX_ROWS=100")),
+    ("remote-model-without-manifest",
+        ("--bigquery", "s.f", "--model-uri", "gs://b/m/", "--allow-unpinned")),
+    ("manifest-missing", ("--bigquery", "s.f", "--bigquery-manifest", "missing.json")),
+    ("with-promote", ("--bigquery", "s.f", "--promote")),
+]  # fmt: skip
+
+_PREDICTION_LOG_REFUSALS = [
+    ("rate-zero", ("--prediction-log", "logs-project.predictions", "--prediction-log-rate", "0")),
+    ("rate-above-one",
+        ("--prediction-log", "logs-project.predictions", "--prediction-log-rate", "1.5")),
+    ("rate-exponent",
+        ("--prediction-log", "logs-project.predictions", "--prediction-log-rate", "1e-2")),
+    ("rate-without-log", ("--prediction-log-rate", "0.5")),
+    ("no-dataset", ("--prediction-log", "predictions")),
+    ("rate-through-env",
+        ("--prediction-log", "logs-project.predictions", "--env", "PREDICTION_LOG_RATE=1")),
+    ("with-rollback", ("--prediction-log", "logs-project.predictions", "--rollback")),
+]  # fmt: skip
+
+# The files a word-rule case writes first (paths and @manifests as Case.files takes them).
+NUMERIC = {"{SOURCE}/model/manifest.json": "@numeric.json"}
+REGRESSION = {**NUMERIC, "{SOURCE}/model/reg/manifest.json": "@regression.json"}
+NESTED = {"{TMP}/nested/manifest.json": "{}\n", "{TMP}/nested/sub/x": "x\n"}
+_WORDS = [
+    ("switch-with-equals", ("--dry-run=yes",), {}),
+    ("unknown-with-equals", ("--colour=red",), {}),
+    ("empty-flag-with-equals", ("--=--quiet",), {}),
+    ("empty-value-with-equals", ("--memory=",), {}),
+    ("value-that-is-a-flag", ("--memory", "--cpu", "1"), {}),
+    ("value-with-one-dash", ("--service-account", "-x@p.iam.gserviceaccount.com"), {}),
+    ("help-after-a-bad-value", ("--canary", "0", "--help"), {}),
+    ("unknown-before-a-missing-value", ("--bogus", "--memory"), {}),
+    ("rollout-twice-then-unknown", ("--promote", "--canary", "5", "--bogus"), {}),
+    ("short-help-with-equals", ("-h=1",), {}),
+    ("leading-zeros", ("--concurrency", "08", "--cpu", "2", "--min-instances", "007"), {}),
+    ("canary-leading-zero", ("--canary", "05"), {}),
+    ("cpu-millicores-fraction", ("--cpu", "1.9999", "--concurrency", "3"), {}),
+    ("cpu-dot-only", ("--cpu", "."), {}),
+    ("cpu-leading-dot", ("--cpu", ".5"), {}),
+    ("cpu-trailing-dot", ("--cpu", "2."), {}),
+    ("memory-decimal-units", ("--memory", "1G"), {}),
+    ("memory-too-many-digits", ("--memory", "1234567Mi"), {}),
+    ("timeout-bare-seconds", ("--timeout", "90"), {}),
+    ("timeout-zero", ("--timeout", "0s"), {}),
+    ("quoted-values", ("--env", 'GREETING=it\'s a "test"', "--", "--labels=a b"), {}),
+    ("env-with-at", ("--env", "EMAIL=a@b"), {}),
+    ("env-not-a-pair", ("--env", "NOEQUALS"), {}),
+    ("env-max-rows-leading-zeros", ("--bigquery", "s.f", "--env", "MAX_ROWS=0400"), NUMERIC),
+    ("pin-uppercase", ("--model-uri", "gs://m/v1/", "--model-sha256", "CD" * 32), {}),
+    ("model-uri-absolute", ("--model-uri", "{TMP}/elsewhere"), {}),
+    ("model-uri-outside-the-source", ("--model-uri", "../elsewhere"), {}),
+    ("upload-model-and-model-uri", ("--upload-model", "gs://m/v2", "--model-uri", "gs://m/v1"), {}),
+    ("upload-model-and-same-model-uri",
+        ("--upload-model", "gs://m/v2", "--model-uri", "gs://m/v2/"), {}),
+    ("upload-model-wrong-pin", ("--upload-model", "gs://m/v2", "--model-sha256", "0" * 64), {}),
+    ("upload-model-subfolder",
+        ("--upload-model", "gs://m/v2", "--model-dir", "{TMP}/nested"), NESTED),
+    ("upload-model-bare-bucket", ("--upload-model", "gs://"), {}),
+    ("bigquery-batch-rows-leading-zeros",
+        ("--bigquery", "s.f", "--bigquery-batch-rows", "0250"), NUMERIC),
+    ("bigquery-batch-rows-too-long",
+        ("--bigquery", "s.f", "--bigquery-batch-rows", "1234567"), NUMERIC),
+    ("bigquery-bad-connection", ("--bigquery", "s.f", "--bigquery-connection", "a.b"), NUMERIC),
+    ("bigquery-bad-location", ("--bigquery", "s.f", "--bigquery-location", "us central"), NUMERIC),
+    ("bigquery-bad-region", ("--bigquery", "s.f", "--region", "us central1"), NUMERIC),
+    ("bigquery-with-pinned-manifest",
+        ("--bigquery", "s.f", "--bigquery-manifest", "{TMP}/numeric.json"), NUMERIC),
+    ("bigquery-canary", ("--bigquery", "s.f", "--canary", "5"), NUMERIC),
+    ("bigquery-regression-label", ("--bigquery", "s.f", "--model-uri", "model/reg"), REGRESSION),
+    ("prediction-log-rate-forms",
+        ("--prediction-log", "a-b.c:d-e.ds_1", "--prediction-log-rate", ".5"), {}),
+    ("prediction-log-rate-one", ("--prediction-log", "p-1.ds", "--prediction-log-rate", "1."), {}),
+    ("prediction-log-rate-digits",
+        ("--prediction-log", "p-1.ds", "--prediction-log-rate", "0001"), {}),
+    ("prediction-log-rate-long",
+        ("--prediction-log", "p-1.ds", "--prediction-log-rate", "0.1234567891"), {}),
+    ("extra-args-only", ("--", "--quiet", "--", "x"), {}),
+]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Case:
     """One deploy.sh call: arguments and environment with placeholders, and the set-up.
@@ -166,83 +302,7 @@ def _cases() -> Iterator[Case]:
         )
 
     # test_deploy_refusals.py (not dry runs: each stops before anything runs)
-    for case_id, args, env, remove in [
-        ("no-project", (), {}, ()),
-        ("no-main", ("--project", PROJECT), {}, ("main.py",)),
-        ("no-requirements", ("--project", PROJECT), {}, ("requirements.txt",)),
-        ("no-gcloudignore", ("--project", PROJECT), {}, (".gcloudignore",)),
-        ("no-bundled-model", ("--project", PROJECT), {}, ("model/manifest.json",)),
-        (
-            "nothing-to-upload",
-            ("--project", PROJECT, "--upload-model", "gs://models/v1/"),
-            {},
-            ("model/manifest.json",),
-        ),
-        ("remote-model-without-pin", ("--project", PROJECT), {"MODEL_URI": "gs://models/v1/"}, ()),
-        (
-            "bad-pin",
-            ("--project", PROJECT, "--model-uri", "gs://m/v1/", "--model-sha256", "abc"),
-            {},
-            (),
-        ),
-        ("upload-not-gcs", ("--project", PROJECT, "--upload-model", "s3://models/v1/"), {}, ()),
-        ("unsupported-runtime", ("--project", PROJECT, "--runtime", "python310"), {}, ()),
-        ("bad-target", ("--project", PROJECT, "--target", "appengine"), {}, ()),
-        ("concurrency-without-cpu", ("--project", PROJECT, "--concurrency", "8"), {}, ()),
-        (
-            "concurrency-with-small-cpu",
-            ("--project", PROJECT, "--concurrency", "8", "--cpu", "0.5"),
-            {},
-            (),
-        ),
-        ("bad-cpu", ("--project", PROJECT, "--cpu", "lots"), {}, ()),
-        (
-            "min-above-max",
-            ("--project", PROJECT, "--min-instances", "5", "--max-instances", "2"),
-            {},
-            (),
-        ),
-        ("max-not-a-number", ("--project", PROJECT, "--max-instances", "ten"), {}, ()),
-        ("missing-value", ("--project", PROJECT, "--memory"), {}, ()),
-        ("name-with-space", ("--project", PROJECT, "--name", "my model"), {}, ()),
-        ("name-uppercase", ("--project", PROJECT, "--name", "Iris"), {}, ()),
-        ("name-leading-dash", ("--project", PROJECT, "--name", "-iris"), {}, ()),
-        ("name-over-63", ("--project", PROJECT, "--name", "a" * 64), {}, ()),
-        ("memory-below-128mi", ("--project", PROJECT, "--memory", "100Mi"), {}, ()),
-        ("memory-not-a-size", ("--project", PROJECT, "--memory", "abc"), {}, ()),
-        ("memory-above-32gi", ("--project", PROJECT, "--memory", "64Gi"), {}, ()),
-        ("timeout-not-a-duration", ("--project", PROJECT, "--timeout", "abc"), {}, ()),
-        ("timeout-over-an-hour", ("--project", PROJECT, "--timeout", "2h"), {}, ()),
-        (
-            "concurrency-over-1000",
-            ("--project", PROJECT, "--cpu", "1", "--concurrency", "1001"),
-            {},
-            (),
-        ),
-        ("setting-the-function-refuses", ("--project", PROJECT, "--env", "MAX_ROWS=abc"), {}, ()),
-        ("setting-choice", ("--project", PROJECT, "--env", "MODEL_RUNTIME=tensorflow"), {}, ()),
-        (
-            "env-value-with-both-delimiters",
-            ("--project", PROJECT, "--env", "A=x,y", "--env", "B=a@b"),
-            {},
-            (),
-        ),
-        ("canary-zero", ("--project", PROJECT, "--canary", "0"), {}, ()),
-        ("canary-all", ("--project", PROJECT, "--canary", "100"), {}, ()),
-        (
-            "canary-name-too-long-for-tag-url",
-            ("--project", PROJECT, "--canary", "10", "--name", "a" * 41),
-            {},
-            (),
-        ),
-        ("promote-and-rollback", ("--project", PROJECT, "--promote", "--rollback"), {}, ()),
-        (
-            "gcloud-flag-before-dashdash",
-            ("--project", PROJECT, "--allow-unauthenticated"),
-            {},
-            (),
-        ),
-    ]:
+    for case_id, args, env, remove in _REFUSALS:
         yield Case(f"refuses-{case_id}", (*args, "--source", "{SOURCE}"), env=env, remove=remove)
     yield Case(
         "refuses-without-gcloud", ("--project", PROJECT, "--source", "{SOURCE}"), gcloud=False
@@ -319,33 +379,7 @@ def _cases() -> Iterator[Case]:
         ),
         files=penguins,
     )
-    for case_id, args in [
-        ("no-function", ("--bigquery", "scoring")),
-        ("function-starts-with-digit", ("--bigquery", "scoring.1f")),
-        ("output-without-bigquery", ("--bigquery-output", "label")),
-        ("unknown-output", ("--bigquery", "s.f", "--bigquery-output", "votes")),
-        ("no-such-class", ("--bigquery", "s.f", "--bigquery-output", "probability:9")),
-        ("probability-without-class", ("--bigquery", "s.f", "--bigquery-output", "probability")),
-        (
-            "probabilities-of-a-regressor",
-            (
-                "--bigquery",
-                "s.f",
-                "--bigquery-output",
-                "probabilities",
-                "--bigquery-manifest",
-                "{TMP}/regression.json",
-            ),
-        ),
-        ("batch-rows-zero", ("--bigquery", "s.f", "--bigquery-batch-rows", "0")),
-        ("batch-rows-above-max-rows", ("--bigquery", "s.f", "--env", "MAX_ROWS=100")),
-        (
-            "remote-model-without-manifest",
-            ("--bigquery", "s.f", "--model-uri", "gs://b/m/", "--allow-unpinned"),
-        ),
-        ("manifest-missing", ("--bigquery", "s.f", "--bigquery-manifest", "missing.json")),
-        ("with-promote", ("--bigquery", "s.f", "--promote")),
-    ]:
+    for case_id, args in _BIGQUERY_REFUSALS:
         yield Case(f"bigquery-refuses-{case_id}", ("--project", PROJECT, "--dry-run", *args))
 
     # test_deploy_prediction_log.py
@@ -354,27 +388,7 @@ def _cases() -> Iterator[Case]:
         _source("--prediction-log", "logs-project.predictions", "--no-cpu-boost"),
     )
     yield Case("prediction-log", _source("--prediction-log", "logs-project.predictions"))
-    for case_id, args in [
-        (
-            "rate-zero",
-            ("--prediction-log", "logs-project.predictions", "--prediction-log-rate", "0"),
-        ),
-        (
-            "rate-above-one",
-            ("--prediction-log", "logs-project.predictions", "--prediction-log-rate", "1.5"),
-        ),
-        (
-            "rate-exponent",
-            ("--prediction-log", "logs-project.predictions", "--prediction-log-rate", "1e-2"),
-        ),
-        ("rate-without-log", ("--prediction-log-rate", "0.5")),
-        ("no-dataset", ("--prediction-log", "predictions")),
-        (
-            "rate-through-env",
-            ("--prediction-log", "logs-project.predictions", "--env", "PREDICTION_LOG_RATE=1"),
-        ),
-        ("with-rollback", ("--prediction-log", "logs-project.predictions", "--rollback")),
-    ]:
+    for case_id, args in _PREDICTION_LOG_REFUSALS:
         yield Case(f"prediction-log-refuses-{case_id}", ("--project", PROJECT, "--dry-run", *args))
 
     # test_deploy_functions.py, test_deploy_rollout.py, test_deploy_run.py: the full deploys'
@@ -459,107 +473,7 @@ def _cases() -> Iterator[Case]:
 
 def _word_rules() -> Iterator[Case]:
     """Beyond the tests: how deploy.sh has always read its words and numbers."""
-    numeric = {"{SOURCE}/model/manifest.json": "@numeric.json"}
-    NUMERIC, REGRESSION = (
-        numeric,
-        {**numeric, "{SOURCE}/model/reg/manifest.json": "@regression.json"},
-    )
-    NESTED = {"{TMP}/nested/manifest.json": "{}\n", "{TMP}/nested/sub/x": "x\n"}
-    for case_id, args, files in [
-        ("switch-with-equals", ("--dry-run=yes",), {}),
-        ("unknown-with-equals", ("--colour=red",), {}),
-        ("empty-flag-with-equals", ("--=--quiet",), {}),
-        ("empty-value-with-equals", ("--memory=",), {}),
-        ("value-that-is-a-flag", ("--memory", "--cpu", "1"), {}),
-        ("value-with-one-dash", ("--service-account", "-x@p.iam.gserviceaccount.com"), {}),
-        ("help-after-a-bad-value", ("--canary", "0", "--help"), {}),
-        ("unknown-before-a-missing-value", ("--bogus", "--memory"), {}),
-        ("rollout-twice-then-unknown", ("--promote", "--canary", "5", "--bogus"), {}),
-        ("short-help-with-equals", ("-h=1",), {}),
-        ("leading-zeros", ("--concurrency", "08", "--cpu", "2", "--min-instances", "007"), {}),
-        ("canary-leading-zero", ("--canary", "05"), {}),
-        ("cpu-millicores-fraction", ("--cpu", "1.9999", "--concurrency", "3"), {}),
-        ("cpu-dot-only", ("--cpu", "."), {}),
-        ("cpu-leading-dot", ("--cpu", ".5"), {}),
-        ("cpu-trailing-dot", ("--cpu", "2."), {}),
-        ("memory-decimal-units", ("--memory", "1G"), {}),
-        ("memory-too-many-digits", ("--memory", "1234567Mi"), {}),
-        ("timeout-bare-seconds", ("--timeout", "90"), {}),
-        ("timeout-zero", ("--timeout", "0s"), {}),
-        ("quoted-values", ("--env", 'GREETING=it\'s a "test"', "--", "--labels=a b"), {}),
-        ("env-with-at", ("--env", "EMAIL=a@b"), {}),
-        ("env-not-a-pair", ("--env", "NOEQUALS"), {}),
-        ("env-max-rows-leading-zeros", ("--bigquery", "s.f", "--env", "MAX_ROWS=0400"), NUMERIC),
-        ("pin-uppercase", ("--model-uri", "gs://m/v1/", "--model-sha256", "CD" * 32), {}),
-        ("model-uri-absolute", ("--model-uri", "{TMP}/elsewhere"), {}),
-        ("model-uri-outside-the-source", ("--model-uri", "../elsewhere"), {}),
-        (
-            "upload-model-and-model-uri",
-            ("--upload-model", "gs://m/v2", "--model-uri", "gs://m/v1"),
-            {},
-        ),
-        (
-            "upload-model-and-same-model-uri",
-            ("--upload-model", "gs://m/v2", "--model-uri", "gs://m/v2/"),
-            {},
-        ),
-        ("upload-model-wrong-pin", ("--upload-model", "gs://m/v2", "--model-sha256", "0" * 64), {}),
-        (
-            "upload-model-subfolder",
-            ("--upload-model", "gs://m/v2", "--model-dir", "{TMP}/nested"),
-            NESTED,
-        ),
-        ("upload-model-bare-bucket", ("--upload-model", "gs://"), {}),
-        (
-            "bigquery-batch-rows-leading-zeros",
-            ("--bigquery", "s.f", "--bigquery-batch-rows", "0250"),
-            NUMERIC,
-        ),
-        (
-            "bigquery-batch-rows-too-long",
-            ("--bigquery", "s.f", "--bigquery-batch-rows", "1234567"),
-            NUMERIC,
-        ),
-        ("bigquery-bad-connection", ("--bigquery", "s.f", "--bigquery-connection", "a.b"), NUMERIC),
-        (
-            "bigquery-bad-location",
-            ("--bigquery", "s.f", "--bigquery-location", "us central"),
-            NUMERIC,
-        ),
-        ("bigquery-bad-region", ("--bigquery", "s.f", "--region", "us central1"), NUMERIC),
-        (
-            "bigquery-with-pinned-manifest",
-            ("--bigquery", "s.f", "--bigquery-manifest", "{TMP}/numeric.json"),
-            NUMERIC,
-        ),
-        ("bigquery-canary", ("--bigquery", "s.f", "--canary", "5"), NUMERIC),
-        (
-            "bigquery-regression-label",
-            ("--bigquery", "s.f", "--model-uri", "model/reg"),
-            REGRESSION,
-        ),
-        (
-            "prediction-log-rate-forms",
-            ("--prediction-log", "a-b.c:d-e.ds_1", "--prediction-log-rate", ".5"),
-            {},
-        ),
-        (
-            "prediction-log-rate-one",
-            ("--prediction-log", "p-1.ds", "--prediction-log-rate", "1."),
-            {},
-        ),
-        (
-            "prediction-log-rate-digits",
-            ("--prediction-log", "p-1.ds", "--prediction-log-rate", "0001"),
-            {},
-        ),
-        (
-            "prediction-log-rate-long",
-            ("--prediction-log", "p-1.ds", "--prediction-log-rate", "0.1234567891"),
-            {},
-        ),
-        ("extra-args-only", ("--", "--quiet", "--", "x"), {}),
-    ]:
+    for case_id, args, files in _WORDS:
         yield Case(f"words-{case_id}", _source(*args), files=files)
     yield Case(
         "words-everything-from-the-environment",
