@@ -25,10 +25,5 @@ if [[ ! -x $python ]]; then
 fi
 
 # deploying/ and serving/ are imported from this folder, whatever the current folder holds.
-exec "$python" -c '
-import os, sys
-home, runtimes = sys.argv[1], sys.argv[2].split()
-sys.path[0] = home
-from deploying.cli import main
-sys.exit(main(sys.argv[3:], os.environ, runtimes, home))
-' "$SCRIPT_DIR" "${SUPPORTED_RUNTIMES[*]}" "$@"
+exec "$python" -c 'import sys; sys.path[0] = sys.argv[1]; from deploying.cli import run_from_shell; run_from_shell()' \
+    "$SCRIPT_DIR" "${SUPPORTED_RUNTIMES[*]}" "$@"

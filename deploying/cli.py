@@ -3,6 +3,9 @@ with --dry-run print) the gcloud and bq commands in order."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +18,14 @@ from deploying.options import HelpAsked, Options, parse
 from deploying.shell import PROGRAM, Shell, quote, say, tell, warn
 from deploying.source import source_folder
 from deploying.usage import usage
+
+
+def run_from_shell() -> None:
+    """deploy.sh's entry: `python -c ... HOME "RUNTIMES" ARGS...`. Like a shell program, it
+    ends quietly when its output is closed early (`./deploy.sh --dry-run | head`)."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    home, runtimes, *argv = sys.argv[1:]
+    sys.exit(main(argv, os.environ, runtimes.split(), home))
 
 
 def main(

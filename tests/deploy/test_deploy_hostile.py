@@ -8,12 +8,14 @@ import hashlib
 import json
 import shlex
 import shutil
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from deploying.remote_function import sql_string
-from tests.deploy.helpers import PROJECT, dry_run_commands, run_deploy
+from tests.deploy.helpers import DEPLOY_SH, PROJECT, dry_run_commands, run_deploy
 
 PENGUINS = {
     "format": 2,
@@ -236,3 +238,24 @@ def test_a_class_with_control_characters_stays_one_valid_sql_literal(
 )
 def test_sql_string_escapes_what_would_break_the_literal(value: str, literal: str) -> None:
     assert sql_string(value) == literal
+
+
+def test_output_closed_early_ends_the_run_quietly(
+    serving_source: Path, gcloud_env: dict[str, str]
+) -> None:
+    """`./deploy.sh --dry-run | head -1`: stopped by SIGPIPE as a shell script is, no traceback."""
+    # More than a pipe holds, so that a write meets the closed end.
+    notes = [word for n in range(4) for word in ("--env", f"NOTE{n}={'x' * 50_000}")]
+    command = [str(DEPLOY_SH), "--dry-run", "--project", PROJECT, "--source", str(serving_source)]
+    with subprocess.Popen(
+        [*command, *notes], env=gcloud_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert process.stdout.read(6) == b"gcloud"
+        process.stdout.close()
+        errors = process.stderr.read()
+        process.wait(timeout=60)
+
+    assert process.returncode == -signal.SIGPIPE
+    assert errors == b""
