@@ -17,6 +17,8 @@ import sklearn
 
 from serving.manifest import FORMAT_VERSION, MANIFEST_NAME, sha256_hex
 from serving.schema import Feature
+from training.bigquery_variant import RUNTIME as BIGQUERY_RUNTIME
+from training.bigquery_variant import VARIANT_NAME, bigquery_variant
 from training.export import export_onnx, servable_rows, serving_manifest
 from training.statistics import training_statistics
 
@@ -52,7 +54,7 @@ def write_model(
         name: {"sha256": sha256_hex(data), "bytes": len(data), "runtime": runtime}
         for name, (runtime, data) in artifacts.items()
     }
-    for stale in {JOBLIB_NAME, ONNX_NAME} - set(artifacts):
+    for stale in {JOBLIB_NAME, ONNX_NAME, VARIANT_NAME} - set(artifacts):
         (out / stale).unlink(missing_ok=True)
     files = {name: data for name, (_, data) in artifacts.items()}
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=2) + "\n").encode()
@@ -117,4 +119,9 @@ def describe_model(
     if exported is not None:
         artifacts[ONNX_NAME] = ("onnx", exported[0])
         fields["onnx_parity"] = exported[1]
+    variant, fields["bigquery_ml"] = bigquery_variant(
+        model, servable_rows(sample, features), manifest
+    )
+    if variant is not None:
+        artifacts[VARIANT_NAME] = (BIGQUERY_RUNTIME, variant)
     return fields, artifacts

@@ -1,0 +1,424 @@
+"""The BigQuery ML form of an exported graph: what ONNX Runtime 1.12 (BigQuery's) can load.
+
+BigQuery ML imports an ONNX model whose IR version is at most 8, default opset at most 17 and
+ai.onnx.ml opset at most 3, whose inputs are tensors matched to table columns by name and whose
+outputs are tensors, each becoming a column of its own name. `bigquery_form` turns a graph built
+at opset 17 into that form:
+
+- one [rows, 1] input per feature, named by the remote function's rule for SQL names
+  (deploying/remote_function.py `sql_names`); a graph that takes one matrix gets a Concat of
+  those inputs in front;
+- outputs `predicted_label` and `probabilities` for a classifier, `predicted_value` for a
+  regressor, one value per row for labels and values;
+- ai.onnx.ml opset 5 `TreeEnsemble` (float64 splits, leaves and sums) lowered to opset 3.
+  TreeEnsembleRegressor v3 compares in float64 when its splits are a double tensor, but its
+  output is float32 (ONNX Runtime 1.12.1 refuses a double output: "Type (tensor(double)) of
+  output arg (Y) of node () does not match expected type (tensor(float))"), so float64 leaf
+  values cannot come out of it. Each tree is made to answer the number of the leaf it reaches
+  instead (an integer, exact in float32 below 2**24), and the float64 leaf values are looked up
+  by that number (Gather) and summed per target (ReduceSum) outside it.
+- Trees that compare float32 inputs (scikit-learn's CART family: Cast(float) then Cast(double)
+  in front) compare the float64 input with moved splits instead. ONNX Runtime 1.12.1 removes
+  that pair of Casts whatever the optimisation level (its RemoveDuplicateCastTransformer; a
+  RandomForest's answers then differ by up to 3.2 on the diabetes data), so the rounding is
+  folded into each split: float32(x) <= s holds exactly when x <= `float32_split(s)`.
+- IsNaN, which ONNX Runtime 1.12.1 does not implement for float64 at opset 13 ("Could not find
+  an implementation for IsNaN(13)"), as Not(Equal(x, x)): only NaN differs from itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deploying.remote_function import sql_names
+from serving.schema import Feature
+
+IR_VERSION = 8
+OPSET = 17
+ML_OPSET = 3
+ML_DOMAIN = "ai.onnx.ml"
+LABEL = "predicted_label"
+PROBABILITIES = "probabilities"
+VALUE = "predicted_value"
+BRANCH_LEQ = 0  # TreeEnsemble's nodes_modes
+MAX_LEAVES = 2**24  # leaf numbers stay exact in TreeEnsembleRegressor's float32 output
+# Each feature type's ONNX tensor type and BigQuery column type.
+INPUT_TYPES = {"tensor(double)": "FLOAT64", "tensor(float)": "FLOAT64", "tensor(int64)": "INT64"}
+INPUT_TYPES |= {"tensor(int32)": "INT64", "tensor(string)": "STRING", "tensor(bool)": "BOOL"}
+
+
+class NotConvertible(Exception):
+    """The graph has no BigQuery ML form; the message says which part and why."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input of the BigQuery form: the feature it takes, its name and BigQuery type."""
+
+    feature: str
+    input: str
+    tensor: str  # the graph input's type, e.g. tensor(double)
+    sql_type: str
+    nullable: bool
+
+
+def bigquery_form(graph: Any, features: Sequence[Feature], classifier: bool) -> list[Column]:
+    """Rewrite `graph` (a ModelProto at opset 17, changed in place); the input columns."""
+    from onnx import checker
+
+    _lower_tree_ensembles(graph)
+    _lower_isnan(graph)
+    columns = _name_inputs(graph, features)
+    _name_outputs(graph, classifier)
+    _set_versions(graph)
+    try:
+        checker.check_model(graph, full_check=True)
+    except Exception as exc:
+        raise NotConvertible(f"not a valid opset-{OPSET} graph: {_first_line(exc)}") from None
+    return columns
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def _name_inputs(graph: Any, features: Sequence[Feature]) -> list[Column]:
+    """One [rows, 1] input per feature, under its SQL name, in the features' order."""
+    from onnx import TensorProto, helper
+
+    names = [f.name for f in features]
+    safe = sql_names(names)
+    inputs = list(graph.graph.input)
+    if len(inputs) == 1 and inputs[0].name not in names:
+        matrix = inputs[0]
+        if matrix.type.tensor_type.elem_type != TensorProto.DOUBLE:
+            raise NotConvertible("the graph's one input is not float64")
+        del graph.graph.input[:]
+        for name in safe:
+            graph.graph.input.append(
+                helper.make_tensor_value_info(name, TensorProto.DOUBLE, [None, 1])
+            )
+        concat = helper.make_node("Concat", safe, [matrix.name], axis=1, name="bigquery_columns")
+        graph.graph.node.insert(0, concat)
+    else:
+        by_name = {i.name: i for i in inputs}
+        missing = [n for n in names if n not in by_name]
+        if missing or len(inputs) != len(names):
+            raise NotConvertible(f"the graph's inputs are not one per feature ({missing[:1]})")
+        renamed = dict(zip(names, safe, strict=True))
+        _rename(graph, renamed)
+        del graph.graph.input[:]
+        graph.graph.input.extend(by_name[n] for n in names)
+    columns = []
+    for feature, graph_input in zip(features, graph.graph.input, strict=True):
+        kind = _type_name(graph_input)
+        if kind not in INPUT_TYPES:
+            raise NotConvertible(f"input {feature.name!r} is a {kind}, which BigQuery cannot feed")
+        sql_type = INPUT_TYPES[kind]
+        columns.append(Column(feature.name, graph_input.name, kind, sql_type, feature.nullable))
+    return columns
+
+
+def _type_name(value: Any) -> str:
+    from onnx import helper
+
+    element = value.type.tensor_type.elem_type
+    return f"tensor({helper.tensor_dtype_to_string(element).removeprefix('TensorProto.').lower()})"
+
+
+def _rename(graph: Any, renamed: dict[str, str]) -> None:
+    """Rename values wherever the graph names them."""
+    for value in [*graph.graph.input, *graph.graph.output]:
+        value.name = renamed.get(value.name, value.name)
+    for node in graph.graph.node:
+        node.input[:] = [renamed.get(n, n) for n in node.input]
+        node.output[:] = [renamed.get(n, n) for n in node.output]
+
+
+def _name_outputs(graph: Any, classifier: bool) -> None:
+    """The label (or value) as one value per row, and a classifier's probabilities."""
+    from onnx import helper, numpy_helper
+
+    # Values already named like an output of this form are renamed out of the way first.
+    _rename(graph, {name: f"bigquery_{name}_inner" for name in (LABEL, PROBABILITIES, VALUE)})
+    outputs = list(graph.graph.output)
+    wanted = [LABEL, PROBABILITIES] if classifier else [VALUE]
+    if classifier and len(outputs) < 2:
+        wanted = [LABEL]  # a classifier without probabilities answers labels only
+    del graph.graph.output[:]
+    flat = numpy_helper.from_array(np.array([-1], dtype=np.int64), "bigquery_one_per_row")
+    graph.graph.initializer.append(flat)
+    for name, source in zip(wanted, outputs, strict=False):
+        elem = source.type.tensor_type.elem_type
+        if name == PROBABILITIES:
+            graph.graph.node.append(helper.make_node("Identity", [source.name], [name]))
+            graph.graph.output.append(helper.make_tensor_value_info(name, elem, [None, None]))
+        else:
+            graph.graph.node.append(helper.make_node("Reshape", [source.name, flat.name], [name]))
+            graph.graph.output.append(helper.make_tensor_value_info(name, elem, [None]))
+
+
+def _set_versions(graph: Any) -> None:
+    from onnx import defs, helper
+
+    ml_ops = {node.op_type for node in graph.graph.node if node.domain == ML_DOMAIN}
+    for op in sorted(ml_ops):
+        try:
+            defs.get_schema(op, ML_OPSET, ML_DOMAIN)
+        except Exception:
+            raise NotConvertible(f"{ML_DOMAIN}.{op} does not exist at opset {ML_OPSET}") from None
+    imports = [helper.make_opsetid("", OPSET)]
+    if ml_ops:
+        imports.append(helper.make_opsetid(ML_DOMAIN, ML_OPSET))
+    for opset in graph.opset_import:
+        if opset.domain not in ("", ML_DOMAIN):
+            raise NotConvertible(f"the graph uses the operator domain {opset.domain!r}")
+        if opset.domain == "" and opset.version > OPSET:
+            raise NotConvertible(f"the graph was built at opset {opset.version}, not {OPSET}")
+    del graph.opset_import[:]
+    graph.opset_import.extend(imports)
+    graph.ir_version = IR_VERSION
+
+
+def _lower_isnan(graph: Any) -> None:
+    """IsNaN(x) as Not(Equal(x, x))."""
+    from onnx import helper
+
+    nodes = list(graph.graph.node)
+    del graph.graph.node[:]
+    for index, node in enumerate(nodes):
+        if node.op_type != "IsNaN" or node.domain not in ("", "ai.onnx"):
+            graph.graph.node.append(node)
+            continue
+        equal = f"bigquery_self_equal_{index}"
+        source = node.input[0]
+        graph.graph.node.append(helper.make_node("Equal", [source, source], [equal]))
+        graph.graph.node.append(helper.make_node("Not", [equal], [node.output[0]]))
+
+
+def _lower_tree_ensembles(graph: Any) -> None:
+    """Every opset-5 TreeEnsemble as a leaf-number TreeEnsembleRegressor v3 and float64 sums."""
+    nodes = list(graph.graph.node)
+    producers = {output: node for node in nodes for output in node.output}
+    del graph.graph.node[:]
+    for node in nodes:
+        if node.domain == ML_DOMAIN and node.op_type == "TreeEnsemble":
+            graph.graph.node.extend(_lowered(graph, node, _unrounded(node.input[0], producers)))
+        else:
+            graph.graph.node.append(node)
+
+
+def _unrounded(name: str, producers: dict[str, Any]) -> str | None:
+    """The value before Cast(float) then Cast(double) when `name` is made so, else None."""
+    from onnx import TensorProto, helper
+
+    def cast_to(node: Any) -> int | None:
+        if node is None or node.op_type != "Cast" or node.domain not in ("", "ai.onnx"):
+            return None
+        return next(
+            (int(helper.get_attribute_value(a)) for a in node.attribute if a.name == "to"), None
+        )
+
+    outer = producers.get(name)
+    if outer is None or cast_to(outer) != TensorProto.DOUBLE:
+        return None
+    inner = producers.get(outer.input[0])
+    if inner is None or cast_to(inner) != TensorProto.FLOAT:
+        return None
+    return str(inner.input[0])
+
+
+def float32_split(split: np.ndarray) -> np.ndarray:
+    """Per float64 split s, the float64 m with (float32(x) <= s) == (x <= m) for every float64 x.
+
+    float32(x) <= s means float32(x) <= f, the largest float32 not above s; x rounds to f or
+    below exactly when it is below the midpoint of f and the next float32 up (at the midpoint
+    itself it rounds to whichever of the two is even). The midpoint has 25 significant bits,
+    so it is exact in float64.
+    """
+    split = np.asarray(split, dtype=np.float64)
+    if not np.all(np.abs(split) <= np.finfo(np.float32).max):
+        raise NotConvertible("a tree split outside float32's range")
+    low = split.astype(np.float32)
+    low = np.where(low.astype(np.float64) > split, np.nextafter(low, np.float32(-np.inf)), low)
+    with np.errstate(over="ignore"):
+        high = np.nextafter(low, np.float32(np.inf)).astype(np.float64)
+    high = np.where(np.isinf(high), 2.0**128, high)  # past the largest float32, x rounds to inf
+    middle = (low.astype(np.float64) + high) / 2
+    even = (low.view(np.uint32) & 1) == 0
+    return np.where(even, middle, np.nextafter(middle, -np.inf))
+
+
+@dataclass
+class _Trees:
+    """An opset-5 TreeEnsemble's attributes, by name."""
+
+    attributes: dict[str, Any]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return np.asarray(self.attributes[name])
+
+
+def _attributes(node: Any) -> _Trees:
+    from onnx import helper, numpy_helper
+
+    found = {}
+    for attribute in node.attribute:
+        value = helper.get_attribute_value(attribute)
+        found[attribute.name] = numpy_helper.to_array(value) if hasattr(value, "dims") else value
+    return _Trees(found)
+
+
+def _lowered(graph: Any, node: Any, unrounded: str | None) -> list[Any]:
+    """The nodes that compute what `node` computes, in ai.onnx.ml opset 3 and opset 17;
+    `unrounded` is its input before a float32 round trip, which the splits then take in."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    trees = _attributes(node)
+    if trees.attributes.get("aggregate_function", 1) != 1 or trees.attributes.get(
+        "post_transform", 0
+    ):
+        raise NotConvertible("a TreeEnsemble that does not simply sum its trees")
+    if np.any(trees["nodes_modes"] != BRANCH_LEQ):
+        raise NotConvertible(
+            "trees with category-set splits (HistGradientBoosting categorical features): "
+            f"{ML_DOMAIN} opset {ML_OPSET} has no set-membership test"
+        )
+    weights = trees["leaf_weights"].astype(np.float64)
+    if weights.size >= MAX_LEAVES:
+        raise NotConvertible(f"more than {MAX_LEAVES} leaves: their numbers would not be exact")
+    if unrounded is not None:
+        trees.attributes["nodes_splits"] = float32_split(trees["nodes_splits"])
+    v3 = _v3_attributes(trees)
+    prefix = node.name or node.output[0]
+    numbers, indices, values = (f"{prefix}_{s}" for s in ("leaf_numbers", "leaf_indices", "vals"))
+    table = f"{prefix}_leaf_values"
+    graph.graph.initializer.append(numpy_helper.from_array(weights, table))
+    lowered = [
+        helper.make_node(
+            "TreeEnsembleRegressor", [unrounded or node.input[0]], [numbers], domain=ML_DOMAIN,
+            name=f"{prefix}_v3", **v3,
+        ),
+        helper.make_node("Cast", [numbers], [indices], to=TensorProto.INT64),
+        helper.make_node("Gather", [table, indices], [values]),
+    ]  # fmt: skip
+    targets = trees["leaf_targetids"][_root_leaves(trees)]
+    n_targets = int(trees.attributes["n_targets"])
+    axis = numpy_helper.from_array(np.array([1], dtype=np.int64), f"{prefix}_tree_axis")
+    graph.graph.initializer.append(axis)
+    if n_targets == 1:
+        lowered.append(
+            helper.make_node("ReduceSum", [values, axis.name], [node.output[0]], keepdims=1)
+        )
+        return lowered
+    sums = []
+    for target in range(n_targets):
+        picked = numpy_helper.from_array(
+            np.flatnonzero(targets == target).astype(np.int64), f"{prefix}_trees_of_{target}"
+        )
+        graph.graph.initializer.append(picked)
+        columns, total = f"{prefix}_target_{target}", f"{prefix}_sum_{target}"
+        lowered.append(helper.make_node("Gather", [values, picked.name], [columns], axis=1))
+        lowered.append(helper.make_node("ReduceSum", [columns, axis.name], [total], keepdims=1))
+        sums.append(total)
+    lowered.append(helper.make_node("Concat", sums, [node.output[0]], axis=1))
+    return lowered
+
+
+def _root_leaves(trees: _Trees) -> np.ndarray:
+    """Per tree, one leaf it can reach (all of a tree's leaves add to the same target)."""
+    leaves = []
+    for root in trees["tree_roots"]:
+        node = int(root)
+        while True:
+            if trees["nodes_trueleafs"][node]:
+                leaves.append(int(trees["nodes_truenodeids"][node]))
+                break
+            node = int(trees["nodes_truenodeids"][node])
+    return np.array(leaves, dtype=np.int64)
+
+
+def _v3_attributes(trees: _Trees) -> dict[str, Any]:
+    """TreeEnsembleRegressor v3 whose target t is tree t's leaf number (its index in the
+    opset-5 leaf arrays), splits as float64, NaN routed as the opset-5 node routes it."""
+    from onnx import numpy_helper
+
+    columns: dict[str, list[Any]] = {
+        key: []
+        for key in (
+            "nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "values",
+            "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
+            "target_treeids", "target_nodeids", "target_ids", "target_weights",
+        )
+    }  # fmt: skip
+    for tree, root in enumerate(trees["tree_roots"]):
+        _add_tree(columns, trees, tree, int(root))
+    return {
+        "n_targets": len(trees["tree_roots"]),
+        "aggregate_function": "SUM",
+        "post_transform": "NONE",
+        "nodes_treeids": columns["nodes_treeids"],
+        "nodes_nodeids": columns["nodes_nodeids"],
+        "nodes_featureids": columns["nodes_featureids"],
+        "nodes_modes": columns["nodes_modes"],
+        "nodes_values_as_tensor": numpy_helper.from_array(
+            np.array(columns["values"], dtype=np.float64)
+        ),
+        "nodes_truenodeids": columns["nodes_truenodeids"],
+        "nodes_falsenodeids": columns["nodes_falsenodeids"],
+        "nodes_missing_value_tracks_true": columns["nodes_missing_value_tracks_true"],
+        "target_treeids": columns["target_treeids"],
+        "target_nodeids": columns["target_nodeids"],
+        "target_ids": columns["target_ids"],
+        "target_weights_as_tensor": numpy_helper.from_array(
+            np.array(columns["target_weights"], dtype=np.float64)
+        ),
+    }
+
+
+def _add_tree(columns: dict[str, list[Any]], trees: _Trees, tree: int, root: int) -> None:
+    """One tree's nodes, numbered from 0 depth first; a leaf's weight is its leaf number."""
+    true_ids, false_ids = trees["nodes_truenodeids"], trees["nodes_falsenodeids"]
+    true_leaf, false_leaf = trees["nodes_trueleafs"], trees["nodes_falseleafs"]
+    if true_leaf[root] and false_leaf[root] and true_ids[root] == false_ids[root]:
+        _add_leaf(columns, tree, 0, int(true_ids[root]))  # a tree of one leaf
+        return
+    counter = [0]
+
+    def visit(index: int, is_leaf: bool) -> int:
+        number = counter[0]
+        counter[0] += 1
+        if is_leaf:
+            _add_leaf(columns, tree, number, index)
+            return number
+        at = len(columns["nodes_nodeids"])
+        for key, value in (
+            ("nodes_treeids", tree), ("nodes_nodeids", number),
+            ("nodes_featureids", int(trees["nodes_featureids"][index])),
+            ("nodes_modes", "BRANCH_LEQ"), ("values", float(trees["nodes_splits"][index])),
+            ("nodes_truenodeids", -1), ("nodes_falsenodeids", -1),
+            ("nodes_missing_value_tracks_true",
+             int(trees["nodes_missing_value_tracks_true"][index])),
+        ):  # fmt: skip
+            columns[key].append(value)
+        columns["nodes_truenodeids"][at] = visit(int(true_ids[index]), bool(true_leaf[index]))
+        columns["nodes_falsenodeids"][at] = visit(int(false_ids[index]), bool(false_leaf[index]))
+        return number
+
+    visit(root, False)
+
+
+def _add_leaf(columns: dict[str, list[Any]], tree: int, number: int, leaf: int) -> None:
+    for key, value in (
+        ("nodes_treeids", tree), ("nodes_nodeids", number), ("nodes_featureids", 0),
+        ("nodes_modes", "LEAF"), ("values", 0.0), ("nodes_truenodeids", 0),
+        ("nodes_falsenodeids", 0), ("nodes_missing_value_tracks_true", 0),
+        ("target_treeids", tree), ("target_nodeids", number), ("target_ids", tree),
+        ("target_weights", float(leaf)),
+    ):  # fmt: skip
+        columns[key].append(value)

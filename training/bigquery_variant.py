@@ -1,0 +1,152 @@
+"""model.bigquery.onnx: the model as BigQuery ML imports it, kept only where it answers exactly.
+
+A second target of the ONNX export: the same conversion at opset 17, put in BigQuery ML's form
+(training/bigquery_graph.py), then gated under ONNX Runtime 1.12.1 (training/bigquery_gate.py).
+The manifest records the outcome under "bigquery_ml": "passed", "failed" or "not built" with
+the one-line reason, or "not checked" when 1.12.1's environment is not there (the packaging
+goes on; `make bigquery-check` builds the environment). Its artifact carries the runtime tag
+"bigquery-ml", which no runtime of the function reads: it is never served by the function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from serving.batch import Method, Table
+from serving.manifest import Manifest
+from training import bigquery_gate
+from training.bigquery_env import ONNXRUNTIME_VERSION
+from training.bigquery_graph import (
+    LABEL,
+    OPSET,
+    PROBABILITIES,
+    VALUE,
+    Column,
+    NotConvertible,
+    bigquery_form,
+)
+from training.export import PARITY_TOLERANCE, sample_table
+
+VARIANT_NAME = "model.bigquery.onnx"
+RUNTIME = "bigquery-ml"
+# BigQuery ML's limit for an imported ONNX model file.
+MAX_BYTES = 450 * 1024 * 1024
+NOT_CHECKED = (
+    f"ONNX Runtime {ONNXRUNTIME_VERSION}'s environment is not built here (`make bigquery-check` "
+    "builds it, with a Python 3.10): package the model again after building it"
+)
+
+
+def bigquery_variant(
+    model: Any, frame: pd.DataFrame, manifest: Manifest
+) -> tuple[bytes | None, dict[str, Any]]:
+    """The variant's bytes (None unless it passed or could not be checked) and its record."""
+    table = sample_table(frame, manifest)
+    classifier = manifest.classes is not None
+    try:
+        graph = _build_graph(model, frame, manifest, table)
+        columns = bigquery_form(graph, manifest.features, classifier)
+    except NotConvertible as exc:
+        return _refused("not built", str(exc))
+    except Exception as exc:
+        return _refused("not built", f"it does not convert at opset {OPSET} ({_first_line(exc)})")
+    data = bytes(graph.SerializeToString())
+    if len(data) > MAX_BYTES:
+        return _refused("not built", f"{len(data)} bytes, above BigQuery ML's 450 MB")
+    record: dict[str, Any] = {
+        "inputs": [
+            {"feature": c.feature, "column": c.input, "type": c.sql_type, "nullable": c.nullable}
+            for c in columns
+        ],
+        "outputs": _outputs(graph),
+    }
+    _print_names(columns)
+    python = bigquery_gate.environment()
+    if python is None:
+        print(f"BigQuery ML variant not checked: {NOT_CHECKED}")
+        return data, {"status": "not checked", "reason": NOT_CHECKED, **record}
+    try:
+        outputs = bigquery_gate.run(data, bigquery_gate.feeds(columns, table), python)
+    except bigquery_gate.GateError as exc:
+        return _refused("failed", f"ONNX Runtime {ONNXRUNTIME_VERSION} refused it: {exc}")
+    gate = bigquery_gate.compare(outputs, _expected(model, manifest, table), PARITY_TOLERANCE)
+    if not gate.pop("passed"):
+        difference = "labels differ" if not gate["labels_equal"] else "values differ"
+        reason = (
+            f"under ONNX Runtime {ONNXRUNTIME_VERSION} its {difference} from the function's "
+            f"on the sample rows (max difference {gate['max_abs_diff']:.3g}, tolerance "
+            f"{PARITY_TOLERANCE:g})"
+        )
+        return _refused("failed", reason, gate)
+    print(f"BigQuery ML variant: {VARIANT_NAME} passed the ONNX Runtime {ONNXRUNTIME_VERSION} gate")
+    return data, {"status": "passed", **record, "gate": gate}
+
+
+def _refused(
+    status: str, reason: str, gate: dict[str, Any] | None = None
+) -> tuple[None, dict[str, Any]]:
+    print(f"BigQuery ML variant {status}: {reason}")
+    record: dict[str, Any] = {"status": status, "reason": reason}
+    if gate is not None:
+        record["gate"] = gate
+    return None, record
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def _print_names(columns: list[Column]) -> None:
+    renamed = [f"{c.feature!r} -> {c.input}" for c in columns if c.feature != c.input]
+    if renamed:
+        print(f"BigQuery ML column names (the SQL rule of --bigquery): {', '.join(renamed)}")
+
+
+def _outputs(graph: Any) -> dict[str, str]:
+    """Each output column and its BigQuery type."""
+    from onnx import TensorProto
+
+    types = {TensorProto.INT64: "INT64", TensorProto.STRING: "STRING"}
+    found = {}
+    for output in graph.graph.output:
+        sql_type = types.get(output.type.tensor_type.elem_type, "FLOAT64")
+        found[output.name] = f"ARRAY<{sql_type}>" if output.name == PROBABILITIES else sql_type
+    assert LABEL in found or VALUE in found
+    return found
+
+
+def _expected(model: Any, manifest: Manifest, table: Table) -> dict[Method, np.ndarray]:
+    """The function's own answers on the rows: its scikit-learn runtime, on the checked rows."""
+    import sklearn
+
+    from serving.runtimes.sklearn_runtime import SklearnRuntime
+
+    reference = SklearnRuntime(model, (), sklearn.__version__, manifest)
+    methods: tuple[Method, ...] = ("predict",)
+    if manifest.classes is not None and reference.has_predict_proba:
+        methods += ("predict_proba",)
+    return reference.run(table, methods)
+
+
+def _build_graph(model: Any, frame: pd.DataFrame, manifest: Manifest, table: Table) -> Any:
+    """The export's conversion at opset 17 (the same converters and inputs as model.onnx)."""
+    from skl2onnx import to_onnx
+
+    from training import onnx_boosters, onnx_imputer, onnx_trees
+
+    onnx_imputer.register()
+    onnx_trees.register_exact_converters()
+    onnx_boosters.register_converters(model, frame)
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    options = {id(final): {"zipmap": False}} if manifest.classes is not None else {}
+    widened = {f.name: np.float64 for f in manifest.features if f.type == "integer" and f.nullable}
+    example = (
+        frame.iloc[:1].astype(widened)
+        if manifest.fitted_on_dataframe
+        else np.asarray(table.matrix)[:1]
+    )
+    return to_onnx(model, example, options=options, target_opset={"": OPSET})
