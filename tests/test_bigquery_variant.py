@@ -170,17 +170,29 @@ def test_hist_gradient_boosting_routes_nan_as_scikit_learn_under_1_12(
     assert_exact(outputs, model, frame.to_numpy())
 
 
-def test_category_set_splits_are_refused_with_the_reason(tmp_path: Path) -> None:
+def test_category_set_splits_are_exact_with_unseen_categories_and_nan(ort_1_12: Path) -> None:
     rng = np.random.default_rng(0)
-    x = np.column_stack([rng.integers(0, 4, 300), rng.normal(size=300)])
-    y = (x[:, 0] % 2 == 0).astype(int)
-    model = HistGradientBoostingClassifier(categorical_features=[0], random_state=0).fit(x, y)
-    manifest = serving_manifest([Feature("kind"), Feature("size")], "classification", [0, 1], False)
-    frame = pd.DataFrame(x, columns=["kind", "size"])
-    data, record = bigquery_variant(model, frame, manifest)
-    assert data is None
-    assert record["status"] == "not built"
-    assert "category-set splits" in record["reason"]
+    kinds = rng.integers(0, 6, 400).astype(np.float64)
+    kinds[rng.random(400) < 0.1] = np.nan
+    x = np.column_stack([kinds, rng.normal(size=400)])
+    y = (np.nan_to_num(x[:, 0], nan=1) % 3 == 0).astype(int)
+    model = HistGradientBoostingClassifier(categorical_features=[0], max_iter=20, random_state=0)
+    model.fit(x, y)
+    manifest = serving_manifest(
+        [Feature("kind", nullable=True), Feature("size")], "classification", [0, 1], False
+    )
+    data, record = bigquery_variant(model, pd.DataFrame(x, columns=["kind", "size"]), manifest)
+    assert data is not None, record
+    assert record["status"] == "passed"
+    graph = onnx.load_from_string(data)
+    [trees] = [n for n in graph.graph.node if n.op_type == "TreeEnsembleRegressor"]
+    modes = next(a for a in trees.attribute if a.name == "nodes_modes").strings
+    assert b"BRANCH_EQ" in modes
+    # Every category, one never seen (9), and NaN, against the model itself.
+    rows = np.column_stack([[0, 1, 2, 3, 4, 5, 9, np.nan] * 3, np.linspace(-2, 2, 24)])
+    feeds = {"kind": rows[:, :1], "size": rows[:, 1:]}
+    outputs = bigquery_gate.run(data, feeds, ort_1_12)
+    assert_exact(outputs, model, rows)
 
 
 def test_awkward_feature_names_become_distinct_sql_column_names(ort_1_12: Path) -> None:

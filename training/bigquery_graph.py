@@ -16,7 +16,8 @@ at opset 17 into that form:
   output arg (Y) of node () does not match expected type (tensor(float))"), so float64 leaf
   values cannot come out of it. Each tree is made to answer the number of the leaf it reaches
   instead (an integer, exact in float32 below 2**24), and the float64 leaf values are looked up
-  by that number (Gather) and summed per target (ReduceSum) outside it.
+  by that number (Gather) and summed per target (ReduceSum) outside it. A category-set split
+  (HistGradientBoosting's categorical features) becomes a chain of BRANCH_EQ tests.
 - Trees that compare float32 inputs (scikit-learn's CART family: Cast(float) then Cast(double)
   in front) compare the float64 input with moved splits instead. ONNX Runtime 1.12.1 removes
   that pair of Casts whatever the optimisation level (its RemoveDuplicateCastTransformer; a
@@ -45,6 +46,7 @@ LABEL = "predicted_label"
 PROBABILITIES = "probabilities"
 VALUE = "predicted_value"
 BRANCH_LEQ = 0  # TreeEnsemble's nodes_modes
+BRANCH_MEMBER = 6
 MAX_LEAVES = 2**24  # leaf numbers stay exact in TreeEnsembleRegressor's float32 output
 # Each feature type's ONNX tensor type and BigQuery column type.
 INPUT_TYPES = {"tensor(double)": "FLOAT64", "tensor(float)": "FLOAT64", "tensor(int64)": "INT64"}
@@ -132,12 +134,24 @@ def _type_name(value: Any) -> str:
 
 
 def _rename(graph: Any, renamed: dict[str, str]) -> None:
-    """Rename values wherever the graph names them."""
+    """Rename values wherever the graph names them, inside subgraphs (If, Loop) too."""
     for value in [*graph.graph.input, *graph.graph.output]:
         value.name = renamed.get(value.name, value.name)
-    for node in graph.graph.node:
+    for node in _all_nodes(graph.graph):
         node.input[:] = [renamed.get(n, n) for n in node.input]
         node.output[:] = [renamed.get(n, n) for n in node.output]
+
+
+def _all_nodes(graph: Any) -> list[Any]:
+    """Every node of a GraphProto, those of its subgraphs included."""
+    found = []
+    for node in graph.node:
+        found.append(node)
+        for attribute in node.attribute:
+            subgraphs = [attribute.g] if attribute.HasField("g") else list(attribute.graphs)
+            for subgraph in subgraphs:
+                found.extend(_all_nodes(subgraph))
+    return found
 
 
 def _name_outputs(graph: Any, classifier: bool) -> None:
@@ -284,15 +298,14 @@ def _lowered(graph: Any, node: Any, unrounded: str | None) -> list[Any]:
         "post_transform", 0
     ):
         raise NotConvertible("a TreeEnsemble that does not simply sum its trees")
-    if np.any(trees["nodes_modes"] != BRANCH_LEQ):
-        raise NotConvertible(
-            "trees with category-set splits (HistGradientBoosting categorical features): "
-            f"{ML_DOMAIN} opset {ML_OPSET} has no set-membership test"
-        )
+    if np.any(~np.isin(trees["nodes_modes"], [BRANCH_LEQ, BRANCH_MEMBER])):
+        raise NotConvertible("trees with a split other than <= or a category set")
     weights = trees["leaf_weights"].astype(np.float64)
     if weights.size >= MAX_LEAVES:
         raise NotConvertible(f"more than {MAX_LEAVES} leaves: their numbers would not be exact")
     if unrounded is not None:
+        if np.any(trees["nodes_modes"] == BRANCH_MEMBER):
+            raise NotConvertible("category sets on float32-rounded inputs")
         trees.attributes["nodes_splits"] = float32_split(trees["nodes_splits"])
     v3 = _v3_attributes(trees)
     prefix = node.name or node.output[0]
@@ -356,8 +369,9 @@ def _v3_attributes(trees: _Trees) -> dict[str, Any]:
             "target_treeids", "target_nodeids", "target_ids", "target_weights",
         )
     }  # fmt: skip
+    members = member_sets(trees)
     for tree, root in enumerate(trees["tree_roots"]):
-        _add_tree(columns, trees, tree, int(root))
+        _add_tree(columns, trees, tree, int(root), members)
     return {
         "n_targets": len(trees["tree_roots"]),
         "aggregate_function": "SUM",
@@ -381,8 +395,15 @@ def _v3_attributes(trees: _Trees) -> dict[str, Any]:
     }
 
 
-def _add_tree(columns: dict[str, list[Any]], trees: _Trees, tree: int, root: int) -> None:
-    """One tree's nodes, numbered from 0 depth first; a leaf's weight is its leaf number."""
+def _add_tree(
+    columns: dict[str, list[Any]], trees: _Trees, tree: int, root: int, members: dict[int, Any]
+) -> None:
+    """One tree's nodes, numbered from 0 depth first; a leaf's weight is its leaf number.
+
+    A category-set split becomes a chain of BRANCH_EQ nodes, one per member, that all lead to
+    the same true child (ONNX Runtime 1.12.1 follows a node reached from several parents); NaN
+    equals no member, so it takes the false child, as the opset-5 node sends it.
+    """
     true_ids, false_ids = trees["nodes_truenodeids"], trees["nodes_falsenodeids"]
     true_leaf, false_leaf = trees["nodes_trueleafs"], trees["nodes_falseleafs"]
     if true_leaf[root] and false_leaf[root] and true_ids[root] == false_ids[root]:
@@ -390,27 +411,61 @@ def _add_tree(columns: dict[str, list[Any]], trees: _Trees, tree: int, root: int
         return
     counter = [0]
 
-    def visit(index: int, is_leaf: bool) -> int:
-        number = counter[0]
+    def number() -> int:
         counter[0] += 1
-        if is_leaf:
-            _add_leaf(columns, tree, number, index)
-            return number
-        at = len(columns["nodes_nodeids"])
-        for key, value in (
-            ("nodes_treeids", tree), ("nodes_nodeids", number),
-            ("nodes_featureids", int(trees["nodes_featureids"][index])),
-            ("nodes_modes", "BRANCH_LEQ"), ("values", float(trees["nodes_splits"][index])),
-            ("nodes_truenodeids", -1), ("nodes_falsenodeids", -1),
-            ("nodes_missing_value_tracks_true",
-             int(trees["nodes_missing_value_tracks_true"][index])),
+        return counter[0] - 1
+
+    def branch(index: int, mode: str, value: float, missing_true: int) -> tuple[int, int]:
+        """A node with its children left open: its number and its position in the columns."""
+        at, own = len(columns["nodes_nodeids"]), number()
+        for key, item in (
+            ("nodes_treeids", tree), ("nodes_nodeids", own),
+            ("nodes_featureids", int(trees["nodes_featureids"][index])), ("nodes_modes", mode),
+            ("values", value), ("nodes_truenodeids", -1), ("nodes_falsenodeids", -1),
+            ("nodes_missing_value_tracks_true", missing_true),
         ):  # fmt: skip
-            columns[key].append(value)
-        columns["nodes_truenodeids"][at] = visit(int(true_ids[index]), bool(true_leaf[index]))
-        columns["nodes_falsenodeids"][at] = visit(int(false_ids[index]), bool(false_leaf[index]))
-        return number
+            columns[key].append(item)
+        return own, at
+
+    def visit(index: int, is_leaf: bool) -> int:
+        if is_leaf:
+            own = number()
+            _add_leaf(columns, tree, own, index)
+            return own
+        if index in members:
+            values = [float(v) for v in members[index]] or [-np.inf]
+            mode = "BRANCH_EQ" if members[index].size else "BRANCH_LT"  # an empty set: never
+            chain = [branch(index, mode, value, 0) for value in values]
+        else:
+            split = float(trees["nodes_splits"][index])
+            missing = int(trees["nodes_missing_value_tracks_true"][index])
+            chain = [branch(index, "BRANCH_LEQ", split, missing)]
+        true = visit(int(true_ids[index]), bool(true_leaf[index]))
+        false = visit(int(false_ids[index]), bool(false_leaf[index]))
+        for link, (_, at) in enumerate(chain):
+            columns["nodes_truenodeids"][at] = true
+            following = chain[link + 1][0] if link + 1 < len(chain) else false
+            columns["nodes_falsenodeids"][at] = following
+        return chain[0][0]
 
     visit(root, False)
+
+
+def member_sets(trees: _Trees) -> dict[int, np.ndarray]:
+    """Per category-set node, its members: opset 5 lists them node by node, each set ended by
+    a NaN, in `membership_values`."""
+    modes = trees["nodes_modes"]
+    if not np.any(modes == BRANCH_MEMBER):
+        return {}
+    values = trees["membership_values"].astype(np.float64)
+    ends = np.flatnonzero(np.isnan(values))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    nodes = np.flatnonzero(modes == BRANCH_MEMBER)
+    if len(nodes) != len(ends):
+        raise NotConvertible("the trees' category sets do not match their split nodes")
+    return {
+        int(node): values[start:end] for node, start, end in zip(nodes, starts, ends, strict=True)
+    }
 
 
 def _add_leaf(columns: dict[str, list[Any]], tree: int, number: int, leaf: int) -> None:
