@@ -42,6 +42,14 @@ def bigquery_python() -> Path | None:
         return None
 
 
+@pytest.fixture
+def ort_1_12(bigquery_python: Path | None) -> Path:
+    """ONNX Runtime 1.12.1's Python, or a skip saying why there is none."""
+    if bigquery_python is None:
+        pytest.skip("no Python 3.10 to build ONNX Runtime 1.12.1's environment with")
+    return bigquery_python
+
+
 @pytest.fixture(scope="session")
 def train_model(tmp_path_factory: pytest.TempPathFactory) -> TrainModel:
     """Train a model with train.py's arguments into a fresh temp folder; returns the folder."""

@@ -36,13 +36,6 @@ from training.export import sample_table, serving_manifest
 TOLERANCE = 1e-9
 
 
-@pytest.fixture
-def ort_1_12(bigquery_python: Path | None) -> Path:
-    if bigquery_python is None:
-        pytest.skip("no Python 3.10 to build ONNX Runtime 1.12.1's environment with")
-    return bigquery_python
-
-
 def variant(folder: Path) -> tuple[dict[str, Any], bytes]:
     """The folder's manifest and its BigQuery variant, checked against the pin."""
     manifest = json.loads((folder / MANIFEST_NAME).read_text())

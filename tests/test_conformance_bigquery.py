@@ -8,7 +8,9 @@ from pathlib import Path
 from bench.conformance_bigquery import bigquery_verdict
 
 
-def test_a_passed_variant_reads_exact_with_its_largest_difference(classifier_dir: Path) -> None:
+def test_a_passed_variant_reads_exact_with_its_largest_difference(
+    classifier_dir: Path, ort_1_12: Path
+) -> None:
     manifest = json.loads((classifier_dir / "manifest.json").read_text())
     assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
     difference = manifest["bigquery_ml"]["gate"]["max_abs_diff"]

@@ -45,13 +45,6 @@ def bigquery_ml_env(
     return bq_env
 
 
-@pytest.fixture
-def ort_1_12(bigquery_python: Path | None) -> Path:
-    if bigquery_python is None:
-        pytest.skip("no Python 3.10 to build ONNX Runtime 1.12.1's environment with")
-    return bigquery_python
-
-
 def printed_select(stdout: str) -> str:
     """The ML.PREDICT statement deploy.sh printed."""
     found = re.search(r"^SELECT \*\nFROM ML\.PREDICT\(.*?\)\)$", stdout, re.MULTILINE | re.DOTALL)
