@@ -334,3 +334,29 @@ def test_penguins_variant_takes_text_and_gaps_as_bigquery_columns(penguins_dir: 
     assert manifest["bigquery_ml"]["outputs"]["predicted_label"] == "STRING"
     assert PENGUINS.exists()
     assert len(data) < 450 * 1024 * 1024
+
+
+def test_a_lightgbm_softmax_gets_its_reduce_axes_as_opset_17_has_them(
+    tmp_path: Path, ort_1_12: Path
+) -> None:
+    """The boosters' softmax writes ReduceMax(x, axes) (opset 18's form)."""
+    lightgbm = pytest.importorskip("lightgbm")
+    from sklearn.datasets import load_iris
+
+    data = load_iris(as_frame=True)
+    frame = data.data.set_axis(
+        ["sepal_length", "sepal_width", "petal_length", "petal_width"], axis=1
+    )
+    model = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1).fit(frame, data.target)
+    joblib.dump(model, tmp_path / "lgbm.joblib")
+    frame.assign(target=data.target).to_csv(tmp_path / "iris.csv", index=False)
+    args = ["--from-model", str(tmp_path / "lgbm.joblib"), "--data", str(tmp_path / "iris.csv")]
+    assert train.main([*args, "--target", "target", "--out", str(tmp_path / "out")]) == 0
+    manifest, data_bytes = variant(tmp_path / "out")
+    assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
+    graph = onnx.load_from_string(data_bytes)
+    reduce_max = [n for n in graph.graph.node if n.op_type == "ReduceMax"]
+    assert reduce_max
+    assert all(len(n.input) == 1 for n in reduce_max)
+    outputs = answers_under_1_12(tmp_path / "out", frame, ort_1_12)
+    assert_exact(outputs, model, frame)

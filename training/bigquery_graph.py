@@ -23,6 +23,8 @@ at opset 17 into that form:
   that pair of Casts whatever the optimisation level (its RemoveDuplicateCastTransformer; a
   RandomForest's answers then differ by up to 3.2 on the diabetes data), so the rounding is
   folded into each split: float32(x) <= s holds exactly when x <= `float32_split(s)`.
+- Reduce* nodes other than ReduceSum written with their axes as an input (opset 18's form,
+  e.g. the boosters' softmax) take them as an attribute, as opset 17 has it.
 - IsNaN, which ONNX Runtime 1.12.1 does not implement for float64 at opset 13 ("Could not find
   an implementation for IsNaN(13)"), as Not(Equal(x, x)): only NaN differs from itself.
 """
@@ -74,6 +76,7 @@ def bigquery_form(graph: Any, features: Sequence[Feature], classifier: bool) -> 
 
     _lower_tree_ensembles(graph)
     _lower_isnan(graph)
+    _lower_reduce_axes(graph)
     columns = _name_inputs(graph, features)
     _name_outputs(graph, classifier)
     _set_versions(graph)
@@ -197,6 +200,27 @@ def _set_versions(graph: Any) -> None:
     del graph.opset_import[:]
     graph.opset_import.extend(imports)
     graph.ir_version = IR_VERSION
+
+
+AXES_ATTRIBUTE_BEFORE_18 = {
+    "ReduceMax", "ReduceMin", "ReduceMean", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
+}  # fmt: skip
+
+
+def _lower_reduce_axes(graph: Any) -> None:
+    """Reduce*(x, axes) with constant axes as Reduce*(x) with the axes attribute."""
+    from onnx import helper, numpy_helper
+
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.graph.initializer}
+    for node in graph.graph.node:
+        if node.op_type not in AXES_ATTRIBUTE_BEFORE_18 or len(node.input) < 2:
+            continue
+        if node.input[1] not in constants:
+            raise NotConvertible(f"{node.op_type} with axes computed in the graph")
+        axes = [int(a) for a in np.ravel(constants[node.input[1]])]
+        del node.input[1:]
+        node.attribute.append(helper.make_attribute("axes", axes))
 
 
 def _lower_isnan(graph: Any) -> None:
