@@ -360,3 +360,21 @@ def test_a_lightgbm_softmax_gets_its_reduce_axes_as_opset_17_has_them(
     assert all(len(n.input) == 1 for n in reduce_max)
     outputs = answers_under_1_12(tmp_path / "out", frame, ort_1_12)
     assert_exact(outputs, model, frame)
+
+
+def test_an_xgboost_regressor_sums_its_float32_leaves_in_its_order(
+    tmp_path: Path, ort_1_12: Path
+) -> None:
+    """float32 splits and leaves, NaN routed per node, summed tree after tree in float32."""
+    xgboost = pytest.importorskip("xgboost")
+    data = load_diabetes(as_frame=True)
+    frame = data.data.mask(np.random.default_rng(0).random(data.data.shape) < 0.1)
+    model = xgboost.XGBRegressor(n_estimators=20, max_depth=4).fit(frame, data.target)
+    joblib.dump(model, tmp_path / "xgb.joblib")
+    frame.assign(target=data.target).to_csv(tmp_path / "sample.csv", index=False)
+    args = ["--from-model", str(tmp_path / "xgb.joblib"), "--data", str(tmp_path / "sample.csv")]
+    assert train.main([*args, "--target", "target", "--out", str(tmp_path / "out")]) == 0
+    manifest, _ = variant(tmp_path / "out")
+    assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
+    outputs = answers_under_1_12(tmp_path / "out", frame, ort_1_12)
+    assert_exact(outputs, model, frame)

@@ -49,6 +49,9 @@ PROBABILITIES = "probabilities"
 VALUE = "predicted_value"
 BRANCH_LEQ = 0  # TreeEnsemble's nodes_modes
 BRANCH_MEMBER = 6
+# The opset-5 comparisons and their names in TreeEnsembleRegressor v3.
+V3_MODES = {0: "BRANCH_LEQ", 1: "BRANCH_LT", 2: "BRANCH_GTE", 3: "BRANCH_GT", 4: "BRANCH_EQ"}
+V3_MODES |= {5: "BRANCH_NEQ"}
 MAX_LEAVES = 2**24  # leaf numbers stay exact in TreeEnsembleRegressor's float32 output
 # Each feature type's ONNX tensor type and BigQuery column type.
 INPUT_TYPES = {"tensor(double)": "FLOAT64", "tensor(float)": "FLOAT64", "tensor(int64)": "INT64"}
@@ -322,14 +325,15 @@ def _lowered(graph: Any, node: Any, unrounded: str | None) -> list[Any]:
         "post_transform", 0
     ):
         raise NotConvertible("a TreeEnsemble that does not simply sum its trees")
-    if np.any(~np.isin(trees["nodes_modes"], [BRANCH_LEQ, BRANCH_MEMBER])):
-        raise NotConvertible("trees with a split other than <= or a category set")
-    weights = trees["leaf_weights"].astype(np.float64)
+    if np.any(~np.isin(trees["nodes_modes"], [*V3_MODES, BRANCH_MEMBER])):
+        raise NotConvertible("trees with a split TreeEnsembleRegressor v3 does not have")
+    weights = trees["leaf_weights"]
+    weights = weights if weights.dtype == np.float32 else weights.astype(np.float64)
     if weights.size >= MAX_LEAVES:
         raise NotConvertible(f"more than {MAX_LEAVES} leaves: their numbers would not be exact")
     if unrounded is not None:
-        if np.any(trees["nodes_modes"] == BRANCH_MEMBER):
-            raise NotConvertible("category sets on float32-rounded inputs")
+        if np.any(trees["nodes_modes"] != BRANCH_LEQ):
+            raise NotConvertible("splits other than <= on float32-rounded inputs")
         trees.attributes["nodes_splits"] = float32_split(trees["nodes_splits"])
     v3 = _v3_attributes(trees)
     prefix = node.name or node.output[0]
@@ -346,25 +350,49 @@ def _lowered(graph: Any, node: Any, unrounded: str | None) -> list[Any]:
     ]  # fmt: skip
     targets = trees["leaf_targetids"][_root_leaves(trees)]
     n_targets = int(trees.attributes["n_targets"])
-    axis = numpy_helper.from_array(np.array([1], dtype=np.int64), f"{prefix}_tree_axis")
-    graph.graph.initializer.append(axis)
-    if n_targets == 1:
-        lowered.append(
-            helper.make_node("ReduceSum", [values, axis.name], [node.output[0]], keepdims=1)
-        )
-        return lowered
     sums = []
     for target in range(n_targets):
-        picked = numpy_helper.from_array(
-            np.flatnonzero(targets == target).astype(np.int64), f"{prefix}_trees_of_{target}"
-        )
-        graph.graph.initializer.append(picked)
-        columns, total = f"{prefix}_target_{target}", f"{prefix}_sum_{target}"
-        lowered.append(helper.make_node("Gather", [values, picked.name], [columns], axis=1))
-        lowered.append(helper.make_node("ReduceSum", [columns, axis.name], [total], keepdims=1))
+        total = node.output[0] if n_targets == 1 else f"{prefix}_sum_{target}"
+        chosen = np.flatnonzero(targets == target)
+        lowered += _sum_trees(graph, f"{prefix}_{target}", values, chosen, weights.dtype, total)
         sums.append(total)
-    lowered.append(helper.make_node("Concat", sums, [node.output[0]], axis=1))
+    if n_targets > 1:
+        lowered.append(helper.make_node("Concat", sums, [node.output[0]], axis=1))
     return lowered
+
+
+def _sum_trees(
+    graph: Any, prefix: str, values: str, chosen: np.ndarray, dtype: Any, total: str
+) -> list[Any]:
+    """The sum of the `chosen` columns of `values` (one per tree), as [rows, 1].
+
+    float64 leaves are summed by ReduceSum (its order moves the sum by an ulp or so, well
+    within the gate's tolerance). float32 leaves (XGBoost's) are added one tree after the
+    other, as the library and the opset-5 graph add them: in float32 the order changes the
+    answer by far more than the tolerance.
+    """
+    from onnx import helper, numpy_helper
+
+    picked = numpy_helper.from_array(chosen.astype(np.int64), f"{prefix}_trees")
+    axis = numpy_helper.from_array(np.array([1], dtype=np.int64), f"{prefix}_axis")
+    graph.graph.initializer.extend([picked, axis])
+    columns = f"{prefix}_columns"
+    nodes = [helper.make_node("Gather", [values, picked.name], [columns], axis=1)]
+    if dtype != np.float32:
+        nodes.append(helper.make_node("ReduceSum", [columns, axis.name], [total], keepdims=1))
+        return nodes
+    sizes = numpy_helper.from_array(np.ones(len(chosen), dtype=np.int64), f"{prefix}_sizes")
+    graph.graph.initializer.append(sizes)
+    parts = [f"{prefix}_tree_{i}" for i in range(len(chosen))]
+    nodes.append(helper.make_node("Split", [columns, sizes.name], parts, axis=1))
+    running = parts[0]
+    for index, part in enumerate(parts[1:], start=1):
+        added = total if index == len(parts) - 1 else f"{prefix}_upto_{index}"
+        nodes.append(helper.make_node("Add", [running, part], [added]))
+        running = added
+    if len(parts) == 1:
+        nodes.append(helper.make_node("Identity", [running], [total]))
+    return nodes
 
 
 def _root_leaves(trees: _Trees) -> np.ndarray:
@@ -382,7 +410,8 @@ def _root_leaves(trees: _Trees) -> np.ndarray:
 
 def _v3_attributes(trees: _Trees) -> dict[str, Any]:
     """TreeEnsembleRegressor v3 whose target t is tree t's leaf number (its index in the
-    opset-5 leaf arrays), splits as float64, NaN routed as the opset-5 node routes it."""
+    opset-5 leaf arrays), splits as float64 (float32 where the opset-5 splits are), NaN routed
+    as the opset-5 node routes it."""
     from onnx import numpy_helper
 
     columns: dict[str, list[Any]] = {
@@ -396,27 +425,21 @@ def _v3_attributes(trees: _Trees) -> dict[str, Any]:
     members = member_sets(trees)
     for tree, root in enumerate(trees["tree_roots"]):
         _add_tree(columns, trees, tree, int(root), members)
-    return {
+    attributes = {
         "n_targets": len(trees["tree_roots"]),
         "aggregate_function": "SUM",
         "post_transform": "NONE",
-        "nodes_treeids": columns["nodes_treeids"],
-        "nodes_nodeids": columns["nodes_nodeids"],
-        "nodes_featureids": columns["nodes_featureids"],
-        "nodes_modes": columns["nodes_modes"],
-        "nodes_values_as_tensor": numpy_helper.from_array(
-            np.array(columns["values"], dtype=np.float64)
-        ),
-        "nodes_truenodeids": columns["nodes_truenodeids"],
-        "nodes_falsenodeids": columns["nodes_falsenodeids"],
-        "nodes_missing_value_tracks_true": columns["nodes_missing_value_tracks_true"],
-        "target_treeids": columns["target_treeids"],
-        "target_nodeids": columns["target_nodeids"],
-        "target_ids": columns["target_ids"],
-        "target_weights_as_tensor": numpy_helper.from_array(
-            np.array(columns["target_weights"], dtype=np.float64)
-        ),
+        **{key: columns[key] for key in columns if key.startswith(("nodes_", "target_"))},
     }
+    splits, weights = columns.pop("values"), attributes.pop("target_weights")
+    if trees["nodes_splits"].dtype == np.float32:
+        # float32 splits (XGBoost's) on a float32 input: compared in float32, as written.
+        attributes["nodes_values"] = splits
+        attributes["target_weights"] = weights
+        return attributes
+    attributes["nodes_values_as_tensor"] = numpy_helper.from_array(np.array(splits, np.float64))
+    attributes["target_weights_as_tensor"] = numpy_helper.from_array(np.array(weights, np.float64))
+    return attributes
 
 
 def _add_tree(
@@ -463,7 +486,8 @@ def _add_tree(
         else:
             split = float(trees["nodes_splits"][index])
             missing = int(trees["nodes_missing_value_tracks_true"][index])
-            chain = [branch(index, "BRANCH_LEQ", split, missing)]
+            mode = V3_MODES[int(trees["nodes_modes"][index])]
+            chain = [branch(index, mode, split, missing)]
         true = visit(int(true_ids[index]), bool(true_leaf[index]))
         false = visit(int(false_ids[index]), bool(false_leaf[index]))
         for link, (_, at) in enumerate(chain):
