@@ -378,3 +378,20 @@ def test_an_xgboost_regressor_sums_its_float32_leaves_in_its_order(
     assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
     outputs = answers_under_1_12(tmp_path / "out", frame, ort_1_12)
     assert_exact(outputs, model, frame)
+
+
+def test_an_xgboost_classifier_keeps_glibc_expf_in_opset_17(tmp_path: Path, ort_1_12: Path) -> None:
+    """Its sigmoid is built with Mod where it had BitwiseAnd (opset 18)."""
+    xgboost = pytest.importorskip("xgboost")
+    data = load_breast_cancer(as_frame=True)
+    frame = data.data.set_axis([f"f{i}" for i in range(30)], axis=1)
+    frame = frame.mask(np.random.default_rng(0).random(frame.shape) < 0.1)
+    model = xgboost.XGBClassifier(n_estimators=20, max_depth=3).fit(frame, data.target)
+    joblib.dump(model, tmp_path / "xgb.joblib")
+    frame.assign(target=data.target).to_csv(tmp_path / "sample.csv", index=False)
+    args = ["--from-model", str(tmp_path / "xgb.joblib"), "--data", str(tmp_path / "sample.csv")]
+    assert train.main([*args, "--target", "target", "--out", str(tmp_path / "out")]) == 0
+    manifest, _ = variant(tmp_path / "out")
+    assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
+    outputs = answers_under_1_12(tmp_path / "out", frame, ort_1_12)
+    assert_exact(outputs, model, frame)
