@@ -179,11 +179,17 @@ def _cells(values: Sequence[Any] | np.ndarray) -> np.ndarray:
         return values
     try:
         array = np.asarray(values)
-        if array.ndim == 1:
-            return array
     except (ValueError, OverflowError, TypeError):
-        pass
+        array = None
+    # NumPy spells a list mixing numbers and text as all text: such a list is taken cell by cell.
+    mixed = array is not None and array.dtype.kind == "U"
+    if array is not None and array.ndim == 1 and not (mixed and not _all_text(values)):
+        return array
     return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _all_text(values: Sequence[Any] | np.ndarray) -> bool:
+    return all(isinstance(v, str) for v in values)
 
 
 def _number_column(

@@ -81,9 +81,11 @@ except Exception as exc:
 """
 
 
-def uploaded_files(repo: Path = REPO) -> list[str]:
-    """The files `gcloud functions deploy` uploads from `repo`, as .gcloudignore says (gcloud
-    reads it with gitignore's rules: a folder left out is not looked into)."""
+def uploaded_files(repo: Path | None = None) -> list[str]:
+    """The files `gcloud functions deploy` uploads from `repo` (this one by default), as
+    .gcloudignore says (gcloud reads it with gitignore's rules: a folder left out is not
+    looked into)."""
+    repo = repo or REPO
     ignore = repo / IGNORE_FILE
     lines = ignore.read_text().splitlines() if ignore.is_file() else []
     spec = pathspec.GitIgnoreSpec.from_lines(lines)

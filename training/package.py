@@ -35,7 +35,7 @@ from training.evaluate import evaluate
 from training.export import servable_rows
 from training.folder import created_at, describe_model, write_model
 from training.isolation import REPO, cloud_load_problem, explain
-from training.probe import infer_features
+from training.probe import UNSEEN, infer_features
 from training.reasons import one_line
 from training.user_code import collect
 
@@ -171,6 +171,12 @@ def read_sample(
                 f"{csv_path.name} lacks the column {missing[0]!r} that the model needs "
                 f"({len(missing)} missing)"
             )
+    elif getattr(model, "n_features_in_", None) is None:
+        raise DataError(
+            "the model does not say which columns it takes (it has neither feature_names_in_ "
+            "nor n_features_in_): a step of your own should set them in its fit, as "
+            "scikit-learn's steps do"
+        )
     elif len(features) != model.n_features_in_:
         raise DataError(
             f"the model takes {model.n_features_in_} features; {csv_path.name} has "
@@ -238,6 +244,7 @@ def check_predicts(
     row = (complete if not complete.empty else sample.frame).iloc[:1]
     problem = _predict_problem(model, row, on_dataframe)
     if problem is None:
+        _check_text_overrides(model, sample, row, overridden, path)
         return
     for name in row.columns if on_dataframe else []:
         if name in overridden:
@@ -262,6 +269,26 @@ def check_predicts(
             f"--column-type {name}={'text' if takes == 'text' else 'number'} ({problem})"
         )
     raise DataError(f"{path.name} cannot predict the sample rows: {problem}")
+
+
+def _check_text_overrides(
+    model: Any, sample: Sample, row: pd.DataFrame, overridden: set[str], path: Path
+) -> None:
+    """Refuse `--column-type NAME=text` for a column the model reads as numbers: it cannot
+    take a word there, and it predicts on the cells read as numbers."""
+    for name in overridden:
+        if sample.frame[name].dtype != object:
+            continue
+        word = _predict_problem(model, row.assign(**{name: [UNSEEN]}), True)
+        numbers = pd.to_numeric(sample.reread(name, None), errors="coerce").loc[row.index]
+        if (
+            word is not None
+            and _predict_problem(model, row.assign(**{name: numbers}), True) is None
+        ):
+            raise DataError(
+                f"--column-type {name}: {path.name} cannot predict with {name!r} read as text; "
+                f"it takes {name!r} as numbers ({word})"
+            )
 
 
 def _predict_problem(model: Any, frame: pd.DataFrame, on_dataframe: bool) -> str | None:

@@ -60,6 +60,11 @@ def infer_features(
     for index, feature in enumerate(typed):
         nullable = _accepts(model, example, typed, index, None, on_dataframe)
         others = not feature.is_text or _accepts(model, example, typed, index, UNSEEN, on_dataframe)
+        if not others and feature.categories is None:
+            # A model that refuses other values needs every one it takes listed, however many.
+            known = learned.get(feature.name)
+            every = known.categories if known is not None else frame[feature.name].dropna()
+            feature = replace(feature, categories=tuple(sorted({str(v) for v in every})))
         features.append(replace(feature, nullable=nullable, other_categories=others))
     return features
 

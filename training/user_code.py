@@ -34,8 +34,7 @@ class UserCode:
     @property
     def modules(self) -> list[str]:
         """The top-level module names the files make importable."""
-        tops = {path.split("/")[0] for path in self.files}
-        return sorted(top.removesuffix(".py") for top in tops if "/" in top or top.endswith(".py"))
+        return sorted({path.split("/")[0].removesuffix(".py") for path in self.files})
 
     def manifest_entry(self) -> dict[str, Any]:
         """The manifest's "code" object: {path inside code/: {sha256, bytes}}."""

@@ -73,9 +73,13 @@ def model_frame(columns: Sequence[np.ndarray], features: Sequence[Feature]) -> A
     frame: dict[str, Any] = {}
     for feature, column in zip(features, columns, strict=True):
         if feature.is_text:
-            column = np.where(column == None, np.nan, column)  # noqa: E711 (elementwise)
             if feature.dtype == "category":
-                column = pd.Categorical(column, categories=feature.categories)
+                # A value outside the learned categories is missing, as in the user's own
+                # Categorical (pandas refuses to build one holding other values).
+                known = np.isin(column, list(feature.categories or ()))
+                column = pd.Categorical(np.where(known, column, np.nan), feature.categories)
+            else:
+                column = np.where(column == None, np.nan, column)  # noqa: E711 (elementwise)
         elif feature.type == "integer":
             column = integer_column(column, feature.name)
         elif feature.type == "boolean" and not np.isnan(column).any():
