@@ -15,6 +15,7 @@ the model's own `predict` (`Package.model()` loads it, with the user's code impo
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,24 +141,12 @@ def zip_codes(workdir: Path) -> Package:
     return Package(folder, csv, "price", features)
 
 
-USER_FEATURES = '''\
-"""The user's own features: the bill's length over its depth, beside the columns."""
-
-import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-
-
-class BillRatio(TransformerMixin, BaseEstimator):
-    def fit(self, frame, target=None):
-        # What scikit-learn's own steps record: the columns they were fitted on.
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = len(self.feature_names_in_)
-        return self
-
-    def transform(self, frame):
-        ratio = frame["bill_length_mm"] / frame["bill_depth_mm"]
-        return np.column_stack([frame.to_numpy(dtype=float), ratio.to_numpy()])
-'''
+# The docs' own example (docs/models.md), so that the page shows what the tests serve.
+USER_FEATURES = re.search(
+    r"```python\n# user_features\.py.*?\n(.*?)```",
+    (Path(__file__).resolve().parent.parent / "docs" / "models.md").read_text(),
+    re.DOTALL,
+).group(1)
 
 
 def custom_code(workdir: Path, *extra: str) -> Package:
