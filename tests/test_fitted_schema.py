@@ -24,6 +24,7 @@ from tests import schema_packages
 from tests.fixture_types import MakeClient
 from tests.penguins_data import PENGUINS, penguins, records, run_user_script
 from tests.schema_packages import Package
+from training.data import load_csv
 from training.probe import with_edge_rows
 
 
@@ -389,11 +390,14 @@ def test_a_csv_with_spaces_after_commas_is_served_as_it_was_trained(
     # The cells as the file holds them: training does not strip text, and neither does serving.
     assert manifest["features"][1]["categories"] == [" blue", " green", " red"]
     model = joblib.load(out / "model.joblib")
+    # The rows as training read them, and as pandas reads the file: the same cells.
+    trained_on = load_csv(csv, "label", "auto").features
     frame = pd.read_csv(csv).drop(columns=" label").set_axis(["size", "colour"], axis=1)
+    pd.testing.assert_frame_equal(trained_on, frame, check_dtype=False)
     body = "\n".join(["size,colour", *(row.rsplit(",", 1)[0] for row in rows)]) + "\n"
     reply = make_client(MODEL_URI=str(out)).post("/", data=body, content_type="text/csv")
     assert reply.status_code == 200, reply.get_json()
-    assert reply.get_json()["predictions"] == model.predict(frame).tolist()
+    assert reply.get_json()["predictions"] == model.predict(trained_on).tolist()
 
 
 # --- integers int64 cannot hold are refused, never wrapped (item 6) ---------------------------

@@ -26,6 +26,7 @@ from sklearn.exceptions import InconsistentVersionWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from serving.cells import MISSING_MARKERS
+from serving.errors import InvalidInput
 from serving.manifest import sha256_hex
 from serving.schema import Feature, FeatureType
 from serving.user_code import importable
@@ -72,7 +73,10 @@ def package(args: argparse.Namespace) -> dict[str, Any]:
     check_predicts(model, sample, on_dataframe, overridden, path)
     features = infer_features(model, sample.frame, on_dataframe, learned)
     frame = sample.frame
-    fields, artifacts = describe_model(model, features, task, on_dataframe, frame, frame)
+    try:
+        fields, artifacts = describe_model(model, features, task, on_dataframe, frame, frame)
+    except InvalidInput as exc:
+        raise DataError(f"the sample rows fail the function's own checks: {exc}") from None
     problem = cloud_load_problem(artifacts["model.joblib"][1], code.files)
     if problem is not None:
         raise DataError(f"{path.name} would not load in the cloud: {problem}")

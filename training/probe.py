@@ -22,6 +22,7 @@ import pandas as pd
 from serving.cells import INT64_MAX, INT64_MIN, MISSING_MARKERS
 from serving.runtimes.sklearn_runtime import model_frame
 from serving.schema import Feature, FeatureType
+from training.data import DataError
 from training.encoders import Learned
 
 UNSEEN = "\x00never-seen-in-training"
@@ -88,7 +89,7 @@ def _typed_feature(
 def _complete_row(frame: pd.DataFrame) -> pd.DataFrame:
     complete = frame.dropna()
     if complete.empty:
-        raise ValueError("the data has no row without a missing value to probe the model with")
+        raise DataError("the data has no row without a missing value to probe the model with")
     return complete.iloc[:1]
 
 
