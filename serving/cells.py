@@ -319,21 +319,22 @@ def _out_of_range(value: Any) -> str:
 def _text_column(
     values: Sequence[Any] | np.ndarray, feature: Feature, reading: Reading
 ) -> np.ndarray:
-    cells = _cells(values)
-    if cells.dtype.kind == "U":
-        text = cells.astype(object)
+    if isinstance(values, np.ndarray) and values.dtype.kind == "U":
+        text = values.astype(object)
+        missing = missing_text(values, feature) if reading == "text" else None
     else:
-        text = cells if cells.dtype == object else cells.astype(object)
+        text = np.fromiter(values, dtype=object, count=len(values))
         for row, value in enumerate(text, 1):
             if value is not None and not isinstance(value, str):
                 raise CellError(
                     row, feature.name, f"expected {expected(feature)}, got {kind_of(value)}"
                 )
-    if reading == "text":
-        absent = _absent(text)
-        strings = np.where(absent, "", text).astype(str)
-        text = text.copy()
-        text[~absent & missing_text(strings, feature)] = None
+        markers = MISSING_MARKERS.difference(feature.marker_categories)
+        missing = None
+        if reading == "text":
+            missing = np.fromiter((v in markers for v in text), bool, len(text))
+    if missing is not None:
+        text[missing] = None
     if not feature.other_categories and feature.categories is not None:
         known = set(feature.categories)
         for row, value in enumerate(text, 1):
@@ -344,4 +345,4 @@ def _text_column(
                     f"{shown(value)} is not a category this model knows; "
                     f"expected {expected(feature)}",
                 )
-    return np.asarray(text, dtype=object)
+    return text
