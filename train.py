@@ -5,6 +5,8 @@ Examples:
     python train.py --dataset diabetes                   # a regression model
     python train.py --data penguins.csv --target species # a CSV with text columns and gaps
     python train.py --from-model model.joblib --data sample.csv --target species
+    python train.py --from-model model.joblib --data sample.csv --target species \
+        --code user_features.py --holdout test.csv --column-type zip=text
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from serving.manifest import MANIFEST_NAME, sha256_hex
+from serving.schema import Feature
 from training import package
 from training.data import (
     BUILTIN_DATASETS,
@@ -44,7 +47,7 @@ from training.data import (
 from training.data import fingerprint as table_fingerprint
 from training.evaluate import evaluate
 from training.folder import ONNX_NAME, created_at, describe_model, write_model
-from training.schema import infer_features
+from training.probe import infer_features
 
 ESTIMATORS = {
     ("classification", "linear"): lambda seed: LogisticRegression(max_iter=5000),
@@ -104,6 +107,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(repeat for each)",
     )
     parser.add_argument(
+        "--column-type",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE",
+        help="read the CSV column NAME as TYPE (text, number, integer or boolean) whatever its "
+        "cells look like; for the rare column the model's encoders do not tell (repeat for each)",
+    )
+    parser.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE|DIR",
+        help="with --from-model: your own module (FILE.py) or package (DIR) that the pickle "
+        "needs, shipped with the model and importable only while it is loaded (repeat for each)",
+    )
+    parser.add_argument(
+        "--holdout",
+        type=Path,
+        metavar="CSV",
+        help="with --from-model and --target: rows the model did not see in training, for "
+        "its metrics (default: the --data sample rows, which may include training rows)",
+    )
+    parser.add_argument(
         "--force-version",
         action="store_true",
         help="with --from-model: package a model pickled with another scikit-learn version "
@@ -147,9 +174,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--data needs --target COLUMN")
     if args.target and args.data is None:
         parser.error("--target is only used with --data FILE.csv")
+    if args.from_model is None and (args.code or args.holdout):
+        parser.error("--code and --holdout are only used with --from-model")
+    if args.holdout and not args.target:
+        parser.error("--holdout needs --target COLUMN")
     if not 0 < args.test_size < 1:
         parser.error("--test-size must be between 0 and 1")
     return args
+
+
+def column_types(given: list[str]) -> dict[str, Feature]:
+    """--column-type NAME=TYPE as the columns whose type is known."""
+    return package.known_columns({}, given, [g.rpartition("=")[0] for g in given], True)
 
 
 def check_trainable(data: Dataset) -> None:
@@ -215,7 +251,10 @@ def model_input(data: Dataset, frame: pd.DataFrame) -> Any:
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train, evaluate and write the model folder; returns the manifest."""
-    data = load_csv(args.data, args.target, args.task) if args.data else load_builtin(args.dataset)
+    if args.data:
+        data = load_csv(args.data, args.target, args.task, column_types(args.column_type))
+    else:
+        data = load_builtin(args.dataset)
     if args.task != "auto" and data.task != args.task:
         data = data.with_task(args.task)
     check_trainable(data)

@@ -7,6 +7,8 @@ import io
 import json
 import os
 import platform
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import sklearn
 
 from serving.manifest import FORMAT_VERSION, MANIFEST_NAME, sha256_hex
 from serving.schema import Feature
+from serving.user_code import CODE_FOLDER
 from training.export import export_onnx, servable_rows, serving_manifest
 from training.statistics import training_statistics
 
@@ -41,9 +44,13 @@ def example_row(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def write_model(
-    out: Path, manifest: dict[str, Any], artifacts: dict[str, tuple[str, bytes]]
+    out: Path,
+    manifest: dict[str, Any],
+    artifacts: dict[str, tuple[str, bytes]],
+    code: Mapping[str, bytes] | None = None,
 ) -> None:
-    """Write the artifacts ({name: (runtime, bytes)}), then the manifest that pins them.
+    """Write the artifacts ({name: (runtime, bytes)}) and the user's code ({code/path:
+    bytes}, pinned by the manifest's "code"), then the manifest that pins them.
 
     Each file goes through a temporary file and a rename, so a reader never sees half a file.
     """
@@ -54,12 +61,15 @@ def write_model(
     }
     for stale in {JOBLIB_NAME, ONNX_NAME} - set(artifacts):
         (out / stale).unlink(missing_ok=True)
-    files = {name: data for name, (_, data) in artifacts.items()}
+    shutil.rmtree(out / CODE_FOLDER, ignore_errors=True)
+    files = {name: data for name, (_, data) in artifacts.items()} | dict(code or {})
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=2) + "\n").encode()
     for name, data in files.items():
-        temporary = out / f".{name}.tmp"
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.tmp")
         temporary.write_bytes(data)
-        temporary.replace(out / name)
+        temporary.replace(target)
 
 
 def statistics(
