@@ -25,7 +25,7 @@ from serving.manifest import sha256_hex
 from training.data import DataError, frame_from_rows, read_rows, text_columns
 from training.evaluate import evaluate
 from training.export import servable_rows
-from training.folder import created_at, describe_model, write_model
+from training.folder import created_at, describe_model, real_example, write_model
 from training.isolation import REPO, cloud_load_problem, explain
 from training.schema import infer_features
 
@@ -51,7 +51,8 @@ def package(args: argparse.Namespace) -> dict[str, Any]:
     except Exception as exc:
         raise DataError(f"{path.name} cannot predict the sample rows: {_first_line(exc)}") from None
     features = infer_features(model, frame, on_dataframe)
-    fields, artifacts = describe_model(model, features, task, on_dataframe, frame, frame)
+    example = None if args.example_row is None else real_example(frame, args.example_row)
+    fields, artifacts = describe_model(model, features, task, on_dataframe, frame, frame, example)
     problem = cloud_load_problem(artifacts["model.joblib"][1])
     if problem is not None:
         raise DataError(f"{path.name} would not load in the cloud: {problem}")
