@@ -58,7 +58,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run (automatic when OUTPUT and its .progress journal exist)",
+        help="continue an interrupted run (automatic when its .partial and .progress files exist)",
     )
     parser.add_argument("--max-attempts", type=int, default=8, help=argparse.SUPPRESS)
     parser.add_argument("--backoff-base", type=float, default=0.5, help=argparse.SUPPRESS)

@@ -31,6 +31,7 @@ from monitoring.tally import Tally
 
 LOG_LABEL = "sklearn-predictions"
 PROGRESS_FROM_BYTES = 1_000_000
+WAITING_VALUES = 500_000  # numbers batched across columns before numpy bins them (~16 MB)
 
 
 class LogReadError(Exception):
@@ -49,6 +50,7 @@ class Collected:
     truncated_entries: int = 0
     other_versions: dict[str, int] = field(default_factory=dict)
     skipped_lines: int = 0
+    waiting: int = 0
 
     def add(self, payload: Mapping[str, Any]) -> None:
         version = str(payload.get("model_version"))
@@ -68,6 +70,11 @@ class Collected:
         for name, tally in self.features.items():
             tally.add([row.get(name) for row in rows])
         self.outputs.add(outputs)
+        self.waiting += len(rows) * (len(self.features) + 1)
+        if self.waiting >= WAITING_VALUES:
+            for tally in (*self.features.values(), self.outputs):
+                tally.flush()
+            self.waiting = 0
 
 
 def payload_of(record: Any) -> Mapping[str, Any] | None:

@@ -63,7 +63,9 @@ class _Reader:
         found = self._next()
         if not found or found not in allowed:
             wanted = " or ".join(repr(c) for c in allowed)
-            raise NotAnArray(f"expected {wanted}, found {found!r}" if found else "it ends early")
+            raise NotAnArray(
+                f"expected {wanted}, found {found!r}" if found else "it ends before its last ']'"
+            )
         self.position += 1
         return found
 

@@ -1,7 +1,8 @@
 """Counts of one column's logged values (a feature's, or the model's outputs), kept as rows
 stream by: what the drift comparison needs, in memory that does not grow with the rows read.
 
-A number column keeps its counts per training bin (values are binned a batch at a time); a
+A number column keeps its counts per training bin (values wait in a batch until `flush` bins
+them with numpy, which the reader calls once enough values wait across all columns); a
 category column keeps the count of each training category and of each category never seen in
 training, at most MAX_UNSEEN_NAMES of them by name (any more are counted together).
 """
@@ -16,7 +17,6 @@ import numpy as np
 
 from training.statistics import bin_counts, category_key
 
-BATCH = 65_536
 MAX_UNSEEN_NAMES = 1_000
 
 
@@ -65,8 +65,6 @@ class Tally:
             numbers = [v for v in present if isinstance(v, int | float)]
             self.numbers += len(numbers)
             self._batch.extend(numbers)
-            if len(self._batch) >= BATCH:
-                self._flush()
             return
         for key in map(category_key, present):
             if key in self.listed:
@@ -80,14 +78,15 @@ class Tally:
     @property
     def bins(self) -> list[int]:
         """Counts per training bin of the numbers seen."""
-        self._flush()
+        self.flush()
         return [int(n) for n in self._bins]
 
     @property
     def unseen_total(self) -> int:
         return sum(self.unseen.values()) + self.unseen_beyond_names
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Bin the numbers waiting in the batch."""
         if self._batch and self.edges is not None:
             self._bins += bin_counts(np.asarray(self._batch, dtype=float), self.edges)
             self._batch.clear()
