@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
-import sys
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -26,20 +24,8 @@ from monitoring.demo import write_demo
 from monitoring.entries import prediction_log_entry
 from monitoring.json_array import NotAnArray, array_items
 from monitoring.tally import MAX_UNSEEN_NAMES, Tally
+from tests.test_monitor import run_monitor
 from training.statistics import training_statistics
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def run_monitor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "monitor.py", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +117,7 @@ def test_broken_training_statistics_are_one_line_and_exit_2(demo: Path, tmp_path
 
 def collected_peak(demo: Path, tmp_path: Path, copies: int) -> tuple[int, int]:
     """Rows read and the peak of Python's allocations while reading `copies` of the demo's
-    shifted log lines (gcloud's array when `array`)."""
+    shifted log lines."""
     lines = (demo / "shifted.jsonl").read_text().splitlines()
     logs = tmp_path / f"logs-{copies}.jsonl"
     logs.write_text("\n".join(lines * copies) + "\n")
