@@ -4,7 +4,9 @@ and classes that model has."""
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,12 +43,12 @@ class Model:
 def labels(answer: Any, first_row: int, count: int, model: Model) -> list[Any]:
     """The answer's labels (one of the model's classes) or values (numbers), one per row."""
     values = _predictions(answer, count)
-    for row, value in enumerate(values, first_row):
-        if model.classes is not None:
-            if not _is_scalar(value) or value not in model.classes:
-                raise BadAnswer(f"row {row}: {_show(value)} is not one of the model's classes")
-        elif not _is_number(value):
-            raise BadAnswer(f"row {row}: expected a number, got {_show(value)}")
+    if model.classes is not None:
+        classes = model.classes
+        if not _all_within(values, classes):
+            _refuse(values, first_row, lambda v: _is_scalar(v) and v in classes, _not_a_class)
+    elif not _all_numbers(values):
+        _refuse(values, first_row, _is_number, lambda v: f"expected a number, got {_show(v)}")
     return values
 
 
@@ -54,21 +56,59 @@ def probabilities(answer: Any, first_row: int, count: int, model: Model) -> list
     """The answer's probability rows: one number in [0, 1] per class, in the model's order."""
     values = _predictions(answer, count)
     classes = model.classes or ()
-    for row, value in enumerate(values, first_row):
-        if not (
-            isinstance(value, list)
-            and len(value) == len(classes)
-            and all(_is_number(p) and -ROUNDING <= p <= 1 + ROUNDING for p in value)
-        ):
-            raise BadAnswer(
-                f"row {row}: expected {len(classes)} probabilities (one per class), "
-                f"got {_show(value)}"
-            )
+
+    def one_per_class(row: Any) -> bool:
+        return isinstance(row, list) and len(row) == len(classes) and _all_shares(row)
+
+    if not (
+        set(map(type, values)) <= {list}
+        and set(map(len, values)) <= {len(classes)}
+        and _all_shares(list(itertools.chain.from_iterable(values)))
+    ):
+        _refuse(
+            values,
+            first_row,
+            one_per_class,
+            lambda v: f"expected {len(classes)} probabilities (one per class), got {_show(v)}",
+        )
     if answer.get("classes") != list(classes):
         raise BadAnswer(
             f"classes {_show(answer.get('classes'))} where the model has {_show(list(classes))}"
         )
     return values
+
+
+def _all_within(values: list[Any], classes: tuple[Any, ...]) -> bool:
+    """Whether every value is one of the classes, as sets (in C); False when one cannot be
+    hashed, so that each is then looked at on its own."""
+    try:
+        return set(values) <= set(classes)
+    except TypeError:
+        return False
+
+
+def _all_numbers(values: list[Any]) -> bool:
+    return set(map(type, values)) <= {int, float} and all(map(math.isfinite, values))
+
+
+def _all_shares(values: list[Any]) -> bool:
+    """Whether every value is a number from 0 to 1 (give or take the last bits)."""
+    return _all_numbers(values) and (
+        not values or (min(values) >= -ROUNDING and max(values) <= 1 + ROUNDING)
+    )
+
+
+def _not_a_class(value: Any) -> str:
+    return f"{_show(value)} is not one of the model's classes"
+
+
+def _refuse(
+    values: list[Any], first_row: int, good: Callable[[Any], bool], why: Callable[[Any], str]
+) -> None:
+    """Raise for the first value that is not `good`, naming its row (none: the values pass)."""
+    for row, value in enumerate(values, first_row):
+        if not good(value):
+            raise BadAnswer(f"row {row}: {why(value)}")
 
 
 def _predictions(answer: Any, count: int) -> list[Any]:
