@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +22,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 import score
 from scoring.chunks import records
@@ -28,6 +30,8 @@ from scoring.journal import journal_path, partial_path
 from tests.penguins_data import PENGUINS, TEXT
 from tests.servers import JsonHandler, Server, in_thread, start_server
 
+# Hypothesis keeps caches beside the working directory by default: never in the repo.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "hypothesis-sklearn-cloud-function")
 FEATURES = ["a b", "color"]
 CLASSES = ["no", "yes"]
 ROWS = 5
