@@ -46,7 +46,7 @@ from training.data import (
 )
 from training.data import fingerprint as table_fingerprint
 from training.evaluate import evaluate
-from training.folder import ONNX_NAME, created_at, describe_model, write_model
+from training.folder import ONNX_NAME, created_at, describe_model, real_example, write_model
 from training.probe import infer_features
 
 ESTIMATORS = {
@@ -167,6 +167,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--seed", type=int, default=0, help="random seed for split and model (default: %(default)s)"
     )
+    parser.add_argument(
+        "--example-row",
+        type=int,
+        metavar="N",
+        help="publish row N of the data (1 = the first row after the header, as train.py reads "
+        "it) as the example on the model card and GET /; default: a synthetic row of medians "
+        "and most common values, never a real row",
+    )
     args = parser.parse_args(argv)
     if args.from_model is not None and args.data is None:
         parser.error("--from-model needs --data SAMPLE.csv (rows the model takes)")
@@ -273,7 +281,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     data_sha256 = fingerprint(data)
     identity = sha256_hex(f"{data_sha256}{pipeline!r}{args.seed}{args.test_size}".encode())
     features = infer_features(pipeline, data.features, data.tabular)
-    fields, artifacts = describe_model(pipeline, features, data.task, data.tabular, x_test, x_train)
+    example = None if args.example_row is None else real_example(data.features, args.example_row)
+    fields, artifacts = describe_model(
+        pipeline, features, data.task, data.tabular, x_test, x_train, example
+    )
     stamp = created_at()
     manifest: dict[str, Any] = {
         "format": fields.pop("format"),

@@ -20,6 +20,7 @@ import sklearn
 from serving.manifest import FORMAT_VERSION, MANIFEST_NAME, sha256_hex
 from serving.schema import Feature
 from serving.user_code import CODE_FOLDER
+from training.data import DataError
 from training.export import export_onnx, servable_rows, serving_manifest
 from training.statistics import training_statistics
 
@@ -34,13 +35,53 @@ def created_at() -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def example_row(frame: pd.DataFrame) -> dict[str, Any]:
-    """One complete row of the data, as JSON values, for the model card and the docs."""
-    row = frame.dropna().iloc[0] if not frame.dropna().empty else frame.iloc[0]
+def synthetic_example(frame: pd.DataFrame, features: list[Feature]) -> dict[str, Any]:
+    """A made-up row for the model card, GET / and the docs, never a real one: per feature the
+    median of the rows, rounded to the decimal places the column's values have (an integer
+    when they have none, as in a column of whole numbers with gaps), or, for text and
+    booleans, the most common value (ties: the first in sorted order)."""
     return {
-        str(k): (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
-        for k, v in row.items()
+        feature.name: _typical(frame[name], feature)
+        for feature, name in zip(features, frame.columns, strict=True)
     }
+
+
+def real_example(frame: pd.DataFrame, number: int) -> dict[str, Any]:
+    """Row `number` of the data as train.py reads it (1 = the first row after the header),
+    published as it is: train.py --example-row."""
+    if not 1 <= number <= len(frame):
+        raise DataError(f"--example-row {number}: the data has rows 1 to {len(frame)}")
+    row = frame.iloc[number - 1]
+    return {str(k): _json_value(v) for k, v in row.items()}
+
+
+def _typical(column: pd.Series, feature: Feature) -> Any:
+    present = column.dropna()
+    if present.empty:
+        return None
+    if feature.type in ("number", "integer") and pd.api.types.is_numeric_dtype(present):
+        median = float(np.median(present.to_numpy(dtype=np.float64)))
+        whole = feature.type == "integer" or pd.api.types.is_integer_dtype(present)
+        places = 0 if whole else _decimal_places(present)
+        return round(median, places) if places else round(median)  # no decimals: an int
+    counts = present.value_counts(sort=False)
+    most = min(counts.items(), key=lambda item: (-item[1], str(item[0])))[0]  # ties: A to Z
+    return _json_value(most)
+
+
+def _decimal_places(values: pd.Series, sample: int = 10_000) -> int:
+    """The most digits after the decimal point among the column's (first `sample`) values."""
+    places = 0
+    for value in values.iloc[:sample].to_numpy(dtype=np.float64):
+        text = np.format_float_positional(value, trim="-")
+        places = max(places, len(text.partition(".")[2]))
+    return places
+
+
+def _json_value(value: Any) -> Any:
+    if pd.isna(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 def write_model(
@@ -95,11 +136,13 @@ def describe_model(
     on_dataframe: bool,
     sample: pd.DataFrame,
     seen: pd.DataFrame,
+    example: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
     """The manifest fields every model folder has, and its artifacts (ONNX where exact).
 
     `sample` rows check the ONNX export; `seen` (the training rows, or the sample when
-    packaging) are what the training statistics describe, for monitor.py's drift report.
+    packaging) are what the training statistics and the synthetic example describe, unless
+    a real `example` row is given (train.py --example-row).
     """
     classes = model.classes_.tolist() if task == "classification" else None
     buffer = io.BytesIO()
@@ -113,7 +156,7 @@ def describe_model(
         "features": [f.to_json() for f in features],
         "fitted_on": "dataframe" if on_dataframe else "array",
         "classes": classes,
-        "example": example_row(sample),
+        "example": example if example is not None else synthetic_example(seen, features),
         "training_statistics": statistics(model, features, task, classes, on_dataframe, seen),
         "libraries": {
             "python": platform.python_version(),

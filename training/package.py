@@ -35,7 +35,14 @@ from training.data import DataError, column, read_rows, text_columns, with_targe
 from training.encoders import Learned, learned_columns
 from training.evaluate import evaluate
 from training.export import servable_rows
-from training.folder import JOBLIB_NAME, ONNX_NAME, created_at, describe_model, write_model
+from training.folder import (
+    JOBLIB_NAME,
+    ONNX_NAME,
+    created_at,
+    describe_model,
+    real_example,
+    write_model,
+)
 from training.isolation import REPO, cloud_load_problem, explain
 from training.probe import UNSEEN, infer_features
 from training.reasons import one_line
@@ -75,7 +82,10 @@ def package(args: argparse.Namespace) -> dict[str, Any]:
     features = infer_features(model, sample.frame, on_dataframe, learned)
     frame = sample.frame
     try:
-        fields, artifacts = describe_model(model, features, task, on_dataframe, frame, frame)
+        example = None if args.example_row is None else real_example(frame, args.example_row)
+        fields, artifacts = describe_model(
+            model, features, task, on_dataframe, frame, frame, example
+        )
     except InvalidInput as exc:
         raise DataError(f"the sample rows fail the function's own checks: {exc}") from None
     requirements = booster_requirements(model)
