@@ -19,6 +19,7 @@ from serving.runtimes.onnx_runtime import DECISION_OUTPUT, OnnxRuntime, session_
 from serving.runtimes.sklearn_runtime import SklearnRuntime
 from serving.schema import Feature, Schema
 from serving.validate import validate
+from training import onnx_inputs
 
 PARITY_TOLERANCE = 1e-9
 # The tensor skl2onnx's linear classifiers compute their decision values in.
@@ -62,28 +63,24 @@ def export_onnx(
     """model.onnx bytes and its parity record, or None (with one printed line saying why)."""
     try:
         from skl2onnx import to_onnx
-
-        from training import onnx_imputer, onnx_trees
     except ImportError:
         print(
             "ONNX export skipped: skl2onnx is not installed (pip install -r requirements-dev.txt)"
         )
         return None
-    onnx_imputer.register()
-    onnx_trees.register_exact_converters()
+    register_converters()
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # no usage telemetry from training
     table = sample_table(frame, manifest)
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     options = {id(final): {"zipmap": False}} if manifest.classes is not None else {}
-    # An integer column that may be missing is fed as float64 (NaN), so the graph takes doubles.
-    widened = {f.name: np.float64 for f in manifest.features if f.type == "integer" and f.nullable}
-    example = (
-        frame.iloc[:1].astype(widened)
-        if manifest.fitted_on_dataframe
-        else np.asarray(table.matrix)[:1]
-    )
     try:
-        graph = to_onnx(model, example, options=options, target_opset={"": OPSET})
+        graph = to_onnx(
+            model,
+            initial_types=onnx_inputs.input_types(manifest.features),
+            options=options,
+            target_opset={"": OPSET},
+        )
+        onnx_inputs.name_inputs(graph, manifest.features)
         has_proba = hasattr(final, "predict_proba")
         with_decision = add_decision_output(graph, model, has_proba)
         onnx_bytes = with_decision or graph.SerializeToString()
@@ -108,6 +105,14 @@ def export_onnx(
         )
         return None
     return onnx_bytes, parity
+
+
+def register_converters() -> None:
+    """Register this project's exact converters into skl2onnx (each module is idempotent)."""
+    from training import onnx_trees
+
+    onnx_inputs.register()
+    onnx_trees.register_exact_converters()
 
 
 def parity_holds(parity: dict[str, Any]) -> bool:
