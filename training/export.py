@@ -109,10 +109,11 @@ def export_onnx(
 
 def register_converters() -> None:
     """Register this project's exact converters into skl2onnx (each module is idempotent)."""
-    from training import onnx_encoders, onnx_functions, onnx_trees
+    from training import onnx_encoders, onnx_expansions, onnx_functions, onnx_trees
 
     onnx_inputs.register()
     onnx_encoders.register()
+    onnx_expansions.register()
     onnx_functions.register()
     onnx_trees.register_exact_converters()
 
