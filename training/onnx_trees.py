@@ -50,7 +50,11 @@ from training.tree_arrays import Ensemble, cart_tree, hist_known_codes, hist_tre
 ML_DOMAIN = "ai.onnx.ml"
 ML_OPSET = 5  # TreeEnsemble: double splits, leaf weights and output
 RAW_SCORES = "raw_scores"
-CLASSIFIER_OPTIONS: dict[str, list[Any]] = {"zipmap": [False, True, "columns"], "nocl": [False]}
+CLASSIFIER_OPTIONS: dict[str, list[Any]] = {
+    "zipmap": [False, True, "columns"],
+    "nocl": [False],
+    "raw_scores": [False, True],  # boosting: decision values in place of probabilities
+}
 
 _registered = False
 
@@ -144,15 +148,20 @@ def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
     if _is_boosting(model):
         raw = graph.trees(features, _boosting_ensemble(model))
         binary = raw_width(model) == 1
+        scores = graph.name(RAW_SCORES)
         if binary:
             graph.node("Neg", [raw], [negated := graph.name("negated")])
-            graph.node("Concat", [negated, raw], [graph.name(RAW_SCORES)], axis=1)
-            graph.link_binary(raw, model, proba)
+            graph.node("Concat", [negated, raw], [scores], axis=1)
             graph.binary_label(raw, model, classes, label)
         else:
-            graph.node("Identity", [raw], [graph.name(RAW_SCORES)])
-            graph.node("Softmax", [raw], [proba], axis=1)
+            graph.node("Identity", [raw], [scores])
             graph.argmax_label(raw, classes, label)
+        if scope.get_options(model, {"raw_scores": False})["raw_scores"]:
+            graph.node("Identity", [scores], [proba])  # decision values, as asked
+        elif binary:
+            graph.link_binary(raw, model, proba)
+        else:
+            graph.node("Softmax", [raw], [proba], axis=1)
         return
     scores = graph.trees(features, _forest_ensemble(model, len(classes)))
     graph.average(scores, model, proba)
