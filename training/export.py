@@ -115,6 +115,7 @@ def register_converters() -> None:
         onnx_expansions,
         onnx_functions,
         onnx_linear,
+        onnx_splines,
         onnx_trees,
     )
 
@@ -123,6 +124,7 @@ def register_converters() -> None:
     onnx_ensembles.register()
     onnx_encoders.register()
     onnx_expansions.register()
+    onnx_splines.register()
     onnx_functions.register()
     onnx_trees.register_exact_converters()
 
