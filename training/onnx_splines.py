@@ -140,15 +140,15 @@ def _outside(graph: Graph, x: str, spline: Any, basis: str, mode: tuple[str, int
     for edge, values, first in ((xmin, f_min, True), (xmax, f_max, False)):
         if extrapolation == "constant":
             row = np.zeros(n_splines)
-            kept = slice(0, k) if first else slice(n_splines - k, n_splines)
-            row[kept] = values[kept]
+            ends_at = np.arange(k) if first else np.arange(n_splines - k, n_splines)
+            row[ends_at] = values[ends_at]
             ends.append(_filled_row(graph, x, row))
             continue
         slopes = np.asarray(spline(edge, nu=1))
         count = k + 1 if k <= 1 else k  # scikit-learn's own count
-        kept = list(range(count)) if first else [n_splines - 1 - j for j in range(count)]
+        ends_at = np.arange(count) if first else n_splines - 1 - np.arange(count)
         level, slope = np.zeros(n_splines), np.zeros(n_splines)
-        level[kept], slope[kept] = values[kept], slopes[kept]
+        level[ends_at], slope[ends_at] = values[ends_at], slopes[ends_at]
         offset = graph.output("Sub", [x, graph.constant("edge", np.float64(edge))], "offset")
         rise = graph.output("Mul", [offset, graph.constant("slope", slope.reshape(1, -1))], "rise")
         ends.append(
