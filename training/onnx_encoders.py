@@ -8,13 +8,15 @@ infrequent categories, drop, handle_unknown, unknown_value, encoded_missing_valu
 encoder's encodings. The graph only finds each cell's code and gathers its row:
 
 - text: ai.onnx.ml LabelEncoder from the category to its code; a missing text cell reaches the
-  graph as "" (serving/runtimes/onnx_runtime.py), so "" gets the missing row;
+  graph as "" (serving/runtimes/onnx_runtime.py), so "" gets the row of NaN, the missing value
+  the scikit-learn runtime feeds (an encoder that learned None as a category sees NaN as
+  unknown, here too);
 - numbers: Equal against the categories in float64 (as scikit-learn compares them), IsNaN for
   missing.
 
 Why not skl2onnx's own: its OneHotEncoder fails on an unknown value when infrequent categories
 exist (the sample rows never show it) and refuses `drop` with them; its OrdinalEncoder compares
-numbers in float32 and forgets `unknown_value=0`; its TargetEncoder answers in float32.
+numbers in float32; its TargetEncoder answers in float32.
 HistGradientBoosting's own category encoder is an OrdinalEncoder: training/onnx_trees.py reuses
 `encode` for it.
 """
