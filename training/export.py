@@ -62,25 +62,17 @@ def export_onnx(
 ) -> tuple[bytes, dict[str, Any]] | None:
     """model.onnx bytes and its parity record, or None (with one printed line saying why)."""
     try:
-        from skl2onnx import to_onnx
+        import skl2onnx  # noqa: F401 (training-time only: say so in one line when absent)
     except ImportError:
         print(
             "ONNX export skipped: skl2onnx is not installed (pip install -r requirements-dev.txt)"
         )
         return None
-    register_converters()
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # no usage telemetry from training
     table = sample_table(frame, manifest)
     final = model.steps[-1][1] if hasattr(model, "steps") else model
-    options = {id(final): {"zipmap": False}} if manifest.classes is not None else {}
     try:
-        graph = to_onnx(
-            model,
-            initial_types=onnx_inputs.input_types(manifest.features),
-            options=options,
-            target_opset={"": OPSET},
-        )
-        onnx_inputs.name_inputs(graph, manifest.features)
+        graph = build_graph(model, manifest)
         has_proba = hasattr(final, "predict_proba")
         with_decision = add_decision_output(graph, model, has_proba)
         onnx_bytes = with_decision or graph.SerializeToString()
@@ -105,6 +97,28 @@ def export_onnx(
         )
         return None
     return onnx_bytes, parity
+
+
+def build_graph(model: Any, manifest: Manifest, opset: int = OPSET) -> Any:
+    """The model as an ONNX graph (a ModelProto) with the inputs the function feeds it.
+
+    Every model fitted on numbers takes one float64 matrix, others one input per feature named
+    exactly as the feature (training/onnx_inputs.py); classifiers answer labels and a
+    probability (or score) tensor, without ZipMap. `opset` is the default domain's.
+    """
+    from skl2onnx import to_onnx
+
+    register_converters()
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    options = {id(final): {"zipmap": False}} if manifest.classes is not None else {}
+    graph = to_onnx(
+        model,
+        initial_types=onnx_inputs.input_types(manifest.features),
+        options=options,
+        target_opset={"": opset},
+    )
+    onnx_inputs.name_inputs(graph, manifest.features)
+    return graph
 
 
 def register_converters() -> None:
