@@ -122,20 +122,27 @@ def build_graph(model: Any, manifest: Manifest, opset: int = OPSET) -> Any:
 
 
 def register_converters() -> None:
-    """Register this project's exact converters into skl2onnx (each module is idempotent)."""
+    """Register this project's exact converters into skl2onnx (each module is idempotent).
+
+    The one place converters are registered: a new family's module registers itself here.
+    """
     from training import (
+        onnx_calibration,
         onnx_encoders,
-        onnx_ensembles,
         onnx_expansions,
         onnx_functions,
         onnx_linear,
         onnx_splines,
+        onnx_stacking,
         onnx_trees,
+        onnx_voting,
     )
 
     onnx_inputs.register()
     onnx_linear.register()
-    onnx_ensembles.register()
+    onnx_voting.register()
+    onnx_stacking.register()
+    onnx_calibration.register()
     onnx_encoders.register()
     onnx_expansions.register()
     onnx_splines.register()

@@ -90,7 +90,7 @@ def convert_polynomial(scope: Any, operator: Any, container: Any) -> None:
     model = operator.raw_operator
     x = graph.concat([c.name for c in _numbers(graph, operator.inputs, "PolynomialFeatures")])
     n_features = int(model.n_features_in_)
-    blocks = [_ones(graph, x)] if model.include_bias else []
+    blocks = [graph.filled(graph.column(x, 0), 1.0)] if model.include_bias else []
     current = 1 if model.include_bias else 0
     if model._max_degree >= 1:
         blocks.append(x)
@@ -118,7 +118,9 @@ def convert_polynomial(scope: Any, operator: Any, container: Any) -> None:
     if model._min_degree > 1:
         total = current
         tail = _columns(graph, full, total - kept + int(model.include_bias), total)
-        full = graph.concat([_ones(graph, x), tail] if model.include_bias else [tail])
+        full = graph.concat(
+            [graph.filled(graph.column(x, 0), 1.0), tail] if model.include_bias else [tail]
+        )
     graph.node("Identity", [full], [operator.outputs[0].full_name])
 
 
@@ -128,12 +130,3 @@ def _columns(graph: Graph, matrix: str, start: int, end: int) -> str:
     ends = graph.constant("end", np.array([end], dtype=np.int64))
     axes = graph.constant("axis", np.array([1], dtype=np.int64))
     return graph.output("Slice", [matrix, starts, ends, axes], "columns")
-
-
-def _ones(graph: Graph, matrix: str) -> str:
-    """A [rows, 1] column of ones."""
-    from onnx import TensorProto, helper
-
-    shape = graph.output("Shape", [_columns(graph, matrix, 0, 1)], "shape")
-    one = helper.make_tensor("one", TensorProto.DOUBLE, [1], [1.0])
-    return graph.output("ConstantOfShape", [shape], "ones", value=one)

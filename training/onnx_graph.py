@@ -60,6 +60,31 @@ class Graph:
         """Columns side by side (axis 1); one name is returned as it is."""
         return names[0] if len(names) == 1 else self.output("Concat", names, hint, axis=1)
 
+    def column(self, matrix: str, index: int) -> str:
+        """matrix[:, index:index + 1]."""
+        position = self.constant("column", np.array([index], dtype=np.int64))
+        return self.output("Gather", [matrix, position], "column", axis=1)
+
+    def filled(self, like: str, value: float) -> str:
+        """A float64 tensor of `like`'s shape, every cell `value`."""
+        from onnx import TensorProto, helper
+
+        shape = self.output("Shape", [like], "shape")
+        fill = helper.make_tensor("value", TensorProto.DOUBLE, [1], [value])
+        return self.output("ConstantOfShape", [shape], "filled", value=fill)
+
+    def sum_in_order(self, terms: list[str]) -> str:
+        """((t1 + t2) + t3) + ...: the order NumPy adds a few terms in."""
+        total = terms[0]
+        for term in terms[1:]:
+            total = self.output("Add", [total, term], "sum")
+        return total
+
+    def argmax_label(self, scores: str, classes: np.ndarray, label: str) -> None:
+        """The class of each row's first largest score."""
+        index = self.output("ArgMax", [scores], "class_index", axis=1, keepdims=0)
+        self.node("Gather", [self.constant("classes", label_values(classes)), index], [label])
+
     def columns(self, inputs: list[Any]) -> list[Column]:
         """The operator's inputs, one [rows, 1] tensor per column, numbers as float64."""
         from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
@@ -80,3 +105,10 @@ class Graph:
                 position = self.constant("column", np.array([index], dtype=np.int64))
                 columns.append(Column(self.output("Gather", [name, position], name, axis=1), text))
         return columns
+
+
+def label_values(classes: np.ndarray) -> np.ndarray:
+    """A classifier's classes as an ONNX constant holds them: text, or int64."""
+    if classes.dtype.kind in "OUS":
+        return np.array([str(value) for value in classes], dtype=object)
+    return classes.astype(np.int64)

@@ -74,7 +74,7 @@ def _basis(graph: Graph, x: str, spline: Any) -> str:
     n = len(t) - k - 1
     interval = _interval(graph, x, t[k + 1 : n], k)
     knots = graph.constant("knots", t)
-    zeros, ones = _filled(graph, x, 0.0), _filled(graph, x, 1.0)
+    zeros, ones = graph.filled(x, 0.0), graph.filled(x, 1.0)
     h = [ones]
     for j in range(1, k + 1):
         previous, h = h, [zeros] * (j + 1)
@@ -117,14 +117,6 @@ def _knot(graph: Graph, knots: str, interval: str, offset: int) -> str:
     return graph.output("Gather", [knots, at], "knot", axis=0)
 
 
-def _filled(graph: Graph, like: str, value: float) -> str:
-    from onnx import TensorProto, helper
-
-    shape = graph.output("Shape", [like], "shape")
-    fill = helper.make_tensor("value", TensorProto.DOUBLE, [1], [value])
-    return graph.output("ConstantOfShape", [shape], "filled", value=fill)
-
-
 def _outside(graph: Graph, x: str, spline: Any, basis: str, mode: tuple[str, int]) -> str:
     """Rows below the first knot or above the last: scikit-learn's constant or linear ends.
 
@@ -163,5 +155,5 @@ def _outside(graph: Graph, x: str, spline: Any, basis: str, mode: tuple[str, int
 def _filled_row(graph: Graph, like: str, row: np.ndarray) -> str:
     """`row` for every row of `like`."""
     return graph.output(
-        "Add", [_filled(graph, like, 0.0), graph.constant("row", row.reshape(1, -1))], "row"
+        "Add", [graph.filled(like, 0.0), graph.constant("row", row.reshape(1, -1))], "row"
     )

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from training import onnx_encoders, onnx_imputer
-from training.onnx_graph import Graph
+from training.onnx_graph import Graph, label_values
 from training.tree_arrays import Ensemble, cart_tree, hist_known_codes, hist_tree
 
 ML_DOMAIN = "ai.onnx.ml"
@@ -354,11 +354,7 @@ class _Graph(Graph):
         self.node(
             "Squeeze", [index, self.constant("axis", np.array([1]))], [flat := self.name("flat")]
         )
-        self.node("Gather", [self.constant("classes", _label_values(classes)), flat], [label])
-
-    def argmax_label(self, scores: str, classes: np.ndarray, label: str) -> None:
-        self.node("ArgMax", [scores], [index := self.name("class_index")], axis=1, keepdims=0)
-        self.node("Gather", [self.constant("classes", _label_values(classes)), index], [label])
+        self.node("Gather", [self.constant("classes", label_values(classes)), flat], [label])
 
 
 def _membership(ensemble: Ensemble) -> dict[str, Any]:
@@ -368,9 +364,3 @@ def _membership(ensemble: Ensemble) -> dict[str, Any]:
 
     values = np.array(ensemble.members, dtype=np.float64)
     return {"membership_values": numpy_helper.from_array(values)}
-
-
-def _label_values(classes: np.ndarray) -> np.ndarray:
-    if classes.dtype.kind in "OUS":
-        return np.array([str(value) for value in classes], dtype=object)
-    return classes.astype(np.int64)
