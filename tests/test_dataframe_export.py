@@ -190,3 +190,19 @@ def test_awkward_names_serve_on_onnx_with_the_models_own_answers(
     model, frame, folder = awkward_model
 
     assert serve(model, folder, frame.iloc[:40]) == ("onnx", True)
+
+
+def test_a_feature_name_that_another_tensor_holds_is_refused() -> None:
+    """Renaming an input onto a name the graph already uses would join two tensors."""
+    from onnx import TensorProto, helper
+
+    from serving.schema import Feature
+    from training.onnx_inputs import name_inputs
+
+    nodes = [helper.make_node("Identity", ["a_b"], ["a b"])]
+    inputs = [helper.make_tensor_value_info("a_b", TensorProto.STRING, [None, 1])]
+    outputs = [helper.make_tensor_value_info("a b", TensorProto.STRING, [None, 1])]
+    graph = helper.make_model(helper.make_graph(nodes, "clash", inputs, outputs))
+
+    with pytest.raises(NotImplementedError, match="'a b' is also a tensor"):
+        name_inputs(graph, [Feature("a b", "string")])

@@ -45,6 +45,11 @@ def name_inputs(graph: Any, features: Sequence[Feature]) -> None:
             f"the graph takes {len(inputs)} inputs for {len(features)} features"
         )
     renamed = {graph_input.name: f.name for graph_input, f in zip(inputs, features, strict=True)}
+    taken = {name for node in _all_nodes(graph.graph) for name in node.output}
+    taken |= {tensor.name for tensor in graph.graph.initializer}
+    clashes = sorted(set(renamed.values()) & taken - set(renamed))
+    if clashes:
+        raise NotImplementedError(f"feature name {clashes[0]!r} is also a tensor of the graph")
     for graph_input in inputs:
         graph_input.name = renamed[graph_input.name]
     for node in _all_nodes(graph.graph):
