@@ -264,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {name}: {value}")
     runtime = "onnx" if ONNX_NAME in manifest["artifacts"] else "sklearn"
     print(f"  served by the {runtime} runtime")
+    if manifest.get("requirements"):
+        pins = ", ".join(manifest["requirements"])
+        print(f"  which needs {pins} beside requirements.txt (in the manifest; deploy adds it)")
     manifest_sha = sha256_hex((args.out / MANIFEST_NAME).read_bytes())
     print(f"wrote {args.out}/ (manifest sha256 {manifest_sha}: set MODEL_SHA256 to pin it)")
     return 0

@@ -88,8 +88,11 @@ def families() -> list[Family]:
 
 
 def booster_families() -> list[Family]:
-    """XGBoost and LightGBM rows: the hook where the booster work adds its families."""
-    return []
+    """XGBoost and LightGBM rows (bench/conformance_boosters.py): their libraries are needed
+    to fit and package, never to serve."""
+    from bench import conformance_boosters
+
+    return conformance_boosters.booster_families()
 
 
 def estimator_families() -> list[Family]:

@@ -10,30 +10,23 @@ artifact is unpickled in this process instead. That proof has its own tests
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
-import joblib
 import pytest
 
 from bench import conformance, conformance_table
 from bench.conformance_families import families
 from bench.conformance_table import Result, comparable
+from tests.load_here import loads_here
 
 TOLERANCE = 1e-9
-
-
-def unpickles_here(artifact: bytes) -> str | None:
-    """The artifact loads with joblib in this process (None: no problem)."""
-    joblib.load(io.BytesIO(artifact))
-    return None
 
 
 @pytest.fixture(scope="module")
 def results() -> Iterator[list[Result]]:
     """Every family checked once: fitted, packaged by train.py --from-model, served."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("training.package.cloud_load_problem", unpickles_here)
+        patch.setattr("training.package.cloud_load_problem", loads_here)
         yield conformance.check_all(timed=False)
 
 

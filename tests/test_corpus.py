@@ -7,24 +7,18 @@ Two small pipelines of the corpus go through bench/corpus/run.py's check (fit, t
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import joblib
 import pytest
 
 from bench.corpus import run
 from bench.corpus.pipelines import PIPELINES
-
-
-def unpickles_here(artifact: bytes) -> str | None:
-    joblib.load(io.BytesIO(artifact))
-    return None
+from tests.load_here import loads_here
 
 
 @pytest.fixture
 def quick_packaging(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("training.package.cloud_load_problem", unpickles_here)
+    monkeypatch.setattr("training.package.cloud_load_problem", loads_here)
 
 
 def test_the_corpus_holds_at_least_fifteen_pipelines() -> None:

@@ -10,7 +10,6 @@ tests/test_conformance.py: that proof has its own tests, and these are plain sci
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ import pandas as pd
 import pytest
 
 from bench.conformance import fit, serve
+from tests.load_here import loads_here
 
 TOLERANCE = 1e-9
 
@@ -88,11 +88,6 @@ def package_frame(model: Any, frame: pd.DataFrame, target: Any, folder: Path) ->
     return dict(json.loads((folder / "out" / "manifest.json").read_text()))
 
 
-def unpickles_here(artifact: bytes) -> str | None:
-    joblib.load(io.BytesIO(artifact))
-    return None
-
-
 @pytest.fixture(scope="module")
 def packaged(
     tmp_path_factory: pytest.TempPathFactory,
@@ -103,7 +98,7 @@ def packaged(
     work = tmp_path_factory.mktemp("dataframe-models")
     folders = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("training.package.cloud_load_problem", unpickles_here)
+        patch.setattr("training.package.cloud_load_problem", loads_here)
         for name, (make, dataset) in issue_models().items():
             loaded = getattr(datasets, f"load_{dataset}")(as_frame=True)
             model = fit(make(), loaded.data, loaded.target)  # unconverged is fine
@@ -168,7 +163,7 @@ def awkward_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, pd.Dat
     ).fit(frame, target.astype(int))
     folder = tmp_path_factory.mktemp("awkward")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("training.package.cloud_load_problem", unpickles_here)
+        patch.setattr("training.package.cloud_load_problem", loads_here)
         package_frame(model, frame, target.astype(int), folder / "model")
     return model, frame, folder / "model" / "out"
 

@@ -72,7 +72,7 @@ def export_onnx(
     table = sample_table(frame, manifest)
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     try:
-        graph = build_graph(model, manifest)
+        graph = build_graph(model, manifest, frame)
         has_proba = hasattr(final, "predict_proba")
         with_decision = add_decision_output(graph, model, has_proba)
         onnx_bytes = with_decision or graph.SerializeToString()
@@ -99,16 +99,18 @@ def export_onnx(
     return onnx_bytes, parity
 
 
-def build_graph(model: Any, manifest: Manifest, opset: int = OPSET) -> Any:
+def build_graph(model: Any, manifest: Manifest, frame: pd.DataFrame, opset: int = OPSET) -> Any:
     """The model as an ONNX graph (a ModelProto) with the inputs the function feeds it.
 
     Every model fitted on numbers takes one float64 matrix, others one input per feature named
     exactly as the feature (training/onnx_inputs.py); classifiers answer labels and a
-    probability (or score) tensor, without ZipMap. `opset` is the default domain's.
+    probability (or score) tensor, without ZipMap. `frame` is the sample the model is checked
+    on (the boosters' converters ask whether it reaches them sparse); `opset` is the default
+    domain's.
     """
     from skl2onnx import to_onnx
 
-    register_converters()
+    register_converters(model, frame)
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     options = {id(final): {"zipmap": False}} if manifest.classes is not None else {}
     graph = to_onnx(
@@ -121,12 +123,14 @@ def build_graph(model: Any, manifest: Manifest, opset: int = OPSET) -> Any:
     return graph
 
 
-def register_converters() -> None:
+def register_converters(model: Any = None, frame: pd.DataFrame | None = None) -> None:
     """Register this project's exact converters into skl2onnx (each module is idempotent).
 
     The one place converters are registered: a new family's module registers itself here.
+    The boosters' also note, for `model` on `frame`, which boosters are fed sparse rows.
     """
     from training import (
+        onnx_boosters,
         onnx_calibration,
         onnx_encoders,
         onnx_expansions,
@@ -148,6 +152,7 @@ def register_converters() -> None:
     onnx_splines.register()
     onnx_functions.register()
     onnx_trees.register_exact_converters()
+    onnx_boosters.register_converters(model, frame)
 
 
 def parity_holds(parity: dict[str, Any]) -> bool:

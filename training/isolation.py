@@ -2,7 +2,9 @@
 
 A fresh Python process is given only what `.gcloudignore` uploads (main.py, serving/, the model)
 and may import only the standard library and what requirements.txt installs (its pinned
-distributions and everything they require). It loads the artifact the way the function does.
+distributions and everything they require, plus the manifest's own pins of a booster library
+that stays on scikit-learn). It loads the artifact the way the function does: it unpickles
+model.joblib, or opens model.onnx for an XGBoost or LightGBM model served without its library.
 A function defined in the training script (`__main__`), a local module that is not uploaded,
 or a library missing from requirements.txt is reported in one line here, not in the cloud.
 """
@@ -15,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +27,7 @@ UPLOADED = ("main.py", "requirements.txt", "serving")
 _CHILD = r"""
 import importlib.abc, importlib.machinery, importlib.metadata as md, io, json, re, sys, warnings
 
-folder, artifact = sys.argv[1], sys.argv[2]
+folder, artifact, runtime = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, folder)
 
 def closure(names):
@@ -42,7 +45,8 @@ def closure(names):
                  for r in requires if "extra ==" not in r]
     return seen
 
-pinned = [line.split("==")[0].strip() for line in open(folder + "/requirements.txt")
+lines = [*open(folder + "/requirements.txt"), *sys.argv[4:]]  # + the manifest's pins
+pinned = [line.split("==")[0].strip() for line in lines
           if line.strip() and not line.startswith("#")]
 allowed = closure(pinned)
 modules = {m for m, dists in md.packages_distributions().items()
@@ -62,10 +66,15 @@ class OnlyDeployed(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, OnlyDeployed())
-import joblib
 try:
     with open(artifact, "rb") as handle:
-        joblib.load(io.BytesIO(handle.read()))
+        data = handle.read()
+    if runtime == "onnx":
+        import onnxruntime
+        onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    else:
+        import joblib
+        joblib.load(io.BytesIO(data))
 except Exception as exc:
     print(json.dumps({"type": type(exc).__name__, "name": getattr(exc, "name", None),
                       "message": str(exc)[:300]}))
@@ -73,8 +82,14 @@ except Exception as exc:
 """
 
 
-def cloud_load_problem(artifact: bytes) -> str | None:
-    """None when a deployed function could unpickle `artifact`; else why not, in one line."""
+def cloud_load_problem(
+    artifact: bytes, runtime: str = "sklearn", extra: Sequence[str] = ()
+) -> str | None:
+    """None when a deployed function could load `artifact`; else why not, in one line.
+
+    `runtime` "onnx" loads it as model.onnx instead of unpickling it; `extra` lists the pins
+    ("xgboost==3.2.0") the function installs besides requirements.txt (the manifest's).
+    """
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         for name in UPLOADED:
@@ -83,9 +98,10 @@ def cloud_load_problem(artifact: bytes) -> str | None:
                 shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(source, root / name)
-        (root / "model.joblib").write_bytes(artifact)
+        (root / "model.artifact").write_bytes(artifact)
+        child = [sys.executable, "-I", "-c", _CHILD, str(root), str(root / "model.artifact")]
         done = subprocess.run(
-            [sys.executable, "-I", "-c", _CHILD, str(root), str(root / "model.joblib")],
+            [*child, runtime, *extra],
             cwd=root,
             capture_output=True,
             text=True,

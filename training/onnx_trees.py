@@ -291,7 +291,7 @@ def _initial_raw(model: Any) -> np.ndarray:
 class _Graph(Graph):
     """The graph helper, with the trees, their average, links and labels."""
 
-    def trees(self, features: str, ensemble: Ensemble) -> str:
+    def trees(self, features: str, ensemble: Ensemble, dtype: type = np.float64) -> str:
         from onnx import numpy_helper
 
         output = self.name("tree_sums")
@@ -308,14 +308,14 @@ class _Graph(Graph):
             tree_roots=ensemble.roots,
             nodes_featureids=ensemble.features,
             nodes_modes=numpy_helper.from_array(np.array(ensemble.modes, dtype=np.uint8)),
-            nodes_splits=numpy_helper.from_array(np.array(ensemble.splits, dtype=np.float64)),
+            nodes_splits=numpy_helper.from_array(np.array(ensemble.splits, dtype=dtype)),
             nodes_truenodeids=ensemble.true_ids,
             nodes_trueleafs=ensemble.true_leafs,
             nodes_falsenodeids=ensemble.false_ids,
             nodes_falseleafs=ensemble.false_leafs,
             nodes_missing_value_tracks_true=ensemble.missing_true,
             leaf_targetids=ensemble.leaf_targets,
-            leaf_weights=numpy_helper.from_array(np.array(ensemble.leaf_weights, dtype=np.float64)),
+            leaf_weights=numpy_helper.from_array(np.array(ensemble.leaf_weights, dtype=dtype)),
             **_membership(ensemble),
         )
         return output

@@ -22,10 +22,11 @@ from sklearn.exceptions import InconsistentVersionWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from serving.manifest import sha256_hex
+from training.boosters import booster_requirements
 from training.data import DataError, frame_from_rows, read_rows, text_columns
 from training.evaluate import evaluate
 from training.export import servable_rows
-from training.folder import created_at, describe_model, write_model
+from training.folder import JOBLIB_NAME, ONNX_NAME, created_at, describe_model, write_model
 from training.isolation import REPO, cloud_load_problem, explain
 from training.schema import infer_features
 
@@ -52,11 +53,17 @@ def package(args: argparse.Namespace) -> dict[str, Any]:
         raise DataError(f"{path.name} cannot predict the sample rows: {_first_line(exc)}") from None
     features = infer_features(model, frame, on_dataframe)
     fields, artifacts = describe_model(model, features, task, on_dataframe, frame, frame)
-    problem = cloud_load_problem(artifacts["model.joblib"][1])
+    requirements = booster_requirements(model)
+    if requirements and ONNX_NAME in artifacts:
+        # The function serves model.onnx and needs neither booster library: prove that.
+        problem = cloud_load_problem(artifacts[ONNX_NAME][1], runtime="onnx")
+        requirements = []
+    else:
+        problem = cloud_load_problem(artifacts[JOBLIB_NAME][1], extra=requirements)
     if problem is not None:
         raise DataError(f"{path.name} would not load in the cloud: {problem}")
     stamp = created_at()
-    identity = sha256_hex(artifacts["model.joblib"][1])
+    identity = sha256_hex(artifacts[JOBLIB_NAME][1])
     manifest: dict[str, Any] = {
         "format": fields.pop("format"),
         "name": args.name or path.stem,
@@ -67,6 +74,8 @@ def package(args: argparse.Namespace) -> dict[str, Any]:
         "libraries": {**fields["libraries"], "scikit-learn": pickled_with},
         "sample_data": {"source": args.data.name, "rows": len(frame)},
     }
+    if requirements:
+        manifest["requirements"] = requirements
     if target is not None:
         servable = servable_rows(frame, features).index
         rows = frame.loc[servable] if on_dataframe else frame.loc[servable].to_numpy(np.float64)
