@@ -17,25 +17,16 @@ from typing import Any
 import numpy as np
 
 from training.onnx_graph import Graph
-from training.onnx_members import classifier_shapes, declare_classifier, member_outputs
+from training.onnx_members import declare_classifier, member_outputs, register_meta_classifier
 
 ALIAS = "SklearnCalibratedClassifierCV"
 
 
 def register() -> None:
     """Make skl2onnx parse and convert CalibratedClassifierCV with this module (idempotent)."""
-    from skl2onnx import update_registered_converter, update_registered_parser
     from sklearn.calibration import CalibratedClassifierCV
 
-    update_registered_converter(
-        CalibratedClassifierCV,
-        ALIAS,
-        classifier_shapes,
-        convert_calibrated,
-        overwrite=True,
-        options={"zipmap": [False]},
-    )
-    update_registered_parser(CalibratedClassifierCV, parse_calibrated)
+    register_meta_classifier(CalibratedClassifierCV, ALIAS, convert_calibrated, parse_calibrated)
 
 
 def parse_calibrated(scope: Any, model: Any, inputs: list[Any], custom_parsers: Any = None) -> Any:

@@ -11,6 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 
+def register_meta_classifier(estimator: type, alias: str, convert: Any, parse: Any) -> None:
+    """Register a meta-classifier's parser and its combining operator's converter."""
+    from skl2onnx import update_registered_converter, update_registered_parser
+
+    update_registered_converter(
+        estimator, alias, classifier_shapes, convert, overwrite=True, options={"zipmap": [False]}
+    )
+    update_registered_parser(estimator, parse)
+
+
 def member_outputs(
     scope: Any, member: Any, inputs: list[Any], raw_scores: bool = False
 ) -> list[Any]:

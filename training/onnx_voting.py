@@ -17,25 +17,16 @@ from typing import Any
 import numpy as np
 
 from training.onnx_graph import Graph
-from training.onnx_members import classifier_shapes, declare_classifier, member_outputs
+from training.onnx_members import declare_classifier, member_outputs, register_meta_classifier
 
 ALIAS = "SklearnVotingClassifier"
 
 
 def register() -> None:
     """Make skl2onnx parse and convert VotingClassifier with this module (idempotent)."""
-    from skl2onnx import update_registered_converter, update_registered_parser
     from sklearn.ensemble import VotingClassifier
 
-    update_registered_converter(
-        VotingClassifier,
-        ALIAS,
-        classifier_shapes,
-        convert_voting,
-        overwrite=True,
-        options={"zipmap": [False]},
-    )
-    update_registered_parser(VotingClassifier, parse_voting)
+    register_meta_classifier(VotingClassifier, ALIAS, convert_voting, parse_voting)
 
 
 def parse_voting(scope: Any, model: Any, inputs: list[Any], custom_parsers: Any = None) -> Any:
