@@ -28,7 +28,7 @@ from training.bigquery_graph import (
     NotConvertible,
     bigquery_form,
 )
-from training.export import PARITY_TOLERANCE, sample_table
+from training.export import PARITY_TOLERANCE, build_graph, sample_table
 
 VARIANT_NAME = "model.bigquery.onnx"
 RUNTIME = "bigquery-ml"
@@ -47,7 +47,7 @@ def bigquery_variant(
     table = sample_table(frame, manifest)
     classifier = manifest.classes is not None
     try:
-        graph = _build_graph(model, frame, manifest, table)
+        graph = _build_graph(model, frame, manifest)
         columns = bigquery_form(graph, manifest.features, classifier)
     except NotConvertible as exc:
         return _refused("not built", str(exc))
@@ -132,21 +132,6 @@ def _expected(model: Any, manifest: Manifest, table: Table) -> dict[Method, np.n
     return reference.run(table, methods)
 
 
-def _build_graph(model: Any, frame: pd.DataFrame, manifest: Manifest, table: Table) -> Any:
-    """The export's conversion at opset 17 (the same converters and inputs as model.onnx)."""
-    from skl2onnx import to_onnx
-
-    from training import onnx_boosters, onnx_imputer, onnx_trees
-
-    onnx_imputer.register()
-    onnx_trees.register_exact_converters()
-    onnx_boosters.register_converters(model, frame)
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
-    options = {id(final): {"zipmap": False}} if manifest.classes is not None else {}
-    widened = {f.name: np.float64 for f in manifest.features if f.type == "integer" and f.nullable}
-    example = (
-        frame.iloc[:1].astype(widened)
-        if manifest.fitted_on_dataframe
-        else np.asarray(table.matrix)[:1]
-    )
-    return to_onnx(model, example, options=options, target_opset={"": OPSET})
+def _build_graph(model: Any, frame: pd.DataFrame, manifest: Manifest) -> Any:
+    """The export's one conversion step (training/export.py), at opset 17."""
+    return build_graph(model, manifest, frame, OPSET)
