@@ -6,8 +6,8 @@ input columns and outputs. This copies the pinned file to Cloud Storage (with --
 folder, or into the gs:// folder of --model-uri), runs CREATE OR REPLACE MODEL ... OPTIONS
 (MODEL_TYPE='ONNX', MODEL_PATH=...) with `bq query`, and prints an ML.PREDICT that scores a
 table: each feature's column cast and aliased to the variant's input name, a missing number
-given as NaN and a missing text as '' (what the function does with them). No function is
-deployed: BigQuery runs the model itself.
+given as NaN and a missing text flagged in a BOOL column of its own (what the function does
+with them). No function is deployed: BigQuery runs the model itself.
 """
 
 from __future__ import annotations
@@ -140,15 +140,20 @@ def select_sql(variant: Variant, model: str) -> str:
 
 
 def _column(entry: dict[str, Any]) -> str:
-    """One input: the table's column (named as the feature), cast and aliased to the input."""
-    column = quoted(str(entry["feature"]))
+    """One input: the table's column (named as the feature), cast and aliased to the input;
+    text that may be missing also says whether it is, in its `null_column`."""
+    source = quoted(str(entry["feature"]))
+    column = source
     if entry["type"] == "FLOAT64":
         column = f"CAST({column} AS FLOAT64)"
         if entry["nullable"]:
             column = f"IFNULL({column}, {NAN})"
     elif entry["type"] == "STRING" and entry["nullable"]:
         column = f"IFNULL({column}, '')"
-    return f"{column} AS {entry['column']}"
+    selected = f"{column} AS {entry['column']}"
+    if entry.get("null_column"):
+        selected += f",\n    {source} IS NULL AS {entry['null_column']}"
+    return selected
 
 
 def quoted(name: str) -> str:

@@ -21,17 +21,19 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 import train
+from serving.batch import Batch
 from serving.errors import ModelUnavailable
 from serving.loading import load_model
 from serving.manifest import MANIFEST_NAME, Manifest, sha256_hex
 from serving.schema import Feature
 from serving.settings import Settings
+from serving.validate import validate
 from tests.fixture_types import TrainModel
 from tests.penguins_data import PENGUINS, TRAIN_ARGS, penguins
 from training import bigquery_env, bigquery_gate
 from training.bigquery_graph import float32_split
 from training.bigquery_variant import RUNTIME, VARIANT_NAME, bigquery_variant
-from training.export import sample_table, serving_manifest
+from training.export import serving_manifest
 
 TOLERANCE = 1e-9
 
@@ -51,18 +53,30 @@ def answers_under_1_12(folder: Path, frame: pd.DataFrame, python: Path) -> dict[
 
     raw, data = variant(folder)
     parsed = Manifest.parse((folder / MANIFEST_NAME).read_bytes())
+    tensors = _tensor_types(data)
     columns = [
-        Column(c["feature"], c["column"], tensor, c["type"], c["nullable"])
-        for c, tensor in zip(raw["bigquery_ml"]["inputs"], _tensor_types(data), strict=True)
-    ]
-    table = sample_table(frame, parsed)
+        Column(c["feature"], c["column"], tensors[c["column"]], c["type"], c["nullable"],
+               c.get("null_column"))
+        for c in raw["bigquery_ml"]["inputs"]
+    ]  # fmt: skip
+    table = checked_rows(frame, parsed)
     return bigquery_gate.run(data, bigquery_gate.feeds(columns, table), python)
 
 
-def _tensor_types(data: bytes) -> list[str]:
+def checked_rows(frame: pd.DataFrame, manifest: Manifest) -> Any:
+    """`frame`'s rows through the function's validation step, as it would serve them."""
+    columns = {
+        name: [None if pd.isna(v) else v for v in frame[name].tolist()] for name in frame.columns
+    }
+    return validate(Batch(columns=columns), manifest.features, max_rows=len(frame))
+
+
+def _tensor_types(data: bytes) -> dict[str, str]:
+    """Each graph input's type, by name."""
     graph = onnx.load_from_string(data)
     names = {TensorProto.DOUBLE: "double", TensorProto.INT64: "int64", TensorProto.STRING: "string"}
-    return [f"tensor({names[i.type.tensor_type.elem_type]})" for i in graph.graph.input]
+    names |= {TensorProto.BOOL: "bool"}
+    return {i.name: f"tensor({names[i.type.tensor_type.elem_type]})" for i in graph.graph.input}
 
 
 def assert_exact(outputs: dict[str, Any], model: Any, frame: Any) -> None:

@@ -36,7 +36,8 @@ class GateError(Exception):
 
 
 def feeds(columns: Sequence[Column], table: Table) -> dict[str, np.ndarray]:
-    """Each input's [rows, 1] array, as BigQuery gives it after the SELECT's IFNULLs."""
+    """Each input's [rows, 1] array, as BigQuery gives it after the printed SELECT: a missing
+    number as NaN, a missing text as '' with its `_is_null` flag set."""
     found = {}
     for index, column in enumerate(columns):
         values = table.columns[index]
@@ -45,6 +46,8 @@ def feeds(columns: Sequence[Column], table: Table) -> dict[str, np.ndarray]:
         else:
             array = np.asarray(values).astype(_DTYPES[column.tensor])
         found[column.input] = array.reshape(-1, 1)
+        if column.null_flag is not None:
+            found[column.null_flag] = np.array([v is None for v in values]).reshape(-1, 1)
     return found
 
 

@@ -71,6 +71,7 @@ class Column:
     tensor: str  # the graph input's type, e.g. tensor(double)
     sql_type: str
     nullable: bool
+    null_flag: str | None = None  # text that may be missing: the BOOL input saying it is
 
 
 def bigquery_form(graph: Any, features: Sequence[Feature], classifier: bool) -> list[Column]:
@@ -129,7 +130,41 @@ def _name_inputs(graph: Any, features: Sequence[Feature]) -> list[Column]:
             raise NotConvertible(f"input {feature.name!r} is a {kind}, which BigQuery cannot feed")
         sql_type = INPUT_TYPES[kind]
         columns.append(Column(feature.name, graph_input.name, kind, sql_type, feature.nullable))
-    return columns
+    return _flag_missing_text(graph, columns)
+
+
+def _flag_missing_text(graph: Any, columns: list[Column]) -> list[Column]:
+    """Give each text input that may be missing a BOOL input `<name>_is_null`.
+
+    The function feeds a missing text cell as MISSING_TEXT, which starts with a NUL character
+    that a SQL query would have to spell with an escape; the query passes `col IS NULL`
+    instead, and Where(flag, MISSING_TEXT, text) puts the marker back in the graph.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    from serving.runtimes.onnx_runtime import MISSING_TEXT
+
+    text = [c for c in columns if c.sql_type == "STRING" and c.nullable]
+    if not text:
+        return columns
+    taken = [c.input for c in columns]
+    flags = sql_names([*taken, *(f"{c.input} is null" for c in text)])[len(taken) :]
+    marker = "bigquery_missing_text"
+    graph.graph.initializer.append(
+        numpy_helper.from_array(np.array(MISSING_TEXT, dtype=object), marker)
+    )
+    flagged = dict(zip((c.input for c in text), flags, strict=True))
+    filled = {name: f"bigquery_{name}_filled" for name in flagged}
+    for node in _all_nodes(graph.graph):
+        node.input[:] = [filled.get(n, n) for n in node.input]
+    for name, flag in flagged.items():
+        graph.graph.input.append(helper.make_tensor_value_info(flag, TensorProto.BOOL, [None, 1]))
+        where = helper.make_node("Where", [flag, marker, name], [filled[name]])
+        graph.graph.node.insert(0, where)
+    return [
+        Column(c.feature, c.input, c.tensor, c.sql_type, c.nullable, flagged.get(c.input))
+        for c in columns
+    ]
 
 
 def _type_name(value: Any) -> str:

@@ -57,10 +57,7 @@ def bigquery_variant(
     if len(data) > MAX_BYTES:
         return _refused("not built", f"{len(data)} bytes, above BigQuery ML's 450 MB")
     record: dict[str, Any] = {
-        "inputs": [
-            {"feature": c.feature, "column": c.input, "type": c.sql_type, "nullable": c.nullable}
-            for c in columns
-        ],
+        "inputs": [_input_record(c) for c in columns],
         "outputs": _outputs(graph),
     }
     _print_names(columns)
@@ -83,6 +80,14 @@ def bigquery_variant(
         return _refused("failed", reason, gate)
     print(f"BigQuery ML variant: {VARIANT_NAME} passed the ONNX Runtime {ONNXRUNTIME_VERSION} gate")
     return data, {"status": "passed", **record, "gate": gate}
+
+
+def _input_record(column: Column) -> dict[str, Any]:
+    record: dict[str, Any] = {"feature": column.feature, "column": column.input}
+    record |= {"type": column.sql_type, "nullable": column.nullable}
+    if column.null_flag is not None:
+        record["null_column"] = column.null_flag
+    return record
 
 
 def _refused(

@@ -546,7 +546,13 @@ VARIANT_INPUTS = [
         "type": "FLOAT64",
         "nullable": True,
     },
-    {"feature": "sex", "column": "sex", "type": "STRING", "nullable": True},
+    {
+        "feature": "sex",
+        "column": "sex",
+        "type": "STRING",
+        "nullable": True,
+        "null_column": "sex_is_null",
+    },
     {"feature": "year", "column": "year", "type": "INT64", "nullable": False},
 ]
 

@@ -90,6 +90,9 @@ def run_selected(folder: Path, selected: pd.DataFrame, python: Path) -> dict[str
     for entry in manifest["bigquery_ml"]["inputs"]:
         values = selected[entry["column"]].to_numpy()
         feeds[entry["column"]] = values.astype(dtypes[entry["type"]]).reshape(-1, 1)
+        if "null_column" in entry:
+            flag = selected[entry["null_column"]].to_numpy()
+            feeds[entry["null_column"]] = flag.astype(bool).reshape(-1, 1)
     assert list(selected.columns) == list(feeds)
     return bigquery_gate.run((folder / VARIANT).read_bytes(), feeds, python)
 
