@@ -144,24 +144,47 @@ def test_trees_and_mixed_type_pipelines_are_exact_under_1_12(
     assert_exact(outputs, model, frame.to_numpy())
 
 
+def package_frame_model(model: Any, frame: pd.DataFrame, target: Any, folder: Path) -> Path:
+    """`train.py --from-model` on a DataFrame-fitted model, its frame as the sample CSV."""
+    folder.mkdir()
+    joblib.dump(model, folder / "model.joblib")
+    frame.assign(target=target).to_csv(folder / "sample.csv", index=False)
+    args = ["--from-model", str(folder / "model.joblib"), "--data", str(folder / "sample.csv")]
+    assert train.main([*args, "--target", "target", "--out", str(folder / "out")]) == 0
+    return folder / "out"
+
+
+def test_a_dataframe_fitted_forest_with_spaces_in_its_names_is_exact(
+    tmp_path: Path, ort_1_12: Path
+) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    data = load_breast_cancer(as_frame=True)  # "mean radius", "worst concave points", ...
+    model = RandomForestClassifier(n_estimators=50, random_state=0).fit(data.data, data.target)
+    out = package_frame_model(model, data.data, data.target, tmp_path / "forest")
+    manifest, _ = variant(out)
+    assert manifest["fitted_on"] == "dataframe"
+    assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
+    assert manifest["bigquery_ml"]["inputs"][0] == {
+        "feature": "mean radius", "column": "mean_radius", "type": "FLOAT64",
+        "nullable": manifest["features"][0]["nullable"],
+    }  # fmt: skip
+    outputs = answers_under_1_12(out, data.data, ort_1_12)
+    assert_exact(outputs, model, data.data)
+
+
 def test_hist_gradient_boosting_routes_nan_as_scikit_learn_under_1_12(
     tmp_path: Path, ort_1_12: Path
 ) -> None:
-    """NaN in the training data, so that nodes send missing values left or right."""
-    data = load_diabetes(as_frame=True)
-    frame = data.data.copy()
-    rng = np.random.default_rng(0)
-    frame = frame.mask(rng.random(frame.shape) < 0.2)
+    """Fitted on a DataFrame (names with spaces and parentheses) with NaN in it, so that its
+    nodes send missing values left or right."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    model = HistGradientBoostingRegressor(max_iter=40, random_state=0)
-    model.fit(frame.to_numpy(), data.target)
-    joblib.dump(model, tmp_path / "hgb.joblib")
-    sample = frame.assign(target=data.target)
-    sample.to_csv(tmp_path / "sample.csv", index=False)
-    out = tmp_path / "out"
-    args = ["--from-model", str(tmp_path / "hgb.joblib"), "--data", str(tmp_path / "sample.csv")]
-    assert train.main([*args, "--target", "target", "--out", str(out)]) == 0
+    data = load_diabetes(as_frame=True)
+    frame = data.data.mask(np.random.default_rng(0).random(data.data.shape) < 0.2)
+    frame.columns = [f"{name} (scaled)" for name in frame.columns]
+    model = HistGradientBoostingRegressor(max_iter=40, random_state=0).fit(frame, data.target)
+    out = package_frame_model(model, frame, data.target, tmp_path / "hgb")
     manifest, _ = variant(out)
     assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
     missing_left = [
@@ -174,7 +197,7 @@ def test_hist_gradient_boosting_routes_nan_as_scikit_learn_under_1_12(
     assert any(missing_left)
     assert not all(missing_left)
     outputs = answers_under_1_12(out, frame, ort_1_12)
-    assert_exact(outputs, model, frame.to_numpy())
+    assert_exact(outputs, model, frame)
 
 
 def test_category_set_splits_are_exact_with_unseen_categories_and_nan(ort_1_12: Path) -> None:
