@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -431,4 +432,23 @@ def test_an_xgboost_classifier_keeps_glibc_expf_in_opset_17(tmp_path: Path, ort_
     manifest, _ = variant(tmp_path / "out")
     assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
     outputs = answers_under_1_12(tmp_path / "out", frame, ort_1_12)
+    assert_exact(outputs, model, frame)
+
+
+def test_an_xgboost_softmax_keeps_its_float32_rounding_under_1_12(
+    tmp_path: Path, ort_1_12: Path
+) -> None:
+    """The softmax's float32 exps are summed in float64: a Cast(float), Cast(double) pair that
+    1.12.1 would drop (one row of wine was a float32 ulp off)."""
+    xgboost = pytest.importorskip("xgboost")
+    from bench.conformance_families import Family, dataset_frame, frame_pipeline
+
+    frame, target = dataset_frame("wine")  # a text column one-hot encoded, gaps, odd names
+    make = partial(xgboost.XGBClassifier, n_estimators=20)  # bench/conformance_boosters.py's
+    family = Family("XGBClassifier", "classification", "wine", make)
+    model = frame_pipeline(family, frame).fit(frame, target)
+    out = package_frame_model(model, frame, target, tmp_path / "xgb")
+    manifest, _ = variant(out)
+    assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
+    outputs = answers_under_1_12(out, frame, ort_1_12)
     assert_exact(outputs, model, frame)

@@ -72,9 +72,12 @@ def run(onnx_bytes: bytes, inputs: dict[str, np.ndarray], python: Path) -> dict[
 
 
 def _last_error(stderr: str) -> str:
-    """onnxruntime's own message: the last line of the traceback, short."""
+    """onnxruntime's own message: the last line of the traceback, without its class and code."""
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else "the run failed without a message")[:300]
+    last = lines[-1] if lines else "the run failed without a message"
+    if "[ONNXRuntimeError]" in last:
+        last = last.rsplit(" : ", 1)[-1]  # past the exception class and the status code
+    return last[:300]
 
 
 def compare(

@@ -25,6 +25,8 @@ at opset 17 into that form:
   folded into each split: float32(x) <= s holds exactly when x <= `float32_split(s)`.
 - Reduce* nodes other than ReduceSum written with their axes as an input (opset 18's form,
   e.g. the boosters' softmax) take them as an attribute, as opset 17 has it.
+- Any other Cast(float) then Cast(double) (the boosters' float32 softmax) gets an Add(-0.0)
+  between the two, which keeps the rounding and is not a pair 1.12.1 removes.
 - IsNaN, which ONNX Runtime 1.12.1 does not implement for float64 at opset 13 ("Could not find
   an implementation for IsNaN(13)"), as Not(Equal(x, x)): only NaN differs from itself.
 """
@@ -81,6 +83,7 @@ def bigquery_form(graph: Any, features: Sequence[Feature], classifier: bool) -> 
     _lower_tree_ensembles(graph)
     _lower_isnan(graph)
     _lower_reduce_axes(graph)
+    _keep_float32_rounding(graph)
     columns = _name_inputs(graph, features)
     _name_outputs(graph, classifier)
     _set_versions(graph)
@@ -246,6 +249,42 @@ AXES_ATTRIBUTE_BEFORE_18 = {
 }  # fmt: skip
 
 
+def _keep_float32_rounding(graph: Any) -> None:
+    """Cast(float) then Cast(double) with Add(-0.0) between: the same numbers, but not a pair
+    of Casts that ONNX Runtime 1.12.1 removes (and with it the rounding to float32)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    producers = {output: node for node in graph.graph.node for output in node.output}
+    zero = numpy_helper.from_array(np.array(-0.0, dtype=np.float32), "bigquery_negative_zero")
+    nodes = []
+    for node in graph.graph.node:
+        source = producers.get(node.input[0]) if node.input else None
+        if (
+            _cast_to(node) == TensorProto.DOUBLE
+            and source is not None
+            and _cast_to(source) == TensorProto.FLOAT
+        ):
+            kept = f"bigquery_{node.input[0]}_kept"
+            nodes.append(helper.make_node("Add", [node.input[0], zero.name], [kept]))
+            node.input[0] = kept
+        nodes.append(node)
+    if len(nodes) > len(graph.graph.node):
+        graph.graph.initializer.append(zero)
+        del graph.graph.node[:]
+        graph.graph.node.extend(nodes)
+
+
+def _cast_to(node: Any) -> int | None:
+    """The `to` type of a Cast node, else None."""
+    from onnx import helper
+
+    if node.op_type != "Cast" or node.domain not in ("", "ai.onnx"):
+        return None
+    return next(
+        (int(helper.get_attribute_value(a)) for a in node.attribute if a.name == "to"), None
+    )
+
+
 def _lower_reduce_axes(graph: Any) -> None:
     """Reduce*(x, axes) with constant axes as Reduce*(x) with the axes attribute."""
     from onnx import helper, numpy_helper
@@ -291,20 +330,13 @@ def _lower_tree_ensembles(graph: Any) -> None:
 
 def _unrounded(name: str, producers: dict[str, Any]) -> str | None:
     """The value before Cast(float) then Cast(double) when `name` is made so, else None."""
-    from onnx import TensorProto, helper
-
-    def cast_to(node: Any) -> int | None:
-        if node is None or node.op_type != "Cast" or node.domain not in ("", "ai.onnx"):
-            return None
-        return next(
-            (int(helper.get_attribute_value(a)) for a in node.attribute if a.name == "to"), None
-        )
+    from onnx import TensorProto
 
     outer = producers.get(name)
-    if outer is None or cast_to(outer) != TensorProto.DOUBLE:
+    if outer is None or _cast_to(outer) != TensorProto.DOUBLE:
         return None
     inner = producers.get(outer.input[0])
-    if inner is None or cast_to(inner) != TensorProto.FLOAT:
+    if inner is None or _cast_to(inner) != TensorProto.FLOAT:
         return None
     return str(inner.input[0])
 
