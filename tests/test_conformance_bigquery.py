@@ -37,7 +37,7 @@ def test_a_row_shows_the_largest_difference_or_each_fit_where_they_differ() -> N
         "array": (None, "failed: off by 3.01e-07"),
         "DataFrame": (None, "failed: off by 3.3e-07"),
     }
-    assert bigquery_cell(near) == "failed: by 3.01e-07"
+    assert bigquery_cell(near) == "failed: off by 3.01e-07"
     assert bigquery_cell({"array": (0.0, "exact"), "DataFrame": failed}) == (
         "array: exact; DataFrame: failed: labels differ"
     )
