@@ -15,7 +15,7 @@ from onnx import TensorProto, helper
 
 from serving.batch import Batch, Method
 from serving.errors import InvalidInput, ModelUnavailable
-from serving.runtimes.onnx_runtime import NO_DECISION_VALUES, OnnxRuntime, load, session_options
+from serving.runtimes.onnx_runtime import OnnxRuntime, load, session_options
 from serving.schema import Feature
 from serving.validate import validate
 from training.export import serving_manifest
@@ -89,16 +89,25 @@ def test_a_graph_with_labels_and_decision_values_has_no_probabilities() -> None:
     assert (runtime.has_predict_proba, runtime.has_decision_function) == (False, True)
     results = run(runtime, ("predict", "decision_function"))
     assert results["decision_function"].shape == (2, 4)
-    message = "this model has no predict_proba (class probabilities)"
+    message = (
+        "predict_proba (class probabilities) is not available: this model offers predict, "
+        "decision_function on the onnx runtime; MODEL_RUNTIME=sklearn serves every method "
+        "the estimator has"
+    )
     with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$"):
-        run(runtime, ("predict_proba",))
+        runtime.offers(("predict_proba",))
 
 
 def test_a_graph_without_decision_values_says_how_to_get_them() -> None:
     runtime = runtime_for(graph_bytes())
     assert (runtime.has_predict_proba, runtime.has_decision_function) == (True, False)
-    with pytest.raises(InvalidInput, match=f"^{re.escape(NO_DECISION_VALUES)}$"):
-        run(runtime, ("decision_function",))
+    message = (
+        "decision_function (decision values) is not available: this model offers predict, "
+        "predict_proba on the onnx runtime; MODEL_RUNTIME=sklearn serves every method "
+        "the estimator has"
+    )
+    with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$"):
+        runtime.offers(("decision_function",))
     labels_only = runtime_for(graph_bytes(None))
     assert (labels_only.has_predict_proba, labels_only.has_decision_function) == (False, False)
 
