@@ -86,6 +86,34 @@ def test_a_browser_is_an_accept_header_ranking_text_html_above_json(
     assert prefers_html(accept) is html
 
 
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("TEXT/HTML", "text/html"),
+        ("application/xhtml+xml, text/html", "text/html"),
+        ("text/html;q=0", "application/json"),
+        ("text/html;q=0, */*", "application/json"),
+        ("text/html, application/json", "application/json"),
+    ],
+)
+def test_get_root_answers_what_the_accept_header_prefers(
+    endpoint: Endpoint, accept: str, media_type: str
+) -> None:
+    assert get_root(endpoint, accept).media_type == media_type
+
+
+def test_the_docs_asked_for_with_a_trailing_slash_are_sent_to_the_docs(
+    endpoint: Endpoint,
+) -> None:
+    """Relative to /docs/, the page's assets would be /docs/assets/...: a 404 each."""
+    for path, location in (("/docs/", "../docs"), ("/docs//", "../../docs")):
+        reply = endpoint.answer("GET", path, "", b"")
+        assert (reply.status, reply.headers["Location"]) == (301, location)
+        assert reply.json == {"location": location}
+    assert endpoint.answer("GET", "/docs", "", b"").media_type == "text/html"
+    assert endpoint.answer("GET", "/health/", "", b"").status == 200
+
+
 @pytest.mark.parametrize("accept", [BROWSER_ACCEPT, "application/json", None])
 def test_both_answers_to_get_root_vary_with_the_accept_header(
     endpoint: Endpoint, tmp_path: Path, accept: str | None

@@ -315,7 +315,7 @@ def brackets(fmt: str, model: str, count: int) -> Request:
     return Request("POST", plain.path, json.dumps(body).encode(), plain.headers)
 
 
-BRACKET_LIMIT = 2 * MAX_ROWS + 1024  # serving/validate.py check_structure
+BRACKET_LIMIT = 2 * MAX_ROWS + 1024  # serving/protocols/detect.py check_budget
 JSON_ROWS = ["own instances", "POST /predict", "Vertex AI", "KServe v1 instances", "BigQuery calls"]
 
 
