@@ -17,7 +17,7 @@ Method = Literal["predict", "predict_proba", "decision_function"]
 METHODS: tuple[Method, ...] = get_args(Method)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Batch:
     """Rows as a request format gave them, reshaped but not yet checked.
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from serving.prediction import Prediction
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Request:
     """One request as the routes see it.
 
@@ -41,7 +41,7 @@ class Request:
         return clip(self.headers.get(EXECUTION_ID_HEADER, ""))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Reply:
     """A JSON answer, plus fields worth logging (sizes and shapes, never feature values).
 
@@ -59,7 +59,7 @@ class Reply:
     prediction: Prediction | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Inference:
     """A request body as its format reads it: the rows, the estimator methods to run, and how
     to answer once the data plane has predicted (in that format's idiom)."""

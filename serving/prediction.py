@@ -19,7 +19,7 @@ from serving.manifest import Manifest
 from serving.validate import validate
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Prediction:
     """What one request's rows got: the checked Table, each method's output, and the manifest
     of the model that answered (the prediction log reads all three)."""

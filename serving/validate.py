@@ -1,9 +1,9 @@
 """The one validation step: a parsed Batch checked against the model's schema becomes a Table.
 
-Row limits, names, order, types, missing values, finiteness and categories are all checked
-here, whatever the request format. All-number models take a bulk numpy path; models with text
-or missing values are checked column by column, and every error names the row and the feature,
-never the value (except a text value refused as an unknown category).
+Row limits, names, order and widths are checked here, whatever the request format; each
+column's cells then by serving/cells.py. All-number models take a bulk numpy path; models with
+text or missing values are checked column by column, and every error names the row and the
+feature, never the value (except a text value refused as an unknown category).
 
 Each cell is converted once: a CSV table arrives as one 2-D array of text, read as numbers all
 at once when every cell is one, else column by column.
@@ -11,15 +11,15 @@ at once when every cell is one, else column by column.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from serving.batch import Batch, Table
+from serving.cells import as_numbers, missing_or_refuse, typed_table
 from serving.errors import InvalidInput, TooManyRows, echo
-from serving.schema import MISSING_MARKERS, Feature, Schema
+from serving.schema import Feature, Schema
 
 
 def validate(batch: Batch, features: Sequence[Feature], max_rows: int) -> Table:
@@ -29,7 +29,7 @@ def validate(batch: Batch, features: Sequence[Feature], max_rows: int) -> Table:
     if batch.columns is not None:
         columns = _columns_in_order(batch.columns, names)
         check_rows(len(columns[0]), max_rows)
-        return _typed(columns, features, batch.text)
+        return typed_table(columns, features, batch.text)
     rows = batch.rows if batch.rows is not None else []
     check_rows(len(rows), max_rows)
     if isinstance(rows, list) and rows and isinstance(rows[0], dict):
@@ -40,7 +40,7 @@ def validate(batch: Batch, features: Sequence[Feature], max_rows: int) -> Table:
         matrix = _number_matrix(rows, features, batch.text)
         if matrix is not None:
             return Table.from_matrix(matrix)
-    return _typed(_transpose(rows, len(names)), features, batch.text)
+    return typed_table(_transpose(rows, len(names)), features, batch.text)
 
 
 def check_rows(count: int, max_rows: int) -> None:
@@ -117,12 +117,12 @@ def _number_matrix(rows: Any, features: Sequence[Feature], text: bool) -> np.nda
         raise InvalidInput(f"every row must be a list of {width} numbers")
     if array.shape[1] != width:
         raise InvalidInput(f"expected {width} features, got {array.shape[1]}")
-    matrix = _as_numbers(array, text)
+    matrix = as_numbers(array, text)
     if matrix is None:
         return None
     if not np.isfinite(matrix).all():
         for row, column in np.argwhere(~np.isfinite(matrix)):
-            _missing_or_refuse(features[column], row, matrix[row, column])
+            missing_or_refuse(features[column], row, matrix[row, column])
     return matrix
 
 
@@ -137,129 +137,3 @@ def _transpose(rows: Any, width: int) -> list[Any]:
         if len(row) != width:
             raise InvalidInput(f"expected {width} features, got {len(row)} (row {index})")
     return [[row[i] for row in rows] for i in range(width)]
-
-
-def _typed(columns: list[Any], features: Sequence[Feature], text: bool) -> Table:
-    typed = tuple(
-        _text_column(values, feature, text)
-        if feature.is_text
-        else _number_column(values, feature, text)
-        for values, feature in zip(columns, features, strict=True)
-    )
-    numbers = [column for column, f in zip(typed, features, strict=True) if not f.is_text]
-    matrix = np.column_stack(numbers) if len(numbers) == len(typed) else None
-    return Table(typed, matrix, len(typed[0]))
-
-
-def _number_column(values: Any, feature: Feature, text: bool) -> np.ndarray:
-    column = _bulk_numbers(values, text)
-    if column is None:
-        column = np.array([_number(v, feature, row, text) for row, v in enumerate(values)])
-    for row in np.flatnonzero(~np.isfinite(column)):
-        _missing_or_refuse(feature, int(row), column[row])
-    if feature.type == "integer":
-        for row in np.flatnonzero(np.isfinite(column) & (column != np.round(column))):
-            raise InvalidInput(
-                f"row {row}, feature {feature.name!r}: expected an integer, "
-                "got a number with a fraction"
-            )
-    return column
-
-
-def _bulk_numbers(values: Any, text: bool) -> np.ndarray | None:
-    """The column as float64 at once when every cell is a plain number (or, for text
-    cells, a number's spelling); None when some cell needs a closer look."""
-    try:
-        array = np.asarray(values)
-    except (ValueError, OverflowError):
-        return None
-    return _as_numbers(array, text)
-
-
-def _as_numbers(array: np.ndarray, text: bool) -> np.ndarray | None:
-    """The array as float64 at once: numbers, or text cells (a CSV table's strings, OIP
-    BYTES) that all spell numbers; None when some cell does not."""
-    if not (array.dtype.kind in "fiub" or (text and array.dtype.kind in "UO")):
-        return None
-    try:
-        return array.astype(np.float64, order="C", copy=False)
-    except (ValueError, OverflowError, TypeError):
-        return None
-
-
-def _number(value: Any, feature: Feature, row: int, text: bool) -> float:
-    if value is None:
-        return math.nan
-    if isinstance(value, bool | int | float | np.number):
-        try:
-            return float(value)
-        except OverflowError:
-            raise InvalidInput(f"row {row}, feature {feature.name!r}: number too large") from None
-    if isinstance(value, str) and text:
-        if value.strip() in MISSING_MARKERS:
-            return math.nan
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise InvalidInput(
-        f"row {row}, feature {feature.name!r}: expected {_expected(feature)}, got {_kind(value)}"
-    )
-
-
-def _missing_or_refuse(feature: Feature, row: int, value: float) -> None:
-    if math.isnan(value) and feature.nullable:
-        return
-    if math.isnan(value):
-        raise InvalidInput(
-            f"row {row}, feature {feature.name!r}: missing, but this model needs a value there"
-        )
-    raise InvalidInput(f"row {row}, feature {feature.name!r}: values must be finite numbers")
-
-
-def _text_column(values: Any, feature: Feature, text: bool) -> np.ndarray:
-    column = np.empty(len(values), dtype=object)
-    known = set(feature.categories or ()) if not feature.other_categories else None
-    cells = values.tolist() if isinstance(values, np.ndarray) else values
-    for row, value in enumerate(cells):
-        if value is None or (text and isinstance(value, str) and value in MISSING_MARKERS):
-            if not feature.nullable:
-                raise InvalidInput(
-                    f"row {row}, feature {feature.name!r}: missing, but this model needs a "
-                    f"value there ({_expected(feature)})"
-                )
-            value = None
-        elif not isinstance(value, str):
-            raise InvalidInput(
-                f"row {row}, feature {feature.name!r}: expected {_expected(feature)}, "
-                f"got {_kind(value)}"
-            )
-        elif known is not None and value not in known:
-            raise InvalidInput(
-                f"row {row}, feature {feature.name!r}: {echo(value)} is not a category this "
-                f"model knows; expected {_expected(feature)}"
-            )
-        column[row] = value
-    return column
-
-
-def _expected(feature: Feature) -> str:
-    if not feature.is_text:
-        return "an integer" if feature.type == "integer" else f"a {feature.type}"
-    if not feature.categories:
-        return "text"
-    shown = ", ".join(echo(c) for c in feature.categories[:5])
-    more = f" ... ({len(feature.categories)} in all)" if len(feature.categories) > 5 else ""
-    return f"text, one of {shown}{more}"
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    return "a list" if isinstance(value, list) else "an object"

@@ -40,7 +40,7 @@ LAYERS = {
         "manifest",
     ),
     "model": ("loading", "slot", "runtimes"),
-    "data plane": ("validate", "prediction", "prediction_log"),
+    "data plane": ("validate", "cells", "prediction", "prediction_log"),
     "protocols": ("protocols", "html_page", "card", "docs"),
     "endpoint": ("endpoint",),
     "HTTP glue": ("http", "body_deadline"),

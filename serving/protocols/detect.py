@@ -48,7 +48,7 @@ ACCEPTED_SHAPES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decoded:
     """A body whose format is known: `document` is its decoded JSON, or the CSV bytes;
     `binary` the OIP binary tensor data after the JSON part."""
@@ -120,7 +120,7 @@ def format_key(document: Any, accepted: tuple[BodyFormat, ...] = FORMAT_KEYS) ->
     """The one format key in the body; 400 naming the accepted shapes for none or several."""
     if not isinstance(document, dict):
         raise InvalidInput(f"body must be a JSON object; accepted shapes: {ACCEPTED_SHAPES}")
-    present = [key for key in accepted if key in FORMAT_KEYS and key in document]
+    present = [key for key in accepted if key in document and key in FORMAT_KEYS]
     if not present:
         raise InvalidInput(f"body matches no accepted format; accepted shapes: {ACCEPTED_SHAPES}")
     if len(present) > 1:

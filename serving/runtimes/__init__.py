@@ -52,13 +52,12 @@ class Runtime(Protocol):
     def offers(self, methods: Sequence[Method]) -> None:
         """Refuse (400) a method this model cannot answer, naming what it offers, and where the
         estimator's own methods are (an export may leave some out)."""
-        offered = self.offered
         for method in methods:
-            if method not in offered:
+            if method != "predict" and method not in self.offered:
                 elsewhere = "" if self.name == "sklearn" else f"; {WHOLE_ESTIMATOR}"
                 raise InvalidInput(
                     f"{method} ({GIVES[method]}) is not available: this model offers "
-                    f"{', '.join(offered)} on the {self.name} runtime{elsewhere}"
+                    f"{', '.join(self.offered)} on the {self.name} runtime{elsewhere}"
                 )
 
 
