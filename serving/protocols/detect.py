@@ -51,11 +51,11 @@ ACCEPTED_SHAPES = (
 @dataclass(slots=True)
 class Decoded:
     """A body whose format is known: `document` is its decoded JSON, or the CSV bytes;
-    `binary` the OIP binary tensor data after the JSON part."""
+    `binary` the OIP binary tensor data after the JSON part (a view of the body)."""
 
     format: BodyFormat
     document: Any
-    binary: bytes | None = None
+    binary: memoryview | None = None
 
 
 def detect(request: Request, formats: tuple[BodyFormat, ...], max_rows: int) -> Decoded:

@@ -27,20 +27,21 @@ HEADER = "Inference-Header-Content-Length"
 SIZE_KEY = "binary_data_size"
 
 
-def split_body(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, bytes]:
-    """(JSON part, binary part) of an infer request; all JSON without the header."""
+def split_body(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, memoryview]:
+    """(JSON part, binary part) of an infer request; all JSON without the header. The binary
+    part is a view of the body: its tensors are read from it without a copy."""
     declared = headers.get(HEADER)
     if declared is None:
-        return body, b""
+        return body, memoryview(b"")
     if not (declared.isascii() and declared.isdigit()) or not 0 < int(declared) <= len(body):
         raise InvalidInput(
             f"{HEADER} must be the JSON part's length, between 1 and the body's "
             f"{len(body)} bytes; got {echo(declared)}"
         )
-    return body[: int(declared)], body[int(declared) :]
+    return body[: int(declared)], memoryview(body)[int(declared) :]
 
 
-def unpack(where: str, chunk: bytes, datatype: str, dtype: Any) -> np.ndarray:
+def unpack(where: str, chunk: memoryview, datatype: str, dtype: Any) -> np.ndarray:
     """One input's bytes as a flat array: `dtype`'s little-endian numbers, BOOL bytes as
     booleans, BYTES elements as text; `where` names the input in errors."""
     if datatype == "BYTES":
@@ -68,7 +69,7 @@ def pack(values: np.ndarray, datatype: str, dtype: Any) -> bytes:
     return values.astype(np.dtype(dtype).newbyteorder("<")).tobytes()
 
 
-def _strings(where: str, chunk: bytes) -> list[str]:
+def _strings(where: str, chunk: memoryview) -> list[str]:
     """BYTES elements: each a 4-byte little-endian length, then that many UTF-8 bytes."""
     values: list[str] = []
     offset = 0
@@ -80,7 +81,7 @@ def _strings(where: str, chunk: bytes) -> list[str]:
         if len(element) < length:
             raise InvalidInput(f"{where}: BYTES data ends inside an element")
         try:
-            values.append(element.decode("utf-8"))
+            values.append(str(element, "utf-8"))
         except UnicodeDecodeError:
             raise InvalidInput(f"{where}: BYTES elements must be UTF-8 text") from None
         offset += 4 + length

@@ -42,7 +42,9 @@ def is_tensor_list(inputs: Any) -> bool:
     )
 
 
-def batch_from_inputs(inputs: Any, feature_names: Sequence[str], binary: bytes | None) -> Batch:
+def batch_from_inputs(
+    inputs: Any, feature_names: Sequence[str], binary: bytes | memoryview | None
+) -> Batch:
     """One [N, n_features] tensor, or one [N] (or [N, 1]) tensor per feature named after it.
 
     `binary` is the bytes after the JSON part where the binary extension is spoken (None
@@ -70,20 +72,21 @@ def batch_from_inputs(inputs: Any, feature_names: Sequence[str], binary: bytes |
     return Batch(columns={name: values.reshape(-1) for name, values in tensors}, text=True)
 
 
-def read_inputs(inputs: Any, binary: bytes | None) -> list[tuple[str, np.ndarray]]:
+def read_inputs(inputs: Any, binary: bytes | memoryview | None) -> list[tuple[str, np.ndarray]]:
     """Each input's name and typed values in its shape; every binary byte must belong to
     exactly one input."""
     if not (isinstance(inputs, list) and all(_is_tensor(t, binary) for t in inputs)):
         raise InvalidInput(NOT_TENSORS)
+    view = memoryview(binary) if binary is not None else None
     offset = 0
     tensors = []
     for tensor in inputs:
-        name, values, size = _read(tensor, binary, offset)
+        name, values, size = _read(tensor, view, offset)
         tensors.append((name, values))
         offset += size
-    if binary is not None and offset != len(binary):
+    if view is not None and offset != len(view):
         raise InvalidInput(
-            f"the body has {len(binary)} binary bytes after the JSON part, but the inputs' "
+            f"the body has {len(view)} binary bytes after the JSON part, but the inputs' "
             f"{SIZE_KEY} add up to {offset}"
         )
     if not tensors:
@@ -91,7 +94,7 @@ def read_inputs(inputs: Any, binary: bytes | None) -> list[tuple[str, np.ndarray
     return tensors
 
 
-def _is_tensor(tensor: Any, binary: bytes | None) -> bool:
+def _is_tensor(tensor: Any, binary: bytes | memoryview | None) -> bool:
     if not (isinstance(tensor, dict) and "datatype" in tensor):
         return False
     parameters = tensor.get("parameters")
@@ -99,7 +102,7 @@ def _is_tensor(tensor: Any, binary: bytes | None) -> bool:
     return "data" in tensor or in_binary
 
 
-def _read(tensor: dict[str, Any], binary: bytes | None, offset: int) -> tuple[str, Any, int]:
+def _read(tensor: dict[str, Any], binary: memoryview | None, offset: int) -> tuple[str, Any, int]:
     """(name, values in shape, binary bytes used) of one input."""
     name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
     parameters = tensor.get("parameters", {})
@@ -117,7 +120,7 @@ def _read(tensor: dict[str, Any], binary: bytes | None, offset: int) -> tuple[st
     size = 0
     if SIZE_KEY in parameters:
         size = _binary_size(where, tensor, parameters[SIZE_KEY])
-        chunk = (binary or b"")[offset : offset + size]
+        chunk = (binary or memoryview(b""))[offset : offset + size]
         if len(chunk) < size:
             raise InvalidInput(
                 f"{where}: {SIZE_KEY} is {size}, but only {len(chunk)} binary bytes "
@@ -163,7 +166,8 @@ def _typed(where: str, datatype: str, array: np.ndarray) -> np.ndarray:
             raise InvalidInput(f"{where}: a value is out of range for {datatype}")
         return array.astype(np.float64)
     if datatype in FLOAT_TYPES and kind in "fiu":
-        return array.astype(FLOAT_TYPES[datatype]).astype(np.float64)
+        # No copy when the values already are float64 (binary FP64: a view of the body).
+        return array.astype(FLOAT_TYPES[datatype], copy=False).astype(np.float64, copy=False)
     raise InvalidInput(f"{where}: data does not match datatype {datatype}")
 
 
