@@ -495,3 +495,15 @@ def test_columns_need_a_list_per_feature_of_one_length(
 ) -> None:
     with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$"):
         checked(Batch(columns=columns), 10)
+
+
+@pytest.mark.parametrize(("offset", "shared"), [(8, True), (3, False)])
+def test_binary_fp64_rows_are_read_in_place_where_aligned(offset: int, shared: bool) -> None:
+    """The body's bytes are the rows (no copy), unless the JSON part's length misaligns them."""
+    body = b"{" * offset + np.arange(6, dtype="<f8").tobytes()
+    view = memoryview(body)[offset:]
+    batch = batch_from_inputs([binary("x", [2, 3], "FP64", 48)], NAMES, view)
+    assert isinstance(batch.rows, np.ndarray)
+    assert batch.rows.tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert np.shares_memory(batch.rows, np.frombuffer(body, dtype=np.uint8)) is shared
+    assert checked(batch, 10).flags.aligned

@@ -56,7 +56,9 @@ def unpack(where: str, chunk: memoryview, datatype: str, dtype: Any) -> np.ndarr
         raise InvalidInput(
             f"{where}: {len(chunk)} bytes is not a whole number of {datatype} values"
         )
-    return np.frombuffer(chunk, dtype=little)
+    values = np.frombuffer(chunk, dtype=little)
+    # A view of the body where it is aligned; a copy where the JSON part's length shifts it.
+    return values if values.flags.aligned else values.copy()
 
 
 def pack(values: np.ndarray, datatype: str, dtype: Any) -> bytes:
