@@ -70,6 +70,11 @@ class Route:
     formats: Formats = ()
 
     @property
+    def fixed(self) -> bool:
+        """Whether the pattern is one path, with no parameter."""
+        return re.escape(self.shown) == self.pattern.pattern
+
+    @property
     def shown(self) -> str:
         """The pattern as the 404 lists it: /v2/models/{name}[/versions/{version}]."""
         shown = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.pattern.pattern)
@@ -124,6 +129,12 @@ class Endpoint:
             lambda: load_model(settings), retry_seconds=settings.model_retry_seconds
         )
         self.routes = routes(settings)
+        # A path without parameters is looked up, not matched: most requests' paths are those.
+        self._fixed: dict[str, list[Route]] = {}
+        for route in self.routes:
+            if route.fixed:
+                self._fixed.setdefault(route.shown, []).append(route)
+        self._patterns = [route for route in self.routes if not route.fixed]
         # The 404 lists the function's own routes, then the operator's.
         shown = dict.fromkeys(route.shown for route in (*ROUTES, *self.routes))
         self._listing = "; routes: " + ", ".join(shown)
@@ -146,7 +157,7 @@ class Endpoint:
             return _redirect(stripped, len(path) - len(stripped))
         request = Request(method, stripped, media_type, body, query or {}, headers or {})
         allowed: list[str] = []
-        for route in self.routes:
+        for route in self._fixed.get(stripped, []) + self._patterns:
             found = route.pattern.fullmatch(request.path)
             if found is None:
                 continue

@@ -1,7 +1,8 @@
 """What passes between the layers: the Request, the Inference its format reads from it, the Reply.
 
-No web framework type crosses here: the HTTP glue (serving/http.py) builds the Request and sends
-the Reply; everything between takes and returns these plain values.
+No web framework type crosses here: the HTTP glue (serving/http.py) hands the endpoint the
+request's method, path, media type, body, query and headers, which become the Request, and
+sends the Reply; everything between takes and returns these plain values.
 """
 
 from __future__ import annotations
