@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from serving.errors import MethodNotAllowed, NotFound, RequestError
+from serving.errors import MethodNotAllowed, NotFound, RequestError, TooManyRows
 from serving.exchange import Inference, Reply, Request
 from serving.loading import LoadedModel, load_model
 from serving.prediction import predict
@@ -174,7 +174,14 @@ class Endpoint:
     def _infer(self, request: Request, match: Mapping[str, str], formats: Formats) -> Reply:
         """A body's one way to the model: decoded once, read by its format's adapter,
         predicted by the data plane, answered in the format's idiom."""
-        decoded = detect(request, formats, self.settings.max_rows)
+        try:
+            decoded = detect(request, formats, self.settings.max_rows)
+        except TooManyRows as exc:
+            # Refused while still bytes, before its format is known: a body naming "calls"
+            # gets BigQuery's errorMessage, as its 400s do, for the SQL user to read.
+            if "calls" in formats and b'"calls"' in request.body:
+                bigquery.explain(exc)
+            raise
         model = self.model.get()
         if "name" in match:
             check_name(model, match["name"], match.get("version"))

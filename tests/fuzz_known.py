@@ -38,7 +38,7 @@ HUGE = (1e308, -1e308, 1.7976931348623157e308, 9e307)
 @dataclass(frozen=True)
 class Expect:
     """What a generated request must get: one of `statuses`; `code` for an error status;
-    `rows` answers for a 200; a BigQuery `errorMessage` beside a 400; nowhere `unechoed`;
+    `rows` answers for a 200; a BigQuery `errorMessage` beside a 400 or 422; nowhere `unechoed`;
     `header`."""
 
     statuses: tuple[int, ...]
@@ -219,7 +219,7 @@ def too_many_rows(draw: st.DrawFn) -> Case:
     rows = [[]] * count if empty else _plain_rows(target, count)
     body: dict[str, Any] = {key: {"data": rows} if key == "dataframe_split" else rows}
     if over:
-        expect = Expect((422,), "too_many_rows")
+        expect = Expect((422,), "too_many_rows", bigquery=key == "calls")
     elif empty:
         expect = Expect((400,), "invalid_input", bigquery=key == "calls")
     else:
@@ -641,7 +641,7 @@ def check_expected(
     headers: dict[str, str] | None = None,
 ) -> None:
     """The exact status the generator expects, the code beside an error, the row count of a
-    200 answer, BigQuery's errorMessage beside its 400s, no echo of what must not be, and the
+    200 answer, BigQuery's errorMessage beside its 400s and 422s, no echo of what must not be, and the
     header that must be there."""
     expect = case.expect
     if expect is None:
@@ -656,7 +656,7 @@ def check_expected(
         return
     if status >= 400 and expect.code is not None:
         assert payload["code"] == expect.code, f"{payload} for {case.describe()}"
-    if status == 400 and expect.bigquery:
+    if status in (400, 422) and expect.bigquery:
         assert payload.get("errorMessage"), f"{payload} for {case.describe()}"
     if status == 200 and expect.rows is not None:
         assert answered_rows(payload) == expect.rows, f"{payload} for {case.describe()}"
