@@ -641,8 +641,8 @@ def check_expected(
     headers: dict[str, str] | None = None,
 ) -> None:
     """The exact status the generator expects, the code beside an error, the row count of a
-    200 answer, BigQuery's errorMessage beside its 400s and 422s, no echo of what must not be, and the
-    header that must be there."""
+    200 answer, BigQuery's errorMessage beside its 400s and 422s, no echo of what must not
+    be, and the header that must be there."""
     expect = case.expect
     if expect is None:
         return
