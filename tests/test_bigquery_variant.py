@@ -291,14 +291,26 @@ def test_float32_split_moves_each_split_to_where_float32_rounding_puts_it() -> N
 
 def test_the_gate_compares_labels_exactly_and_the_rest_within_the_tolerance() -> None:
     expected = {"predict": np.array([0, 1]), "predict_proba": np.array([[0.9, 0.1], [0.2, 0.8]])}
+    every = np.array([True, True])
+
+    def passes(outputs: dict[str, np.ndarray], answered: np.ndarray = every) -> bool:
+        return bool(bigquery_gate.compare(dict(outputs), expected, answered, TOLERANCE)["passed"])
+
     same = {"predicted_label": np.array([0, 1]), "probabilities": expected["predict_proba"]}
-    assert bigquery_gate.compare(same, expected, TOLERANCE)["passed"]
-    flipped = {**same, "predicted_label": np.array([1, 1])}
-    assert not bigquery_gate.compare(flipped, expected, TOLERANCE)["passed"]
-    nudged = {**same, "probabilities": expected["predict_proba"] + 2e-9}
-    assert not bigquery_gate.compare(nudged, expected, TOLERANCE)["passed"]
-    float32 = {**same, "probabilities": expected["predict_proba"].astype(np.float32)}
-    assert not bigquery_gate.compare(float32, expected, TOLERANCE)["passed"]
+    assert passes(same)
+    assert not passes({**same, "predicted_label": np.array([1, 1])})
+    assert not passes({**same, "probabilities": expected["predict_proba"] + 2e-9})
+    assert not passes({**same, "probabilities": expected["predict_proba"].astype(np.float32)})
+    # A row the function refuses (an edge row) is left out, whatever the variant answers there.
+    extra = {
+        "predicted_label": np.array([0, 7, 1]),
+        "probabilities": np.vstack([expected["predict_proba"][:1], [[0.5, 0.5]], [[0.2, 0.8]]]),
+    }
+    answered = np.array([True, False, True])
+    assert passes(extra, answered)
+    assert (
+        bigquery_gate.compare(extra, expected, answered, TOLERANCE)["refused_by_the_function"] == 1
+    )
 
 
 # What ONNX Runtime 1.12.1 does, on graphs of one or two nodes (the evidence for the form).

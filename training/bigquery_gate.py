@@ -81,10 +81,16 @@ def _last_error(stderr: str) -> str:
 
 
 def compare(
-    outputs: dict[str, np.ndarray], expected: Mapping[Any, np.ndarray], tolerance: float
+    outputs: dict[str, np.ndarray],
+    expected: Mapping[Any, np.ndarray],
+    answered: np.ndarray,
+    tolerance: float,
 ) -> dict[str, Any]:
-    """The gate's record: labels equal, and the largest difference of the other outputs."""
-    record: dict[str, Any] = {"onnxruntime": str(outputs.get("__onnxruntime__", ""))}
+    """The gate's record: labels equal, and the largest difference of the other outputs, on
+    the rows the function answers (`answered`, a mask over the variant's rows)."""
+    version = str(outputs.pop("__onnxruntime__", ""))
+    outputs = {name: np.asarray(value)[answered] for name, value in outputs.items()}
+    record: dict[str, Any] = {"onnxruntime": version}
     if VALUE in outputs:
         record["labels_equal"] = True
         record["max_abs_diff"] = _distance(outputs[VALUE], expected["predict"])
@@ -98,6 +104,8 @@ def compare(
             else 0.0
         )
     record["rows"] = len(np.ravel(expected["predict"]))
+    if not answered.all():
+        record["refused_by_the_function"] = int((~answered).sum())
     record["tolerance"] = tolerance
     record["passed"] = bool(record["labels_equal"]) and record["max_abs_diff"] <= tolerance
     return record
