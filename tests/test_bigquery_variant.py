@@ -32,7 +32,7 @@ from serving.validate import validate
 from tests.fixture_types import TrainModel
 from tests.penguins_data import PENGUINS, TRAIN_ARGS, penguins
 from training import bigquery_env, bigquery_gate
-from training.bigquery_graph import float32_split
+from training.bigquery_trees import float32_split
 from training.bigquery_variant import RUNTIME, VARIANT_NAME, bigquery_variant
 from training.export import serving_manifest
 
@@ -50,7 +50,7 @@ def variant(folder: Path) -> tuple[dict[str, Any], bytes]:
 
 def answers_under_1_12(folder: Path, frame: pd.DataFrame, python: Path) -> dict[str, Any]:
     """The variant's answers under 1.12.1 on `frame`'s rows (as the function would take them)."""
-    from training.bigquery_graph import Column
+    from training.bigquery_form import Column
 
     raw, data = variant(folder)
     parsed = Manifest.parse((folder / MANIFEST_NAME).read_bytes())

@@ -18,7 +18,7 @@ import numpy as np
 
 from serving.batch import Table
 from training import bigquery_env
-from training.bigquery_graph import LABEL, PROBABILITIES, VALUE, Column
+from training.bigquery_form import LABEL, PROBABILITIES, VALUE, Column
 
 ENTRY = Path(__file__).with_name("bigquery_entry.py")
 RUN_TIMEOUT_SECONDS = 300

@@ -1,7 +1,7 @@
 """model.bigquery.onnx: the model as BigQuery ML imports it, kept only where it answers exactly.
 
 A second target of the ONNX export: the same conversion at opset 17, put in BigQuery ML's form
-(training/bigquery_graph.py), then gated under ONNX Runtime 1.12.1 (training/bigquery_gate.py).
+(training/bigquery_form.py), then gated under ONNX Runtime 1.12.1 (training/bigquery_gate.py).
 The manifest records the outcome under "bigquery_ml": "passed", "failed" or "not built" with
 the one-line reason, or "not checked" when 1.12.1's environment is not there (the packaging
 goes on; `make bigquery-check` builds the environment). Its artifact carries the runtime tag
@@ -19,15 +19,8 @@ from serving.batch import Method, Table
 from serving.manifest import Manifest
 from training import bigquery_gate
 from training.bigquery_env import ONNXRUNTIME_VERSION
-from training.bigquery_graph import (
-    LABEL,
-    OPSET,
-    PROBABILITIES,
-    VALUE,
-    Column,
-    NotConvertible,
-    bigquery_form,
-)
+from training.bigquery_form import LABEL, PROBABILITIES, VALUE, Column, bigquery_form
+from training.bigquery_graph import OPSET, NotConvertible
 from training.export import (
     PARITY_TOLERANCE,
     _answer,

@@ -4,7 +4,7 @@ skl2onnx's own emits `ai.onnx.ml.Imputer`, which onnxruntime implements for floa
 only (float64 pipelines fail to load), and refuses text columns whose missing value is NaN.
 Both become `Where(missing, statistics_, X)`: IsNaN marks missing numbers; a missing text cell
 reaches the graph as MISSING_TEXT (a string tensor holds no NaN), which Equal marks (opset 19),
-or below opset 19 (BigQuery ML's graph, training/bigquery_graph.py) a LabelEncoder mapping it to 1.
+or below opset 19 (BigQuery ML's graph, training/bigquery_form.py) a LabelEncoder mapping it to 1.
 """
 
 from __future__ import annotations
