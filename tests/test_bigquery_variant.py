@@ -155,6 +155,13 @@ def package_frame_model(model: Any, frame: pd.DataFrame, target: Any, folder: Pa
     return folder / "out"
 
 
+def assert_passed_and_exact(out: Path, model: Any, frame: pd.DataFrame, python: Path) -> None:
+    """The packaged variant passed its gate, and answers exactly on every row of `frame`."""
+    manifest, _ = variant(out)
+    assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
+    assert_exact(answers_under_1_12(out, frame, python), model, frame)
+
+
 def test_a_dataframe_fitted_forest_with_spaces_in_its_names_is_exact(
     tmp_path: Path, ort_1_12: Path
 ) -> None:
@@ -398,17 +405,14 @@ def test_a_lightgbm_softmax_gets_its_reduce_axes_as_opset_17_has_them(
         ["sepal_length", "sepal_width", "petal_length", "petal_width"], axis=1
     )
     model = lightgbm.LGBMClassifier(n_estimators=20, verbose=-1).fit(frame, data.target)
-    joblib.dump(model, tmp_path / "lgbm.joblib")
-    frame.assign(target=data.target).to_csv(tmp_path / "iris.csv", index=False)
-    args = ["--from-model", str(tmp_path / "lgbm.joblib"), "--data", str(tmp_path / "iris.csv")]
-    assert train.main([*args, "--target", "target", "--out", str(tmp_path / "out")]) == 0
-    manifest, data_bytes = variant(tmp_path / "out")
+    out = package_frame_model(model, frame, data.target, tmp_path / "lgbm")
+    manifest, data_bytes = variant(out)
     assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
     graph = onnx.load_from_string(data_bytes)
     reduce_max = [n for n in graph.graph.node if n.op_type == "ReduceMax"]
     assert reduce_max
     assert all(len(n.input) == 1 for n in reduce_max)
-    outputs = answers_under_1_12(tmp_path / "out", frame, ort_1_12)
+    outputs = answers_under_1_12(out, frame, ort_1_12)
     assert_exact(outputs, model, frame)
 
 
@@ -420,14 +424,8 @@ def test_an_xgboost_regressor_sums_its_float32_leaves_in_its_order(
     data = load_diabetes(as_frame=True)
     frame = data.data.mask(np.random.default_rng(0).random(data.data.shape) < 0.1)
     model = xgboost.XGBRegressor(n_estimators=20, max_depth=4).fit(frame, data.target)
-    joblib.dump(model, tmp_path / "xgb.joblib")
-    frame.assign(target=data.target).to_csv(tmp_path / "sample.csv", index=False)
-    args = ["--from-model", str(tmp_path / "xgb.joblib"), "--data", str(tmp_path / "sample.csv")]
-    assert train.main([*args, "--target", "target", "--out", str(tmp_path / "out")]) == 0
-    manifest, _ = variant(tmp_path / "out")
-    assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
-    outputs = answers_under_1_12(tmp_path / "out", frame, ort_1_12)
-    assert_exact(outputs, model, frame)
+    out = package_frame_model(model, frame, data.target, tmp_path / "xgb")
+    assert_passed_and_exact(out, model, frame, ort_1_12)
 
 
 def test_an_xgboost_classifier_keeps_glibc_expf_in_opset_17(tmp_path: Path, ort_1_12: Path) -> None:
@@ -437,14 +435,8 @@ def test_an_xgboost_classifier_keeps_glibc_expf_in_opset_17(tmp_path: Path, ort_
     frame = data.data.set_axis([f"f{i}" for i in range(30)], axis=1)
     frame = frame.mask(np.random.default_rng(0).random(frame.shape) < 0.1)
     model = xgboost.XGBClassifier(n_estimators=20, max_depth=3).fit(frame, data.target)
-    joblib.dump(model, tmp_path / "xgb.joblib")
-    frame.assign(target=data.target).to_csv(tmp_path / "sample.csv", index=False)
-    args = ["--from-model", str(tmp_path / "xgb.joblib"), "--data", str(tmp_path / "sample.csv")]
-    assert train.main([*args, "--target", "target", "--out", str(tmp_path / "out")]) == 0
-    manifest, _ = variant(tmp_path / "out")
-    assert manifest["bigquery_ml"]["status"] == "passed", manifest["bigquery_ml"]
-    outputs = answers_under_1_12(tmp_path / "out", frame, ort_1_12)
-    assert_exact(outputs, model, frame)
+    out = package_frame_model(model, frame, data.target, tmp_path / "xgb")
+    assert_passed_and_exact(out, model, frame, ort_1_12)
 
 
 def test_an_xgboost_softmax_keeps_its_float32_rounding_under_1_12(
