@@ -3,12 +3,12 @@
 PYTHON ?= python3
 PORT ?= 8080
 
-.PHONY: serve test browser screenshot client-tests
+.PHONY: serve test browser screenshot client-tests bigquery-env bigquery-check
 
 serve: .venv/runtime.stamp
 	.venv/bin/functions-framework --target predict --source main.py --host 127.0.0.1 --port $(PORT)
 
-test: .venv/dev.stamp browser
+test: .venv/dev.stamp browser bigquery-env
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
@@ -17,6 +17,16 @@ test: .venv/dev.stamp browser
 # KServe's own client against a real server; installs it into .venv-clients/ once (minutes).
 client-tests: .venv/dev.stamp
 	.venv/bin/python -m pytest -m clients
+
+# ONNX Runtime 1.12.1, the version BigQuery ML runs, in a Python 3.10 venv of its own under
+# .venv-clients/, made once (about 30 s): train.py gates the BigQuery variant there. Without a
+# Python 3.10 (pyenv) it says so and the variants are recorded "not checked" (CI has one).
+bigquery-env: .venv/dev.stamp
+	-.venv/bin/python -m training.bigquery_env
+
+# The BigQuery ML variant's gate and deploy.sh --bigquery-ml, under ONNX Runtime 1.12.1.
+bigquery-check: bigquery-env
+	.venv/bin/python -m pytest tests/test_bigquery_variant.py tests/deploy/test_deploy_bigquery_ml.py
 
 # The browser tests' Chromium and its driver, from the distribution. Installed only as root (CI
 # runs as root); anyone else gets one line saying how, and the browser tests skip themselves.

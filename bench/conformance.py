@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
+from bench.conformance_bigquery import bigquery_outcome  # noqa: E402
 from bench.conformance_families import (  # noqa: E402
     TEXT_COLUMN,
     Family,
@@ -44,6 +45,7 @@ from bench.conformance_families import (  # noqa: E402
     frame_pipeline,
 )
 from bench.conformance_table import (  # noqa: E402
+    HEADER,
     TABLE_PAGE,
     TIMING_COLUMN,
     TOLERANCE,
@@ -256,6 +258,7 @@ def check_variant(
         served_equal=served_equal,
         skipped_because=skipped_because,
         cold_start=timing,
+        bigquery=bigquery_outcome(manifest),
     )
 
 
@@ -274,10 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = check_all(timed=args.cold_start)
     text = TABLE_PAGE.read_text()
+    # The page's timings, found by their column's name (a column added since moves them).
+    header = [cell.strip() for cell in page_table(text).splitlines()[0].strip("| ").split("|")]
+    timing = header.index(HEADER[TIMING_COLUMN])
     kept = {
-        cells[0]: cells[TIMING_COLUMN]
-        for cells in split_rows(page_table(text))
-        if len(cells) > TIMING_COLUMN
+        cells[0]: cells[timing] for cells in split_rows(page_table(text)) if len(cells) > timing
     }
     table = render(results, kept)
     unserved = [r.family.name for r in results if not r.served_equal]

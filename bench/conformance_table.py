@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.conformance_bigquery import COLUMN as BIGQUERY_COLUMN
+from bench.conformance_bigquery import bigquery_cell
 from bench.conformance_families import Family
 
 TABLE_PAGE = Path(__file__).resolve().parent.parent / "docs" / "models.md"
@@ -19,6 +21,7 @@ HEADER = (
     "array: parity (max abs diff / labels)",
     "DataFrame: runtime",
     "DataFrame: parity (max abs diff / labels)",
+    BIGQUERY_COLUMN,
     "cold start onnx / sklearn (s)",
     "why not ONNX",
 )
@@ -28,6 +31,7 @@ PARITY_COLUMNS = (
     HEADER.index("DataFrame: parity (max abs diff / labels)"),
 )
 REASON_COLUMN = HEADER.index("why not ONNX")
+BIGQUERY_INDEX = HEADER.index(BIGQUERY_COLUMN)
 # A measured figure inside a reason ("max difference 3.01e-07"): compared as a placeholder.
 MEASURED = re.compile(r"\d+(\.\d+)?e[-+]\d+")
 
@@ -42,6 +46,8 @@ class Outcome:
     served_equal: bool
     skipped_because: str | None
     cold_start: dict[str, float]
+    # The BigQuery variant's gate: its largest difference when it passed, and its verdict.
+    bigquery: tuple[float | None, str] = (None, "-")
 
     def parity_cell(self, task: str) -> str:
         if self.max_abs_diff is None:
@@ -80,6 +86,7 @@ class Result:
             array.parity_cell(task) if array else "-",
             self.dataframe.runtime,
             self.dataframe.parity_cell(task),
+            self.bigquery_cell(),
             self.cold_start_cell(),
             self.reason(),
         )
@@ -93,6 +100,13 @@ class Result:
         if len(alike) == 1 and len(given) == len(self.outcomes):
             return next(iter(given.values()))
         return "; ".join(f"{kind}: {why}" for kind, why in given.items()) or "-"
+
+    def bigquery_cell(self) -> str:
+        """The BigQuery variant's verdict, for the array and DataFrame fits together."""
+        outcomes = {"DataFrame": self.dataframe.bigquery}
+        if self.array is not None:
+            outcomes = {"array": self.array.bigquery, **outcomes}
+        return bigquery_cell(outcomes)
 
     def cold_start_cell(self) -> str:
         timing = self.array.cold_start if self.array else {}
@@ -134,6 +148,7 @@ def comparable(table: str) -> list[tuple[str, ...]]:
         for column in PARITY_COLUMNS:
             cells[column] = parity_verdict(cells[column])
         cells[REASON_COLUMN] = MEASURED.sub("N", cells[REASON_COLUMN])
+        cells[BIGQUERY_INDEX] = MEASURED.sub("N", cells[BIGQUERY_INDEX])
         rows.append(tuple(cells))
     return rows
 

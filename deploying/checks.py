@@ -56,6 +56,14 @@ class BigQuery:
 
 
 @dataclass(frozen=True)
+class BigQueryMl:
+    """--bigquery-ml: the BigQuery ML model to make from the model's BigQuery variant."""
+
+    model: str  # DATASET.MODEL
+    location: str
+
+
+@dataclass(frozen=True)
 class PredictionLog:
     """--prediction-log: where the sampled requests go, and the share sampled."""
 
@@ -73,6 +81,7 @@ class Checked:
     canary_percent: int | None
     bigquery: BigQuery | None
     prediction_log: PredictionLog | None
+    bigquery_ml: BigQueryMl | None = None
 
 
 def check(options: Options, runtimes: Sequence[str]) -> Checked:
@@ -119,6 +128,11 @@ def check(options: Options, runtimes: Sequence[str]) -> Checked:
         raise DeployError(
             f"--bigquery and --prediction-log go with a plain deploy, not --{o.action}"
         )
+    if o.bigquery_ml and (o.action != "deploy" or o.bigquery or o.prediction_log):
+        raise DeployError(
+            "--bigquery-ml makes a BigQuery ML model and deploys no function: give it without "
+            "--bigquery, --prediction-log, --canary, --promote and --rollback"
+        )
     bigquery = _bigquery(o)
     prediction_log = _prediction_log(o)
     return Checked(
@@ -127,6 +141,7 @@ def check(options: Options, runtimes: Sequence[str]) -> Checked:
         canary_percent=canary_percent,
         bigquery=bigquery,
         prediction_log=prediction_log,
+        bigquery_ml=_bigquery_ml(o),
     )
 
 
@@ -207,7 +222,8 @@ def cpu_millicores(cpu: str) -> int | None:
 
 def _bigquery(o: Options) -> BigQuery | None:
     if not o.bigquery:
-        if o.bigquery_output or o.bigquery_connection or o.bigquery_location or o.bigquery_manifest:
+        located = bool(o.bigquery_location) and not o.bigquery_ml  # --bigquery-ml takes it too
+        if o.bigquery_output or o.bigquery_connection or located or o.bigquery_manifest:
             raise DeployError(
                 "--bigquery-output, --bigquery-connection, --bigquery-location and "
                 "--bigquery-manifest need --bigquery DATASET.FUNCTION"
@@ -223,12 +239,7 @@ def _bigquery(o: Options) -> BigQuery | None:
         raise DeployError(
             f"--bigquery-connection must be 1-64 letters, digits, '_' or '-', got '{connection}'"
         )
-    location = o.bigquery_location or o.region
-    if not re.fullmatch(r"[A-Za-z0-9-]+", location):
-        raise DeployError(
-            "--bigquery-location must be a BigQuery location such as us-central1, US or EU, "
-            f"got '{location}'"
-        )
+    location = _location(o)
     rows = o.bigquery_batch_rows
     if not re.fullmatch(r"[0-9]{1,6}", rows) or int(rows) < 1:
         raise DeployError(
@@ -242,6 +253,26 @@ def _bigquery(o: Options) -> BigQuery | None:
         batch_rows=int(rows),
         manifest=o.bigquery_manifest,
     )
+
+
+def _location(o: Options) -> str:
+    location = o.bigquery_location or o.region
+    if not re.fullmatch(r"[A-Za-z0-9-]+", location):
+        raise DeployError(
+            "--bigquery-location must be a BigQuery location such as us-central1, US or EU, "
+            f"got '{location}'"
+        )
+    return location
+
+
+def _bigquery_ml(o: Options) -> BigQueryMl | None:
+    if not o.bigquery_ml:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_]{1,1024}", o.bigquery_ml):
+        raise DeployError(
+            f"--bigquery-ml needs DATASET.MODEL (letters, digits and '_'), got '{o.bigquery_ml}'"
+        )
+    return BigQueryMl(model=o.bigquery_ml, location=_location(o))
 
 
 def _prediction_log(o: Options) -> PredictionLog | None:

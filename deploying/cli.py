@@ -9,7 +9,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from deploying import bigquery, commands, environment, prediction_log, requirements, rollout
+from deploying import (
+    bigquery,
+    bigquery_ml,
+    commands,
+    environment,
+    prediction_log,
+    requirements,
+    rollout,
+)
 from deploying.checks import Checked, check, check_project
 from deploying.commands import Deployment, Service
 from deploying.errors import CommandFailed, DeployError
@@ -69,6 +77,7 @@ class Plan:
     added_requirements: tuple[str, ...]
     sql_manifest: str | None  # --bigquery: the manifest its SQL is typed from
     stable: str | None  # --canary: the revision serving all requests now
+    variant: bigquery_ml.Variant | None = None  # --bigquery-ml: the model file BigQuery imports
 
 
 def _service(shell: Shell, o: Options) -> Service:
@@ -108,7 +117,11 @@ def _plan(shell: Shell, checked: Checked, service: Service) -> Plan:
     sql_manifest = None
     if checked.bigquery is not None:
         sql_manifest = bigquery.manifest_of(checked.bigquery, model)
-    if (checked.bigquery or checked.prediction_log) and not o.dry_run and not shell.has("bq"):
+    variant = None
+    if checked.bigquery_ml is not None:
+        variant = bigquery_ml.plan(model, o.model_dir or f"{source}/model")
+    needs_bq = checked.bigquery or checked.prediction_log or checked.bigquery_ml
+    if needs_bq and not o.dry_run and not shell.has("bq"):
         raise DeployError(
             "bq is not installed or not on PATH: it ships with the gcloud CLI (gcloud "
             "components install bq)"
@@ -117,13 +130,18 @@ def _plan(shell: Shell, checked: Checked, service: Service) -> Plan:
     stable = None
     if checked.canary_percent is not None:
         stable = rollout.serving_revision(shell, service)
-    return Plan(checked, deployment, model, added, sql_manifest, stable)
+    return Plan(checked, deployment, model, added, sql_manifest, stable, variant)
 
 
 def _run(shell: Shell, plan: Plan) -> None:
     """The deploy and what follows it, each command run (or printed) in order."""
     o = plan.checked.options
     d = plan.deployment
+    if plan.variant is not None and plan.checked.bigquery_ml is not None:
+        # BigQuery ML runs the model itself: the model file goes to Cloud Storage, no function.
+        _upload(shell, plan.model, d.service.project)
+        bigquery_ml.create(shell, d.service.project, plan.checked.bigquery_ml, plan.variant)
+        return
     if o.public:
         warn(
             f"--public: anyone on the internet can call {o.name} and every call is billed "

@@ -62,6 +62,7 @@ VALUED: dict[str, tuple[str, tuple[str, ...], str]] = {
     "--bigquery-location": ("bigquery_location", (), ""),
     "--bigquery-batch-rows": ("bigquery_batch_rows", (), DEFAULT_BIGQUERY_BATCH_ROWS),
     "--bigquery-manifest": ("bigquery_manifest", (), ""),
+    "--bigquery-ml": ("bigquery_ml", (), ""),
     "--prediction-log": ("prediction_log", (), ""),
     "--prediction-log-rate": ("prediction_log_rate", (), ""),
 }
@@ -109,6 +110,7 @@ class Options:
     bigquery_location: str
     bigquery_batch_rows: str
     bigquery_manifest: str
+    bigquery_ml: str
     prediction_log: str
     prediction_log_rate: str
     dry_run: bool

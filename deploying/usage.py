@@ -96,6 +96,13 @@ BigQuery (after the deploy):
   --bigquery-batch-rows N max_batching_rows, 1 to MAX_ROWS (default: {bigquery_batch_rows})
   --bigquery-manifest PATH  the model's manifest.json, needed for a gs:// --model-uri (default:
                           --model-dir's with --upload-model, else the local model folder's)
+  --bigquery-ml DATASET.MODEL
+                          instead of deploying a function, import the model's BigQuery variant
+                          (model.bigquery.onnx, checked under ONNX Runtime 1.12.1 by train.py)
+                          as the BigQuery ML model PROJECT.DATASET.MODEL: it is copied next to
+                          the gs:// model (--upload-model's, or --model-uri's from --model-dir),
+                          then CREATE OR REPLACE MODEL (MODEL_TYPE 'ONNX'); prints an
+                          ML.PREDICT that scores a table (location: --bigquery-location)
   --prediction-log PROJECT.DATASET
                           log a share of the requests (PREDICTION_LOG_RATE) and route those
                           entries into that BigQuery dataset with a Cloud Logging sink

@@ -27,6 +27,29 @@ from tests.penguins_data import TRAIN_ARGS  # noqa: E402
 from tests.servers import SETTINGS_VARIABLES, Server, start_server  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def bigquery_python() -> Path | None:
+    """ONNX Runtime 1.12.1's Python (BigQuery ML's version; training/bigquery_env.py), built
+    once before any model is trained, so that every model's BigQuery variant is gated. Without a
+    Python 3.10 to build it with, None (its tests skip saying so), except in CI, which has one."""
+    from training import bigquery_env
+
+    try:
+        return bigquery_env.build()
+    except bigquery_env.EnvironmentMissing:
+        if os.environ.get("CI"):
+            raise
+        return None
+
+
+@pytest.fixture
+def ort_1_12(bigquery_python: Path | None) -> Path:
+    """ONNX Runtime 1.12.1's Python, or a skip saying why there is none."""
+    if bigquery_python is None:
+        pytest.skip("no Python 3.10 to build ONNX Runtime 1.12.1's environment with")
+    return bigquery_python
+
+
 @pytest.fixture(scope="session")
 def train_model(tmp_path_factory: pytest.TempPathFactory) -> TrainModel:
     """Train a model with train.py's arguments into a fresh temp folder; returns the folder."""

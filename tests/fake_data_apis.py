@@ -4,8 +4,11 @@
 BigQuery, `version=v1` for the Connection API): BigQuery's is the SDK's own copy with its root
 URL pointed here; the SDK ships none for connections, so a minimal one with the methods `bq`
 calls (connections get and create) is served. Query jobs finish at once and their SQL is kept
-in `DataState.queries`; `CREATE OR REPLACE FUNCTION` also stores the routine. Sinks get a
-writer identity of their own, as Cloud Logging gives them.
+in `DataState.queries`; `CREATE OR REPLACE FUNCTION` also stores the routine, and `CREATE OR
+REPLACE MODEL ... OPTIONS (MODEL_TYPE = 'ONNX', MODEL_PATH = ...)` imports the model file from
+Cloud Storage (`DataState.storage_url`, a fake-gcs-server) as BigQuery ML does: the job fails
+when the object is missing or above 450 MB. Sinks get a writer identity of their own, as Cloud
+Logging gives them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,12 @@ CONNECTION_METHODS = {
     "delete": ("DELETE", "v1/{+name}", {"name": "path"}),
 }
 ROUTINE = re.compile(r"CREATE OR REPLACE FUNCTION `([^`]+)`", re.IGNORECASE)
+ONNX_MODEL = re.compile(
+    r"CREATE OR REPLACE MODEL `([^`]+)` OPTIONS \(MODEL_TYPE = 'ONNX', "
+    r"MODEL_PATH = [\"']gs://([^/\"']+)/([^\"']+)[\"']\)",
+    re.IGNORECASE,
+)
+MAX_ONNX_BYTES = 450 * 1024 * 1024
 
 
 def bigquery_discovery_document() -> dict[str, Any]:
@@ -87,6 +99,8 @@ class DataState:
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
     queries: list[str] = field(default_factory=list)
     routines: dict[str, str] = field(default_factory=dict)
+    models: dict[str, bytes] = field(default_factory=dict)  # imported ONNX files, by model
+    storage_url: str = ""  # the fake-gcs-server BigQuery ML imports model files from
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     dataset_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     sinks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -175,16 +189,41 @@ def _insert_job(state: DataState, project: str, body: dict[str, Any]) -> dict[st
         statistics = {
             "query": {"statementType": "CREATE_FUNCTION", "ddlOperationPerformed": "REPLACE"}
         }
+    status: dict[str, Any] = {"state": "DONE"}
+    model = ONNX_MODEL.search(sql)
+    if model:
+        statistics = {
+            "query": {"statementType": "CREATE_MODEL", "ddlOperationPerformed": "REPLACE"}
+        }
+        problem = _import_model(state, *model.groups())
+        if problem is not None:
+            status["errorResult"] = {"reason": "invalid", "message": problem}
+            status["errors"] = [status["errorResult"]]
     job = {
         "kind": "bigquery#job",
         "id": f"{project}:{reference['location']}.{reference['jobId']}",
         "jobReference": reference,
         "configuration": body["configuration"],
-        "status": {"state": "DONE"},
+        "status": status,
         "statistics": {"creationTime": "1", "startTime": "1", "endTime": "2", **statistics},
     }
     state.jobs[reference["jobId"]] = job
     return job
+
+
+def _import_model(state: DataState, model: str, bucket: str, name: str) -> str | None:
+    """Read the ONNX file from Cloud Storage into `state.models`; what went wrong, if anything."""
+    quoted = urllib.parse.quote(name, safe="")
+    url = f"{state.storage_url}/storage/v1/b/{bucket}/o/{quoted}?alt=media"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            data = response.read(MAX_ONNX_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        return f"Not found: gs://{bucket}/{name} ({exc.code})"
+    if len(data) > MAX_ONNX_BYTES:
+        return f"gs://{bucket}/{name} is larger than 450 MB"
+    state.models[model] = data
+    return None
 
 
 def logging_sinks(

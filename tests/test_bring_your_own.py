@@ -78,7 +78,7 @@ def test_manifest_has_the_typed_schema(packaged: Path) -> None:
         "nullable": True,
     }
     assert features["year"]["type"] == "integer"
-    assert set(manifest["artifacts"]) == {"model.joblib", "model.onnx"}
+    assert set(manifest["artifacts"]) == {"model.joblib", "model.onnx", "model.bigquery.onnx"}
     assert manifest["onnx_parity"]["labels_equal"] is True
     # The 344 sample rows, and one edge row per missing value, "" and unseen text, and each
     # end of int64 the model takes (training/probe.py's with_edge_rows).

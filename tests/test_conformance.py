@@ -88,19 +88,32 @@ def test_issue_families_each_have_a_row() -> None:
 
 
 def test_check_ignores_timings_and_digits_but_not_verdicts() -> None:
-    header = "| a | b | c | d | e | f | g | h | i |\n" + "| --- " * 9 + "|\n"
+    header = "| a | b | c | d | e | f | g | h | i | j |\n" + "| --- " * 10 + "|\n"
     row = (
-        "| SVC | classification | iris | {runtime} | {parity} | onnx | 1.0e-16 | {timing} | {why} |"
+        "| SVC | classification | iris | {runtime} | {parity} | onnx | 1.0e-16 | {bigquery} "
+        "| {timing} | {why} |\n"
     )
-    row += "\n"
-    base = header + row.format(runtime="onnx", parity="2.2e-16 / equal", timing="0.41", why="-")
-    same = header + row.format(runtime="onnx", parity="1.1e-16 / equal", timing="-", why="-")
-    over = header + row.format(runtime="onnx", parity="3.0e-07 / equal", timing="0.41", why="-")
-    moved = header + row.format(runtime="sklearn", parity="-", timing="-", why="differ by 3e-07")
+    exact = "exact (2.2e-16)"
+    base = header + row.format(
+        runtime="onnx", parity="2.2e-16 / equal", bigquery=exact, timing="0.41", why="-"
+    )
+    same = header + row.format(
+        runtime="onnx", parity="1.1e-16 / equal", bigquery="exact (0.0e+00)", timing="-", why="-"
+    )
+    over = header + row.format(
+        runtime="onnx", parity="3.0e-07 / equal", bigquery=exact, timing="0.41", why="-"
+    )
+    moved = header + row.format(
+        runtime="sklearn", parity="-", bigquery=exact, timing="-", why="differ by 3e-07"
+    )
     moved_again = header + row.format(
-        runtime="sklearn", parity="-", timing="-", why="differ by 1e-06"
+        runtime="sklearn", parity="-", bigquery=exact, timing="-", why="differ by 1e-06"
+    )
+    refused = header + row.format(
+        runtime="onnx", parity="2.2e-16 / equal", bigquery="failed: x", timing="0.41", why="-"
     )
     assert comparable(base) == comparable(same)
     assert comparable(base) != comparable(over)
     assert comparable(base) != comparable(moved)
     assert comparable(moved) == comparable(moved_again)
+    assert comparable(base) != comparable(refused)

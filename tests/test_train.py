@@ -243,13 +243,14 @@ def test_manifest_records_every_field(classifier_dir: Path) -> None:
     assert manifest["classes"] == [0, 1]
     assert set(manifest["metrics"]) == {"accuracy", "f1_macro", "roc_auc"}
     assert all(0.9 < value <= 1 for value in manifest["metrics"].values())
-    assert set(manifest["artifacts"]) == {"model.joblib", "model.onnx"}
+    assert set(manifest["artifacts"]) == {"model.joblib", "model.onnx", "model.bigquery.onnx"}
     for name, entry in manifest["artifacts"].items():
         data = (classifier_dir / name).read_bytes()
         assert entry["sha256"] == sha256_hex(data)
         assert entry["bytes"] == len(data)
     assert manifest["artifacts"]["model.joblib"]["runtime"] == "sklearn"
     assert manifest["artifacts"]["model.onnx"]["runtime"] == "onnx"
+    assert manifest["artifacts"]["model.bigquery.onnx"]["runtime"] == "bigquery-ml"
     assert manifest["libraries"] == {
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
@@ -422,7 +423,7 @@ def test_bundled_model_is_what_train_py_writes(classifier_dir: Path) -> None:
     # model.joblib's bytes differ by a few bytes of array alignment padding in some test
     # sessions, and by a weight's last bit across machines (same predictions, compared above).
     for manifest in (shipped, retrained):
-        for name in ("model.joblib", "model.onnx"):
+        for name in ("model.joblib", "model.onnx", "model.bigquery.onnx"):
             manifest["artifacts"][name].pop("sha256")
         manifest["artifacts"]["model.joblib"].pop("bytes")
     close(shipped, retrained, "manifest")

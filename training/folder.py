@@ -20,6 +20,8 @@ import sklearn
 from serving.manifest import FORMAT_VERSION, MANIFEST_NAME, sha256_hex
 from serving.schema import Feature
 from serving.user_code import CODE_FOLDER
+from training.bigquery_variant import RUNTIME as BIGQUERY_RUNTIME
+from training.bigquery_variant import VARIANT_NAME, bigquery_variant
 from training.data import DataError
 from training.export import export_onnx, servable_rows, serving_manifest
 from training.statistics import training_statistics
@@ -100,7 +102,7 @@ def write_model(
         name: {"sha256": sha256_hex(data), "bytes": len(data), "runtime": runtime}
         for name, (runtime, data) in artifacts.items()
     }
-    for stale in {JOBLIB_NAME, ONNX_NAME} - set(artifacts):
+    for stale in {JOBLIB_NAME, ONNX_NAME, VARIANT_NAME} - set(artifacts):
         (out / stale).unlink(missing_ok=True)
     shutil.rmtree(out / CODE_FOLDER, ignore_errors=True)
     files = {name: data for name, (_, data) in artifacts.items()} | dict(code or {})
@@ -170,4 +172,9 @@ def describe_model(
     if exported is not None:
         artifacts[ONNX_NAME] = ("onnx", exported[0])
         fields["onnx_parity"] = exported[1]
+    variant, fields["bigquery_ml"] = bigquery_variant(
+        model, servable_rows(sample, features), manifest
+    )
+    if variant is not None:
+        artifacts[VARIANT_NAME] = (BIGQUERY_RUNTIME, variant)
     return fields, artifacts

@@ -77,7 +77,8 @@ def expf(graph: Nodes, value: str) -> str:
     rounded = graph.apply("Sub", graph.apply("Add", scaled, shift), shift)
     rest = graph.apply("Sub", scaled, rounded)
     k = graph.cast(rounded, INT64)
-    index = graph.apply("BitwiseAnd", k, graph.scalar(31, np.int64))
+    # k mod 32 in [0, 31] (Mod takes the divisor's sign): k & 31, in opset 17 too (BigQuery ML).
+    index = graph.apply("Mod", k, graph.scalar(32, np.int64))
     power = graph.apply("Div", graph.apply("Sub", k, index), graph.scalar(32, np.int64))
     slot = graph.apply("Sub", power, graph.scalar(spec.lowest_power, np.int64))
     two_k = graph.apply(

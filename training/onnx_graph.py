@@ -45,8 +45,9 @@ class Graph:
         return name
 
     def reduce(self, op_type: str, name: str, axis: int) -> str:
-        """A Reduce* node over one axis, kept: axes as an input from opset 18, else an attribute."""
-        if self.container.target_opset >= 18:
+        """A Reduce* node over one axis, kept: axes as an input from opset 18 (ReduceSum: 13),
+        else an attribute."""
+        if self.container.target_opset >= (13 if op_type == "ReduceSum" else 18):
             axes = self.constant("axes", np.array([axis], dtype=np.int64))
             return self.output(op_type, [name, axes], "reduced", keepdims=1)
         return self.output(op_type, [name], "reduced", axes=[axis], keepdims=1)

@@ -3,7 +3,8 @@
 skl2onnx's own emits `ai.onnx.ml.Imputer`, which onnxruntime implements for float32 and int64
 only (float64 pipelines fail to load), and refuses text columns whose missing value is NaN.
 Both become `Where(missing, statistics_, X)`: IsNaN marks missing numbers; a missing text cell
-reaches the graph as MISSING_TEXT (a string tensor holds no NaN), which Equal marks (opset 19).
+reaches the graph as MISSING_TEXT (a string tensor holds no NaN), which Equal marks (opset 19),
+or below opset 19 (BigQuery ML's graph, training/bigquery_form.py) a LabelEncoder mapping it to 1.
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ def convert_imputer(scope: Any, operator: Any, container: Any) -> None:
         blank = scope.get_unique_variable_name("blank")
         as_text = MISSING_TEXT if _is_nan(marker) else str(marker)
         container.add_initializer(blank, TensorProto.STRING, [], [as_text.encode()])
-        container.add_node("Equal", [source, blank], [missing], op_version=MIN_OPSET)
+        if container.target_opset >= MIN_OPSET:
+            container.add_node("Equal", [source, blank], [missing], op_version=MIN_OPSET)
+        else:
+            _mark_text_below_opset_19(scope, container, source, as_text, missing)
     else:
         statistics = np.asarray(imputer.statistics_, dtype=np.float64)
         container.add_initializer(fill, TensorProto.DOUBLE, [statistics.size], statistics.tolist())
@@ -66,6 +70,20 @@ def convert_imputer(scope: Any, operator: Any, container: Any) -> None:
             container.add_initializer(value, TensorProto.DOUBLE, [], [float(marker)])
             container.add_node("Equal", [source, value], [missing], op_version=13)
     container.add_node("Where", [missing, fill, source], [operator.outputs[0].full_name])
+
+
+def _mark_text_below_opset_19(
+    scope: Any, container: Any, source: str, marker: str, missing: str
+) -> None:
+    """missing = (source == marker) without Equal on strings: marker -> 1, else 0, as bool."""
+    from onnx import TensorProto
+
+    ones = scope.get_unique_variable_name("is_marker")
+    container.add_node(
+        "LabelEncoder", [source], [ones], op_domain="ai.onnx.ml", op_version=2,
+        keys_strings=[marker], values_int64s=[1], default_int64=0,
+    )  # fmt: skip
+    container.add_node("Cast", [ones], [missing], to=TensorProto.BOOL)
 
 
 def _is_nan(value: Any) -> bool:

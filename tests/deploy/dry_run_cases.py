@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import json
 import os
 import shutil
@@ -469,6 +470,7 @@ def _cases() -> Iterator[Case]:
     )
     yield from _word_rules()
     yield from _requirements_pins()
+    yield from _bigquery_ml()
 
 
 def _word_rules() -> Iterator[Case]:
@@ -532,6 +534,93 @@ def _requirements_pins() -> Iterator[Case]:
             "{SOURCE}/requirements.txt": "xgboost==1.7.6",
         },
     )
+
+
+# A model folder with a BigQuery variant (train.py's record, a stand-in file for the variant).
+VARIANT = "a stand-in for model.bigquery.onnx\n"
+VARIANT_INPUTS = [
+    {"feature": "island", "column": "island", "type": "STRING", "nullable": False},
+    {
+        "feature": "bill length (mm)",
+        "column": "bill_length_mm",
+        "type": "FLOAT64",
+        "nullable": True,
+    },
+    {
+        "feature": "sex",
+        "column": "sex",
+        "type": "STRING",
+        "nullable": True,
+        "null_column": "sex_is_null",
+    },
+    {"feature": "year", "column": "year", "type": "INT64", "nullable": False},
+]
+
+
+def variant_manifest(status: str = "passed", reason: str | None = None) -> str:
+    record: dict[str, object] = {"status": status}
+    if reason is not None:
+        record["reason"] = reason
+    record["inputs"] = VARIANT_INPUTS
+    record["outputs"] = {"predicted_label": "STRING", "probabilities": "ARRAY<FLOAT64>"}
+    sha256 = hashlib.sha256(VARIANT.encode()).hexdigest()
+    manifest = {
+        **MANIFESTS["penguins.json"],
+        "artifacts": {
+            "model.joblib": {"sha256": "0" * 64, "bytes": 1, "runtime": "sklearn"},
+            "model.bigquery.onnx": {
+                "sha256": sha256,
+                "bytes": len(VARIANT),
+                "runtime": "bigquery-ml",
+            },
+        },
+        "bigquery_ml": record,
+    }
+    return json.dumps(manifest, indent=2) + "\n"
+
+
+def _variant_folder(manifest: str, variant: str = VARIANT) -> dict[str, str]:
+    return {
+        "{TMP}/bq model/manifest.json": manifest,
+        "{TMP}/bq model/model.joblib": "x",
+        "{TMP}/bq model/model.bigquery.onnx": variant,
+    }
+
+
+def _bigquery_ml() -> Iterator[Case]:
+    """deploy.sh --bigquery-ml (tests/deploy/test_deploy_bigquery_ml.py)."""
+    passed = variant_manifest()
+    pin = hashlib.sha256(passed.encode()).hexdigest()
+    folder = ("--model-dir", "{TMP}/bq model")
+    upload = ("--upload-model", "gs://models/penguins/v1/")
+    remote = ("--model-uri", "gs://models/penguins/v1/", "--model-sha256", pin)
+    yield Case(
+        "bigquery-ml-upload",
+        _source("--bigquery-ml", "scoring.penguins", *folder, *upload),
+        files=_variant_folder(passed),
+    )
+    yield Case(
+        "bigquery-ml-remote-model",
+        _source("--bigquery-ml", "scoring.penguins", *folder, *remote, "--bigquery-location", "US"),
+        files=_variant_folder(passed),
+    )
+    refusals = [
+        ("failed",
+            (*folder, *upload), _variant_folder(variant_manifest("failed", "labels differ"))),
+        ("not-checked",
+            (*folder, *upload), _variant_folder(variant_manifest("not checked", "no Python 3.10"))),
+        ("no-variant", (*folder, *upload), _variant_folder(json.dumps(MANIFESTS["penguins.json"]))),
+        ("tampered", (*folder, *upload), _variant_folder(passed, "another file\n")),
+        ("bundled-model", (), {}),
+        ("other-pin", (*folder, "--model-uri", "gs://m/v1/", "--model-sha256", "1" * 64),
+            _variant_folder(passed)),
+        ("bad-name", ("--bigquery-ml", "scoring"), {}),
+        ("with-bigquery", ("--bigquery", "s.f"), {}),
+        ("with-canary", ("--canary", "5"), {}),
+    ]  # fmt: skip
+    for case_id, args, files in refusals:
+        name = () if "--bigquery-ml" in args else ("--bigquery-ml", "scoring.penguins")
+        yield Case(f"bigquery-ml-refuses-{case_id}", _source(*name, *args), files=files)
 
 
 CASES = list(_cases())
