@@ -41,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 LEFT_OUT = ("*.png", ".git", ".venv", "mutants", "__pycache__", ".*_cache")
 # training/export.py's comparison: what "the parity gate" means here.
-GATE = ("check_parity", "check_decision_parity", "parity_holds", "_distance")
+GATE = ("check_parity", "check_decision_parity", "parity_holds", "distance")
 CAUGHT = ("killed", "timeout", "segfault", "caught by type check")
 NOT_CAUGHT = ("survived", "no tests", "suspicious")
 

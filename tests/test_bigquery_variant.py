@@ -301,7 +301,11 @@ def test_the_gate_compares_labels_exactly_and_the_rest_within_the_tolerance() ->
     every = np.array([True, True])
 
     def passes(outputs: dict[str, np.ndarray], answered: np.ndarray = every) -> bool:
-        return bool(bigquery_gate.compare(dict(outputs), expected, answered, TOLERANCE)["passed"])
+        return bool(
+            bigquery_gate.compare(dict(outputs), expected, answered, TOLERANCE, len(answered))[
+                "passed"
+            ]
+        )
 
     same = {"predicted_label": np.array([0, 1]), "probabilities": expected["predict_proba"]}
     assert passes(same)
@@ -316,7 +320,10 @@ def test_the_gate_compares_labels_exactly_and_the_rest_within_the_tolerance() ->
     answered = np.array([True, False, True])
     assert passes(extra, answered)
     assert (
-        bigquery_gate.compare(extra, expected, answered, TOLERANCE)["refused_by_the_function"] == 1
+        bigquery_gate.compare(extra, expected, answered, TOLERANCE, len(answered))[
+            "refused_by_the_function"
+        ]
+        == 1
     )
 
 

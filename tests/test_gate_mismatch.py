@@ -21,9 +21,9 @@ from serving.manifest import Manifest
 from serving.schema import Feature
 from training.export import (
     PARITY_TOLERANCE,
-    _distance,
     add_decision_output,
     check_parity,
+    distance,
     parity_holds,
     sample_table,
     serving_manifest,
@@ -120,7 +120,7 @@ def test_decision_values_are_compared_when_the_graph_gives_them() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ours", "theirs", "distance"),
+    ("ours", "theirs", "expected"),
     [
         ([1.0, 2.0], [1.0, 2.5], 0.5),
         ([[1.0, -3.0]], [[1.0, -1.0]], 2.0),
@@ -129,9 +129,17 @@ def test_decision_values_are_compared_when_the_graph_gives_them() -> None:
     ],
 )
 def test_distance_is_the_largest_absolute_difference(
-    ours: list[Any], theirs: list[Any], distance: float
+    ours: list[Any], theirs: list[Any], expected: float
 ) -> None:
-    assert _distance(np.asarray(ours), np.asarray(theirs)) == distance
+    assert distance(np.asarray(ours), np.asarray(theirs)) == expected
+
+
+def test_an_edge_rows_distance_is_scaled_by_its_size_past_one() -> None:
+    # At 1e19 a difference of 4096 (two steps of float64 there) is 4.1e-16 of the value; below
+    # 1 nothing is scaled.
+    assert distance(np.asarray([1e19 + 4096]), np.asarray([1e19]), scaled=True) == 4096 / 1e19
+    assert distance(np.asarray([0.5]), np.asarray([0.25]), scaled=True) == 0.25
+    assert distance(np.asarray([-4.0]), np.asarray([-2.0]), scaled=True) == 1.0
 
 
 # --- the edge rows (issue 25): each alone, answered alike or refused by both ------------------
@@ -169,7 +177,7 @@ def test_an_edge_row_answered_differently_keeps_the_model_off_onnx_and_says_whic
     model, frame, manifest = integer_model(KNeighborsRegressor(n_neighbors=3))
     exported, printed = export_quietly(model, frame, manifest)
     assert exported is None
-    assert "answer differently when 'age' is the largest int64 (max difference" in printed
+    assert "answer differently when 'age' is the largest int64 (difference" in printed
 
 
 def test_edge_rows_answered_alike_pass_and_are_counted() -> None:
@@ -177,7 +185,9 @@ def test_edge_rows_answered_alike_pass_and_are_counted() -> None:
     exported, printed = export_quietly(model, frame, manifest)
     assert exported is not None, printed
     parity = exported[1]
-    assert parity["edge_rows"] == {"tried": 2, "refused_by_both": 0}
+    assert parity["edge_rows"]["tried"] == 2
+    assert parity["edge_rows"]["refused_by_both"] == 0
+    assert parity["edge_rows"]["max_scaled_diff"] <= PARITY_TOLERANCE
     assert parity["rows"] == len(frame) + 2
     assert parity_holds(parity)
 
@@ -192,4 +202,4 @@ def test_an_edge_row_both_runtimes_refuse_passes() -> None:
     )
     exported, printed = export_quietly(model, frame, manifest)
     assert exported is not None, printed
-    assert exported[1]["edge_rows"] == {"tried": 2, "refused_by_both": 1}
+    assert exported[1]["edge_rows"]["refused_by_both"] == 1

@@ -19,6 +19,7 @@ import numpy as np
 from serving.batch import Table
 from training import bigquery_env
 from training.bigquery_form import LABEL, PROBABILITIES, VALUE, Column
+from training.export import distance
 
 ENTRY = Path(__file__).with_name("bigquery_entry.py")
 RUN_TIMEOUT_SECONDS = 300
@@ -85,21 +86,24 @@ def compare(
     expected: Mapping[Any, np.ndarray],
     answered: np.ndarray,
     tolerance: float,
+    sample_rows: int,
 ) -> dict[str, Any]:
     """The gate's record: labels equal, and the largest difference of the other outputs, on
-    the rows the function answers (`answered`, a mask over the variant's rows)."""
+    the rows the function answers (`answered`, a mask over the variant's rows). The first
+    `sample_rows` are the sample's; the answered rows after them are edge rows, compared as
+    export's gate compares them (`distance(..., scaled=True)`)."""
     version = str(outputs.pop("__onnxruntime__", ""))
     outputs = {name: np.asarray(value)[answered] for name, value in outputs.items()}
     record: dict[str, Any] = {"onnxruntime": version}
     if VALUE in outputs:
         record["labels_equal"] = True
-        record["max_abs_diff"] = _distance(outputs[VALUE], expected["predict"])
+        record["max_abs_diff"] = _gap(outputs[VALUE], expected["predict"], sample_rows)
     else:
         ours = [_plain(v) for v in np.ravel(outputs[LABEL])]
         theirs = [_plain(v) for v in np.ravel(expected["predict"])]
         record["labels_equal"] = ours == theirs
         record["max_abs_diff"] = (
-            _distance(outputs[PROBABILITIES], expected["predict_proba"])
+            _gap(outputs[PROBABILITIES], expected["predict_proba"], sample_rows)
             if PROBABILITIES in outputs and "predict_proba" in expected
             else 0.0
         )
@@ -111,16 +115,20 @@ def compare(
     return record
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def _distance(ours: np.ndarray, theirs: np.ndarray) -> float:
-    """Largest absolute difference, row by row; infinite when the rows or sizes differ."""
+def _gap(ours: np.ndarray, theirs: np.ndarray, sample_rows: int) -> float:
+    """The sample rows' largest difference, and the edge rows' scaled by their size past 1."""
     ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
     if ours.size != theirs.size or len(ours) != len(theirs):
         return float("inf")
-    return float(np.max(np.abs(ours.ravel() - theirs.ravel()))) if ours.size else 0.0
+    ours, theirs = ours.reshape(theirs.shape), theirs
+    return max(
+        distance(ours[:sample_rows], theirs[:sample_rows]),
+        distance(ours[sample_rows:], theirs[sample_rows:], scaled=True),
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def environment() -> Path | None:

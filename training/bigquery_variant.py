@@ -23,13 +23,13 @@ from training.bigquery_form import LABEL, PROBABILITIES, VALUE, Column, bigquery
 from training.bigquery_graph import OPSET, NotConvertible
 from training.export import (
     PARITY_TOLERANCE,
-    _answer,
-    _each_row,
-    _rows,
-    _unseen_categories_expected,
+    answer_or_refusal,
     build_graph,
+    each_row,
     edges,
+    rows_of,
     sample_table,
+    unseen_categories_expected,
 )
 
 VARIANT_NAME = "model.bigquery.onnx"
@@ -71,8 +71,10 @@ def bigquery_variant(
         outputs = bigquery_gate.run(data, bigquery_gate.feeds(columns, table), python)
     except bigquery_gate.GateError as exc:
         return _refused("failed", f"ONNX Runtime {ONNXRUNTIME_VERSION} refused it: {exc}")
-    expected, answered = _expected(model, manifest, table, len(edges(frame, manifest)))
-    gate = bigquery_gate.compare(outputs, expected, answered, PARITY_TOLERANCE)
+    n_edges = len(edges(frame, manifest))
+    expected, answered = _expected(model, manifest, table, n_edges)
+    sample_rows = table.n_rows - n_edges
+    gate = bigquery_gate.compare(outputs, expected, answered, PARITY_TOLERANCE, sample_rows)
     if not gate.pop("passed"):
         difference = "labels differ" if not gate["labels_equal"] else "values differ"
         reason = (
@@ -141,12 +143,12 @@ def _expected(
     methods: tuple[Method, ...] = ("predict",)
     if manifest.classes is not None and reference.has_predict_proba:
         methods += ("predict_proba",)
-    sample = _rows(table, 0, table.n_rows - n_edges)
-    with _unseen_categories_expected():
+    sample = rows_of(table, 0, table.n_rows - n_edges)
+    with unseen_categories_expected():
         answers = [reference.run(sample, methods)]
         answered = [True] * sample.n_rows
-        for rows in _each_row(table, sample.n_rows):
-            answer = _answer(reference, rows, methods)
+        for rows in each_row(table, sample.n_rows):
+            answer = answer_or_refusal(reference, rows, methods)
             answered.append(answer is not None)
             if answer is not None:
                 answers.append(answer)

@@ -249,24 +249,27 @@ def check_parity(
     compared = methods[-1]
     labels_only = manifest.classes is not None and compared == "predict"
 
-    def compare(ours: dict[Method, np.ndarray], theirs: dict[Method, np.ndarray]) -> float | None:
+    def compare(
+        ours: dict[Method, np.ndarray], theirs: dict[Method, np.ndarray], scaled: bool = False
+    ) -> float | None:
         """How far apart the outputs are; None when the labels differ."""
         # A regressor's values are compared within the tolerance, not as labels.
         if manifest.classes is not None and not np.array_equal(ours["predict"], theirs["predict"]):
             return None
-        return 0.0 if labels_only else _distance(ours[compared], theirs[compared])
+        return 0.0 if labels_only else distance(ours[compared], theirs[compared], scaled)
 
-    sample = _rows(table, 0, table.n_rows - len(edges))
-    answered, refused = [sample], 0
-    with _unseen_categories_expected():
-        distance = compare(run(served, sample, methods), run(reference, sample, methods))
+    sample = rows_of(table, 0, table.n_rows - len(edges))
+    answered, refused, edge_diff = [sample], 0, 0.0
+    with unseen_categories_expected():
+        gap = compare(run(served, sample, methods), run(reference, sample, methods))
         parity: dict[str, Any] = {
             "rows": table.n_rows,
-            "labels_equal": distance is not None,
-            "max_abs_diff": distance or 0.0,
+            "labels_equal": gap is not None,
+            "max_abs_diff": gap or 0.0,
         }
-        for what, rows in zip(edges, _each_row(table, sample.n_rows), strict=True):
-            ours, theirs = _answer(served, rows, methods), _answer(reference, rows, methods)
+        for what, rows in zip(edges, each_row(table, sample.n_rows), strict=True):
+            ours = answer_or_refusal(served, rows, methods)
+            theirs = answer_or_refusal(reference, rows, methods)
             if ours is None and theirs is None:
                 refused += 1
                 continue
@@ -274,24 +277,29 @@ def check_parity(
                 refuses = "the ONNX runtime" if ours is None else "scikit-learn"
                 parity["edge_differs"] = f"{what} (only {refuses} refuses it)"
                 break
-            distance = compare(ours, theirs)
-            if distance is None or distance > PARITY_TOLERANCE:
-                differ = "labels differ" if distance is None else f"max difference {distance:.3g}"
+            gap = compare(ours, theirs, scaled=True)
+            if gap is None or gap > PARITY_TOLERANCE:
+                differ = "labels differ" if gap is None else f"difference {gap:.3g} of its size"
                 parity["edge_differs"] = f"{what} ({differ})"
                 break
-            parity["max_abs_diff"] = max(parity["max_abs_diff"], distance)
+            edge_diff = max(edge_diff, gap)
             answered.append(rows)
     parity["tolerance"] = PARITY_TOLERANCE
     if edges:
-        parity["edge_rows"] = {"tried": len(edges), "refused_by_both": refused}
+        parity["edge_rows"] = {
+            "tried": len(edges),
+            "refused_by_both": refused,
+            "max_scaled_diff": edge_diff,
+        }
     if served.has_decision_function and compared != "decision_function":
         parity["decision_function_max_abs_diff"] = max(
-            check_decision_parity(served, reference, rows) for rows in answered
+            check_decision_parity(served, reference, rows, scaled=index > 0)
+            for index, rows in enumerate(answered)
         )
     return parity
 
 
-def _answer(
+def answer_or_refusal(
     runtime: OnnxRuntime | SklearnRuntime, rows: Table, methods: tuple[Method, ...]
 ) -> dict[Method, np.ndarray] | None:
     """The runtime's outputs as the function would answer them, None when it refuses them."""
@@ -301,27 +309,29 @@ def _answer(
         return None
 
 
-def _rows(table: Table, start: int, stop: int) -> Table:
+def rows_of(table: Table, start: int, stop: int) -> Table:
     """Rows start to stop of a checked table."""
     columns = tuple(column[start:stop] for column in table.columns)
     matrix = table.matrix[start:stop] if table.matrix is not None else None
     return Table(columns, matrix, stop - start)
 
 
-def _each_row(table: Table, start: int) -> Iterator[Table]:
-    return (_rows(table, row, row + 1) for row in range(start, table.n_rows))
+def each_row(table: Table, start: int) -> Iterator[Table]:
+    return (rows_of(table, row, row + 1) for row in range(start, table.n_rows))
 
 
-def check_decision_parity(served: OnnxRuntime, reference: SklearnRuntime, table: Table) -> float:
+def check_decision_parity(
+    served: OnnxRuntime, reference: SklearnRuntime, table: Table, scaled: bool = False
+) -> float:
     """Largest difference between the graph's decision values and scikit-learn's."""
     method: tuple[Method, ...] = ("decision_function",)
-    with _unseen_categories_expected():
+    with unseen_categories_expected():
         ours, theirs = served.run(table, method), reference.run(table, method)
-    return _distance(ours["decision_function"], theirs["decision_function"])
+    return distance(ours["decision_function"], theirs["decision_function"], scaled)
 
 
 @contextlib.contextmanager
-def _unseen_categories_expected() -> Iterator[None]:
+def unseen_categories_expected() -> Iterator[None]:
     """The gate feeds categories never seen in training on purpose (its edge rows): the
     encoders' warning about them is expected, not a fault of the model."""
     with warnings.catch_warnings():
@@ -329,9 +339,17 @@ def _unseen_categories_expected() -> Iterator[None]:
         yield
 
 
-def _distance(ours: np.ndarray, theirs: np.ndarray) -> float:
-    """Largest absolute difference; infinite when the shapes differ."""
+def distance(ours: np.ndarray, theirs: np.ndarray, scaled: bool = False) -> float:
+    """Largest absolute difference; infinite when the shapes differ.
+
+    `scaled` divides each difference by its value's size where that is over 1: how an edge
+    row is compared. At int64's ends outputs reach 1e19, where the same float64 arithmetic in
+    another order moves the last bits by far more than 1e-9; below 1 nothing changes.
+    """
     ours, theirs = np.asarray(ours, dtype=np.float64), np.asarray(theirs, dtype=np.float64)
     if ours.shape != theirs.shape:
         return float("inf")
-    return float(np.max(np.abs(ours - theirs))) if ours.size else 0.0
+    if not ours.size:
+        return 0.0
+    gaps = np.abs(ours - theirs)
+    return float(np.max(gaps / np.maximum(1.0, np.abs(theirs)) if scaled else gaps))
