@@ -58,7 +58,7 @@ def test_mixed_model_lists_one_input_per_feature() -> None:
     assert answer["parameters"]["classes"] == ["x", "y", "z"]
     assert answer["parameters"]["per_feature_inputs"] == (
         "one input of shape [-1] per feature, named after it (FP64 for numbers, BYTES for text; "
-        "an empty BYTES element is a missing value)"
+        "a missing value is null in BYTES JSON data, an empty element in BYTES binary data)"
     )
 
 
