@@ -88,6 +88,8 @@ class InvalidInput(RequestError):
 
 
 class NotFinite(InvalidInput):
+    """A model output that is not finite; `row` counts from 1."""
+
     code = "not_finite"
 
     def __init__(self, row: int | None = None) -> None:

@@ -193,7 +193,7 @@ def test_onnx_overflow_names_the_row(make_client: Callable[..., Any], classifier
         answer = client.post("/", json=body)
         assert answer.status_code == 400
         assert answer.get_json()["code"] == "not_finite"
-        assert "its output for row 1 is not a finite number" in answer.get_json()["error"]
+        assert "its output for row 2 is not a finite number" in answer.get_json()["error"]
 
 
 def test_every_format_hands_its_scored_rows_to_the_prediction_log(
