@@ -1,0 +1,91 @@
+"""Issue 25's test packages served by a real functions-framework server, in every format (JSON,
+CSV, OIP with JSON and binary tensors, BigQuery calls), on every runtime the package has: the
+same answers as the model's own, in every format. "None" air bags are a category (item 2, read
+as missing by CSV, OIP BYTES and BigQuery before, which answered BigQuery differently with a
+200); zip codes that look like numbers are text (item 3). The custom transformer shipped with
+--code is served in every format by tests/test_user_code.py."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+
+from tests import schema_packages
+from tests.every_format import FORMATS, answered, spell
+from tests.schema_packages import Package
+from tests.servers import Server, start_server
+
+
+@pytest.fixture(scope="module")
+def none_category(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    return schema_packages.none_category(tmp_path_factory.mktemp("none-category"))
+
+
+@pytest.fixture(scope="module")
+def zip_codes(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    return schema_packages.zip_codes(tmp_path_factory.mktemp("zip-codes"))
+
+
+def runtimes(package: Package) -> list[str]:
+    """The runtimes the package serves on: ONNX only where train.py exported it."""
+    return ["sklearn", "onnx"] if (package.folder / "model.onnx").exists() else ["sklearn"]
+
+
+@contextlib.contextmanager
+def served(package: Package, runtime: str) -> Iterator[Server]:
+    """A real server for the package on one runtime, for the block."""
+    server = start_server({"MODEL_URI": str(package.folder), "MODEL_RUNTIME": runtime})
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def manifest(package: Package) -> dict[str, Any]:
+    return json.loads((package.folder / "manifest.json").read_text())
+
+
+def differences(
+    server: Server, package: Package, rows: Any, method: str, expected: np.ndarray, atol: float
+) -> dict[str, str]:
+    """Each format whose answer is not the model's own, and how it differs."""
+    spelled = spell(rows, manifest(package)["features"], manifest(package)["name"], method)
+    assert list(spelled) == list(FORMATS)
+    found = {}
+    for fmt, request in spelled.items():
+        answer = requests.post(
+            server.url + request.path, data=request.body, headers=request.headers, timeout=60
+        )
+        if answer.status_code != 200:
+            found[fmt] = f"{answer.status_code}: {answer.text[:200]}"
+            continue
+        got = answered(fmt, answer)
+        if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=atol):
+            found[fmt] = f"200, but {np.abs(got - expected).max()} from the model's answer"
+    return found
+
+
+def test_none_is_a_category_in_every_format(none_category: Package) -> None:
+    rows = none_category.frame.iloc[:60]
+    assert (rows["airbags"] == "None").any()
+    assert rows["origin"].isna().any()
+    assert rows["horsepower"].isna().any()
+    expected = none_category.model().predict_proba(rows)
+    assert runtimes(none_category) == ["sklearn"], "LogisticRegression on strings: no ONNX yet"
+    with served(none_category, "sklearn") as server:
+        assert differences(server, none_category, rows, "predict_proba", expected, 1e-12) == {}
+
+
+@pytest.mark.parametrize("runtime", ["sklearn", "onnx"])
+def test_zip_codes_are_text_in_every_format(zip_codes: Package, runtime: str) -> None:
+    assert runtime in runtimes(zip_codes)
+    rows = zip_codes.frame.iloc[:50]
+    expected = zip_codes.model().predict(rows)
+    with served(zip_codes, runtime) as server:
+        assert differences(server, zip_codes, rows, "predict", expected, 1e-9) == {}
