@@ -78,6 +78,30 @@ def spell(
     }
 
 
+def disagreements(
+    url: str,
+    frame: pd.DataFrame,
+    manifest: dict[str, Any],
+    method: str,
+    expected: np.ndarray,
+    atol: float,
+) -> dict[str, str]:
+    """Each format whose answer from the server at `url` is not `expected`, and how."""
+    spelled = spell(frame, manifest["features"], manifest["name"], method)
+    found = {}
+    for fmt, request in spelled.items():
+        answer = requests.post(
+            url + request.path, data=request.body, headers=request.headers, timeout=60
+        )
+        if answer.status_code != 200:
+            found[fmt] = f"{answer.status_code}: {answer.text[:200]}"
+            continue
+        got = answered(fmt, answer)
+        if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=atol):
+            found[fmt] = f"200, but {np.abs(got - expected).max()} from the expected answer"
+    return found
+
+
 def answered(fmt: str, answer: requests.Response) -> np.ndarray:
     """The answer's labels, values or probabilities, whatever the format."""
     assert answer.status_code == 200, (fmt, answer.text[:500])

@@ -12,12 +12,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
-import requests
 
 from tests import schema_packages
-from tests.every_format import FORMATS, answered, spell
+from tests.every_format import disagreements
 from tests.schema_packages import Package
 from tests.servers import Server, start_server
 
@@ -51,26 +49,6 @@ def manifest(package: Package) -> dict[str, Any]:
     return json.loads((package.folder / "manifest.json").read_text())
 
 
-def differences(
-    server: Server, package: Package, rows: Any, method: str, expected: np.ndarray, atol: float
-) -> dict[str, str]:
-    """Each format whose answer is not the model's own, and how it differs."""
-    spelled = spell(rows, manifest(package)["features"], manifest(package)["name"], method)
-    assert list(spelled) == list(FORMATS)
-    found = {}
-    for fmt, request in spelled.items():
-        answer = requests.post(
-            server.url + request.path, data=request.body, headers=request.headers, timeout=60
-        )
-        if answer.status_code != 200:
-            found[fmt] = f"{answer.status_code}: {answer.text[:200]}"
-            continue
-        got = answered(fmt, answer)
-        if got.shape != expected.shape or not np.allclose(got, expected, rtol=0, atol=atol):
-            found[fmt] = f"200, but {np.abs(got - expected).max()} from the model's answer"
-    return found
-
-
 def test_none_is_a_category_in_every_format(none_category: Package) -> None:
     rows = none_category.frame.iloc[:60]
     assert (rows["airbags"] == "None").any()
@@ -79,7 +57,10 @@ def test_none_is_a_category_in_every_format(none_category: Package) -> None:
     expected = none_category.model().predict_proba(rows)
     assert runtimes(none_category) == ["sklearn"], "LogisticRegression on strings: no ONNX yet"
     with served(none_category, "sklearn") as server:
-        assert differences(server, none_category, rows, "predict_proba", expected, 1e-12) == {}
+        found = disagreements(
+            server.url, rows, manifest(none_category), "predict_proba", expected, 1e-12
+        )
+        assert found == {}
 
 
 @pytest.mark.parametrize("runtime", ["sklearn", "onnx"])
@@ -88,4 +69,4 @@ def test_zip_codes_are_text_in_every_format(zip_codes: Package, runtime: str) ->
     rows = zip_codes.frame.iloc[:50]
     expected = zip_codes.model().predict(rows)
     with served(zip_codes, runtime) as server:
-        assert differences(server, zip_codes, rows, "predict", expected, 1e-9) == {}
+        assert disagreements(server.url, rows, manifest(zip_codes), "predict", expected, 1e-9) == {}
