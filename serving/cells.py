@@ -100,7 +100,7 @@ def matrix(
     It gives exactly what `column` gives on each column, or None.
     """
     # Row-major, as the model's arithmetic (BLAS) sums in the same order whatever the format.
-    if isinstance(rows, np.ndarray) and rows.dtype.kind in "bif":
+    if isinstance(rows, np.ndarray) and rows.dtype.kind in "biuf":
         numbers = rows.astype(np.float64, order="C", copy=False)
     else:
         if reading == "json" and not all_numbers(_flat(rows)):

@@ -215,3 +215,22 @@ def test_oip_json_bytes_take_null_as_missing(
     assert answer.status_code == 200, answer.get_json()
     got = np.array(answer.get_json()["outputs"][0]["data"]).reshape(len(rows), -1)
     np.testing.assert_allclose(got, expected["probabilities"], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_oip_integer_tensors_stay_exact(
+    counts_dir: Path, make_client: MakeClient, runtime: str
+) -> None:
+    """INT64's largest value is not a float64: an INT64 tensor holding it is taken as it is."""
+    client = make_client(MODEL_URI=str(counts_dir), MODEL_RUNTIME=runtime)
+    model = joblib.load(counts_dir / "model.joblib")
+    frame = pd.DataFrame({"visits": [3, INT64_MAX], "dose mg": [5.0, 5.0]})
+    visits = {"name": "visits", "shape": [2], "datatype": "INT64", "data": [3, INT64_MAX]}
+    dose = {"name": "dose mg", "shape": [2], "datatype": "FP64", "data": [5.0, 5.0]}
+    infer = f"/v2/models/{client.get('/').get_json()['name']}/infer"
+    answer = client.post(infer, json={"inputs": [visits, dose]})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["outputs"][0]["data"] == model.predict(frame).tolist()
+    beyond = visits | {"datatype": "UINT64", "data": [2**64 - 1, 2**63]}
+    outside = COUNTS_OUTSIDE.replace("row 2", "row 1")
+    refused(client.post(infer, json={"inputs": [beyond, dose]}), outside)

@@ -3,7 +3,8 @@
 The arrays become a Batch; outputs become tensors again (JSON, or binary data). A tensor's name,
 parameters, shape and datatype are checked here, once, then its values: decoded from JSON or
 unpacked from the binary tensor data extension's bytes (oip_binary.py), counted against the
-shape, and read as their datatype says (numbers as float64, BOOL as 0/1, BYTES as text).
+shape, and read as their datatype says (floats as float64, integers exact, BOOL as 0/1, BYTES as
+text).
 
 BYTES elements are text: in JSON data a string or null (missing), read by serving/cells.py's
 "bigquery" reading (a number may be spelled as text; a string is never missing); in binary data
@@ -198,8 +199,8 @@ def _binary_size(where: str, tensor: dict[str, Any], size: Any) -> int:
 
 
 def _typed(where: str, datatype: str, array: np.ndarray) -> np.ndarray:
-    """The values as their datatype says: numbers as float64, BOOL as 0/1, BYTES as text (an
-    object array of str, and None for JSON's null)."""
+    """The values as their datatype says: floats as float64, integers as they are, BOOL as 0/1,
+    BYTES as text (an object array of str, and None for JSON's null)."""
     kind = array.dtype.kind
     if array.size == 0:
         return array.astype(np.float64)
@@ -211,7 +212,8 @@ def _typed(where: str, datatype: str, array: np.ndarray) -> np.ndarray:
         info = np.iinfo(INTEGER_TYPES[datatype])
         if array.min() < info.min or array.max() > info.max:
             raise InvalidInput(f"{where}: a value is out of range for {datatype}")
-        return array.astype(np.float64)
+        # Integers stay exact (INT64's largest is not a float64): the cell rule converts them.
+        return array
     if datatype in FLOAT_TYPES and kind in "fiu":
         # No copy when the values already are float64 (binary FP64: a view of the body).
         return array.astype(FLOAT_TYPES[datatype], copy=False).astype(np.float64, copy=False)
