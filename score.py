@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import re
 import sys
 import time
 from collections import deque
@@ -256,7 +257,8 @@ def _score(sender: Sender, job: _Job, chunk: Chunk) -> bytes:
             rows = answers.probabilities(extra, chunk.first_row, count, job.model)
             columns += list(zip(*rows, strict=True))
     except Refused as exc:
-        raise Refused(f"the function refused rows {_rows(chunk)}: {exc}") from None
+        reason = _file_row(str(exc), chunk)
+        raise Refused(f"the function refused rows {_rows(chunk)}: {reason}") from None
     except BadAnswer as exc:
         raise BadAnswer(f"wrong answer for rows {_rows(chunk)}: {exc}") from None
     except GaveUp as exc:
@@ -272,6 +274,18 @@ def _score(sender: Sender, job: _Job, chunk: Chunk) -> bytes:
 def _rows(chunk: Chunk) -> str:
     """Row numbers as the user counts them: 1 is the first row after the header."""
     return f"{chunk.first_row}-{chunk.last_row} (1 = first row after the header)"
+
+
+# The function counts a request's rows from 1: its "row N" is the chunk's N-th row.
+_REQUEST_ROW = re.compile(r"\brow (\d+)\b")
+
+
+def _file_row(reason: str, chunk: Chunk) -> str:
+    """The function's reason with the row it names counted as in the file (1 = the first row
+    after the header), not within the request."""
+    return _REQUEST_ROW.sub(
+        lambda found: f"row {chunk.first_row + int(found.group(1)) - 1}", reason, count=1
+    )
 
 
 def _cells(values: Sequence[Any]) -> bytes:

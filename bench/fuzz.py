@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/fuzz.py --cases 10000
 
-Two servers: the breast-cancer classifier and "digits" (tests/fuzz_known.py: numeric-looking
-feature names, a text feature, gaps). Prints the figures as JSON (cases, statuses, framings,
-input classes whose status is known, latency, errors logged, longest log line, RSS) and exits 1
-if any answer broke a property (5xx, not JSON, no message, a long echo, a status other than the
-one the generator expects, a hang) or a server died.
+Three servers: the breast-cancer classifier and "digits" (tests/fuzz_known.py: numeric-looking
+feature names, a text feature, gaps) on the ONNX runtime and on the scikit-learn one. Prints the
+figures as JSON (cases, statuses, framings, input classes whose status is known, latency, errors
+logged, longest log line, RSS) and exits 1 if any answer broke a property (5xx, not JSON, no
+message, a long echo, a status other than the one the generator expects, a hang) or a server
+died.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import train  # noqa: E402
 from tests.fuzz_cases import Case, cases, check, fuzz_env, send  # noqa: E402
 from tests.fuzz_known import (  # noqa: E402
     DIGITS,
+    DIGITS_SKLEARN,
     FUZZ_MAX_BODY_BYTES,
     FUZZ_MAX_ROWS,
     MAIN,
@@ -47,7 +49,7 @@ def start(models: dict[str, Path]) -> dict[str, Server]:
     try:
         for target, folder in models.items():
             register(target, folder)
-            servers[target] = start_server(fuzz_env(folder))
+            servers[target] = start_server(fuzz_env(folder, target))
     except Exception:
         for server in servers.values():
             server.stop()
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 train.main(["--out", str(model_dir)])
             data = digits_csv(Path(scratch) / "digits.csv")
             train.main([*digits_train_args(data), "--out", str(digits_dir)])
-        figures = run(args.cases, {MAIN: model_dir, DIGITS: digits_dir})
+        figures = run(args.cases, {MAIN: model_dir, DIGITS: digits_dir, DIGITS_SKLEARN: digits_dir})
     print(json.dumps(figures, indent=2))
     ok = figures["failure_count"] == 0 and figures["errors_logged"] == 0 and figures["server_alive"]
     return 0 if ok else 1

@@ -12,6 +12,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from serving.cells import Reading
+
 Method = Literal["predict", "predict_proba", "decision_function"]
 # What a request may ask for, named after the estimator's methods (MLflow's `predict_method`).
 METHODS: tuple[Method, ...] = get_args(Method)
@@ -23,14 +25,24 @@ class Batch:
 
     Exactly one of `rows` (positional lists, or objects keyed by feature name) and `columns`
     ({feature name: values}) is set. `names` gives positional rows' column names when the format
-    carries them (None: the model's order). `text` marks cells that may arrive as text (CSV,
-    OIP BYTES): numbers are read from it, and the usual missing markers ("", "NA") mean missing.
+    carries them (None: the model's order). `reading` says how the format's cells are read
+    (serving/cells.py): "json" (JSON values), "bigquery" (JSON values, numbers may be spelled as
+    text) or "text" (every cell is text: CSV, OIP BYTES in binary data); `column_readings`
+    overrides it per column, where a format reads its columns differently (OIP inputs, some in
+    JSON and some in binary data).
     """
 
     rows: Sequence[Any] | np.ndarray | None = None
     columns: Mapping[str, Any] | None = None
     names: Sequence[Any] | None = None
-    text: bool = False
+    reading: Reading = "json"
+    column_readings: Mapping[str, Reading] | None = None
+
+    def reading_of(self, name: str) -> Reading:
+        """How the cells of feature `name` are read."""
+        if self.column_readings is not None:
+            return self.column_readings.get(name, self.reading)
+        return self.reading
 
 
 class Table:

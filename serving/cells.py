@@ -20,19 +20,26 @@ A checked column is float64 for numbers, integers and booleans (NaN = missing) a
 array of str for text (None = missing). Every cell is checked: a list or an object where a
 value belongs, text in a number feature, an integer outside int64, a value that is not finite,
 a category the model refuses, or a missing value the model cannot take is a CellError naming
-the row (counted from 1) and the feature. Columns are converted whole with NumPy where their
-cells allow; the cells that need a closer look are then found one by one.
+the row (counted from 1) and the feature, never the value (issue 26: a client's feature values
+stay out of answers and logs), except a category the model refuses, cut to 40 characters.
+
+Columns are converted whole, in C, where their cells allow: what kinds of values a column
+holds is one pass (`set(map(type, ...))`), its numbers one NumPy conversion; a text array
+(NumPy's fixed-width `U` dtype, as long as the longest cell in every cell) is never built from
+a client's values, so a body costs a small multiple of its size. The cells that need a closer
+look are then found one by one. `matrix` reads a whole table of all-number features at once.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from serving.errors import InvalidInput
+from serving.errors import InvalidInput, echo
 
 if TYPE_CHECKING:
     from serving.schema import Feature
@@ -51,7 +58,10 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # The float nearest INT64_MAX is 2^63 itself: float64 holds no integer between 2^63 - 1024
 # and 2^63, so a whole number in int64's range is at most this once it is a float.
 _TWO_63 = 2.0**63
-_ECHO = 40  # at most this many characters of a client's value go into a message
+# The kinds of values a JSON number column may hold (null is missing; true and false are 1 and 0),
+# and a text column.
+_NUMBER_KINDS = frozenset({float, int, bool, type(None)})
+_TEXT_KINDS = frozenset({str, type(None)})
 
 
 class CellError(InvalidInput):
@@ -67,18 +77,51 @@ class CellError(InvalidInput):
 def column(values: Sequence[Any] | np.ndarray, feature: Feature, reading: Reading) -> np.ndarray:
     """The feature's cells as its checked column (see the module docstring), or CellError."""
     if feature.is_text:
-        typed = _text_column(values, feature, reading)
-        missing = _absent(typed)
+        typed, missing = _text_column(values, feature, reading)
     else:
         typed = _number_column(values, feature, reading)
         missing = np.isnan(typed)
-    if not feature.nullable and missing.any():
+    if not feature.nullable and missing is not None and missing.any():
         raise CellError(
             _first(missing),
             feature.name,
             f"missing, but this model needs a value there{_need(feature)}",
         )
     return typed
+
+
+def matrix(
+    rows: Sequence[Any] | np.ndarray, features: Sequence[Feature], reading: Reading
+) -> np.ndarray | None:
+    """All-number features' rows (equal-width lists, or a 2-D array) as their checked float64
+    [rows, features] matrix, converted and checked at once in C; None when a cell needs a
+    closer look, for `column` to take each column and accept it or say which cell is wrong.
+
+    It gives exactly what `column` gives on each column, or None.
+    """
+    # Row-major, as the model's arithmetic (BLAS) sums in the same order whatever the format.
+    if isinstance(rows, np.ndarray) and rows.dtype.kind in "biuf":
+        numbers = rows.astype(np.float64, order="C", copy=False)
+    else:
+        if reading == "json" and not all_numbers(_flat(rows)):
+            return None
+        try:
+            numbers = np.array(rows, dtype=np.float64, order="C")
+        except (ValueError, TypeError, OverflowError):
+            return None
+    if numbers.ndim != 2 or numbers.shape[1] != len(features):
+        return None
+    return numbers if _all_accepted(numbers, features) else None
+
+
+def all_numbers(values: Iterable[Any]) -> bool:
+    """Whether every value is a number or a boolean (no text, null, list or object), in one C
+    loop: `sum` refuses anything else, and an integer no float can hold."""
+    try:
+        sum(values, 0.0)
+    except (TypeError, OverflowError):
+        return False
+    return True
 
 
 def missing_text(cells: np.ndarray, feature: Feature | None = None) -> np.ndarray:
@@ -108,8 +151,7 @@ def integer_column(values: np.ndarray, feature: str) -> np.ndarray:
     """
     beyond = (values > _TWO_63) | (values < -_TWO_63)
     if beyond.any():
-        row = _first(beyond)
-        raise CellError(row, feature, _out_of_range(values[row - 1].item()))
+        raise CellError(_first(beyond), feature, OUT_OF_RANGE)
     if np.isnan(values).any():
         return values
     top = values == _TWO_63
@@ -118,24 +160,16 @@ def integer_column(values: np.ndarray, feature: str) -> np.ndarray:
     return whole
 
 
-def shown(value: Any) -> str:
-    """A client's value for a message: as Python spells it (never a NumPy repr), cut short."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    text = repr(value)
-    return text if len(text) <= _ECHO else text[: _ECHO - 3] + "..."
-
-
 def kind_of(value: Any) -> str:
-    """What a cell holds, in words: 'null', 'text', 'the number 3', 'a list', 'an object'."""
+    """What a cell holds, in words, never its value: 'null', 'text', 'a number', 'a list'..."""
     if isinstance(value, np.generic):
         value = value.item()
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
+        return "a boolean"
     if isinstance(value, int | float):
-        return f"the number {shown(value)}"
+        return "a number"
     if isinstance(value, str):
         return "text"
     if isinstance(value, list | tuple | np.ndarray):
@@ -153,18 +187,16 @@ def expected(feature: Feature) -> str:
         return "a number"
     if not feature.categories:
         return "text"
-    listed = ", ".join(shown(c) for c in feature.categories[:5])
+    listed = ", ".join(echo(c) for c in feature.categories[:5])
     more = f" ... ({len(feature.categories)} in all)" if len(feature.categories) > 5 else ""
     return f"text, one of {listed}{more}"
 
 
+OUT_OF_RANGE = f"the value is outside the integers this model takes ({INT64_MIN} to {INT64_MAX})"
+
+
 def _need(feature: Feature) -> str:
     return f" ({expected(feature)})" if feature.is_text else ""
-
-
-def _absent(text: np.ndarray) -> np.ndarray:
-    """Which cells of an object column are None (missing)."""
-    return np.asarray(text == None)  # noqa: E711 (elementwise)
 
 
 def _first(mask: np.ndarray) -> int:
@@ -172,45 +204,89 @@ def _first(mask: np.ndarray) -> int:
     return int(np.argmax(mask)) + 1
 
 
-def _cells(values: Sequence[Any] | np.ndarray) -> np.ndarray:
-    """The cells as a 1-D array: the column itself when NumPy can build it as one, else an
-    object array holding each cell as it came (lists and objects included)."""
-    if isinstance(values, np.ndarray) and values.ndim == 1:
-        return values
-    try:
-        array = np.asarray(values)
-    except (ValueError, OverflowError, TypeError):
-        array = None
-    # NumPy spells a list mixing numbers and text as all text: such a list is taken cell by cell.
-    mixed = array is not None and array.dtype.kind == "U"
-    if array is not None and array.ndim == 1 and not (mixed and not _all_text(values)):
-        return array
-    return np.fromiter(values, dtype=object, count=len(values))
+def _flat(rows: Sequence[Any] | np.ndarray) -> Iterable[Any]:
+    """Every cell of the rows, row by row (a row that is not a list gives its keys or
+    characters, or fails to iterate: `all_numbers` refuses both)."""
+    return rows.flat if isinstance(rows, np.ndarray) else chain.from_iterable(rows)
 
 
-def _all_text(values: Sequence[Any] | np.ndarray) -> bool:
-    return all(isinstance(v, str) for v in values)
+def _all_accepted(numbers: np.ndarray, features: Sequence[Feature]) -> bool:
+    """Whether `column` accepts every column of a float64 matrix as it is: finite, missing only
+    where the feature may be, whole integers well inside int64, booleans 0 or 1."""
+    if not np.isfinite(numbers).all():
+        missing = np.isnan(numbers)
+        if np.isinf(numbers).any() or any(
+            not f.nullable and missing[:, j].any() for j, f in enumerate(features)
+        ):
+            return False
+    for j, feature in enumerate(features):
+        if feature.type == "integer":
+            values = numbers[:, j]
+            whole = np.isnan(values) | (values == np.round(values))
+            if not whole.all() or (np.abs(values) >= _TWO_63).any():
+                return False
+        elif feature.type == "boolean":
+            values = numbers[:, j]
+            if not (np.isnan(values) | (values == 0) | (values == 1)).all():
+                return False
+    return True
 
 
 def _number_column(
     values: Sequence[Any] | np.ndarray, feature: Feature, reading: Reading
 ) -> np.ndarray:
-    cells = _cells(values)
-    kind = cells.dtype.kind
-    if kind in "biuf":
-        numbers = cells.astype(np.float64)
-        if feature.type == "integer" and kind == "u":
-            _refuse_beyond_int64(cells > INT64_MAX, values, feature)
-    elif kind == "U" and reading != "json":
-        numbers = _numbers_from_text(cells, feature, reading)
-    else:
-        numbers = np.array([_number(v, feature, reading, row) for row, v in enumerate(cells, 1)])
+    numbers = _converted(values, feature, reading)
+    if numbers is None:
+        cells = values.tolist() if isinstance(values, np.ndarray) else values
+        numbers = np.array(
+            [_number(v, feature, reading, row) for row, v in enumerate(cells, 1)],
+            dtype=np.float64,
+        )
     _check_numbers(numbers, values, feature)
     return numbers
 
 
+def _converted(
+    values: Sequence[Any] | np.ndarray, feature: Feature, reading: Reading
+) -> np.ndarray | None:
+    """A number column as float64 in one NumPy pass; None when some cell needs a closer look."""
+    if isinstance(values, np.ndarray):
+        kind = values.dtype.kind
+        if kind in "biuf":
+            if feature.type == "integer" and kind == "u":
+                _refuse_beyond_int64(values > INT64_MAX, values, feature)
+            return values.astype(np.float64, copy=False)
+        if kind == "U" and reading != "json":
+            return _numbers_from_text(values, feature, reading)
+    cells = values.tolist() if isinstance(values, np.ndarray) else values
+    kinds = set(map(type, cells))
+    if not kinds <= _NUMBER_KINDS:
+        if reading == "json" or not kinds <= _NUMBER_KINDS | {str}:
+            return None
+        if reading == "text":
+            cells = _spelled(cells, feature)
+    try:
+        return np.array(cells, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def _spelled(cells: Sequence[Any], feature: Feature) -> list[Any]:
+    """Text cells as float() reads them: a missing marker as "nan", a boolean's spelling as
+    "1" or "0" (what `_spelled_number` reads them as, one cell at a time)."""
+    spelled: list[Any] = []
+    for cell in cells:
+        text = cell.strip() if isinstance(cell, str) else cell
+        if text in MISSING_MARKERS:
+            text = "nan"
+        elif feature.type == "boolean" and text in TRUE_SPELLINGS | FALSE_SPELLINGS:
+            text = "1" if text in TRUE_SPELLINGS else "0"
+        spelled.append(text)
+    return spelled
+
+
 def _numbers_from_text(cells: np.ndarray, feature: Feature, reading: Reading) -> np.ndarray:
-    """A column of text cells read as numbers, in one NumPy pass when every cell spells one."""
+    """A text array read as numbers, in one NumPy pass when every cell spells one."""
     stripped = np.char.strip(cells)
     missing = np.isin(stripped, ["NaN"] if reading == "bigquery" else list(MISSING_MARKERS))
     spelled = np.where(missing, "nan", stripped)
@@ -233,7 +309,7 @@ def _number(value: Any, feature: Feature, reading: Reading, row: int) -> float:
         return float(value)
     if isinstance(value, int):
         if feature.type == "integer" and not INT64_MIN <= value <= INT64_MAX:
-            raise CellError(row, feature.name, _out_of_range(value))
+            raise CellError(row, feature.name, OUT_OF_RANGE)
         try:
             return float(value)
         except OverflowError:
@@ -275,9 +351,9 @@ def _check_numbers(
     if feature.type == "integer":
         fraction = np.isfinite(numbers) & (numbers != np.round(numbers))
         if fraction.any():
-            row = _first(fraction)
-            got = f"{numbers[row - 1].item():g}"
-            raise CellError(row, feature.name, f"expected an integer, got {got}")
+            raise CellError(
+                _first(fraction), feature.name, "expected an integer, got a number with a fraction"
+            )
         _refuse_beyond_int64(np.abs(numbers) >= _TWO_63, cells, feature)
     if feature.type == "boolean":
         other = ~np.isnan(numbers) & (numbers != 0) & (numbers != 1)
@@ -296,7 +372,7 @@ def _refuse_beyond_int64(
     for index in np.flatnonzero(suspect):
         value = _exact(cells[int(index)])
         if not (isinstance(value, int) and INT64_MIN <= value <= INT64_MAX):
-            raise CellError(int(index) + 1, feature.name, _out_of_range(value))
+            raise CellError(int(index) + 1, feature.name, OUT_OF_RANGE)
 
 
 def _exact(cell: Any) -> Any:
@@ -311,38 +387,36 @@ def _exact(cell: Any) -> Any:
     return cell
 
 
-def _out_of_range(value: Any) -> str:
-    got = f"{value:g}" if isinstance(value, float) else str(value)
-    return f"{got} is outside the integers this model takes ({INT64_MIN} to {INT64_MAX})"
-
-
 def _text_column(
     values: Sequence[Any] | np.ndarray, feature: Feature, reading: Reading
-) -> np.ndarray:
-    if isinstance(values, np.ndarray) and values.dtype.kind == "U":
-        text = values.astype(object)
-        missing = missing_text(values, feature) if reading == "text" else None
-    else:
-        text = np.fromiter(values, dtype=object, count=len(values))
-        for row, value in enumerate(text, 1):
-            if value is not None and not isinstance(value, str):
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The text column (object, None = missing) and which cells are missing (None: none are)."""
+    cells = values.tolist() if isinstance(values, np.ndarray) else values
+    kinds = set(map(type, cells))
+    if not kinds <= _TEXT_KINDS:
+        for row, value in enumerate(cells, 1):
+            if not isinstance(value, str | None):
                 raise CellError(
                     row, feature.name, f"expected {expected(feature)}, got {kind_of(value)}"
                 )
+    text = np.fromiter(cells, dtype=object, count=len(cells))
+    missing = None
+    if reading == "text":
         markers = MISSING_MARKERS.difference(feature.marker_categories)
-        missing = None
-        if reading == "text":
-            missing = np.fromiter((v in markers for v in text), bool, len(text))
-    if missing is not None:
+        missing = np.fromiter(map(markers.__contains__, cells), dtype=bool, count=len(cells))
         text[missing] = None
+    if type(None) in kinds:
+        absent = np.asarray(text == None)  # noqa: E711 (elementwise)
+        missing = absent if missing is None else missing | absent
     if not feature.other_categories and feature.categories is not None:
-        known = set(feature.categories)
-        for row, value in enumerate(text, 1):
-            if value is not None and value not in known:
-                raise CellError(
-                    row,
-                    feature.name,
-                    f"{shown(value)} is not a category this model knows; "
-                    f"expected {expected(feature)}",
-                )
-    return text
+        unknown = set(text.tolist()).difference(feature.categories)
+        unknown.discard(None)
+        if unknown:
+            row = next(row for row, value in enumerate(text.tolist(), 1) if value in unknown)
+            raise CellError(
+                row,
+                feature.name,
+                f"{echo(text[row - 1])} is not a category this model knows; "
+                f"expected {expected(feature)}",
+            )
+    return text, missing

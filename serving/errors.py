@@ -29,11 +29,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 ECHO_CHARS = 40
 
 
 def echo(value: Any) -> str:
-    """A client's value quoted for a message, cut to ECHO_CHARS characters."""
+    """A client's value quoted for a message as Python spells it (never a NumPy repr such as
+    `np.str_('x')`), cut to ECHO_CHARS characters."""
+    if isinstance(value, np.generic):
+        value = value.item()
     return clip(repr(value))
 
 
@@ -83,6 +88,8 @@ class InvalidInput(RequestError):
 
 
 class NotFinite(InvalidInput):
+    """A model output that is not finite; `row` counts from 1."""
+
     code = "not_finite"
 
     def __init__(self, row: int | None = None) -> None:

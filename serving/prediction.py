@@ -56,6 +56,5 @@ def run(runtime: Runtime, table: Table, methods: tuple[Method, ...]) -> dict[Met
         outputs = runtime.run(table, methods)
     for values in outputs.values():
         if values.dtype.kind == "f" and not np.isfinite(values).all():
-            row = int(np.argwhere(~np.isfinite(values))[0][0])
-            raise NotFinite(row)
+            raise NotFinite(int(np.argwhere(~np.isfinite(values))[0][0]) + 1)
     return {method: outputs[method] for method in methods}

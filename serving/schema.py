@@ -11,8 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-# validate.py reads the markers here; serving.cells owns them.
-from serving.cells import MISSING_MARKERS as MISSING_MARKERS
+from serving.cells import MISSING_MARKERS
 
 FeatureType = Literal["number", "integer", "boolean", "string"]
 FEATURE_TYPES: tuple[str, ...] = get_args(FeatureType)

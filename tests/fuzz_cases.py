@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from tests.fuzz_known import (
     FUZZ_MAX_BODY_BYTES,
     FUZZ_MAX_ROWS,
+    MAIN,
     MAX_ERROR_BYTES,
+    RUNTIMES,
     Case,
     all_finite,
     check_expected,
@@ -439,13 +441,16 @@ def json_part(answer: Answer, case: Case) -> bytes:
     return header
 
 
-def fuzz_env(model_dir: Path) -> dict[str, str]:
-    """The fuzzed server's environment: small limits, so both sides of each are reached."""
-    return {
+def fuzz_env(model_dir: Path, target: str = MAIN) -> dict[str, str]:
+    """The fuzzed server's environment: small limits, so both sides of each are reached, and
+    the target's runtime."""
+    env = {
         "MODEL_URI": str(model_dir),
         "MAX_BODY_BYTES": str(FUZZ_MAX_BODY_BYTES),
         "MAX_ROWS": str(FUZZ_MAX_ROWS),
     }
+    runtime = RUNTIMES[target]
+    return env if runtime is None else env | {"MODEL_RUNTIME": runtime}
 
 
 def valid_row() -> list[float]:

@@ -2,10 +2,13 @@
 
 Each strategy here builds a request of one input class (row counts past MAX_ROWS, long client
 strings, CSV headers and byte-order marks, integer column labels, huge finite numbers, OIP
-bodies naming a model, BigQuery calls, long Host labels) and says which status it must get, and
-for a 200 how many rows the answer holds. Two models are served: the breast-cancer classifier
-("main": 30 plain numbers, ONNX) and "digits", trained here on a CSV whose header is 0,1,2,3,4
-(two integer features, two numbers, one text feature, every one nullable; scikit-learn runtime).
+bodies naming a model, BigQuery calls, long Host labels, and issue 25's cells: lists and objects
+in cells, integers int64 cannot hold, OIP shapes NumPy cannot build, what a string means in each
+format) and says which status it must get, for a 200 how many rows the answer holds, and for a
+bad cell which row (from 1) and feature the message names. Three servers: the breast-cancer
+classifier ("main": 30 plain numbers, ONNX) and "digits", trained here on a CSV whose header is
+0,1,2,3,4 (two integer features, two numbers, one text feature that takes any text, every one
+nullable), served on the ONNX runtime ("digits") and on the scikit-learn one ("digits-sklearn").
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from hypothesis import strategies as st
 
 from tests.csv_data import write_csv
 
-MAIN, DIGITS = "main", "digits"
+MAIN, DIGITS, DIGITS_SKLEARN = "main", "digits", "digits-sklearn"
+# Each target's runtime (None: as the model folder chooses).
+RUNTIMES: dict[str, str | None] = {MAIN: None, DIGITS: None, DIGITS_SKLEARN: "sklearn"}
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 N_FEATURES = 30
 DIGIT_NAMES = ("0", "1", "2", "3", "4")
 # The 40 characters serving/validate.py echoes, plus the message around them: every error
@@ -49,6 +55,8 @@ class Expect:
     unechoed: str | None = None
     # A header the answer must carry: (lower-case name, value).
     header: tuple[str, str] | None = None
+    # Text the error message must hold (the row and feature a bad cell is in).
+    says: str | None = None
 
 
 @dataclass(frozen=True)
@@ -445,8 +453,9 @@ def named_model(draw: st.DrawFn) -> Case:
 @st.composite
 def bigquery_calls(draw: st.DrawFn) -> Case:
     """BigQuery remote function bodies: numbers as numbers or text, "NaN" and null (missing:
-    a 400 for the main model, whose features need values; fine for "digits"), a wrong
-    argument count, huge numbers, and userDefinedContext's replies."""
+    a 400 for the main model, whose features need values; fine for "digits"), "" and "NA" in
+    a number (text: a 400), a wrong argument count, huge numbers, and userDefinedContext's
+    replies."""
     target = draw(st.sampled_from([MAIN, DIGITS]))
     huge = target == MAIN and draw(st.integers(0, 3)) == 0
     rows = draw(_rows(target, huge))
@@ -473,8 +482,12 @@ def bigquery_calls(draw: st.DrawFn) -> Case:
     context = {"output": "x"} if fault == "context" else draw(st.sampled_from(contexts))
     if context is not None:
         body["userDefinedContext"] = context
-    # Missing values are fine for "digits" (every feature nullable), not for the main model.
-    refused = fault in ("width", "infinity", "context") or (fault == "missing" and target == MAIN)
+    # Missing values (null, "NaN") are fine for "digits" (every feature nullable), not for the
+    # main model; "" and "NA" are text, which a number argument refuses (issue 25).
+    missing = calls[index][column] if fault == "missing" else None
+    refused = fault in ("width", "infinity", "context") or (
+        fault == "missing" and (target == MAIN or missing in ("", "NA"))
+    )
     if refused:
         expect = Expect((400,), "invalid_input", bigquery=True)
     else:
@@ -631,6 +644,138 @@ def http_rules(draw: st.DrawFn) -> Case:
     return Case(method, "/", None, b"", "length", (("Accept", accept),), expect=expect)
 
 
+# ---------------------------------------------------------------- issue 25: the cell rule
+
+# Each JSON format a row can take, as (path, body) from the rows and the feature names.
+CELL_FORMATS = ("instances", "records", "split", "MLflow records", "MLflow inputs", "calls")
+
+
+def _cell_body(fmt: str, rows: list[list[Any]], names: list[str]) -> tuple[str, Any]:
+    records = [dict(zip(names, row, strict=True)) for row in rows]
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+    return {
+        "instances": ("/", {"instances": rows}),
+        "records": ("/predict", {"instances": records}),
+        "split": ("/invocations", {"dataframe_split": {"columns": names, "data": rows}}),
+        "MLflow records": ("/invocations", {"dataframe_records": records}),
+        "MLflow inputs": ("/invocations", {"inputs": columns}),
+        "calls": ("/", {"calls": rows}),
+    }[fmt]
+
+
+@st.composite
+def bad_cells(draw: st.DrawFn) -> Case:
+    """Issue 25 items 6 and 7, in every JSON format, on both runtimes: a list or an object where
+    a value belongs, an integer int64 cannot hold (as a number, or as BigQuery's text) and one
+    with a fraction are a 400 naming the row (from 1) and the feature; int64's own ends are
+    answered."""
+    target = draw(st.sampled_from([MAIN, DIGITS, DIGITS_SKLEARN]))
+    names = list(SERVED[target].features)
+    rows = [list(row) for row in _plain_rows(target, draw(st.integers(1, 4)))]
+    index = draw(st.integers(0, len(rows) - 1))
+    fmt = draw(st.sampled_from(CELL_FORMATS))
+    fault = draw(st.sampled_from(["list", "object"] if target == MAIN else
+                                 ["list", "object", "beyond", "fraction", "ends"]))  # fmt: skip
+    if fault in ("list", "object"):
+        column = draw(st.integers(0, len(names) - 1))
+        lists = [[5], [1.0, 2.0], [], [[1]], ["a"]]
+        value: Any = draw(st.sampled_from(lists if fault == "list" else [{"a": 1}, {}]))
+        wanted = "text" if target != MAIN and column == 4 else "a"  # "a number", "an integer"
+        says = f"row {index + 1}, feature {names[column]!r}: expected {wanted}"
+        expect = Expect((400,), "invalid_input", says=says)
+    else:
+        column = draw(st.sampled_from([0, 1]))  # the integer features
+        if fault == "beyond":
+            value = draw(st.sampled_from([2**63, INT64_MIN - 1, 2**64 - 1, 1e20, -1e19]))
+            says = f"row {index + 1}, feature {names[column]!r}: the value is outside the integers"
+            expect = Expect((400,), "invalid_input", says=says)
+        elif fault == "fraction":
+            value = draw(st.integers(-99, 99)) + 0.5
+            says = f"row {index + 1}, feature {names[column]!r}: expected an integer, got a number"
+            expect = Expect((400,), "invalid_input", says=says, unechoed=repr(value))
+        else:
+            value = draw(st.sampled_from([INT64_MAX, INT64_MIN]))
+            expect = _success(len(rows), bigquery=fmt == "calls")
+        if fmt == "calls" and isinstance(value, int) and draw(st.booleans()):
+            value = str(value)  # as TO_JSON_STRING writes an INT64 beyond 2^53
+    rows[index][column] = value
+    path, body = _cell_body(fmt, rows, names)
+    return _json_case(path, body, replace(expect, bigquery=fmt == "calls"), target)
+
+
+@st.composite
+def oip_shapes(draw: st.DrawFn) -> Case:
+    """Issue 25 item 7: an OIP shape NumPy cannot build, a dimension past its index type beside
+    a 0 or more dimensions than it has, is a 400 saying so, never a 500."""
+    served = SERVED[MAIN]
+    if draw(st.booleans()):
+        shape = [0, draw(st.sampled_from([2**63, 2**63 + 5, 2**64 - 1]))]
+        shape = shape if draw(st.booleans()) else shape[::-1]
+        data: list[Any] = []
+    else:
+        fill = draw(st.sampled_from([0, 1]))
+        shape = [fill] * draw(st.integers(65, 300))
+        data = [] if fill == 0 else [1]
+    datatype = draw(st.sampled_from(["FP64", "INT64", "BYTES"]))
+    data = [str(v) for v in data] if datatype == "BYTES" else data
+    tensor = {"name": "input", "shape": shape, "datatype": datatype, "data": data}
+    path = draw(st.sampled_from([f"/v2/models/{served.name}/infer", "/"]))
+    expect = Expect((400,), "invalid_input", says="cannot hold the data")
+    return _json_case(path, {"inputs": [tensor]}, expect)
+
+
+@st.composite
+def cell_readings(draw: st.DrawFn) -> Case:
+    """Issue 25 items 2 and 4: what a string means depends on the format, never on how it
+    looks. On "digits" (every feature may be missing; feature 4 takes any text): in JSON, OIP
+    JSON and BigQuery a string in the text feature is that text, "" "NA" and "None" included,
+    and null is missing; a string in a number feature is refused in JSON, read as a number (or
+    "NaN", missing) by BigQuery and OIP BYTES, where "" and "NA" are text, refused; in CSV an
+    empty cell or an NA marker is missing, in any feature."""
+    target = draw(st.sampled_from([DIGITS, DIGITS_SKLEARN]))
+    names = list(SERVED[target].features)
+    rows = [list(row) for row in _plain_rows(target, draw(st.integers(1, 3)))]
+    index = draw(st.integers(0, len(rows) - 1))
+    fmt = draw(st.sampled_from(["JSON", "calls", "OIP JSON", "CSV"]))
+    text = draw(st.booleans())
+    column = 4 if text else draw(st.sampled_from([2, 3]))
+    spelled = ["", "NA", "None", "null", "nan", "NaN", " a", "1.5", None]
+    value = draw(st.sampled_from(spelled))
+    where = f"row {index + 1}, feature {names[column]!r}: expected a number, got text"
+    refused = Expect((400,), "invalid_input", bigquery=fmt == "calls", says=where)
+    if text or value is None:
+        expect = _success(len(rows), bigquery=fmt == "calls")
+    elif fmt == "JSON":
+        expect = refused
+    elif fmt == "CSV":  # an NA marker is missing; any other text spells a number or is refused
+        taken = ("", "NA", "None", "null", "nan", "NaN", "1.5")
+        expect = _success(len(rows)) if value in taken else refused
+    elif value in ("nan", "NaN", "1.5"):  # BigQuery and OIP BYTES: numbers spelled as text
+        expect = _success(len(rows), bigquery=fmt == "calls")
+    else:
+        expect = refused
+    rows[index][column] = value
+    if fmt == "CSV":
+        if value is None:
+            value = rows[index][column] = ""
+        cells = [["" if v is None else str(v) for v in row] for row in rows]
+        out = io.StringIO()
+        csv.writer(out).writerows([names, *cells])
+        body = out.getvalue().encode()
+        return Case("POST", "/", "text/csv", body, "length", target=target, expect=expect)
+    if fmt == "OIP JSON":
+        columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+        inputs = [
+            {"name": name, "shape": [len(rows)], "datatype": "BYTES",
+             "data": [v if v is None or isinstance(v, str) else repr(v) for v in values]}
+            for name, values in columns.items()
+        ]  # fmt: skip
+        path = f"/v2/models/{SERVED[target].name}/infer"
+        return _json_case(path, {"inputs": inputs}, expect, target)
+    path, body = _cell_body("instances" if fmt == "JSON" else "calls", rows, names)
+    return _json_case(path, body, expect, target)
+
+
 def known_cases() -> st.SearchStrategy[Case]:
     """Every class whose right answer the generator knows."""
     classes = (
@@ -646,6 +791,9 @@ def known_cases() -> st.SearchStrategy[Case]:
         feature_values,
         client_strings,
         http_rules,
+        bad_cells,
+        oip_shapes,
+        cell_readings,
     )
     return st.one_of(
         *(one().map(lambda case, kind=one.__name__: replace(case, kind=kind)) for one in classes)
@@ -662,9 +810,9 @@ def check_expected(
     body: bytes = b"",
     headers: dict[str, str] | None = None,
 ) -> None:
-    """The exact status the generator expects, the code beside an error, the row count of a
-    200 answer, BigQuery's errorMessage beside its 400s and 422s, no echo of what must not
-    be, and the header that must be there."""
+    """The exact status the generator expects, the code beside an error, what its message says,
+    the row count of a 200 answer, BigQuery's errorMessage beside its 400s and 422s, no echo
+    of what must not be, and the header that must be there."""
     expect = case.expect
     if expect is None:
         return
@@ -678,6 +826,8 @@ def check_expected(
         return
     if status >= 400 and expect.code is not None:
         assert payload["code"] == expect.code, f"{payload} for {case.describe()}"
+    if status >= 400 and expect.says is not None:
+        assert expect.says in payload["error"], f"{payload} for {case.describe()}"
     if status in (400, 422) and expect.bigquery:
         assert payload.get("errorMessage"), f"{payload} for {case.describe()}"
     if status == 200 and expect.rows is not None:

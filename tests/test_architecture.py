@@ -41,7 +41,7 @@ LAYERS = {
         "manifest",
     ),
     "model": ("loading", "user_code", "slot", "runtimes"),
-    "data plane": ("validate", "request_cells", "prediction", "prediction_log"),
+    "data plane": ("validate", "prediction", "prediction_log"),
     "protocols": ("protocols", "html_page", "card", "docs"),
     "endpoint": ("endpoint",),
     "HTTP glue": ("http", "body_deadline"),

@@ -79,7 +79,7 @@ def test_probabilities_as_json_and_one_class_as_a_number(
         (
             [["Biscoe", 45.1, 14.5, 215, 5000, None, "2008"], ["Dream", "long", 1, 2, 3, None, 1]],
             None,
-            "row 1, feature 'bill_length_mm': expected a number, got text",
+            "row 2, feature 'bill_length_mm': expected a number, got text",
         ),
         ([["Biscoe", "Infinity", 14.5, 215, 5000, None, 2008]], None, "must be finite"),
         ([["Biscoe", 45.1, 14.5, 215, 5000, None, 2008]], {"output": "odds"}, "must be one of"),

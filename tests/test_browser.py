@@ -128,6 +128,8 @@ def test_the_card_shows_an_error_answer(browser: WebDriver, bundled: Server) -> 
     assert answer.status_code == 400
     shown = browser.find_element(By.ID, "prediction").text
     assert shown == f"Error 400: {answer.json()['error']}"
+    # The card's one row is row 1, as every message counts rows.
+    assert shown.startswith("Error 400: row 1, feature 'mean texture': expected a number")
     assert [p for p in console_problems(browser) if "status of 400" not in p] == []
 
 

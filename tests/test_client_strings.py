@@ -48,10 +48,10 @@ def penguins(make_client: MakeClient, penguins_dir: Path) -> Any:
     [
         (
             {"year": FRACTION},
-            "row 0, feature 'year': expected an integer, got a number with a fraction",
+            "row 1, feature 'year': expected an integer, got a number with a fraction",
         ),
-        ({"sex": NUMBER}, "row 0, feature 'sex': expected text"),
-        ({"sex": True}, "row 0, feature 'sex': expected text"),
+        ({"sex": NUMBER}, "row 1, feature 'sex': expected text"),
+        ({"sex": True}, "row 1, feature 'sex': expected text"),
     ],
 )
 def test_a_refused_feature_value_is_never_named(

@@ -35,6 +35,7 @@ from tests.fuzz_cases import (
 )
 from tests.fuzz_known import (
     DIGITS,
+    DIGITS_SKLEARN,
     MAIN,
     Case,
     register,
@@ -60,12 +61,18 @@ def fuzz_server(classifier_dir: Path) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def fuzz_servers(fuzz_server: Server, digits_dir: Path) -> Iterator[dict[str, Server]]:
-    """The main server and one serving "digits" (numeric-looking names, text, gaps)."""
-    register(DIGITS, digits_dir)
-    digits = start_server(fuzz_env(digits_dir))
-    warm_up(digits)
-    yield {MAIN: fuzz_server, DIGITS: digits}
-    digits.stop()
+    """The main server and two serving "digits" (numeric-looking names, text, gaps), on the
+    ONNX runtime and on the scikit-learn one."""
+    digits: dict[str, Server] = {}
+    try:
+        for target in (DIGITS, DIGITS_SKLEARN):
+            register(target, digits_dir)
+            digits[target] = start_server(fuzz_env(digits_dir, target))
+            warm_up(digits[target])
+        yield {MAIN: fuzz_server, **digits}
+    finally:
+        for server in digits.values():
+            server.stop()
 
 
 def warm_up(server: Server) -> None:

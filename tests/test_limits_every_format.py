@@ -401,7 +401,7 @@ def test_404_names_the_path_cut_at_200_characters(send: Send, length: int, cut: 
     assert (path in answer.body["error"]) is not cut
 
 
-# Every per-format check in every format: a bad cell in row 1, feature 'mean radius'.
+# Every per-format check in every format: a bad cell in row 2, feature 'mean radius'.
 FIRST = json.dumps(float(DATA.data[1][0])).encode()  # 20.57, once in a two-row request
 BAD_CELLS = {
     "not finite": (b"1e999", b"Infinity"),
@@ -431,7 +431,7 @@ def test_a_bad_cell_is_400_naming_row_and_feature(
         "missing": "missing, but this model needs a value there",
         "text": "expected a number, got text",
     }[check]
-    assert_refused(answer, 400, "invalid_input", "row 1, feature 'mean radius'", expected)
+    assert_refused(answer, 400, "invalid_input", "row 2, feature 'mean radius'", expected)
 
 
 CSV_CELLS = {"not finite": "inf", "missing": "", "text": "abc"}
@@ -444,16 +444,18 @@ def test_a_bad_csv_cell_is_400(send: Send, model_name: str, fmt: str, check: str
     body = request.body.replace(b"\n" + FIRST + b",", b"\n" + CSV_CELLS[check].encode() + b",")
     assert body != request.body
     answer = send(Request("POST", request.path, body, request.headers))
-    assert_refused(answer, 400, "invalid_input", "row 1, feature 'mean radius'")
+    assert_refused(answer, 400, "invalid_input", "row 2, feature 'mean radius'")
 
 
-# OIP per-feature inputs: BYTES text is read as numbers, and "nan", "" or "NA" are missing.
+# OIP per-feature inputs: BYTES text in JSON data is read as numbers, "nan" (and null) is
+# missing; a string is never missing, so "" and "NA" are text (serving/cells.py's "bigquery").
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [
         ("nan", "missing, but this model needs a value there"),
-        ("", "missing, but this model needs a value there"),
-        ("NA", "missing, but this model needs a value there"),
+        (None, "missing, but this model needs a value there"),
+        ("", "expected a number, got text"),
+        ("NA", "expected a number, got text"),
         ("inf", "values must be finite numbers"),
         ("-Infinity", "values must be finite numbers"),
         ("abc", "expected a number, got text"),
@@ -461,12 +463,12 @@ def test_a_bad_csv_cell_is_400(send: Send, model_name: str, fmt: str, check: str
 )
 @pytest.mark.parametrize("path", ["/v2/models/{}/infer", "/"])
 def test_oip_bytes_cells_are_checked_like_every_other_cell(
-    send: Send, model_name: str, path: str, cell: str, expected: str
+    send: Send, model_name: str, path: str, cell: str | None, expected: str
 ) -> None:
     inputs = per_feature(2, WIDTH)
     inputs[0] = {**inputs[0], "datatype": "BYTES", "data": ["13.5", cell]}
     answer = send(as_json(path.format(model_name), {"inputs": inputs}))
-    assert_refused(answer, 400, "invalid_input", "row 1, feature 'mean radius'", expected)
+    assert_refused(answer, 400, "invalid_input", "row 2, feature 'mean radius'", expected)
 
 
 def test_oip_bytes_numbers_are_answered_like_fp64(send: Send, model_name: str) -> None:
@@ -484,7 +486,7 @@ def test_oip_binary_non_finite_values_are_400(send: Send, model_name: str, value
     assert request.body.count(first) == 1
     body = request.body.replace(first, np.float64(value).astype("<f8").tobytes())
     answer = send(Request("POST", request.path, body, request.headers))
-    assert_refused(answer, 400, "invalid_input", "row 1, feature 'mean radius'")
+    assert_refused(answer, 400, "invalid_input", "row 2, feature 'mean radius'")
 
 
 # Columns named in another order are put in the model's order: rotated by one, a permutation
@@ -657,7 +659,7 @@ def test_oip_binary_bytes_inputs(send: Send, model_name: str) -> None:
     spelled = [repr(v).encode() for v in inputs[0]["data"]]
     assert send(with_bytes(spelled)).body["outputs"] == plain.body["outputs"]
     answer = send(with_bytes([spelled[0], b""]))
-    assert_refused(answer, 400, "invalid_input", "row 1, feature 'mean radius': missing")
+    assert_refused(answer, 400, "invalid_input", "row 2, feature 'mean radius': missing")
     cut = with_bytes(spelled)
     broken = Request("POST", path, cut.body[:-2], cut.headers)
     assert send(broken).status == 400

@@ -54,7 +54,7 @@ def test_one_log_line_per_request(client: Any, classifier_dir: Path, serving_log
     assert missing["severity"] == "WARNING"
     assert missing["httpRequest"]["status"] == 404
     assert missing["code"] == "not_found"
-    assert bad["message"] == "POST / 400: expected 30 features, got 1"
+    assert bad["message"] == "POST / 400: expected 30 features, got 1 (row 1)"
     assert all("logging.googleapis.com/trace" not in line for line in lines)
 
 

@@ -58,7 +58,7 @@ def test_mixed_model_lists_one_input_per_feature() -> None:
     assert answer["parameters"]["classes"] == ["x", "y", "z"]
     assert answer["parameters"]["per_feature_inputs"] == (
         "one input of shape [-1] per feature, named after it (FP64 for numbers, BYTES for text; "
-        "an empty BYTES element is a missing value)"
+        "a missing value is null in BYTES JSON data, an empty element in BYTES binary data)"
     )
 
 
@@ -193,7 +193,7 @@ def test_onnx_overflow_names_the_row(make_client: Callable[..., Any], classifier
         answer = client.post("/", json=body)
         assert answer.status_code == 400
         assert answer.get_json()["code"] == "not_finite"
-        assert "its output for row 1 is not a finite number" in answer.get_json()["error"]
+        assert "its output for row 2 is not a finite number" in answer.get_json()["error"]
 
 
 def test_every_format_hands_its_scored_rows_to_the_prediction_log(

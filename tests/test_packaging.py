@@ -210,16 +210,16 @@ def test_strict_schema_is_what_the_model_does(strict_model: Path) -> None:
 GOOD = records(penguins([0]))[0]
 # (change to the good row, what the 400 must say)
 BAD_VALUES = [
-    ({"bill_length_mm": "long"}, "row 0, feature 'bill_length_mm': expected a number, got text"),
+    ({"bill_length_mm": "long"}, "row 1, feature 'bill_length_mm': expected a number, got text"),
     ({"island": 3}, "feature 'island': expected text, one of 'Biscoe', 'Dream', 'Torgersen', got"),
     ({"bill_length_mm": None}, "feature 'bill_length_mm': missing, but this model needs a value"),
     ({"island": None}, "feature 'island': missing, but this model needs a value there (text"),
     (
         {"island": "Atlantis"},
-        "row 0, feature 'island': 'Atlantis' is not a category this model knows; expected text, "
+        "row 1, feature 'island': 'Atlantis' is not a category this model knows; expected text, "
         "one of 'Biscoe', 'Dream', 'Torgersen'",
     ),
-    ({"year": 2007.5}, "row 0, feature 'year': expected an integer, got a number with a fraction"),
+    ({"year": 2007.5}, "row 1, feature 'year': expected an integer, got a number with a fraction"),
 ]
 
 

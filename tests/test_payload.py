@@ -89,30 +89,30 @@ def test_good_payloads(
         ({"features": "1,2,3"}, "'features' must be a non-empty list"),
         ({"features": 5}, "'features' must be a non-empty list"),
         ({"instances": {"a": 1, "b": 2, "c": 3}}, "'instances' must be a non-empty list"),
-        ({"instances": [1, 2, 3]}, "every row must be a list of 3 numbers"),
+        ({"instances": [1, 2, 3]}, "row 1: expected a list of 3 values, got a number"),
         ({"features": [1, 2]}, "expected 3 features, got 2"),
         ({"features": [1, 2, 3, 4]}, "expected 3 features, got 4"),
-        ({"features": [[1, 2, 3], [1, 2]]}, "rows differ in length"),
+        ({"features": [[1, 2, 3], [1, 2]]}, "expected 3 features, got 2 (row 2)"),
         ({"instances": [[1, 2], [1, 2, 3]]}, "expected 3 features, got 2"),
-        ({"features": [[[1, 2, 3]]]}, "expected 3 features, got 1"),
-        ({"features": [[[1], [2], [3]]]}, "every row must be a list of 3 numbers"),
-        ({"features": [1, "2", 3]}, "row 0, feature 'b': expected a number, got text"),
-        ({"features": ["a", "b", "c"]}, "row 0, feature 'a': expected a number, got text"),
-        ({"features": [1, None, 3]}, "row 0, feature 'b': missing, but this model needs a value"),
+        ({"features": [[[1, 2, 3]]]}, "expected 3 features, got 1 (row 1)"),
+        ({"features": [[[1], [2], [3]]]}, "row 1, feature 'a': expected a number, got a list"),
+        ({"features": [1, "2", 3]}, "row 1, feature 'b': expected a number, got text"),
+        ({"features": ["a", "b", "c"]}, "row 1, feature 'a': expected a number, got text"),
+        ({"features": [1, None, 3]}, "row 1, feature 'b': missing, but this model needs a value"),
         (
             {"features": [None, None, None]},
             "feature 'a': missing, but this model needs",
         ),
         ({"features": [1, {"x": 1}, 3]}, "feature 'b': expected a number, got an object"),
-        ({"features": [1, [2], 3]}, "rows differ in length or kind"),
-        ({"features": [10**400, 1, 2]}, "row 0, feature 'a': number too large"),
-        ({"features": [float("nan"), 1, 2]}, "row 0, feature 'a': missing, but this model"),
-        ({"features": [[1, 2, 3], [1, float("inf"), 3]]}, "row 1, feature 'b': values must be"),
-        ({"instances": [{"a": 1, "b": 2}]}, "row 0: missing feature 'c'"),
-        ({"instances": [{"a": 1, "b": 2, "c": 3, "d": 4}]}, "row 0: unknown feature 'd'"),
-        ({"instances": [{"a": 1, "b": 2, "c": 3}, {"a": 1}]}, "row 1: missing feature 'b'"),
-        ({"instances": [{"a": 1, "b": 2, "c": 3}, [1, 2, 3]]}, "row 1: mix of lists and objects"),
-        ({"instances": [[1, 2, 3], {"a": 1, "b": 2, "c": 3}]}, "rows differ in length or kind"),
+        ({"features": [1, [2], 3]}, "row 1, feature 'b': expected a number, got a list"),
+        ({"features": [10**400, 1, 2]}, "row 1, feature 'a': the number is too large"),
+        ({"features": [float("nan"), 1, 2]}, "row 1, feature 'a': missing, but this model"),
+        ({"features": [[1, 2, 3], [1, float("inf"), 3]]}, "row 2, feature 'b': values must be"),
+        ({"instances": [{"a": 1, "b": 2}]}, "row 1: missing feature 'c'"),
+        ({"instances": [{"a": 1, "b": 2, "c": 3, "d": 4}]}, "row 1: unknown feature 'd'"),
+        ({"instances": [{"a": 1, "b": 2, "c": 3}, {"a": 1}]}, "row 2: missing feature 'b'"),
+        ({"instances": [{"a": 1, "b": 2, "c": 3}, [1, 2, 3]]}, "row 2: mix of lists and objects"),
+        ({"instances": [[1, 2, 3], {"a": 1, "b": 2, "c": 3}]}, "row 2: mix of lists and objects"),
         (
             {"instances": [{"a": None, "b": 2, "c": 3}]},
             "feature 'a': missing, but this model needs",
@@ -128,7 +128,7 @@ def test_bad_payloads(body: Any, message: str) -> None:
 
 
 def test_wrong_feature_count_says_expected_and_got() -> None:
-    with pytest.raises(InvalidInput, match=r"^expected 30 features, got 29$"):
+    with pytest.raises(InvalidInput, match=r"^expected 30 features, got 29 \(row 1\)$"):
         parse({"features": [0.5] * 29}, THIRTY)
 
 

@@ -72,11 +72,11 @@ def test_csv_with_or_without_header(body: bytes) -> None:
     ("body", "fragment"),
     [
         (b"1,2\n", "expected 3 features, got 2"),
-        (b"1,2,3\n4,5\n", "rows differ in length"),
+        (b"1,2,3\n4,5\n", r"expected 3 features, got 2 \(row 2\)"),
         (b"a,b,d\n1,2,3\n", "missing feature 'c'"),
-        (b"1,2,3\n4,x,6\n", "row 1, feature 'b': expected a number, got text"),
-        (b"1,2,nan\n", "row 0, feature 'c': missing, but this model needs a value"),
-        (b"1,2,inf\n", "row 0, feature 'c': values must be finite"),
+        (b"1,2,3\n4,x,6\n", "row 2, feature 'b': expected a number, got text"),
+        (b"1,2,nan\n", "row 1, feature 'c': missing, but this model needs a value"),
+        (b"1,2,inf\n", "row 1, feature 'c': values must be finite"),
         (b"a,b,c,d\n1,2,3,4\n", "unknown feature 'd'"),
         (b"c,a,b,a\n1,2,3,4\n", "column names repeat"),
         (b"", "no rows"),
@@ -419,7 +419,7 @@ def test_csv_with_a_byte_order_mark(make_client: MakeClient, classifier_dir: Pat
 def test_csv_typo_in_the_only_row_names_the_cell(client: Any) -> None:
     answer = client.post("/", data="1," * 29 + "x1\n", content_type="text/csv").get_json()
     assert (
-        answer["error"] == "row 0, feature 'worst fractal dimension': expected a number, got text"
+        answer["error"] == "row 1, feature 'worst fractal dimension': expected a number, got text"
     )
 
 
@@ -447,7 +447,7 @@ def test_kserve_v1_refuses_csv(client: Any) -> None:
 @pytest.mark.parametrize("row", [[1.0, 2.0], [1.0, 2.0, 3.0, 4.0], "123"])
 def test_named_columns_need_one_value_per_column_in_every_row(row: Any) -> None:
     batch = Batch(rows=[[1.0, 2.0, 3.0], row], names=["c", "a", "b"])
-    with pytest.raises(InvalidInput, match=r"^row 1: expected 3 values, one per named column$"):
+    with pytest.raises(InvalidInput, match=r"^row 2: expected 3 values, one per named column$"):
         checked(batch, 10)
 
 

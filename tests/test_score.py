@@ -203,7 +203,8 @@ def test_a_refused_chunk_stops_with_the_message_and_its_rows(
     assert "Traceback" not in done.stderr
     assert "rows 201-300" in done.stderr
     assert "HTTP 400" in done.stderr
-    assert "expected a number, got text" in done.stderr
+    # The bad cell's row as the file counts it (the function names it within the request).
+    assert "row 250, feature 'mean radius': expected a number, got text" in done.stderr
 
 
 def test_a_server_killed_and_restarted_mid_run_loses_and_repeats_nothing(

@@ -22,6 +22,7 @@ from serving.manifest import Manifest, sha256_hex
 from serving.storage import LocalStore
 from serving.user_code import importable, read_code
 from tests import schema_packages
+from tests.every_format import disagreements
 from tests.fixture_types import MakeClient
 from tests.gcs_server import FakeGcs
 from tests.schema_packages import USER_FEATURES, Package
@@ -74,16 +75,22 @@ def test_served_from_a_local_folder_by_a_real_server(shipped: Package) -> None:
     server = start_server(
         {"MODEL_URI": str(shipped.folder)}, source=REPO / "tests" / "introspect_entry.py"
     )
+    manifest = json.loads((shipped.folder / "manifest.json").read_text())
     try:
         answer = requests.post(
             server.url, json={"instances": rows(shipped), "probabilities": True}, timeout=60
         )
         modules = requests.get(f"{server.url}/__test__/modules", timeout=30).json()
+        frame = shipped.frame.iloc[:25]
+        every = disagreements(
+            server.url, frame, manifest, "predict_proba", expected(shipped), 1e-12
+        )
     finally:
         server.stop()
     assert answer.status_code == 200, answer.text
     np.testing.assert_allclose(answer.json()["probabilities"], expected(shipped), atol=1e-12)
     assert "user_features" in modules
+    assert every == {}, "JSON, CSV, OIP (JSON and binary) and BigQuery answer alike"
 
 
 def upload(url: str, folder: Path, prefix: str) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from serving.batch import Batch
+from serving.cells import Reading
 from serving.errors import InvalidInput
 from serving.schema import Feature
 from serving.validate import validate
@@ -23,16 +24,16 @@ SCHEMA = (
 GOOD = [1.5, 2, "color1", "hello"]
 
 
-def check(rows: list[Any], text: bool = False) -> list[Any]:
-    table = validate(Batch(rows=rows, text=text), SCHEMA, max_rows=10)
+def check(rows: list[Any], reading: Reading = "json") -> list[Any]:
+    table = validate(Batch(rows=rows, reading=reading), SCHEMA, max_rows=10)
     assert table.matrix is None
     assert table.n_rows == len(rows)
     return [column.tolist() for column in table.columns]
 
 
-def refused(rows: list[Any], text: bool = False) -> str:
+def refused(rows: list[Any], reading: Reading = "json") -> str:
     with pytest.raises(InvalidInput) as caught:
-        validate(Batch(rows=rows, text=text), SCHEMA, max_rows=10)
+        validate(Batch(rows=rows, reading=reading), SCHEMA, max_rows=10)
     return caught.value.message
 
 
@@ -50,9 +51,9 @@ def test_columns_are_float_and_object_arrays() -> None:
 
 def test_text_cells_read_numbers_and_missing_markers() -> None:
     rows = [["1.5", "2", "color1", "NA"], ["", "", "color3", ""]]
-    message = refused(rows, text=True)
-    assert message == "row 1, feature 'size': missing, but this model needs a value there"
-    columns = check([["1.5", "NA", "color1", "NA"]], text=True)
+    message = refused(rows, "text")
+    assert message == "row 2, feature 'size': missing, but this model needs a value there"
+    columns = check([["1.5", "NA", "color1", "NA"]], "text")
     assert columns[:1] == [[1.5]]
     assert np.isnan(columns[1][0])
     assert columns[2:] == [["color1"], [None]]
@@ -61,22 +62,22 @@ def test_text_cells_read_numbers_and_missing_markers() -> None:
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ([None, 2, "color1", "x"], "row 1, feature 'size': missing, but this model needs a value"),
-        (["a", 2, "color1", "x"], "row 1, feature 'size': expected a number, got text"),
+        ([None, 2, "color1", "x"], "row 2, feature 'size': missing, but this model needs a value"),
+        (["a", 2, "color1", "x"], "row 2, feature 'size': expected a number, got text"),
         ([True, 2, "color1", "x"], None),
-        ([[1], 2, "color1", "x"], "row 1, feature 'size': expected a number, got a list"),
-        ([{}, 2, "color1", "x"], "row 1, feature 'size': expected a number, got an object"),
+        ([[1], 2, "color1", "x"], "row 2, feature 'size': expected a number, got a list"),
+        ([{}, 2, "color1", "x"], "row 2, feature 'size': expected a number, got an object"),
         (
             [1.0, 2.5, "color1", "x"],
-            "row 1, feature 'count': expected an integer, got a number with a fraction",
+            "row 2, feature 'count': expected an integer, got a number with a fraction",
         ),
-        ([1.0, "2", "color1", "x"], "row 1, feature 'count': expected an integer, got text"),
-        ([1.0, 2, None, "x"], "row 1, feature 'color': missing, but this model needs a value"),
-        ([1.0, 2, 3, "x"], "row 1, feature 'color': expected text, one of 'color0', 'color1'"),
+        ([1.0, "2", "color1", "x"], "row 2, feature 'count': expected an integer, got text"),
+        ([1.0, 2, None, "x"], "row 2, feature 'color': missing, but this model needs a value"),
+        ([1.0, 2, 3, "x"], "row 2, feature 'color': expected text, one of 'color0', 'color1'"),
         ([1.0, 2, True, "x"], "expected text, one of 'color0', 'color1', 'color2', 'color3', "),
-        ([1.0, 2, "red", "x"], "row 1, feature 'color': 'red' is not a category this model knows"),
-        ([1.0, 2, "color1", 5], "row 1, feature 'note': expected text, got a number"),
-        ([1.0, 2, "color1", False], "row 1, feature 'note': expected text, got a boolean"),
+        ([1.0, 2, "red", "x"], "row 2, feature 'color': 'red' is not a category this model knows"),
+        ([1.0, 2, "color1", 5], "row 2, feature 'note': expected text, got a number"),
+        ([1.0, 2, "color1", False], "row 2, feature 'note': expected text, got a boolean"),
         ([1.0, 2, "color1", None], None),
     ],
 )
@@ -113,15 +114,15 @@ def test_free_text_expects_text() -> None:
     with pytest.raises(InvalidInput) as caught:
         validate(Batch(rows=[[None]]), schema, max_rows=10)
     assert caught.value.message == (
-        "row 0, feature 'note': missing, but this model needs a value there (text)"
+        "row 1, feature 'note': missing, but this model needs a value there (text)"
     )
 
 
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (float("inf"), "row 0, feature 'size': values must be finite numbers"),
-        (10**400, "row 0, feature 'size': number too large"),
+        (float("inf"), "row 1, feature 'size': values must be finite numbers"),
+        (10**400, "row 1, feature 'size': the number is too large"),
     ],
 )
 def test_numbers_out_of_range(value: Any, message: str) -> None:

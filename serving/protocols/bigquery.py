@@ -4,7 +4,8 @@ BigQuery posts one array of arguments per row, in the SQL function's parameter o
 model's feature order), batched, to the URL the function's SQL definition names. Values are
 as TO_JSON_STRING writes them: INT64 beyond 2^53 and NUMERIC as strings, FLOAT64 NaN and
 Infinity as the strings "NaN" and "Infinity", SQL NULL as null; so numbers are read from text,
-and "NaN" is a missing value. `userDefinedContext` may choose the reply: the label (default),
+"NaN" is a missing value, and a STRING argument is text, never missing (serving/cells.py's
+"bigquery" reading). `userDefinedContext` may choose the reply: the label (default),
 `{"output": "probabilities"}` (a JSON object per row, for a RETURNS JSON function), or
 `{"output": "probability", "class": C}` (that class's probability, a number). A bad row is a
 400 whose `errorMessage` names it: BigQuery retries only 408, 429, 500, 503 and 504.
@@ -30,7 +31,8 @@ MAX_ERROR_MESSAGE = 1000
 
 
 def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
-    """The calls as rows of text cells, and the reply userDefinedContext chooses."""
+    """The calls as rows (read as BigQuery writes its values), and the reply userDefinedContext
+    chooses."""
     document = decoded.document
     unknown = sorted(set(document) - set(FIELDS))
     if unknown:
@@ -41,7 +43,7 @@ def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
     reply, chosen = _reply(document.get("userDefinedContext"), model)
     methods: tuple[Method, ...] = ("predict",) if reply == "label" else ("predict_proba",)
     answer = functools.partial(_replies, reply=reply, chosen=chosen)
-    return Inference(Batch(rows=calls, text=True), methods, answer)
+    return Inference(Batch(rows=calls, reading="bigquery"), methods, answer)
 
 
 def explain(error: RequestError) -> None:

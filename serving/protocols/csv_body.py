@@ -3,7 +3,8 @@
 Parsed with the csv module, no pandas.
 The first row is a header when it names any of the model's features, and must then name each
 exactly once (in any order); otherwise every row is data, in the model's feature order.
-Cells are text: numbers are read from them, and an empty cell (or NA, null, ...) is missing.
+Cells are text (serving/cells.py's "text" reading): numbers are read from them, and an empty cell
+(or NA, null, ...) is missing unless the model learned that spelling as a category.
 The answer is this function's own (`{"predictions": ...}`); `?predict_method=` chooses it.
 """
 
@@ -48,8 +49,8 @@ def read_table(body: bytes, feature_names: Sequence[str]) -> Batch:
         raise InvalidInput("CSV body has no rows")
     header = [cell.strip() for cell in lines[0]]
     if not set(header).isdisjoint(feature_names):
-        return Batch(rows=_table(lines[1:]), names=header, text=True)
-    return Batch(rows=_table(lines), text=True)
+        return Batch(rows=_table(lines[1:]), names=header, reading="text")
+    return Batch(rows=_table(lines), reading="text")
 
 
 def _table(lines: list[list[str]]) -> np.ndarray | list[list[str]]:

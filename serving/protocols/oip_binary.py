@@ -43,9 +43,11 @@ def split_body(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, memoryvi
 
 def unpack(where: str, chunk: memoryview, datatype: str, dtype: Any) -> np.ndarray:
     """One input's bytes as a flat array: `dtype`'s little-endian numbers, BOOL bytes as
-    booleans, BYTES elements as text; `where` names the input in errors."""
+    booleans, BYTES elements as text (an object array of str); `where` names the input in
+    errors."""
     if datatype == "BYTES":
-        return np.asarray(_strings(where, chunk))
+        strings = _strings(where, chunk)
+        return np.fromiter(strings, dtype=object, count=len(strings))
     if datatype == "BOOL":
         values = np.frombuffer(chunk, dtype=np.uint8)
         if values.max(initial=0) > 1:

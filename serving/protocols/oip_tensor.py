@@ -3,18 +3,28 @@
 The arrays become a Batch; outputs become tensors again (JSON, or binary data). A tensor's name,
 parameters, shape and datatype are checked here, once, then its values: decoded from JSON or
 unpacked from the binary tensor data extension's bytes (oip_binary.py), counted against the
-shape, and read as their datatype says (numbers as float64, BOOL as 0/1, BYTES as text).
+shape, and read as their datatype says (floats as float64, integers exact, BOOL as 0/1, BYTES as
+text).
+
+BYTES elements are text: in JSON data a string or null (missing), read by serving/cells.py's
+"bigquery" reading (a number may be spelled as text; a string is never missing); in binary data
+a string, read by its "text" reading (an empty element, or NA, is missing). Text is held in
+object arrays, never in NumPy's fixed-width text arrays (as wide as the longest element, in
+every element).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
 from serving.batch import Batch
+from serving.cells import Reading, all_numbers
 from serving.errors import InvalidInput, echo
 from serving.protocols.oip_binary import HEADER, SIZE_KEY, pack, unpack
 
@@ -48,42 +58,55 @@ def batch_from_inputs(
     """One [N, n_features] tensor, or one [N] (or [N, 1]) tensor per feature named after it.
 
     `binary` is the bytes after the JSON part where the binary extension is spoken (None
-    elsewhere). BYTES tensors carry text: numbers may be spelled in them, and "" (or NA) is
-    missing.
+    elsewhere). BYTES tensors carry text: numbers may be spelled in them (the module docstring
+    says when an element is missing).
     """
     tensors = read_inputs(inputs, binary)
-    names = [name for name, _ in tensors]
+    names = [tensor.name for tensor in tensors]
     if len(tensors) == 1 and names[0] not in feature_names:
-        rows = tensors[0][1]
+        rows = tensors[0].values
         if rows.ndim != 2 or rows.shape[1] != len(feature_names):
             raise InvalidInput(
                 f"input {echo(names[0])} has shape {list(rows.shape)}; expected "
                 f"[-1, {len(feature_names)}] (or one 1-D input per feature, named after it)"
             )
-        return Batch(rows=rows, text=True)
+        return Batch(rows=rows, reading=tensors[0].reading)
     unknown = [name for name in names if name not in feature_names]
     if unknown or len(set(names)) != len(names):
         raise InvalidInput(
             f"input {echo((unknown or names)[0])} is unknown or repeated; send one input of "
             f"shape [-1, {len(feature_names)}], or one 1-D input per feature named after it"
         )
-    if any(values.ndim not in (1, 2) or values.size != len(values) for _, values in tensors):
+    if any(t.values.ndim not in (1, 2) or t.values.size != len(t.values) for t in tensors):
         raise InvalidInput("per-feature inputs must all have shape [N] (or [N, 1]) with one N")
-    return Batch(columns={name: values.reshape(-1) for name, values in tensors}, text=True)
+    return Batch(
+        columns={t.name: t.values.reshape(-1) for t in tensors},
+        column_readings={t.name: t.reading for t in tensors},
+    )
 
 
-def read_inputs(inputs: Any, binary: bytes | memoryview | None) -> list[tuple[str, np.ndarray]]:
-    """Each input's name and typed values in its shape; every binary byte must belong to
-    exactly one input."""
+@dataclass(slots=True)
+class Tensor:
+    """One input: its name, its values typed and in its shape, how its cells are read, and how
+    many binary bytes it took."""
+
+    name: str
+    values: np.ndarray
+    reading: Reading
+    size: int
+
+
+def read_inputs(inputs: Any, binary: bytes | memoryview | None) -> list[Tensor]:
+    """Each input, typed and in its shape; every binary byte must belong to exactly one input."""
     if not (isinstance(inputs, list) and all(_is_tensor(t, binary) for t in inputs)):
         raise InvalidInput(NOT_TENSORS)
     view = memoryview(binary) if binary is not None else None
     offset = 0
     tensors = []
     for tensor in inputs:
-        name, values, size = _read(tensor, view, offset)
-        tensors.append((name, values))
-        offset += size
+        read = _read(tensor, view, offset)
+        tensors.append(read)
+        offset += read.size
     if view is not None and offset != len(view):
         raise InvalidInput(
             f"the body has {len(view)} binary bytes after the JSON part, but the inputs' "
@@ -102,8 +125,8 @@ def _is_tensor(tensor: Any, binary: bytes | memoryview | None) -> bool:
     return "data" in tensor or in_binary
 
 
-def _read(tensor: dict[str, Any], binary: memoryview | None, offset: int) -> tuple[str, Any, int]:
-    """(name, values in shape, binary bytes used) of one input."""
+def _read(tensor: dict[str, Any], binary: memoryview | None, offset: int) -> Tensor:
+    """One input: its name, values in shape, reading and binary bytes used."""
     name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
     parameters = tensor.get("parameters", {})
     if not isinstance(name, str):
@@ -118,6 +141,7 @@ def _read(tensor: dict[str, Any], binary: memoryview | None, offset: int) -> tup
     if datatype not in DATATYPES:
         raise InvalidInput(f"{where}: datatype {echo(datatype)}; accepted: {', '.join(DATATYPES)}")
     size = 0
+    reading: Reading = "json"
     if SIZE_KEY in parameters:
         size = _binary_size(where, tensor, parameters[SIZE_KEY])
         chunk = (binary or memoryview(b""))[offset : offset + size]
@@ -126,21 +150,44 @@ def _read(tensor: dict[str, Any], binary: memoryview | None, offset: int) -> tup
                 f"{where}: {SIZE_KEY} is {size}, but only {len(chunk)} binary bytes "
                 f"remain (is {HEADER} set to the JSON part's length?)"
             )
-        values, source = (
-            unpack(where, chunk, datatype, NUMBER_TYPES.get(datatype)),
-            "the binary data",
-        )
+        values = unpack(where, chunk, datatype, NUMBER_TYPES.get(datatype))
+        source = "the binary data"
+        if datatype == "BYTES":
+            reading = "text"
     else:
-        try:
-            values, source = np.asarray(tensor["data"]), "data"
-        except (ValueError, OverflowError):
-            raise InvalidInput(f"{where}: nested data is ragged") from None
+        values, source = _from_json(where, tensor["data"], datatype), "data"
+        if datatype == "BYTES":
+            reading = "bigquery"
     count = math.prod(shape)
     if values.size != count:
         raise InvalidInput(
-            f"{where}: shape {shape} holds {count} values, {source} has {values.size}"
+            f"{where}: shape {echo(shape)} holds {echo(count)} values, {source} has {values.size}"
         )
-    return name, _typed(where, datatype, values).reshape(shape), size
+    try:
+        shaped = _typed(where, datatype, values).reshape(shape)
+    except (ValueError, OverflowError):
+        # More dimensions than NumPy has, or one beyond its index type: no data fits there.
+        raise InvalidInput(f"{where}: shape {echo(shape)} cannot hold the data") from None
+    return Tensor(name, shaped, reading, size)
+
+
+def _from_json(where: str, data: Any, datatype: str) -> np.ndarray:
+    """JSON `data` (flat or nested) as an array: numbers as NumPy finds them when every value
+    is one (checked first, so that text never becomes a text array), else an object array."""
+    if datatype != "BYTES" and isinstance(data, list):
+        nested = bool(data) and isinstance(data[0], list)
+        if all_numbers(chain.from_iterable(data) if nested else data):
+            try:
+                return np.asarray(data)
+            except (ValueError, OverflowError):
+                raise InvalidInput(f"{where}: nested data is ragged") from None
+    try:
+        values = np.array(data, dtype=object)
+    except ValueError:
+        raise InvalidInput(f"{where}: nested data is ragged") from None
+    if datatype != "BYTES" and all_numbers(values.flat):
+        return np.asarray(values.tolist())
+    return values
 
 
 def _binary_size(where: str, tensor: dict[str, Any], size: Any) -> int:
@@ -152,19 +199,21 @@ def _binary_size(where: str, tensor: dict[str, Any], size: Any) -> int:
 
 
 def _typed(where: str, datatype: str, array: np.ndarray) -> np.ndarray:
-    """The values as their datatype says: numbers as float64, BOOL as 0/1, BYTES as text."""
+    """The values as their datatype says: floats as float64, integers as they are, BOOL as 0/1,
+    BYTES as text (an object array of str, and None for JSON's null)."""
     kind = array.dtype.kind
     if array.size == 0:
         return array.astype(np.float64)
     if datatype == "BOOL" and kind == "b":
         return array.astype(np.float64)
-    if datatype == "BYTES" and kind == "U":
+    if datatype == "BYTES" and kind == "O" and set(map(type, array.flat)) <= {str, type(None)}:
         return array
     if datatype in INTEGER_TYPES and kind in "iu":
         info = np.iinfo(INTEGER_TYPES[datatype])
         if array.min() < info.min or array.max() > info.max:
             raise InvalidInput(f"{where}: a value is out of range for {datatype}")
-        return array.astype(np.float64)
+        # Integers stay exact (INT64's largest is not a float64): the cell rule converts them.
+        return array
     if datatype in FLOAT_TYPES and kind in "fiu":
         # No copy when the values already are float64 (binary FP64: a view of the body).
         return array.astype(FLOAT_TYPES[datatype], copy=False).astype(np.float64, copy=False)

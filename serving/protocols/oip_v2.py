@@ -175,7 +175,8 @@ def model_metadata(model: LoadedModel) -> dict[str, Any]:
             "classes": list(manifest.classes) if manifest.classes is not None else None,
             "feature_names": list(manifest.feature_names),
             "per_feature_inputs": "one input of shape [-1] per feature, named after it "
-            "(FP64 for numbers, BYTES for text; an empty BYTES element is a missing value)",
+            "(FP64 for numbers, BYTES for text; a missing value is null in BYTES JSON data, "
+            "an empty element in BYTES binary data)",
         },
     }
 
