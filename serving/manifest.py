@@ -60,6 +60,7 @@ class Manifest:
     metrics: dict[str, Any] | None = None
     libraries: dict[str, Any] | None = None
     training_data: dict[str, Any] | None = None
+    explanations: dict[str, Any] | None = None
 
     @property
     def n_features(self) -> int:
@@ -115,6 +116,7 @@ class Manifest:
             metrics=_object(raw, "metrics"),
             libraries=_object(raw, "libraries"),
             training_data=_object(raw, "training_data"),
+            explanations=_object(raw, "explanations"),
         )
 
 

@@ -64,6 +64,7 @@ def export_onnx(
         from skl2onnx import to_onnx
 
         from training import onnx_boosters, onnx_imputer, onnx_trees
+        from training.onnx_explain import with_estimator_input
     except ImportError:
         print(
             "ONNX export skipped: skl2onnx is not installed (pip install -r requirements-dev.txt)"
@@ -85,6 +86,7 @@ def export_onnx(
     )
     try:
         graph = to_onnx(model, example, options=options, target_opset={"": OPSET})
+        graph = with_estimator_input(graph, model)
         has_proba = hasattr(final, "predict_proba")
         with_decision = add_decision_output(graph, model, has_proba)
         onnx_bytes = with_decision or graph.SerializeToString()

@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import sklearn
 
+from serving.explain.artifact import EXPLANATIONS_NAME
 from serving.manifest import FORMAT_VERSION, MANIFEST_NAME, sha256_hex
 from serving.schema import Feature
+from training.explanations import describe_explanations
 from training.export import export_onnx, servable_rows, serving_manifest
 from training.statistics import training_statistics
 
@@ -52,7 +54,7 @@ def write_model(
         name: {"sha256": sha256_hex(data), "bytes": len(data), "runtime": runtime}
         for name, (runtime, data) in artifacts.items()
     }
-    for stale in {JOBLIB_NAME, ONNX_NAME} - set(artifacts):
+    for stale in {JOBLIB_NAME, ONNX_NAME, EXPLANATIONS_NAME} - set(artifacts):
         (out / stale).unlink(missing_ok=True)
     files = {name: data for name, (_, data) in artifacts.items()}
     files[MANIFEST_NAME] = (json.dumps(manifest, indent=2) + "\n").encode()
@@ -85,11 +87,13 @@ def describe_model(
     on_dataframe: bool,
     sample: pd.DataFrame,
     seen: pd.DataFrame,
+    seen_rows: str = "the training rows",
 ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
     """The manifest fields every model folder has, and its artifacts (ONNX where exact).
 
-    `sample` rows check the ONNX export; `seen` (the training rows, or the sample when
-    packaging) are what the training statistics describe, for monitor.py's drift report.
+    `sample` rows check the ONNX export and the explanations; `seen` (the training rows, or
+    the sample when packaging; `seen_rows` says which) are what the training statistics
+    describe, for monitor.py's drift report, and a linear model's explanations' background.
     """
     classes = model.classes_.tolist() if task == "classification" else None
     buffer = io.BytesIO()
@@ -117,4 +121,14 @@ def describe_model(
     if exported is not None:
         artifacts[ONNX_NAME] = ("onnx", exported[0])
         fields["onnx_parity"] = exported[1]
+    fields["explanations"], explained = describe_explanations(
+        model,
+        manifest,
+        servable_rows(sample, features),
+        servable_rows(seen, features),
+        seen_rows,
+        exported[0] if exported is not None else None,
+    )
+    if explained is not None:
+        artifacts[EXPLANATIONS_NAME] = ("explanations", explained)
     return fields, artifacts

@@ -52,7 +52,9 @@ def package(args: argparse.Namespace) -> dict[str, Any]:
     except Exception as exc:
         raise DataError(f"{path.name} cannot predict the sample rows: {_first_line(exc)}") from None
     features = infer_features(model, frame, on_dataframe)
-    fields, artifacts = describe_model(model, features, task, on_dataframe, frame, frame)
+    fields, artifacts = describe_model(
+        model, features, task, on_dataframe, frame, frame, f"the sample rows of {args.data.name}"
+    )
     requirements = booster_requirements(model)
     if requirements and ONNX_NAME in artifacts:
         # The function serves model.onnx and needs neither booster library: prove that.

@@ -25,6 +25,11 @@ class Runtime(Protocol):
         outputs it computed anyway, so that the caller can check them too."""
         ...
 
+    def estimator_input(self, table: Table) -> np.ndarray:
+        """The rows as the final estimator reads them (after the pipeline's transformers), as
+        a float64 [rows, columns] array: what serving.explain explains."""
+        ...
+
 
 class RuntimeFactory(Protocol):
     """Builds a runtime from its verified artifact bytes."""

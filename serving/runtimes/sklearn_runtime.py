@@ -52,6 +52,16 @@ class SklearnRuntime:
             results["decision_function"] = results["decision_function"].astype(np.float64)
         return results
 
+    def estimator_input(self, table: Table) -> np.ndarray:
+        """The rows after the pipeline's transformers (dense float64), as the final step reads
+        them; the rows themselves for a bare estimator."""
+        rows = self._rows(table)
+        if hasattr(self.estimator, "steps"):
+            rows = self.estimator[:-1].transform(rows)
+        if hasattr(rows, "toarray"):  # a sparse matrix
+            rows = rows.toarray()
+        return np.asarray(rows, dtype=np.float64)
+
     def _rows(self, table: Table) -> Any:
         if not self.manifest.fitted_on_dataframe:
             return table.matrix

@@ -1,0 +1,266 @@
+"""Path-dependent TreeSHAP (Lundberg et al. 2020, Algorithm 2), vectorised over rows and leaves.
+
+Algorithm 2 walks every root-to-leaf path keeping, for each feature split on along it, the
+share of training rows that takes the path's side there (the "zero fraction" z, a product of
+node-cover ratios) and whether the explained row takes it (the "one fraction" o, 0 or 1). Its
+EXTEND and UNWIND steps then give each feature k of the path, from the leaf's value v,
+
+    v * (o_k - z_k) * sum over subsets S of the path's other features of
+        |S|! (d - |S| - 1)! / d!  *  prod_{j in S} o_j  *  prod_{j not in S, j != k} z_j
+
+where d counts the path's features. The Shapley weight |S|! (d - |S| - 1)! / d! is the Beta
+integral of u^|S| (1 - u)^(d - |S| - 1) over [0, 1], so the sum is the integral over [0, 1] of
+
+    prod_{j != k} (z_j (1 - u) + o_j u),
+
+a polynomial of degree d - 1 in u: Gauss-Legendre quadrature with ceil(d / 2) points integrates
+it exactly. That is what this module computes, for every (row, leaf, path feature) at once: the
+paths are laid out once, at load, as padded [path feature, leaf] arrays, and a row costs a few
+array operations over them. The leaf's share of the base value is v * prod_j z_j.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Elements of the largest temporary array per chunk of rows ([path feature, point, row, leaf]).
+CHUNK_ELEMENTS = 1 << 19
+
+
+@dataclass(frozen=True)
+class Forest:
+    """Trees as stored: node arrays of all trees, end to end, and how each tree is read.
+
+    Per node: `left`/`right` child (ids within its tree; -1 at a leaf), split `feature` (a
+    column of the estimator's input), `threshold`, whether a missing value goes left, `cover`
+    (the training rows, or their weight, that reached it) and `value` ([nodes, width]; read at
+    leaves). Per tree: `scale` multiplies its leaves, `target` is the first output column its
+    `width` values add to. `tree_starts[t]` is tree t's first node; one more entry ends the last.
+    """
+
+    tree_starts: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    cover: np.ndarray
+    value: np.ndarray
+    scale: np.ndarray
+    target: np.ndarray
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the trees read a row: float32 first or not, `x < split` or `x <= split`, which input
+    values count as missing, and LightGBM's |x| <= tiny -> 0 and zero-as-missing columns."""
+
+    float32: bool = False
+    strict_less: bool = False
+    missing_values: tuple[float, ...] = ()
+    tiny: float = 0.0
+    zero_missing: np.ndarray | None = None
+
+    def apply(self, matrix: np.ndarray) -> np.ndarray:
+        """The rows as the trees compare them (float64; NaN where a value counts as missing)."""
+        rows = np.array(matrix, dtype=np.float64)
+        if self.float32:
+            with np.errstate(over="ignore"):
+                rows = rows.astype(np.float32).astype(np.float64)
+        for value in self.missing_values:
+            rows[rows == value] = np.nan
+        if self.tiny:
+            rows[np.abs(rows) <= self.tiny] = 0.0
+        if self.zero_missing is not None:
+            rows[(rows == 0.0) & self.zero_missing] = np.nan
+        return rows
+
+
+class TreeExplainer:
+    """Exact path-dependent Shapley values of a tree ensemble's raw output.
+
+    `columns[c]` is the input feature (0 .. n_inputs - 1) that estimator column c comes from:
+    the contributions of columns from one feature are summed into it.
+    """
+
+    def __init__(
+        self,
+        forest: Forest,
+        reading: Reading,
+        columns: np.ndarray,
+        n_inputs: int,
+        base_offset: np.ndarray,
+    ) -> None:
+        self.reading = reading
+        self.n_inputs = n_inputs
+        self.n_outputs = len(base_offset)
+        paths = _Paths(forest)
+        interior = np.flatnonzero(forest.left >= 0)
+        # Decisions are taken once per interior node; index len(interior) is "always follows".
+        self._node_column = forest.feature[interior].astype(np.int64)
+        self._node_threshold = forest.threshold[interior].astype(np.float64)
+        self._node_missing_left = forest.missing_left[interior].astype(bool)
+        position = np.full(len(forest.left) + 1, len(interior), dtype=np.int64)
+        position[interior] = np.arange(len(interior))
+        step_node = position[paths.step_node]
+        self._first_node, self._first_left = step_node[0], paths.step_left[0]
+        self._later_steps = [
+            (np.nonzero(used), step_node[e][used], paths.step_left[e][used])
+            for e in range(1, len(step_node))
+            for used in [paths.step_node[e] < len(forest.left)]
+        ]
+        self._z = paths.z
+        feature = np.where(
+            paths.slot_used, np.asarray(columns, dtype=np.int64)[paths.slot_column], n_inputs
+        )
+        tree_of_leaf = np.searchsorted(forest.tree_starts, paths.leaves, side="right") - 1
+        self._values = forest.value[paths.leaves] * forest.scale[tree_of_leaf][:, None]
+        # Where a (path feature, leaf) adds within a row's [input feature, output] block.
+        self._slot_index = feature * self.n_outputs + forest.target[tree_of_leaf]
+        self._row_stride = (n_inputs + 1) * self.n_outputs
+        self.base_value = np.array(base_offset, dtype=np.float64)
+        # Each leaf weighs in by its share of the training rows; a one-leaf tree by all of them.
+        leaves = np.concatenate([paths.leaves, paths.constants])
+        reach = np.concatenate([paths.z.prod(axis=0), np.ones(len(paths.constants))])
+        tree = np.searchsorted(forest.tree_starts, leaves, side="right") - 1
+        weighted = forest.value[leaves] * (forest.scale[tree] * reach)[:, None]
+        for w in range(weighted.shape[1]):
+            self.base_value += np.bincount(
+                forest.target[tree] + w, weights=weighted[:, w], minlength=self.n_outputs
+            )
+        self._points, self._weights = _gauss_legendre(len(paths.z))
+        self._zero_one_minus_t = paths.z[:, None, :] * (1.0 - self._points)[None, :, None]
+        self._has_zero_cover = bool((paths.z == 0).any())
+
+    def explain(self, matrix: np.ndarray) -> np.ndarray:
+        """Contributions [rows, input features, outputs]; with base_value they sum to the
+        trees' raw output for each row."""
+        rows = self.reading.apply(matrix)
+        result = np.zeros((len(rows), self.n_inputs, self.n_outputs))
+        if not self._values.size:
+            return result
+        depth, points, leaves = self._zero_one_minus_t.shape
+        chunk = max(1, CHUNK_ELEMENTS // (depth * points * leaves))
+        for start in range(0, len(rows), chunk):
+            result[start : start + chunk] = self._explain_chunk(rows[start : start + chunk])
+        return result
+
+    def _explain_chunk(self, rows: np.ndarray) -> np.ndarray:
+        """Arrays are [path feature, (point,) leaf, row] here: a row's values lie together."""
+        n = len(rows)
+        values = rows[:, self._node_column].T
+        with np.errstate(invalid="ignore"):
+            below = (
+                values < self._node_threshold[:, None]
+                if self.reading.strict_less
+                else values <= self._node_threshold[:, None]
+            )
+        goes_left = np.where(np.isnan(values), self._node_missing_left[:, None], below)
+        decisions = np.concatenate([goes_left, np.ones((1, n), dtype=bool)])
+        # o: the row takes every split on path feature d the way to the leaf (steps after
+        # the first are few: a feature split on twice or more along one path).
+        follows = decisions[self._first_node] == self._first_left[:, :, None]
+        for slots, nodes, left in self._later_steps:
+            follows[slots] &= decisions[nodes] == left[:, None]
+        ones = follows.astype(np.float64)
+        factors = ones[:, None] * self._points[:, None, None]
+        factors += self._zero_one_minus_t[..., None]
+        product = factors.prod(axis=0)
+        if self._has_zero_cover:
+            others = np.divide(product, factors, out=np.zeros_like(factors), where=factors != 0)
+        else:
+            others = np.divide(product, factors, out=factors)
+        integral = np.einsum("q,dqln->dln", self._weights, others)
+        shares = (ones - self._z[..., None]) * integral
+        index = self._slot_index[..., None] + self._row_stride * np.arange(n)
+        total = np.zeros(n * self._row_stride)
+        for w in range(self._values.shape[1]):
+            total += np.bincount(
+                (index + w).ravel(),
+                weights=(shares * self._values[:, w, None]).ravel(),
+                minlength=total.size,
+            )
+        return total.reshape(n, self.n_inputs + 1, self.n_outputs)[:, : self.n_inputs]
+
+
+class _Paths:
+    """Every leaf's path, laid out as [path feature, leaf] arrays (padded to the longest).
+
+    Per (path feature d, leaf): `z` (1 as padding), `slot_column` and `slot_used`; per step e of
+    that feature on the path, `step_node` (a node id; len(nodes) as padding, which always
+    follows) and `step_left` (the path goes left there). A tree of one leaf has no path: its
+    leaf is in `constants`, which add to the base value only.
+    """
+
+    def __init__(self, forest: Forest) -> None:
+        n_nodes = len(forest.left)
+        interior = forest.left >= 0
+        offsets = np.repeat(forest.tree_starts[:-1], np.diff(forest.tree_starts))
+        parent = np.full(n_nodes, -1, dtype=np.int64)
+        went_left = np.zeros(n_nodes, dtype=bool)
+        inner = np.flatnonzero(interior)
+        parent[forest.left[inner] + offsets[inner]] = inner
+        parent[forest.right[inner] + offsets[inner]] = inner
+        went_left[forest.left[inner] + offsets[inner]] = True
+        leaves = np.flatnonzero(~interior & (parent >= 0))
+        self.constants = np.flatnonzero(~interior & (parent < 0))
+        steps, sides, below = [], [], []
+        current = leaves
+        while len(leaves):
+            up = parent[current]
+            if (up < 0).all():
+                break
+            steps.append(up)
+            sides.append(went_left[current])
+            below.append(current)
+            current = np.where(up >= 0, up, current)
+        node = np.array(steps, dtype=np.int64).reshape(-1, len(leaves))
+        valid = node >= 0
+        left = np.array(sides, dtype=bool).reshape(node.shape)
+        child = np.array(below, dtype=np.int64).reshape(node.shape)
+        safe = np.where(valid, node, 0)
+        ratio = np.where(valid, forest.cover[child] / np.where(valid, forest.cover[safe], 1), 1.0)
+        column = np.where(valid, forest.feature[safe], -1)
+        slot, position = _slots(column, valid)
+        depth = int(slot.max()) + 1 if slot.size and valid.any() else 0
+        repeats = int(position.max()) + 1 if valid.any() else 0
+        leaf_index = np.broadcast_to(np.arange(len(leaves)), node.shape)
+        self.leaves = leaves
+        self.z = np.ones((depth, len(leaves)))
+        np.multiply.at(self.z, (slot[valid], leaf_index[valid]), ratio[valid])
+        self.slot_column = np.zeros((depth, len(leaves)), dtype=np.int64)
+        self.slot_column[slot[valid], leaf_index[valid]] = column[valid]
+        self.slot_used = np.zeros((depth, len(leaves)), dtype=bool)
+        self.slot_used[slot[valid], leaf_index[valid]] = True
+        self.step_node = np.full((repeats, depth, len(leaves)), n_nodes, dtype=np.int64)
+        self.step_left = np.ones((repeats, depth, len(leaves)), dtype=bool)
+        where = (position[valid], slot[valid], leaf_index[valid])
+        self.step_node[where] = node[valid]
+        self.step_left[where] = left[valid]
+
+
+def _slots(column: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per path step ([step, leaf]): the index of its feature among the path's distinct
+    features (in order of first appearance), and how many earlier steps split on it."""
+    steps = len(column)
+    first = np.broadcast_to(np.arange(steps)[:, None], column.shape).copy()
+    position = np.zeros(column.shape, dtype=np.int64)
+    for later in range(steps):
+        for earlier in range(later):
+            same = valid[later] & valid[earlier] & (column[earlier] == column[later])
+            first[later] = np.where(same & (first[later] == later), earlier, first[later])
+            position[later] += same
+    opens = valid & (first == np.arange(steps)[:, None])
+    number = np.cumsum(opens, axis=0) - 1
+    slot = np.take_along_axis(number, first, axis=0)
+    return np.where(valid, slot, 0), position
+
+
+def _gauss_legendre(depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points and weights on [0, 1] that integrate polynomials of degree < depth exactly."""
+    count = max(1, math.ceil(depth / 2))
+    points, weights = np.polynomial.legendre.leggauss(count)
+    return (points + 1.0) / 2.0, weights / 2.0
