@@ -185,7 +185,8 @@ def _xgboost_tree(tree: dict[str, Any]) -> tuple[Tree, np.ndarray, np.ndarray]:
             missing_left=np.asarray(tree["default_left"], dtype=bool),
         ),
         values,
-        np.asarray(tree["sum_hessian"], dtype=np.float64),
+        # XGBoost keeps each node's hessian sum in float32, as it reads back from the dump.
+        np.asarray(tree["sum_hessian"], dtype=np.float32).astype(np.float64),
     )
 
 

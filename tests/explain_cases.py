@@ -1,0 +1,246 @@
+"""Models fitted on the penguins DataFrame and packaged with explanations, and the oracles.
+
+Each tree family and linear model is fitted as users fit them: a ColumnTransformer over a
+DataFrame with text columns, a name with spaces and gaps (NaN reach the trees that take them;
+other models impute first). `packaged(family, task)` runs the real
+packaging step (training/folder.py's describe_model) once per session. `shap_values` is the
+oracle: shap's own path-dependent TreeSHAP, summed back to the input features.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from serving.explain.artifact import EXPLANATIONS_NAME, Explainer, read_explainer
+from serving.manifest import Manifest
+from tests.penguins_data import PENGUINS
+from training.explain_columns import column_sources
+from training.export import sample_table, serving_manifest
+from training.folder import describe_model
+from training.schema import infer_features
+
+TASKS = ("binary", "multiclass", "regression")
+TREE_FAMILIES = (
+    "decision_tree",
+    "random_forest",
+    "extra_trees",
+    "gradient_boosting",
+    "hist_gradient_boosting",
+    "xgboost",
+    "lightgbm",
+)
+LINEAR_FAMILIES = ("linear",)
+# The families whose pipeline hands NaN to the estimator (the others impute first).
+TAKES_NAN = ("decision_tree", "random_forest", "hist_gradient_boosting", "xgboost", "lightgbm")
+NUMBERS = ["bill length (mm)", "bill_depth_mm", "flipper_length_mm"]
+TEXT = ["island", "sex"]
+TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Packaged:
+    """A fitted model, its data, and what packaging wrote for it."""
+
+    model: Any
+    frame: pd.DataFrame
+    target: np.ndarray
+    task: str
+    entry: dict[str, Any]
+    artifacts: dict[str, tuple[str, bytes]]
+
+    @property
+    def explainer(self) -> Explainer:
+        return read_explainer(self.artifacts[EXPLANATIONS_NAME][1])
+
+    @property
+    def manifest(self) -> Manifest:
+        features = infer_features(self.model, self.frame, True)
+        classes = None if self.task == "regression" else self.model.classes_.tolist()
+        kind = "regression" if self.task == "regression" else "classification"
+        return serving_manifest(features, kind, classes, True)
+
+    def estimator_rows(self) -> np.ndarray:
+        """The rows as the scikit-learn runtime hands them to the final estimator."""
+        from serving.runtimes.sklearn_runtime import SklearnRuntime
+
+        table = sample_table(self.frame, self.manifest)
+        return SklearnRuntime(self.model, (), "", self.manifest).estimator_input(table)
+
+
+def penguins_table(task: str, spaces: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+    """The penguins as a DataFrame (text, gaps, a name with spaces unless `spaces` is false)
+    and a target: species (multiclass), Adelie or not (binary), body mass (regression)."""
+    frame = pd.read_csv(PENGUINS).dropna(subset=["body_mass_g"]).reset_index(drop=True)
+    frame = frame.rename(columns={"bill_length_mm": NUMBERS[0] if spaces else "bill_length_mm"})
+    frame[TEXT] = frame[TEXT].astype(object)
+    species = frame.pop("species").astype(object).to_numpy()
+    mass = frame.pop("body_mass_g").to_numpy(dtype=np.float64)
+    frame = frame[[name for name in frame.columns if name != "year"]]
+    frame.loc[::17, "bill_depth_mm"] = np.nan  # gaps beyond the two rows without numbers
+    if task == "multiclass":
+        return frame, species
+    if task == "binary":
+        return frame, np.where(species == "Adelie", "Adelie", "other").astype(object)
+    return frame, mass
+
+
+def estimator(family: str, task: str) -> Any:
+    """A small estimator of the family for the task."""
+    from sklearn import ensemble, linear_model, tree
+
+    classify = task != "regression"
+    if family == "decision_tree":
+        kind = tree.DecisionTreeClassifier if classify else tree.DecisionTreeRegressor
+        return kind(max_depth=5, random_state=0)
+    if family == "random_forest":
+        kind = ensemble.RandomForestClassifier if classify else ensemble.RandomForestRegressor
+        return kind(n_estimators=15, max_depth=6, random_state=0)
+    if family == "extra_trees":
+        kind = ensemble.ExtraTreesClassifier if classify else ensemble.ExtraTreesRegressor
+        return kind(n_estimators=15, max_depth=6, random_state=0)
+    if family == "gradient_boosting":
+        kind = (
+            ensemble.GradientBoostingClassifier if classify else ensemble.GradientBoostingRegressor
+        )
+        return kind(n_estimators=15, max_depth=3, random_state=0)
+    if family == "hist_gradient_boosting":
+        kind = (
+            ensemble.HistGradientBoostingClassifier
+            if classify
+            else ensemble.HistGradientBoostingRegressor
+        )
+        return kind(max_iter=15, random_state=0)
+    if family == "xgboost":
+        import xgboost
+
+        kind = xgboost.XGBClassifier if classify else xgboost.XGBRegressor
+        return kind(n_estimators=15, max_depth=4, random_state=0)
+    if family == "lightgbm":
+        import lightgbm
+
+        kind = lightgbm.LGBMClassifier if classify else lightgbm.LGBMRegressor
+        return kind(n_estimators=15, num_leaves=8, min_child_samples=5, verbose=-1)
+    return linear_model.LogisticRegression(max_iter=2000) if classify else linear_model.Ridge()
+
+
+def pipeline(final: Any, takes_nan: bool, numbers: list[str]) -> Any:
+    """Numbers (imputed unless the estimator takes NaN), text imputed and one-hot encoded."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    scaled = "passthrough" if takes_nan else make_pipeline(SimpleImputer(), StandardScaler())
+    text = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="(missing)"),
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+    )
+    prepare = ColumnTransformer([("numbers", scaled, numbers), ("text", text, TEXT)])
+    return Pipeline([("prepare", prepare), ("model", final)])
+
+
+@functools.cache
+def packaged(family: str, task: str, spaces: bool = True) -> Packaged:
+    """The family fitted for the task and packaged (ONNX where exact, explanations)."""
+    frame, target = penguins_table(task, spaces)
+    if family == "xgboost" and task != "regression":  # XGBClassifier takes 0 .. K-1 only
+        target = np.unique(target, return_inverse=True)[1]
+    numbers = [name for name in frame.columns if name not in TEXT]
+    model = pipeline(estimator(family, task), family in TAKES_NAN, numbers).fit(frame, target)
+    features = infer_features(model, frame, True)
+    kind = "regression" if task == "regression" else "classification"
+    with contextlib.redirect_stdout(io.StringIO()):  # ONNX export's one-line notes
+        fields, artifacts = describe_model(model, features, kind, True, frame.iloc[::3], frame)
+    return Packaged(model, frame, target, task, fields["explanations"], artifacts)
+
+
+def raw_output(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """The model's raw output from the model itself, [rows, outputs]: probabilities for trees
+    and forests, margins for boosting and linear classifiers, values for regressors."""
+    final, rows = model[-1], model[:-1].transform(frame)
+    name = type(final).__name__
+    if name.startswith("XGB"):
+        values = final.predict(rows, output_margin=True)
+    elif name.startswith("LGBM"):
+        values = final.predict(rows, raw_score=True)
+    elif hasattr(final, "predict_proba") and "Boosting" not in name and not hasattr(final, "coef_"):
+        values = final.predict_proba(rows)
+    elif hasattr(final, "decision_function"):
+        values = final.decision_function(rows)
+    else:
+        values = final.predict(rows)
+    values = np.asarray(values, dtype=np.float64)
+    return values.reshape(len(values), -1)
+
+
+def import_shap() -> Any:
+    """shap, imported once; importing it makes matplotlib warn of a future deprecation in
+    shap's own plotting code, which these tests never reach."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap
+    return shap
+
+
+def shap_values(case: Packaged, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """shap's path-dependent TreeSHAP (or LinearExplainer over the training rows' mean) of the
+    final estimator on its input rows, summed back to the input features: [rows, features,
+    outputs], and shap's base values."""
+    shap = import_shap()
+    final = case.model[-1]
+    if hasattr(final, "coef_"):
+        background = case.estimator_rows()
+        explainer = shap.LinearExplainer(
+            final, shap.maskers.Independent(background, max_samples=len(background))
+        )
+        values, base = explainer.shap_values(rows), explainer.expected_value
+    elif type(final).__name__ == "GradientBoostingClassifier" and final.estimators_.shape[1] > 1:
+        values, base = _per_tree_shap(final, rows)
+    else:
+        explainer = shap.TreeExplainer(final, feature_perturbation="tree_path_dependent")
+        if type(final).__name__.startswith("XGB"):
+            # shap hands path-dependent XGBoost to XGBoost's own float32 pred_contribs; its
+            # own float64 algorithm runs on the trees it parsed when told the model is its own.
+            explainer.model.model_type = "internal"
+        with warnings.catch_warnings():  # a note that its LightGBM binary output changed
+            warnings.filterwarnings("ignore", "LightGBM binary classifier", UserWarning)
+            values = explainer.shap_values(rows, check_additivity=False)
+        base = explainer.expected_value
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 2:
+        values = values[:, :, None]
+    columns = column_sources(case.model, len(case.frame.columns))
+    to_inputs = np.zeros((len(columns), len(case.frame.columns)))
+    to_inputs[np.arange(len(columns)), columns] = 1.0
+    return np.einsum("nck,cf->nfk", values, to_inputs), np.ravel(base)
+
+
+def _per_tree_shap(final: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-class GradientBoosting (which shap refuses): shap on each stage's regression tree,
+    times the learning rate, summed per class; TreeSHAP is linear in the trees it sums."""
+    shap = import_shap()
+    stages, classes = final.estimators_.shape
+    values = np.zeros((len(rows), rows.shape[1], classes))
+    base = np.ravel(final._raw_predict_init(rows[:1].astype(np.float32))).astype(np.float64)
+    for stage in range(stages):
+        for k in range(classes):
+            explainer = shap.TreeExplainer(
+                final.estimators_[stage, k], feature_perturbation="tree_path_dependent"
+            )
+            values[:, :, k] += final.learning_rate * explainer.shap_values(rows)
+            base[k] += final.learning_rate * float(np.ravel(explainer.expected_value)[0])
+    return values, base
+
+
+def worst(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """Largest difference, relative to the value where it is above 1 in magnitude."""
+    assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
+    return float(np.max(np.abs(ours - theirs) / np.maximum(1.0, np.abs(theirs))))
