@@ -56,10 +56,7 @@ def test_contributions_equal_shap_and_add_up_to_the_raw_output(family: str, task
 @pytest.mark.parametrize(("family", "task"), CASES)
 def test_output_space_is_named(family: str, task: str) -> None:
     entry = packaged(family, task).entry
-    if task == "regression":
-        expected = "value"
-    else:
-        expected = OUTPUT.get(family, "margin")
+    expected = "value" if task == "regression" else OUTPUT.get(family, "margin")
     assert entry["output"] == expected
     classes = packaged(family, task).model.classes_.tolist() if task != "regression" else None
     if expected == "probability" or task == "multiclass":
