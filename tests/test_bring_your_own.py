@@ -78,7 +78,7 @@ def test_manifest_has_the_typed_schema(packaged: Path) -> None:
         "nullable": True,
     }
     assert features["year"]["type"] == "integer"
-    assert set(manifest["artifacts"]) == {"model.joblib", "model.onnx"}
+    assert set(manifest["artifacts"]) == {"model.joblib", "model.onnx", "explanations.npz"}
     assert manifest["onnx_parity"]["labels_equal"] is True
     assert manifest["onnx_parity"]["rows"] == 344
     assert manifest["source"]["packaged_from"] == "penguins.joblib"

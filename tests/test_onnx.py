@@ -241,7 +241,7 @@ def test_unconvertible_model_ships_joblib_only_and_serves_with_sklearn(
     metadata = client.get("/").get_json()
 
     assert not (unconvertible_dir / "model.onnx").exists()
-    assert set(manifest["artifacts"]) == {"model.joblib"}
+    assert set(manifest["artifacts"]) == {"model.joblib", "explanations.npz"}
     assert metadata["runtime"] == "sklearn"
     assert client.post("/", json={"features": [0.1] * 10}).status_code == 200
 
