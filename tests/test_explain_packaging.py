@@ -207,7 +207,7 @@ def test_read_explainer_refuses_pickled_objects_and_broken_trees() -> None:
         return buffer.getvalue()
 
     assert read_explainer(saved()).n_outputs == 1
-    with pytest.raises(IntegrityError, match="malformed: .*allow_pickle"):
+    with pytest.raises(IntegrityError, match=r"malformed: .*allow_pickle"):
         read_explainer(saved(columns=np.array([{"a": 1}], dtype=object)))
     left = arrays["left"].copy()
     left[0] = len(left) + 5
@@ -343,5 +343,5 @@ def test_every_column_changes_only_with_the_input_it_is_mapped_to(name: str) -> 
 def test_an_unknown_transformer_is_named_in_the_reason() -> None:
     from sklearn.preprocessing import Normalizer
 
-    with pytest.raises(Unexplainable, match="^Normalizer is not known to keep"):
+    with pytest.raises(Unexplainable, match=r"^Normalizer is not known to keep"):
         sources(Normalizer(), np.arange(3))

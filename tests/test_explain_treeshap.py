@@ -169,7 +169,8 @@ def brute_force_prediction(forest: Forest, row: np.ndarray) -> float:
     node = 0
     while forest.left[node] >= 0:
         value = row[forest.feature[node]]
-        goes_left = forest.missing_left[node] if np.isnan(value) else value <= forest.threshold[node]
+        split = forest.threshold[node]
+        goes_left = forest.missing_left[node] if np.isnan(value) else value <= split
         node = forest.left[node] if goes_left else forest.right[node]
     return float(forest.value[node, 0])
 
