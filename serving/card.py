@@ -65,6 +65,7 @@ def card(
         ("Manifest sha256 (pin)", info.get("manifest_sha256")),
         ("Created", info.get("created_at")),
         ("Classes", _json(info.get("classes")) if classifier else None),
+        ("Explanations", _explanations(info.get("explanations"))),
     ]
     body = [
         f"<h1>{_e(info.get('name'))} <small>{_e(info.get('model_version'))}</small></h1>",
@@ -167,6 +168,15 @@ def _features(features: Sequence[Feature]) -> str:
     )
     fold = "" if len(features) > FEATURES_SHOWN else " open"
     return f"<details{fold}><summary>{len(features)} features</summary>{table}</details>"
+
+
+def _explanations(status: Any) -> str | None:
+    """How the model explains its answers (method, output space), or why it does not."""
+    if not isinstance(status, dict):
+        return None
+    if status.get("available"):
+        return f"{status.get('method')}, in {status.get('output')}"
+    return f"none: {status.get('reason')}"
 
 
 def _warnings(warnings: Any) -> str:

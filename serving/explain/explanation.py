@@ -68,20 +68,17 @@ class Explanation:
 def explain(model: LoadedModel, table: Table) -> Explanation:
     """The explanation of every row of the table; NoExplanations (400) with the model's reason
     when it has none."""
-    entry = model.manifest.explanations or {}
-    if entry.get("available") is not True:
-        reason = (
-            entry.get("reason") or "it was packaged before explanations existed; package it again"
-        )
-        raise NoExplanations(str(reason))
+    status = model.manifest.explanation_status()
+    if not status["available"]:
+        raise NoExplanations(status["reason"])
     if model.explainer is None:
         raise ModelUnavailable("the loaded model has no explainer slot")
     explainer = model.explainer.get()
     contributions = explainer.explain(model.runtime.estimator_input(table))
-    outputs = entry.get("outputs")
+    outputs = status["outputs"]
     return Explanation(
-        method=str(entry.get("method")),
-        output=str(entry.get("output")),
+        method=str(status["method"]),
+        output=str(status["output"]),
         outputs=tuple(outputs) if isinstance(outputs, list) else None,
         features=model.manifest.feature_names,
         base_value=explainer.base_value,
