@@ -3,8 +3,9 @@
     python monitor.py --logs FILE [--model DIR] [--out report.html]
     python monitor.py --bigquery PROJECT.DATASET.TABLE [--model DIR] [--out report.html]
 
-Exit status: 0 no threshold crossed, 1 drift (a threshold crossed), 2 the input or the model
-folder could not be used (one line on stderr saying why).
+Exit status: 0 no threshold crossed, 1 drift (a threshold crossed), 2 anything else that went
+wrong (one line on stderr saying what): only drift gives 1, so a scheduler can alert on it.
+The input is read as a stream and its values counted, never kept: memory stays flat.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from monitoring.drift import Thresholds, compare_feature, compare_outputs, judge
 from monitoring.entries import Collected, LogReadError, read_log_file, restore_feature_names
 from monitoring.report import Report, html_page, ordered, summary
+from monitoring.tally import Tally
 
 
 class UsageError(Exception):
@@ -73,15 +75,21 @@ def manifest_features(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def collect(args: argparse.Namespace, manifest: Mapping[str, Any]) -> Collected:
-    collected = Collected(model_version=str(manifest.get("model_version")))
+    """The logged rows of the manifest's model version, counted per feature and output."""
+    stats = manifest["training_statistics"]
+    known = {f["name"]: f.get("categories") for f in manifest_features(manifest)}
+    collected = Collected(
+        model_version=str(manifest.get("model_version")),
+        features={f["name"]: Tally.for_feature(f, known.get(f["name"])) for f in stats["features"]},
+        outputs=Tally.for_outputs(stats["outputs"]),
+    )
     if args.logs:
         read_log_file(args.logs, collected)
         return collected
     from monitoring.bigquery_source import read_bigquery
 
-    names = [f["name"] for f in manifest_features(manifest)]
     for payload in restore_feature_names(
-        read_bigquery(args.bigquery, args.bigquery_endpoint), names
+        read_bigquery(args.bigquery, args.bigquery_endpoint), list(known)
     ):
         collected.add(payload)
     return collected
@@ -89,13 +97,10 @@ def collect(args: argparse.Namespace, manifest: Mapping[str, Any]) -> Collected:
 
 def build_report(manifest: Mapping[str, Any], collected: Collected, limits: Thresholds) -> Report:
     stats = manifest["training_statistics"]
-    schema = {f["name"]: f for f in manifest_features(manifest)}
-    drifts = []
-    for feature in stats["features"]:
-        name = feature["name"]
-        values = [row.get(name) for row in collected.rows]
-        known = schema.get(name, {}).get("categories")
-        drifts.append(judge(compare_feature(feature, values, known), limits))
+    drifts = [
+        judge(compare_feature(feature, collected.features[feature["name"]]), limits)
+        for feature in stats["features"]
+    ]
     drifts.append(
         judge(compare_outputs(stats["outputs"], collected.outputs, stats["rows"]), limits)
     )
@@ -104,20 +109,30 @@ def build_report(manifest: Mapping[str, Any], collected: Collected, limits: Thre
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    limits = Thresholds(args.psi, args.missing_change, args.unseen_share)
     try:
-        manifest = load_manifest(args.model)
-        collected = collect(args, manifest)
+        return run(args)
     except (UsageError, LogReadError) as exc:
-        print(f"monitor.py: {exc}", file=sys.stderr)
-        return 2
+        message = str(exc)
+    except OSError as exc:
+        message = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+    except KeyboardInterrupt:
+        message = "interrupted"
+    except Exception as exc:  # exit 1 means drift: no other failure may end with it
+        message = f"failed ({type(exc).__name__}): {exc}"
+    print(f"monitor.py: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """The report: 0 without drift, 1 with drift; what cannot be used raises."""
+    limits = Thresholds(args.psi, args.missing_change, args.unseen_share)
+    manifest = load_manifest(args.model)
+    collected = collect(args, manifest)
     if not collected.rows:
-        print(
-            f"monitor.py: no logged rows for model version {collected.model_version}; "
-            f"other versions: {collected.other_versions or 'none'}",
-            file=sys.stderr,
+        raise UsageError(
+            f"no logged rows for model version {collected.model_version}; "
+            f"other versions: {collected.other_versions or 'none'}"
         )
-        return 2
     report = build_report(manifest, collected, limits)
     print(summary(report))
     if args.out:

@@ -1,11 +1,14 @@
 """Score a CSV file with the deployed function: chunks sent concurrently, output in input order.
 
-    python score.py INPUT.csv --url URL [--out OUTPUT.csv] [--rows-per-request N]
-        [--concurrency N] [--probabilities] [--resume]
+    python score.py INPUT.csv --url URL [--out OUTPUT.csv] [--keep COL[,COL]]
+        [--rows-per-request N] [--concurrency N] [--probabilities] [--resume]
 
-Each chunk goes as a `text/csv` POST with the header row; the output is the input's columns
-plus `prediction` (and `probability_<class>` columns with --probabilities). An interrupted run
-resumes where it stopped (see scoring/journal.py): run the same command again.
+The model's features come from the function's GET /. Each chunk goes as a `text/csv` POST
+with the header row; the output is the input's feature columns and `--keep` columns plus
+`prediction` (and `probability_<class>` columns with --probabilities); other columns are left
+out (scoring/columns.py). Every answer is checked against what was asked (scoring/answers.py).
+The output appears whole when the run ends; an interrupted run resumes where it stopped (see
+scoring/journal.py): run the same command again.
 """
 
 from __future__ import annotations
@@ -16,14 +19,24 @@ import io
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from scoring import answers
+from scoring.answers import Model
 from scoring.chunks import Chunk, chunks, read_header
-from scoring.journal import Journal, JournalMismatch, journal_path
-from scoring.transport import Backoff, GaveUp, Refused, Sender, Stopped
+from scoring.columns import Columns
+from scoring.journal import (
+    Journal,
+    JournalMismatch,
+    journal_path,
+    partial_path,
+    refuse_to_overwrite,
+)
+from scoring.transport import Backoff, BadAnswer, GaveUp, Refused, Sender, Stopped
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -35,9 +48,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8, metavar="N")
     parser.add_argument("--probabilities", action="store_true", help="add class probabilities")
     parser.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COL[,COL]",
+        help="copy these columns (identifiers, say) into the output; other columns the model "
+        "does not take are left out",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run (automatic when OUTPUT and its .progress journal exist)",
+        help="continue an interrupted run (automatic when its .partial and .progress files exist)",
     )
     parser.add_argument("--max-attempts", type=int, default=8, help=argparse.SUPPRESS)
     parser.add_argument("--backoff-base", type=float, default=0.5, help=argparse.SUPPRESS)
@@ -47,6 +68,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--rows-per-request and --concurrency must be at least 1")
     if args.out is None:
         args.out = args.input.with_name(args.input.stem + ".predictions.csv")
+    args.keep = [name.strip() for value in args.keep for name in value.split(",") if name.strip()]
     return args
 
 
@@ -54,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except (Refused, GaveUp, JournalMismatch, OSError, ValueError) as exc:
+    except (Refused, BadAnswer, GaveUp, JournalMismatch, OSError, ValueError) as exc:
         print(f"score.py: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -63,47 +85,102 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = {
+    refuse_to_overwrite(args.input, args.out)
+    resume = _resuming(args)
+    sender = Sender(args.url, args.concurrency, Backoff(args.max_attempts, args.backoff_base))
+    try:
+        model = _model(sender, args.probabilities)
+        with args.input.open("rb") as source:
+            job = _Job(_columns(source, model, args.keep), model, args.probabilities)
+            journal = Journal(args.out, _settings(args), resume)
+            try:
+                position = journal.position
+                if position.input_offset:
+                    source.seek(position.input_offset)
+                pending = chunks(
+                    source, args.rows_per_request, position.next_index, position.rows + 1
+                )
+                _score_all(args, sender, job, pending, journal, source)
+            except BaseException:
+                sender.stop.set()
+                journal.close()
+                raise
+    finally:
+        sender.close()
+    journal.finish()
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What a journal was written with: a resumed run must ask for the same."""
+    return {
         "input": str(args.input.resolve()),
+        "keep": args.keep,
         "probabilities": args.probabilities,
         "rows_per_request": args.rows_per_request,
     }
-    resume = args.resume or (args.out.exists() and journal_path(args.out).exists())
-    if resume and not journal_path(args.out).exists():
-        raise ValueError(f"nothing to resume: {journal_path(args.out)} does not exist")
-    sender = Sender(args.url, args.concurrency, Backoff(args.max_attempts, args.backoff_base))
-    with args.input.open("rb") as source:
-        header, _ = read_header(source)
-        journal = Journal(args.out, settings, resume)
-        try:
-            position = journal.position
-            if position.input_offset:
-                source.seek(position.input_offset)
-            pending = chunks(source, args.rows_per_request, position.next_index, position.rows + 1)
-            _score_all(args, sender, header, pending, journal, source)
-        except BaseException:
-            sender.stop.set()
-            journal.close()
-            raise
-        finally:
-            sender.close()
-    journal.finish()
-    return 0
+
+
+def _resuming(args: argparse.Namespace) -> bool:
+    """Resume when asked, or when an interrupted run left its partial output and journal."""
+    journal_file, partial = journal_path(args.out), partial_path(args.out)
+    left = partial.exists() and journal_file.exists()
+    if args.resume and not left:
+        raise ValueError(f"nothing to resume: {partial} or {journal_file} does not exist")
+    return left
+
+
+def _columns(source: BinaryIO, model: Model, keep: list[str]) -> Columns:
+    """The input's columns against the model's features; the ones left out named once."""
+    columns = Columns.plan(*read_header(source), model.feature_names, keep)
+    if columns.left_out:
+        print(
+            f"score.py: leaving out {len(columns.left_out)} columns the model does not take: "
+            f"{', '.join(columns.left_out)} (--keep COL copies one into the output)",
+            file=sys.stderr,
+        )
+    return columns
+
+
+def _model(sender: Sender, probabilities: bool) -> Model:
+    """The served model, from GET /; a regression model has no probabilities to add."""
+    try:
+        model = Model.from_metadata(sender.metadata())
+    except (Refused, GaveUp, BadAnswer) as exc:
+        raise type(exc)(f"GET {sender.url}: {exc}") from None
+    if probabilities and model.classes is None:
+        raise ValueError("--probabilities: the function serves a regression model")
+    return model
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What each chunk needs: the columns to send and keep, the model the answers must fit."""
+
+    columns: Columns
+    model: Model
+    probabilities: bool
+
+    @property
+    def added(self) -> list[str]:
+        """The output's new columns."""
+        classes = self.model.classes if self.probabilities else None
+        return ["prediction", *(f"probability_{name}" for name in classes or ())]
 
 
 def _score_all(
     args: argparse.Namespace,
     sender: Sender,
-    header: bytes,
-    pending: Any,
+    job: _Job,
+    pending: Iterator[Chunk],
     journal: Journal,
-    source: Any,
+    source: BinaryIO,
 ) -> None:
     """Keep up to 2 x concurrency chunks in flight; write them in order as they complete."""
     from tqdm import tqdm
 
     progress = tqdm(
-        total=Path(source.name).stat().st_size,
+        total=args.input.stat().st_size,
         initial=journal.position.input_offset or source.tell(),
         disable=not sys.stderr.isatty(),
         bar_format="{percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
@@ -113,7 +190,7 @@ def _score_all(
     with ThreadPoolExecutor(args.concurrency) as pool:
         try:
             for chunk in pending:
-                window.append((chunk, pool.submit(_score, sender, header, chunk, args)))
+                window.append((chunk, pool.submit(_score, sender, job, chunk)))
                 if len(window) >= 2 * args.concurrency:
                     committer.add(*window.popleft())
             while window:
@@ -167,31 +244,28 @@ class _Committer:
         self.progress.update(last.end_offset - self.progress.n)
 
 
-def _score(sender: Sender, header: bytes, chunk: Chunk, args: argparse.Namespace) -> bytes:
-    """One chunk's output lines (chunk 0 starts with the header)."""
-    body = header + b"\n" + b"\n".join(chunk.records) + b"\n"
+def _score(sender: Sender, job: _Job, chunk: Chunk) -> bytes:
+    """One chunk's output lines (chunk 0 starts with the header), its answers checked."""
+    body, starts = job.columns.request(chunk.records, chunk.first_row)
+    count = len(chunk.records)
     try:
         answer = sender.post_csv(body, {})
-        columns = [answer["predictions"]]
-        names = ["prediction"]
-        if args.probabilities:
+        columns: list[Sequence[Any]] = [answers.labels(answer, chunk.first_row, count, job.model)]
+        if job.probabilities:
             extra = sender.post_csv(body, {"predict_method": "predict_proba"})
-            classes = extra.get("classes") or range(len(extra["predictions"][0]))
-            names += [f"probability_{name}" for name in classes]
-            columns += list(zip(*extra["predictions"], strict=True))
+            rows = answers.probabilities(extra, chunk.first_row, count, job.model)
+            columns += list(zip(*rows, strict=True))
     except Refused as exc:
         raise Refused(f"the function refused rows {_rows(chunk)}: {exc}") from None
+    except BadAnswer as exc:
+        raise BadAnswer(f"wrong answer for rows {_rows(chunk)}: {exc}") from None
     except GaveUp as exc:
         raise GaveUp(f"no answer for rows {_rows(chunk)} after {exc}") from None
-    if len(columns[0]) != len(chunk.records):
-        raise Refused(
-            f"rows {_rows(chunk)}: {len(chunk.records)} sent, {len(columns[0])} predictions back"
-        )
     lines = []
     if chunk.index == 0:
-        lines.append(header + b"," + _cells(names))
-    for record, values in zip(chunk.records, zip(*columns, strict=True), strict=True):
-        lines.append(record + b"," + _cells(values))
+        lines.append(job.columns.output_header + b"," + _cells(job.added))
+    for start, values in zip(starts, zip(*columns, strict=True), strict=True):
+        lines.append(start + b"," + _cells(values))
     return b"\n".join(lines) + b"\n"
 
 

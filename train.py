@@ -5,6 +5,8 @@ Examples:
     python train.py --dataset diabetes                   # a regression model
     python train.py --data penguins.csv --target species # a CSV with text columns and gaps
     python train.py --from-model model.joblib --data sample.csv --target species
+    python train.py --from-model model.joblib --data sample.csv --target species \
+        --code user_features.py --holdout test.csv --column-type zip=text
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from serving.manifest import MANIFEST_NAME, sha256_hex
+from serving.schema import Feature
 from training import package
 from training.data import (
     BUILTIN_DATASETS,
@@ -43,8 +46,8 @@ from training.data import (
 )
 from training.data import fingerprint as table_fingerprint
 from training.evaluate import evaluate
-from training.folder import ONNX_NAME, created_at, describe_model, write_model
-from training.schema import infer_features
+from training.folder import ONNX_NAME, created_at, describe_model, real_example, write_model
+from training.probe import infer_features
 
 ESTIMATORS = {
     ("classification", "linear"): lambda seed: LogisticRegression(max_iter=5000),
@@ -104,6 +107,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(repeat for each)",
     )
     parser.add_argument(
+        "--column-type",
+        action="append",
+        default=[],
+        metavar="NAME=TYPE",
+        help="read the CSV column NAME as TYPE (text, number, integer or boolean) whatever its "
+        "cells look like; for the rare column the model's encoders do not tell (repeat for each)",
+    )
+    parser.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE|DIR",
+        help="with --from-model: your own module (FILE.py) or package (DIR) that the pickle "
+        "needs, shipped with the model and importable only while it is loaded (repeat for each)",
+    )
+    parser.add_argument(
+        "--holdout",
+        type=Path,
+        metavar="CSV",
+        help="with --from-model and --target: rows the model did not see in training, for "
+        "its metrics (default: the --data sample rows, which may include training rows)",
+    )
+    parser.add_argument(
         "--force-version",
         action="store_true",
         help="with --from-model: package a model pickled with another scikit-learn version "
@@ -140,6 +167,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--seed", type=int, default=0, help="random seed for split and model (default: %(default)s)"
     )
+    parser.add_argument(
+        "--example-row",
+        type=int,
+        metavar="N",
+        help="publish row N of the data (1 = the first row after the header, as train.py reads "
+        "it) as the example on the model card and GET /; default: a synthetic row of medians "
+        "and most common values, never a real row",
+    )
     args = parser.parse_args(argv)
     if args.from_model is not None and args.data is None:
         parser.error("--from-model needs --data SAMPLE.csv (rows the model takes)")
@@ -147,9 +182,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--data needs --target COLUMN")
     if args.target and args.data is None:
         parser.error("--target is only used with --data FILE.csv")
+    if args.from_model is None and (args.code or args.holdout):
+        parser.error("--code and --holdout are only used with --from-model")
+    if args.holdout and not args.target:
+        parser.error("--holdout needs --target COLUMN")
     if not 0 < args.test_size < 1:
         parser.error("--test-size must be between 0 and 1")
     return args
+
+
+def column_types(given: list[str]) -> dict[str, Feature]:
+    """--column-type NAME=TYPE as the columns whose type is known."""
+    return package.known_columns({}, given, [g.rpartition("=")[0] for g in given], True)
 
 
 def check_trainable(data: Dataset) -> None:
@@ -215,7 +259,10 @@ def model_input(data: Dataset, frame: pd.DataFrame) -> Any:
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train, evaluate and write the model folder; returns the manifest."""
-    data = load_csv(args.data, args.target, args.task) if args.data else load_builtin(args.dataset)
+    if args.data:
+        data = load_csv(args.data, args.target, args.task, column_types(args.column_type))
+    else:
+        data = load_builtin(args.dataset)
     if args.task != "auto" and data.task != args.task:
         data = data.with_task(args.task)
     check_trainable(data)
@@ -234,7 +281,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     data_sha256 = fingerprint(data)
     identity = sha256_hex(f"{data_sha256}{pipeline!r}{args.seed}{args.test_size}".encode())
     features = infer_features(pipeline, data.features, data.tabular)
-    fields, artifacts = describe_model(pipeline, features, data.task, data.tabular, x_test, x_train)
+    example = None if args.example_row is None else real_example(data.features, args.example_row)
+    fields, artifacts = describe_model(
+        pipeline, features, data.task, data.tabular, x_test, x_train, example
+    )
     stamp = created_at()
     manifest: dict[str, Any] = {
         "format": fields.pop("format"),

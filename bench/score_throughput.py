@@ -7,7 +7,8 @@ Both clients post the same 500-row `text/csv` chunks, 8 at a time, to one local
 functions-framework server with WORKERS=2, THREADS=4 (deploy.sh's 2-vCPU shape). The bare
 sender has its chunks built in memory beforehand and throws the answers away; score.py reads
 the CSV file, writes the scored file and its journal. Their ratio says whether the client is
-ever the bottleneck. Then the cost per row of one 500-row request against one-row requests,
+ever the bottleneck; score.py's CPU time per row says what the client costs under any
+load. Then the cost per row of one 500-row request against one-row requests,
 sequential over one keep-alive connection, median of each (JSON `features` bodies, the
 shape BigQuery's batches will take; and the same 500 rows as CSV, what score.py sends).
 """
@@ -18,6 +19,7 @@ import argparse
 import csv
 import http.client
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -77,8 +79,10 @@ def bare_sender_rows_per_s(url: str, bodies: list[bytes]) -> float:
     return rows / elapsed
 
 
-def score_py_rows_per_s(url: str, path: Path, out: Path, rows: int) -> float:
-    """Rows/s of score.py on the file, interpreter start included."""
+def score_py_rows_per_s(url: str, path: Path, out: Path, rows: int) -> tuple[float, float]:
+    """Rows/s of score.py on the file, interpreter start included, and the CPU time it took
+    per row (microseconds, user + system: what the client costs, whatever the machine's load)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(
         [
@@ -92,9 +96,11 @@ def score_py_rows_per_s(url: str, path: Path, out: Path, rows: int) -> float:
         timeout=3600,
     )
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with out.open("rb") as scored:
         assert sum(1 for _ in scored) == rows + 1
-    return rows / elapsed
+    return rows / elapsed, cpu / rows * 1e6
 
 
 def ms_per_row(
@@ -138,8 +144,8 @@ def main() -> int:
             figures["bare_sender_rows_per_s"] = bare_sender_rows_per_s(url, bodies)
             csv_batch = bodies[0]
             del bodies
-            figures["score_py_rows_per_s"] = score_py_rows_per_s(
-                url, path, Path(folder) / "scored.csv", rows
+            figures["score_py_rows_per_s"], figures["score_py_cpu_us_per_row"] = (
+                score_py_rows_per_s(url, path, Path(folder) / "scored.csv", rows)
             )
             sample = sample_rows(model_dir, CHUNK_ROWS)
             count = 20 if args.quick else 200

@@ -1,26 +1,17 @@
-"""The SQL of a BigQuery remote function that calls the deployed model, from its manifest.
-
-deploy.sh runs it (standard library only, any python3) in three steps:
-
-  check   MANIFEST OUTPUT                 refuse an output the model cannot give, before deploying
-  create  MANIFEST OUTPUT FUNCTION CONNECTION ENDPOINT BATCH_ROWS   the CREATE statement, one line
-  select  MANIFEST FUNCTION               a SELECT that scores a table, parameter mapping first
+"""The SQL of a BigQuery remote function that calls the deployed model, from its manifest:
+the CREATE statement (one line) and a SELECT that scores a table.
 
 OUTPUT is `label`, `probabilities` or `probability:CLASS`. One SQL parameter per feature, in
 the manifest's order (BigQuery sends the arguments in that order): number -> FLOAT64,
 integer -> INT64, boolean -> BOOL, string -> STRING. A feature name becomes a parameter name by
 `sql_names`: lower case, each run of characters other than letters, digits and `_` as one `_`,
 `_` trimmed from both ends; `f_` in front when that leaves nothing, starts with a digit or is a
-reserved word; `_2`, `_3`, ... after a name already taken. A bad input is one line on stderr
-and exit status 2.
+reserved word; `_2`, `_3`, ... after a name already taken.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 SQL_TYPES = {"number": "FLOAT64", "integer": "INT64", "boolean": "BOOL", "string": "STRING"}
@@ -40,16 +31,6 @@ RESERVED = frozenset(_RESERVED_WORDS.split())
 
 class RemoteFunctionError(Exception):
     """A manifest or an option that cannot make a remote function; the message says why."""
-
-
-def load_manifest(path: str) -> dict[str, Any]:
-    try:
-        manifest = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise RemoteFunctionError(f"cannot read the model manifest {path}: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise RemoteFunctionError(f"{path} is not a model manifest (a JSON object)")
-    return manifest
 
 
 def features(manifest: dict[str, Any]) -> list[tuple[str, str]]:
@@ -123,9 +104,21 @@ def returns(kind: str, manifest: dict[str, Any]) -> str:
     return "STRING"
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def sql_string(value: str) -> str:
-    """A GoogleSQL string literal, in double quotes (they read well inside shell quotes)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A GoogleSQL string literal, in double quotes (they read well inside shell quotes), on
+    one line: quotes, backslashes and every control or line-breaking character escaped."""
+    return '"' + "".join(_escaped(c) for c in value) + '"'
+
+
+def _escaped(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char.isprintable() or char == " ":
+        return char
+    return f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
 
 
 def create_sql(
@@ -164,26 +157,3 @@ def select_sql(manifest: dict[str, Any], function: str) -> str:
     ]
     call = f"`{function}`({', '.join(names)})"
     return "\n".join([*renamed, f"SELECT *, {call} AS prediction FROM `{dataset}.YOUR_TABLE`"])
-
-
-def main(argv: list[str]) -> int:
-    try:
-        if len(argv) == 3 and argv[0] == "check":
-            parse_output(argv[2], load_manifest(argv[1]))
-            features(load_manifest(argv[1]))
-        elif len(argv) == 7 and argv[0] == "create":
-            manifest_path, output, function, connection, endpoint, rows = argv[1:]
-            manifest = load_manifest(manifest_path)
-            print(create_sql(manifest, output, function, connection, endpoint, int(rows)))
-        elif len(argv) == 3 and argv[0] == "select":
-            print(select_sql(load_manifest(argv[1]), argv[2]))
-        else:
-            raise RemoteFunctionError(f"usage: {__doc__.splitlines()[3].strip()} ...")
-    except RemoteFunctionError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -20,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from training.statistics import OTHER, bin_counts, category_key, is_missing
+from monitoring.tally import Tally
+from training.statistics import OTHER
 
 NOISE_QUANTILE = 0.999
 
@@ -55,70 +55,45 @@ class Drift:
         return self.missing_serving - self.missing_training
 
 
-def compare_feature(
-    stats: Mapping[str, Any], values: Sequence[Any], known: Sequence[str] | None
-) -> Drift:
-    present = [v for v in values if not is_missing(v)]
-    missing = 1 - len(present) / len(values) if values else 0.0
+def compare_feature(stats: Mapping[str, Any], tally: Tally) -> Drift:
+    """One feature's logged values (counted in `tally`) against its training statistics."""
+    missing = 1 - tally.present / tally.rows if tally.rows else 0.0
     if "edges" in stats:
-        drift = compare_numbers(stats["name"], stats, present, stats["count"])
+        drift = compare_numbers(stats["name"], stats, tally, stats["count"])
     else:
-        drift = compare_categories(stats["name"], stats, present, stats["count"], known)
+        drift = compare_categories(stats["name"], stats, tally, stats["count"])
     drift.missing_training = stats["missing_share"]
     drift.missing_serving = round(missing, 6)
     return drift
 
 
-def compare_outputs(stats: Mapping[str, Any], outputs: Sequence[Any], rows: int) -> Drift:
+def compare_outputs(stats: Mapping[str, Any], tally: Tally, rows: int) -> Drift:
     if stats["kind"] == "classes":
         shares = {"categories": stats["shares"], "other_share": 0.0}
-        return compare_categories("(outputs)", shares, outputs, rows, list(stats["shares"]))
-    return compare_numbers("(outputs)", stats, outputs, rows)
+        return compare_categories("(outputs)", shares, tally, rows)
+    return compare_numbers("(outputs)", stats, tally, rows)
 
 
-def compare_numbers(
-    name: str, stats: Mapping[str, Any], present: Sequence[Any], trained: int
-) -> Drift:
-    edges = stats["edges"]
-    numeric = [v for v in present if isinstance(v, int | float)]
-    values = np.asarray(numeric, dtype=float)
-    counts = bin_counts(values, edges)
+def compare_numbers(name: str, stats: Mapping[str, Any], tally: Tally, trained: int) -> Drift:
     training = shares_of(stats["counts"])
-    serving = shares_of(counts)
-    labels = bin_labels(edges)
-    psi, noise = psi_pair(training, serving, len(values), trained)
+    serving = shares_of(tally.bins)
+    labels = bin_labels(stats["edges"])
+    psi, noise = psi_pair(training, serving, tally.numbers, trained)
     return Drift(name, "number", psi, noise, labels, training, serving)
 
 
-def compare_categories(
-    name: str,
-    stats: Mapping[str, Any],
-    present: Sequence[Any],
-    trained: int,
-    known: Sequence[str] | None,
-) -> Drift:
+def compare_categories(name: str, stats: Mapping[str, Any], tally: Tally, trained: int) -> Drift:
     listed = list(stats["categories"])
-    counts = Counter(category_key(v) for v in present)
-    allowed = known_categories(stats, known)
-    unseen = {c: n for c, n in sorted(counts.items()) if allowed is not None and c not in allowed}
     labels = [*listed, OTHER]
     training = [*stats["categories"].values(), stats["other_share"]]
-    serving_counts = [counts[c] for c in listed]
-    serving_counts.append(len(present) - sum(serving_counts))
+    serving_counts = [tally.counts[c] for c in listed]
+    serving_counts.append(tally.present - sum(serving_counts))
     serving = shares_of(serving_counts)
-    psi, noise = psi_pair(training, serving, len(present), trained)
+    psi, noise = psi_pair(training, serving, tally.present, trained)
+    unseen = dict(sorted(tally.unseen.items()))
     drift = Drift(name, "category", psi, noise, labels, training, serving, unseen=unseen)
-    drift.unseen_share = round(sum(unseen.values()) / len(present), 6) if present else 0.0
+    drift.unseen_share = round(tally.unseen_total / tally.present, 6) if tally.present else 0.0
     return drift
-
-
-def known_categories(stats: Mapping[str, Any], known: Sequence[str] | None) -> set[str] | None:
-    """The schema's categories, else the training ones when none were grouped as "(other)";
-    with only the top ones listed nothing can be called unseen."""
-    listed = set(stats["categories"])
-    if known:
-        return set(known) | listed
-    return listed if stats["other_share"] == 0 else None
 
 
 def psi_pair(

@@ -9,8 +9,10 @@ One entry per sampled request, one JSON line on stdout in Cloud Logging's struct
                         "outputs": [label_or_value, ...], "truncated": false}}
 
 `gcloud logging read --format=json` prints a JSON array of LogEntry objects with that payload
-under "jsonPayload"; both shapes are read here. Other lines (plain text, other logs) are
-counted and skipped.
+under "jsonPayload"; both shapes are read here, one entry at a time (the array is never read
+whole), and each entry's values are counted into tallies (monitoring/tally.py), never kept, so
+memory stays flat however large the input. Other lines (plain text, other logs) are counted
+and skipped.
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ from typing import IO, Any
 
 from tqdm import tqdm  # type: ignore[import-untyped]
 
+from monitoring.json_array import NotAnArray, array_items
+from monitoring.tally import Tally
+
 LOG_LABEL = "sklearn-predictions"
 PROGRESS_FROM_BYTES = 1_000_000
+WAITING_VALUES = 500_000  # numbers batched across columns before numpy bins them (~16 MB)
 
 
 class LogReadError(Exception):
@@ -34,15 +40,17 @@ class LogReadError(Exception):
 
 @dataclass
 class Collected:
-    """Rows and outputs of the compared model version; what other versions logged, counted."""
+    """Counts of the compared model version's rows and outputs; what other versions logged."""
 
     model_version: str
-    rows: list[Mapping[str, Any]] = field(default_factory=list)
-    outputs: list[Any] = field(default_factory=list)
+    features: dict[str, Tally]
+    outputs: Tally
+    rows: int = 0
     entries: int = 0
     truncated_entries: int = 0
     other_versions: dict[str, int] = field(default_factory=dict)
     skipped_lines: int = 0
+    waiting: int = 0
 
     def add(self, payload: Mapping[str, Any]) -> None:
         version = str(payload.get("model_version"))
@@ -58,8 +66,15 @@ class Collected:
             return
         self.entries += 1
         self.truncated_entries += bool(payload.get("truncated"))
-        self.rows.extend(rows)
-        self.outputs.extend(outputs)
+        self.rows += len(rows)
+        for name, tally in self.features.items():
+            tally.add([row.get(name) for row in rows])
+        self.outputs.add(outputs)
+        self.waiting += len(rows) * (len(self.features) + 1)
+        if self.waiting >= WAITING_VALUES:
+            for tally in (*self.features.values(), self.outputs):
+                tally.flush()
+            self.waiting = 0
 
 
 def payload_of(record: Any) -> Mapping[str, Any] | None:
@@ -76,14 +91,19 @@ def read_log_file(path: str, collected: Collected) -> None:
     """Add every prediction entry in the file (JSON lines or a gcloud JSON array)."""
     try:
         size = os.path.getsize(path)
-        with open(path, encoding="utf-8") as stream:
+        with (
+            open(path, encoding="utf-8") as stream,
+            tqdm(
+                total=size,
+                unit="B",
+                unit_scale=True,
+                desc="reading logs",
+                disable=size < PROGRESS_FROM_BYTES or None,
+            ) as bar,
+        ):
             first = stream.read(1)
             stream.seek(0)
-            records: Iterable[Any]
-            if first == "[":
-                records = gcloud_records(stream)
-            else:
-                records = line_records(stream, size, collected)
+            records = gcloud_records(stream, bar) if first == "[" else line_records(stream, bar)
             for record in records:
                 payload = payload_of(record)
                 if payload is None:
@@ -96,34 +116,25 @@ def read_log_file(path: str, collected: Collected) -> None:
         raise LogReadError(f"--logs {path} is not UTF-8 text: {exc.reason}") from exc
 
 
-def gcloud_records(stream: IO[str]) -> list[Any]:
+def gcloud_records(stream: IO[str], bar: Any) -> Iterator[Any]:
+    """The entries of `gcloud logging read --format=json`'s array, one at a time."""
     try:
-        records = json.load(stream)
-    except json.JSONDecodeError as exc:
+        yield from array_items(stream, lambda block: bar.update(len(block.encode("utf-8"))))
+    except NotAnArray as exc:
         raise LogReadError(
-            f"the log file starts with '[' but is not a JSON array of log entries "
-            f"(as `gcloud logging read --format=json` prints): {exc.msg} at line {exc.lineno}"
-        ) from exc
-    if not isinstance(records, list):
-        raise LogReadError("expected a JSON array of log entries")
-    return records
+            "the log file starts with '[' but is not a JSON array of log entries "
+            f"(as `gcloud logging read --format=json` prints): {exc}"
+        ) from None
 
 
-def line_records(stream: IO[str], size: int, collected: Collected) -> Iterator[Any]:
-    """One JSON object per line; a progress bar by bytes read on large files."""
-    with tqdm(
-        total=size,
-        unit="B",
-        unit_scale=True,
-        desc="reading logs",
-        disable=size < PROGRESS_FROM_BYTES or None,
-    ) as bar:
-        for line in stream:
-            bar.update(len(line.encode("utf-8")))
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                collected.skipped_lines += 1
+def line_records(stream: IO[str], bar: Any) -> Iterator[Any]:
+    """One JSON object per line; a line that is not JSON comes back as None (skipped)."""
+    for line in stream:
+        bar.update(len(line))  # characters: the function's JSON lines are ASCII
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            yield None
 
 
 def bigquery_column_name(name: str) -> str:

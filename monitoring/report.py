@@ -7,6 +7,7 @@ import html
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from monitoring.drift import Drift
 from monitoring.entries import Collected
@@ -28,7 +29,7 @@ class Report:
 def header_lines(report: Report) -> list[str]:
     c = report.collected
     lines = [
-        f"model {report.model_version}: {len(c.rows)} rows from {c.entries} log entries"
+        f"model {report.model_version}: {c.rows} rows from {c.entries} log entries"
         + (f" ({c.truncated_entries} truncated)" if c.truncated_entries else "")
     ]
     for version, rows in sorted(c.other_versions.items()):
@@ -66,6 +67,12 @@ def plot_png(drift: Drift) -> str:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
+    # Names and categories are data: `$0_$25k` is text, never math (nor LaTeX) to typeset.
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        return _draw(plt, drift)
+
+
+def _draw(plt: Any, drift: Drift) -> str:
     fig, ax = plt.subplots(figsize=(4.2, 2.2), dpi=80)
     x = range(len(drift.labels))
     ax.bar([i - 0.2 for i in x], drift.training_shares, width=0.4, label="training")

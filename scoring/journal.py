@@ -1,10 +1,13 @@
 """The output file and its progress journal: how a run is resumed without losing or repeating
-a chunk.
+a chunk, and how the output appears whole or not at all.
 
-The output is append-only and written strictly in chunk order. After one or more chunks' rows
-are written and fsync'd, one JSON line is appended (and fsync'd) to the journal: the last
-chunk's index, the input offset after its last record, the output's size and the rows done. A chunk
-counts as done only once its journal line is on disk. On resume the output is truncated to the
+Rows go to OUTPUT.partial, beside the output; only the finished run renames it to OUTPUT (one
+atomic rename), so an interrupted run never leaves half a file under the name the user asked
+for, and an older OUTPUT stays as it was until then. The partial file is append-only and
+written strictly in chunk order. After one or more chunks' rows are written and fsync'd, one
+JSON line is appended (and fsync'd) to the journal, OUTPUT.progress: the last chunk's index, the
+input offset after its last record, the partial file's size and the rows done. A chunk counts
+as done only once its journal line is on disk. On resume the partial file is truncated to the
 size the last complete journal line records (dropping rows written after it, whose line never
 made it), and reading restarts at the input offset it records. A torn last line (a crash
 mid-write) is ignored, so that chunk is scored again, once.
@@ -37,6 +40,22 @@ def journal_path(output: Path) -> Path:
     return output.with_name(output.name + ".progress")
 
 
+def partial_path(output: Path) -> Path:
+    return output.with_name(output.name + ".partial")
+
+
+def refuse_to_overwrite(source: Path, output: Path) -> None:
+    """Refuse an output (or its partial file or journal) that is the input under any name:
+    the same path spelled otherwise, a symbolic link or a hard link to it."""
+    for written in (output, partial_path(output), journal_path(output)):
+        if written.exists() and os.path.samefile(source, written):
+            raise ValueError(
+                f"--out {output} would overwrite the input {source}"
+                + (f" ({written.name} is the input)" if written != output else "")
+                + "; choose another --out"
+            )
+
+
 def read_position(path: Path, settings: dict[str, Any]) -> Position:
     """The last fully written position in a journal; its first line must match `settings`."""
     lines = path.read_bytes().split(b"\n")
@@ -56,24 +75,27 @@ def read_position(path: Path, settings: dict[str, Any]) -> Position:
 
 
 class Journal:
-    """The open output and journal of a run; `record` makes one chunk durable."""
+    """The open partial output and journal of a run; `record` makes one chunk durable,
+    `finish` puts the output in place."""
 
     def __init__(self, output: Path, settings: dict[str, Any], resume: bool) -> None:
+        self.final = output
+        self.partial = partial_path(output)
         self.path = journal_path(output)
         self.position = Position()
         if resume:
             self.position = read_position(self.path, settings)
-            self.output: BinaryIO = output.open("r+b")
+            self.output: BinaryIO = self.partial.open("r+b")
             if self.output.seek(0, os.SEEK_END) < self.position.output_size:
                 self.output.close()
-                raise JournalMismatch(f"{output} is shorter than {self.path} records")
+                raise JournalMismatch(f"{self.partial} is shorter than {self.path} records")
             self.output.truncate(self.position.output_size)
             self.output.seek(self.position.output_size)
             self.journal: BinaryIO = self.path.open("ab")
             if _drop_torn_tail(self.journal) == 0:
                 self._append(settings)  # a crash tore the very first line
         else:
-            self.output = output.open("wb")
+            self.output = self.partial.open("wb")
             self.journal = self.path.open("wb")
             self._append(settings)
         _fsync_folder(output)
@@ -99,8 +121,13 @@ class Journal:
         os.fsync(self.journal.fileno())
 
     def finish(self) -> None:
-        """Close both; the journal is removed once the output is complete."""
+        """Close both, rename the complete partial file to the output, remove the journal.
+
+        A crash after the rename leaves the journal without its partial file: the next run
+        starts afresh (the output is already whole), never from a stale journal."""
         self.close()
+        self.partial.replace(self.final)
+        _fsync_folder(self.final)
         self.path.unlink()
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""POST one chunk to the function: identity token for https, retries with backoff and jitter."""
+"""Call the function: identity token for https, retries with backoff and jitter, no redirects."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ TOKEN_LIFETIME_S = 45 * 60  # Google identity tokens last an hour; fetch a new o
 
 
 class Refused(Exception):
-    """The function answered a 4xx: retrying would not help."""
+    """The function answered a 4xx or a redirect: retrying would not help."""
+
+
+class BadAnswer(Exception):
+    """A 200 that is not the answer to what was asked (not JSON, the wrong shape or size)."""
 
 
 class GaveUp(Exception):
@@ -92,27 +96,43 @@ class Sender:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
-    def post_csv(self, body: bytes, params: dict[str, str]) -> dict[str, Any]:
+    def post_csv(self, body: bytes, params: dict[str, str]) -> Any:
         """The JSON answer to one CSV body; retries what may pass, raises on what will not."""
+        return self._call("POST", body, params, {"Content-Type": "text/csv"})
+
+    def metadata(self) -> Any:
+        """The function's GET / answer: the model it serves."""
+        return self._call("GET", None, {}, {"Accept": "application/json"})
+
+    def _call(
+        self, method: str, body: bytes | None, params: dict[str, str], headers: dict[str, str]
+    ) -> Any:
         last = ""
         for attempt in range(self.backoff.attempts):
             if self.stop.is_set():
                 raise Stopped
             retry_after = None
             try:
-                response = self.session.post(
+                response = self.session.request(
+                    method,
                     self.url,
                     data=body,
                     params=params,
-                    headers={"Content-Type": "text/csv", **self.auth_headers()},
+                    headers={**headers, **self.auth_headers()},
                     timeout=self.timeout_s,
+                    allow_redirects=False,  # requests would send the rows again as a GET
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = f"connection failed ({type(exc).__name__})"
             else:
                 if response.status_code == 200:
-                    answer: dict[str, Any] = response.json()
-                    return answer
+                    return _json(response)
+                if 300 <= response.status_code < 400:
+                    location = response.headers.get("Location", "(no Location)")
+                    raise Refused(
+                        f"HTTP {response.status_code} redirect to {location[:200]}, not followed: "
+                        "give --url the function's own URL"
+                    )
                 if response.status_code not in RETRIED_STATUSES:
                     raise Refused(f"HTTP {response.status_code}: {_message(response)}")
                 last = f"HTTP {response.status_code}: {_message(response)}"
@@ -125,6 +145,16 @@ class Sender:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _json(response: requests.Response) -> Any:
+    """A 200's JSON body; anything else (an HTML page from a proxy, say) is a bad answer."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type") or "no Content-Type"
+        start = response.text[:60].strip()
+        raise BadAnswer(f"HTTP 200 with a body that is not JSON ({kind}): {start!r}") from None
 
 
 def _message(response: requests.Response) -> str:

@@ -14,6 +14,7 @@ from serving.runtimes import Runtime, RuntimeFactory
 from serving.settings import BUNDLED_MODEL_DIR, Settings
 from serving.slot import LazySlot
 from serving.storage import ModelStore, open_store
+from serving.user_code import importable, read_code
 
 if TYPE_CHECKING:
     from serving.explain.artifact import Explainer
@@ -69,7 +70,13 @@ def load_model(settings: Settings) -> LoadedModel:
     manifest = Manifest.parse(manifest_bytes)
     artifact = choose_artifact(manifest, settings.model_runtime)
     data = read_verified(store, artifact)
-    runtime = RUNTIME_FACTORIES[artifact.runtime]()(data, manifest)
+    factory = RUNTIME_FACTORIES[artifact.runtime]()
+    if artifact.runtime == "sklearn" and manifest.code:
+        # Unpickling may import the user's own modules: verified first, importable only now.
+        with importable(read_code(store, manifest.code)):
+            runtime = factory(data, manifest)
+    else:
+        runtime = factory(data, manifest)
     loaded = LoadedModel(
         manifest=manifest,
         manifest_sha256=manifest_sha256,

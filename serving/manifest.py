@@ -41,6 +41,14 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class CodeFile:
+    """One file of the user's own code (`train.py --code`), under code/, pinned by its sha256."""
+
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The parsed manifest: every field the function reads, typed.
 
@@ -62,6 +70,7 @@ class Manifest:
     metrics: dict[str, Any] | None = None
     libraries: dict[str, Any] | None = None
     training_data: dict[str, Any] | None = None
+    code: dict[str, CodeFile] | None = None
     explanations: dict[str, Any] | None = None
 
     @property
@@ -130,8 +139,26 @@ class Manifest:
             metrics=_object(raw, "metrics"),
             libraries=_object(raw, "libraries"),
             training_data=_object(raw, "training_data"),
+            code=_code(raw.get("code")),
             explanations=_object(raw, "explanations"),
         )
+
+
+def _code(raw: Any) -> dict[str, CodeFile] | None:
+    """The "code" entries: relative paths inside code/ (no "..", no absolute path)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ValueError("code must be an object of {path: {sha256, bytes}}")
+    code = {}
+    for path, entry in raw.items():
+        parts = str(path).split("/")
+        if "\\" in path or any(part in ("", ".", "..") for part in parts):
+            raise ValueError(f"code path {path!r} must be a relative path inside code/")
+        code[str(path)] = CodeFile(str(entry["sha256"]), int(entry["bytes"]))
+        if code[str(path)].size < 0:
+            raise ValueError(f"code file {path!r} has a negative size")
+    return code
 
 
 def _object(raw: dict[str, Any], key: str) -> dict[str, Any] | None:

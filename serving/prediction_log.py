@@ -27,6 +27,7 @@ from serving.batch import Table
 from serving.manifest import Manifest
 
 LOG_LABEL = "sklearn-predictions"
+LOG_MESSAGE = "prediction"  # with the label, what a Cloud Logging sink selects entries by
 MAX_ROWS_LOGGED = 100
 # Cloud Logging drops entries over 256 KB.
 MAX_ENTRY_BYTES = 200_000
@@ -58,7 +59,7 @@ def write(request_id: str, scored: Scored) -> None:
             break
         count //= 2
     fields = {"logging.googleapis.com/labels": {"log": LOG_LABEL}, "prediction_log": payload}
-    logger.info("prediction", extra={"fields": fields})
+    logger.info(LOG_MESSAGE, extra={"fields": fields})
 
 
 def _payload(request_id: str, scored: Scored, count: int) -> dict[str, Any]:

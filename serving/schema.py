@@ -1,5 +1,7 @@
 """The model's input schema: each feature's name, type, whether it may be missing, its categories.
 
+How a cell becomes a feature's value is serving.cells' rule, which reads these fields.
+
 A manifest without "features" (format 1) describes all-number features by "feature_names" alone.
 """
 
@@ -9,22 +11,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+# validate.py reads the markers here; serving.cells owns them.
+from serving.cells import MISSING_MARKERS as MISSING_MARKERS
+
 FeatureType = Literal["number", "integer", "boolean", "string"]
 FEATURE_TYPES: tuple[str, ...] = get_args(FeatureType)
-# Text cells (CSV, OIP BYTES) read as a missing value: pandas' own defaults, which train.py
-# also passes to pandas, so a cell means the same thing in training and in a request.
-MISSING_MARKERS = frozenset(
-    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
-)  # fmt: skip
+# The one dtype recorded: a text feature the model was fitted on as a pandas `category` column.
+DTYPES = ("category",)
 
 
 @dataclass(frozen=True)
 class Feature:
     """One input column of the model.
 
-    `categories` lists the text values seen in training; `other_categories` says whether the
+    `categories` lists the text values the model learned; `other_categories` says whether the
     model accepts values outside them (train.py finds out by asking the model).
+    `marker_categories` are learned categories spelled like a missing marker ("None", "NA",
+    ""): in text cells they are that category, not missing. `dtype` is "category" when the
+    model was fitted on a pandas category column (rebuilt as one with `categories`), else None.
     """
 
     name: str
@@ -32,6 +36,8 @@ class Feature:
     nullable: bool = False
     categories: tuple[str, ...] | None = None
     other_categories: bool = True
+    marker_categories: tuple[str, ...] = ()
+    dtype: str | None = None
 
     @property
     def is_text(self) -> bool:
@@ -42,6 +48,10 @@ class Feature:
         if self.categories is not None:
             entry["categories"] = list(self.categories)
             entry["other_categories"] = self.other_categories
+        if self.marker_categories:
+            entry["marker_categories"] = list(self.marker_categories)
+        if self.dtype is not None:
+            entry["dtype"] = self.dtype
         return entry
 
 
@@ -76,10 +86,20 @@ def feature_from_json(entry: dict[str, Any]) -> Feature:
     categories = entry.get("categories")
     if categories is not None and not all(isinstance(c, str) for c in categories):
         raise ValueError(f"feature {entry['name']!r}: categories must be strings")
+    markers = entry.get("marker_categories", [])
+    if not isinstance(markers, list) or not all(m in MISSING_MARKERS for m in markers):
+        raise ValueError(f"feature {entry['name']!r}: marker_categories must be missing markers")
+    dtype = entry.get("dtype")
+    if dtype is not None and (dtype not in DTYPES or kind != "string" or categories is None):
+        raise ValueError(
+            f"feature {entry['name']!r}: dtype may only be {DTYPES[0]}, on text with categories"
+        )
     return Feature(
         name=str(entry["name"]),
         type=kind,
         nullable=bool(entry.get("nullable", False)),
         categories=tuple(categories) if categories is not None else None,
         other_categories=bool(entry.get("other_categories", True)),
+        marker_categories=tuple(markers),
+        dtype=dtype,
     )

@@ -14,7 +14,7 @@ from serving.storage import is_gcs_uri, parse_gcs_uri
 BUNDLED_MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 RUNTIME_CHOICES = ("auto", "onnx", "sklearn")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+SHA256 = re.compile(r"[0-9a-f]{64}")  # a pin: lowercase hex, as sha256sum prints it
 N = TypeVar("N", int, float)
 
 
@@ -81,7 +81,7 @@ def _sha256_or_none(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip().lower()
     if not value:
         return None
-    if not _SHA256.fullmatch(value):
+    if not SHA256.fullmatch(value):
         raise SettingsError(f"{name} must be 64 hex characters (a sha256), got {value[:80]!r}")
     return value
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from training.export import export_onnx, servable_rows, serving_manifest
-from training.schema import infer_features
+from training.probe import infer_features
 
 ROWS = 600
 

@@ -1,8 +1,8 @@
 """Models fitted on the penguins DataFrame and packaged with explanations, and the oracles.
 
 Each tree family and linear model is fitted as users fit them: a ColumnTransformer over a
-DataFrame with text columns, a name with spaces and gaps (NaN reach the trees that take them;
-other models impute first). `packaged(family, task)` runs the real
+DataFrame with a text column, a pandas category column, a name with spaces and gaps (NaN reach
+the trees that take them; other models impute first). `packaged(family, task)` runs the real
 packaging step (training/folder.py's describe_model) once per session. `shap_values` is the
 oracle: shap's own path-dependent TreeSHAP, summed back to the input features.
 """
@@ -19,13 +19,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from serving.batch import Table
 from serving.explain.artifact import EXPLANATIONS_NAME, Explainer, read_explainer
 from serving.manifest import Manifest
+from serving.runtimes.sklearn_runtime import SklearnRuntime
 from tests.penguins_data import PENGUINS
+from training.encoders import learned_columns
 from training.explain_columns import column_sources
 from training.export import sample_table, serving_manifest
 from training.folder import describe_model
-from training.schema import infer_features
+from training.probe import infer_features
 
 TASKS = ("binary", "multiclass", "regression")
 TREE_FAMILIES = (
@@ -62,25 +65,33 @@ class Packaged:
 
     @property
     def manifest(self) -> Manifest:
-        features = infer_features(self.model, self.frame, True)
+        features = features_of(self.model, self.frame)
         classes = None if self.task == "regression" else self.model.classes_.tolist()
         kind = "regression" if self.task == "regression" else "classification"
         return serving_manifest(features, kind, classes, True)
 
+    def table(self) -> Table:
+        """All the rows through the validation step, with its edge rows (missing, unseen)."""
+        return sample_table(self.frame, self.manifest)
+
     def estimator_rows(self) -> np.ndarray:
         """The rows as the scikit-learn runtime hands them to the final estimator."""
-        from serving.runtimes.sklearn_runtime import SklearnRuntime
+        return SklearnRuntime(self.model, (), "", self.manifest).estimator_input(self.table())
 
-        table = sample_table(self.frame, self.manifest)
-        return SklearnRuntime(self.model, (), "", self.manifest).estimator_input(table)
+    def raw_output(self) -> np.ndarray:
+        """The model's own raw output on the same rows."""
+        rows = SklearnRuntime(self.model, (), "", self.manifest).model_rows(self.table())
+        return raw_output(self.model, rows)
 
 
 def penguins_table(task: str, spaces: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
-    """The penguins as a DataFrame (text, gaps, a name with spaces unless `spaces` is false)
-    and a target: species (multiclass), Adelie or not (binary), body mass (regression)."""
+    """The penguins as a DataFrame (text, a category column, gaps, a name with spaces unless
+    `spaces` is false) and a target: species (multiclass), Adelie or not (binary), body mass
+    (regression)."""
     frame = pd.read_csv(PENGUINS).dropna(subset=["body_mass_g"]).reset_index(drop=True)
     frame = frame.rename(columns={"bill_length_mm": NUMBERS[0] if spaces else "bill_length_mm"})
-    frame[TEXT] = frame[TEXT].astype(object)
+    frame["sex"] = frame["sex"].astype(object)
+    frame["island"] = frame["island"].astype("category")
     species = frame.pop("species").astype(object).to_numpy()
     mass = frame.pop("body_mass_g").to_numpy(dtype=np.float64)
     frame = frame[[name for name in frame.columns if name != "year"]]
@@ -147,6 +158,11 @@ def pipeline(final: Any, takes_nan: bool, numbers: list[str]) -> Any:
     return Pipeline([("prepare", prepare), ("model", final)])
 
 
+def features_of(model: Any, frame: pd.DataFrame) -> list[Any]:
+    """The typed schema, as train.py --from-model finds it (learned categories first)."""
+    return infer_features(model, frame, True, learned_columns(model, list(frame.columns)))
+
+
 @functools.cache
 def packaged(family: str, task: str, spaces: bool = True) -> Packaged:
     """The family fitted for the task and packaged (ONNX where exact, explanations)."""
@@ -155,7 +171,7 @@ def packaged(family: str, task: str, spaces: bool = True) -> Packaged:
         target = np.unique(target, return_inverse=True)[1]
     numbers = [name for name in frame.columns if name not in TEXT]
     model = pipeline(estimator(family, task), family in TAKES_NAN, numbers).fit(frame, target)
-    features = infer_features(model, frame, True)
+    features = features_of(model, frame)
     kind = "regression" if task == "regression" else "classification"
     with contextlib.redirect_stdout(io.StringIO()):  # ONNX export's one-line notes
         fields, artifacts = describe_model(model, features, kind, True, frame.iloc[::3], frame)
@@ -197,7 +213,7 @@ def shap_values(case: Packaged, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
     shap = import_shap()
     final = case.model[-1]
     if hasattr(final, "coef_"):
-        background = case.estimator_rows()
+        background = case.model[:-1].transform(case.frame)  # the rows it was packaged with
         explainer = shap.LinearExplainer(
             final, shap.maskers.Independent(background, max_samples=len(background))
         )

@@ -13,6 +13,7 @@ def test_score_throughput_quick_measures_every_figure(tmp_path: Path) -> None:
     assert set(figures) == {
         "bare_sender_rows_per_s",
         "score_py_rows_per_s",
+        "score_py_cpu_us_per_row",
         "batch_500_ms_per_row",
         "single_row_ms_per_row",
         "csv_batch_500_ms_per_row",

@@ -22,7 +22,9 @@ from bench.conformance_table import Result, comparable
 TOLERANCE = 1e-9
 
 
-def unpickles_here(artifact: bytes, runtime: str = "sklearn", extra: object = ()) -> str | None:
+def unpickles_here(
+    artifact: bytes, code: object = None, *, runtime: str = "sklearn", extra: object = ()
+) -> str | None:
     """The artifact loads in this process, with joblib or onnxruntime (None: no problem)."""
     if runtime == "onnx":
         import onnxruntime

@@ -20,10 +20,9 @@ from serving.loading import load_model
 from serving.manifest import MANIFEST_NAME, sha256_hex
 from serving.runtimes.onnx_runtime import load as load_onnx
 from serving.settings import Settings
-from tests.explain_cases import packaged, penguins_table
+from tests.explain_cases import features_of, packaged, penguins_table
 from training.explain_columns import Unexplainable, sources
 from training.folder import describe_model, write_model
-from training.schema import infer_features
 
 
 def cancer() -> tuple[pd.DataFrame, np.ndarray]:
@@ -35,7 +34,7 @@ def cancer() -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def explanations_of(model: Any, frame: pd.DataFrame, task: str) -> dict[str, Any]:
-    features = infer_features(model, frame, True)
+    features = features_of(model, frame)
     with contextlib.redirect_stdout(io.StringIO()):
         fields, artifacts = describe_model(model, features, task, True, frame.iloc[::5], frame)
     assert (EXPLANATIONS_NAME in artifacts) is fields["explanations"]["available"]
@@ -118,7 +117,7 @@ def test_a_linear_model_whose_scores_are_not_its_coefficients_is_refused() -> No
 
 def test_a_linear_models_background_is_the_rows_it_was_packaged_with() -> None:
     case = packaged("linear", "multiclass")
-    rows = case.estimator_rows()
+    rows = case.model[:-1].transform(case.frame)
 
     assert case.entry["background"] == f"each column's mean over the training rows ({len(rows)})"
     model = case.model[-1]
@@ -142,7 +141,7 @@ def test_the_file_is_pinned_and_holds_no_pickle(tmp_path: Path) -> None:
 def test_the_same_model_packages_the_same_bytes() -> None:
     case = packaged("gradient_boosting", "multiclass")
     model, frame = case.model, case.frame
-    features = infer_features(model, frame, True)
+    features = features_of(model, frame)
     with contextlib.redirect_stdout(io.StringIO()):
         _, again = describe_model(model, features, "classification", True, frame.iloc[::3], frame)
 
@@ -155,7 +154,7 @@ def packaged_folder(tmp_path: Path) -> Path:
     case = packaged("random_forest", "multiclass", spaces=False)
     fields, artifacts = case.entry, dict(case.artifacts)
     frame = case.frame
-    features = infer_features(case.model, frame, True)
+    features = features_of(case.model, frame)
     with contextlib.redirect_stdout(io.StringIO()):
         described, artifacts = describe_model(
             case.model, features, "classification", True, frame.iloc[::3], frame
@@ -181,8 +180,9 @@ def test_a_changed_file_is_refused_and_the_model_still_predicts(packaged_folder:
     frame, _ = penguins_table("multiclass", spaces=False)
     from training.export import sample_table
 
-    labels = model.runtime.run(sample_table(frame.iloc[:3], model.manifest), ("predict",))
-    assert len(labels["predict"]) == 3
+    table = sample_table(frame.iloc[:3], model.manifest)
+    labels = model.runtime.run(table, ("predict",))
+    assert len(labels["predict"]) == table.n_rows
 
 
 def test_the_explainer_is_read_only_when_first_asked_for(packaged_folder: Path) -> None:

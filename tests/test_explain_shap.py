@@ -20,11 +20,9 @@ from tests.explain_cases import (
     TOLERANCE,
     TREE_FAMILIES,
     packaged,
-    raw_output,
     shap_values,
     worst,
 )
-from training.export import sample_table
 
 CASES = [(family, task) for family in TREE_FAMILIES + LINEAR_FAMILIES for task in TASKS]
 OUTPUT = {
@@ -48,7 +46,7 @@ def test_contributions_equal_shap_and_add_up_to_the_raw_output(family: str, task
     if family != "xgboost":  # shap reads one base_score for every class of XGBoost 3
         assert worst(explainer.base_value, their_base) <= TOLERANCE
     sums = ours.sum(axis=1) + explainer.base_value
-    expected = raw_output(case.model, case.frame)
+    expected = case.raw_output()
     tolerance = 1e-6 if family == "xgboost" else TOLERANCE  # XGBoost sums in float32
     assert worst(sums, expected) <= tolerance
 
@@ -71,15 +69,13 @@ def test_output_space_is_named(family: str, task: str) -> None:
 def test_the_onnx_runtimes_rows_explain_like_shap(family: str, task: str) -> None:
     case = packaged(family, task, spaces=False)  # names ONNX export keeps as they are
     runtime = load_onnx(case.artifacts["model.onnx"][1], case.manifest)
-    table = sample_table(case.frame, case.manifest)
-
-    from_onnx = case.explainer.explain(runtime.estimator_input(table))
+    from_onnx = case.explainer.explain(runtime.estimator_input(case.table()))
     theirs, _ = shap_values(case, case.estimator_rows())
 
     assert worst(from_onnx, theirs) <= TOLERANCE
     sums = from_onnx.sum(axis=1) + case.explainer.base_value
     tolerance = 1e-6 if family == "xgboost" else TOLERANCE  # XGBoost sums in float32
-    assert worst(sums, raw_output(case.model, case.frame)) <= tolerance
+    assert worst(sums, case.raw_output()) <= tolerance
 
 
 def test_hist_gradient_boosting_routes_nan_as_shap_does() -> None:

@@ -15,7 +15,13 @@ from onnx import TensorProto, helper
 
 from serving.batch import Batch, Method
 from serving.errors import InvalidInput, ModelUnavailable
-from serving.runtimes.onnx_runtime import NO_DECISION_VALUES, OnnxRuntime, load, session_options
+from serving.runtimes.onnx_runtime import (
+    MISSING_TEXT,
+    NO_DECISION_VALUES,
+    OnnxRuntime,
+    load,
+    session_options,
+)
 from serving.schema import Feature
 from serving.validate import validate
 from training.export import serving_manifest
@@ -70,8 +76,9 @@ def run(runtime: OnnxRuntime, methods: tuple[Method, ...]) -> dict[Method, Any]:
 
 def test_each_feature_input_gets_its_column_in_the_graphs_type() -> None:
     results = run(runtime_for(graph_bytes()), ("predict", "predict_proba"))
-    # A missing text cell is fed as "" (ONNX string tensors have no missing value).
-    assert results["predict"].tolist() == ["Dream", ""]
+    # A missing text cell is fed as MISSING_TEXT (ONNX string tensors have no missing value),
+    # not as "", which is text a model may know.
+    assert results["predict"].tolist() == ["Dream", MISSING_TEXT]
     assert np.array_equal(
         results["predict_proba"], [[2007, 1, 1.5, 3], [2008, 0, 2.25, np.nan]], equal_nan=True
     )

@@ -22,7 +22,14 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from scoring.journal import Journal, JournalMismatch, Position, journal_path, read_position
+from scoring.journal import (
+    Journal,
+    JournalMismatch,
+    Position,
+    journal_path,
+    partial_path,
+    read_position,
+)
 from scoring.transport import auth_headers_for
 from tests.servers import JsonHandler, Server, in_thread, start_server
 
@@ -105,6 +112,11 @@ class _Gate(ThreadingHTTPServer):
 class _GateHandler(JsonHandler):
     server: _Gate
 
+    def do_GET(self) -> None:
+        """The model's description, always passed through."""
+        with urllib.request.urlopen(self.server.upstream + self.path, timeout=30) as response:
+            self.reply_json(response.status, response.read())
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         with self.server.lock:
@@ -154,6 +166,7 @@ def check_output(
             got = [float(cell) for cell in cells[width + 1 :]]
             np.testing.assert_allclose(got, probas[index], atol=1e-5)
     assert not journal_path(out).exists()
+    assert not partial_path(out).exists()
 
 
 def test_output_is_complete_in_order_and_matches_in_process(
@@ -236,7 +249,9 @@ def test_a_server_killed_and_restarted_mid_run_loses_and_repeats_nothing(
 def test_an_interrupted_run_resumes_without_losing_or_repeating_a_chunk(
     server: Server, gate: _Gate, input_csv: Path, expected: Any, tmp_path: Path
 ) -> None:
+    """Meanwhile the output's name holds the last complete output, untouched (issue 26)."""
     out = tmp_path / "scored.csv"
+    out.write_text("yesterday's complete output\n")
     args = ("--rows-per-request", "10", "--concurrency", "2", "--commit-interval", "0")
     client = start_score(input_csv, gate.url, out, *args)
     wait_for_journal_lines(out, 20, client)
@@ -247,7 +262,8 @@ def test_an_interrupted_run_resumes_without_losing_or_repeating_a_chunk(
     assert "resume" in stderr
     assert "Traceback" not in stderr
     assert journal_path(out).exists()
-    assert len(out.read_text().splitlines()) < ROWS + 1
+    assert 20 < len(partial_path(out).read_text().splitlines()) < ROWS + 1
+    assert out.read_text() == "yesterday's complete output\n"
 
     done = score(input_csv, server.url, out, *args)
 
@@ -265,7 +281,8 @@ def test_a_crash_between_output_and_journal_is_repaired_on_resume(
     wait_for_journal_lines(out, 20, client)
     client.kill()
     client.communicate(timeout=30)
-    with out.open("ab") as output:
+    assert not out.exists()
+    with partial_path(out).open("ab") as output:
         output.write(b"1,2,3,half a row wri")
     with journal_path(out).open("ab") as journal:
         journal.write(b'{"chunk": 999, "input_off')
@@ -280,7 +297,7 @@ def test_a_journal_from_other_settings_is_refused(
     server: Server, input_csv: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "scored.csv"
-    out.write_text("")
+    partial_path(out).write_text("")
     journal_path(out).write_text(json.dumps({"input": "elsewhere.csv"}) + "\n")
 
     done = score(input_csv, server.url, out, "--rows-per-request", "10")
@@ -362,7 +379,7 @@ def test_https_urls_send_an_identity_token_for_the_service(
 def test_a_journal_torn_in_its_first_line_starts_over_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "scored.csv"
     settings = {"input": "in.csv", "probabilities": False, "rows_per_request": 10}
-    out.write_bytes(b"header,prediction\n")
+    partial_path(out).write_bytes(b"header,prediction\n")
     journal_path(out).write_bytes(b'{"input": "in.cs')
 
     journal = Journal(out, settings, resume=True)
@@ -370,7 +387,7 @@ def test_a_journal_torn_in_its_first_line_starts_over_cleanly(tmp_path: Path) ->
     journal.record(0, b"header,prediction\n1,0\n", 40, 1)
     journal.close()
 
-    assert out.read_bytes() == b"header,prediction\n1,0\n"
+    assert partial_path(out).read_bytes() == b"header,prediction\n1,0\n"
     assert read_position(journal_path(out), settings) == Position(1, 40, 22, 1)
 
 
@@ -380,7 +397,7 @@ def test_an_output_shorter_than_its_journal_is_refused(tmp_path: Path) -> None:
     journal = Journal(out, settings, resume=False)
     journal.record(0, b"header,prediction\n1,0\n", 40, 1)
     journal.close()
-    out.write_bytes(b"header")
+    partial_path(out).write_bytes(b"header")
 
     with pytest.raises(JournalMismatch, match="shorter"):
         Journal(out, settings, resume=True)

@@ -1,8 +1,11 @@
 """Training tables: scikit-learn's bundled datasets, or a CSV with numbers, text and gaps.
 
-A CSV cell is missing when it is one of serving.schema.MISSING_MARKERS (empty, NA, null, ...),
-the same rule the function applies to CSV requests. A column is numeric when every other cell
-is a finite number, integer when those are all whole and none is missing, and text otherwise.
+CSV cells are read by serving.cells' rule for text cells, the one the function applies to CSV
+requests: a cell is missing when it is one of its MISSING_MARKERS (empty, NA, null, ...) that
+the model did not learn as a category, and text is never stripped. A column whose type is
+known (from the model, or --column-type) is read as that type. Otherwise it is numeric when
+every other cell is a finite number, integer when those are all whole, none is missing and
+int64 holds them, and text otherwise.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,7 +21,8 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets
 
-from serving.schema import MISSING_MARKERS
+from serving import cells
+from serving.schema import Feature
 
 BUILTIN_DATASETS = {
     "breast_cancer": (datasets.load_breast_cancer, "classification"),
@@ -97,22 +102,25 @@ def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
-def load_csv(path: Path, target: str, task: str) -> Dataset:
-    """A CSV with a header row: numbers, text and missing cells; rows without a target are
-    dropped (and counted)."""
+def load_csv(
+    path: Path, target: str, task: str, known: Mapping[str, Feature] | None = None
+) -> Dataset:
+    """A CSV with a header row: numbers, text and missing cells (`known` columns read as their
+    type); rows without a target are dropped (and counted)."""
     header, body = read_rows(path)
     if target not in header:
         raise DataError(f"unknown target column {target!r}; columns: {', '.join(header)}")
+    body, labels = with_target(header, body, target)
     target_index = header.index(target)
-    labels = [row[target_index].strip() for row in body]
-    kept = [i for i, label in enumerate(labels) if label not in MISSING_MARKERS]
-    if len(kept) < len(body):
-        print(f"dropped {len(body) - len(kept)} rows whose target {target!r} is empty or NA")
-    body, labels = [body[i] for i in kept], [labels[i] for i in kept]
     names = [h for i, h in enumerate(header) if i != target_index]
     if not names:
         raise DataError(f"{path} has no feature columns besides {target!r}")
-    frame = pd.DataFrame({name: column(body, header.index(name), name) for name in names})
+    unknown = sorted(set(known or {}) - set(names))
+    if unknown:
+        raise DataError(f"--column-type {unknown[0]}: {path.name} has no such feature column")
+    frame = pd.DataFrame(
+        {name: column(body, header.index(name), name, (known or {}).get(name)) for name in names}
+    )
     return Dataset(
         name=path.stem,
         source=path.name,
@@ -122,37 +130,71 @@ def load_csv(path: Path, target: str, task: str) -> Dataset:
     )
 
 
-def frame_from_rows(header: list[str], body: list[list[str]]) -> pd.DataFrame:
-    """Every column of CSV rows, typed by the rule in this module's docstring."""
-    return pd.DataFrame({name: column(body, i, name) for i, name in enumerate(header)})
+def with_target(
+    header: list[str], body: list[list[str]], target: str
+) -> tuple[list[list[str]], list[str]]:
+    """The rows whose target cell is not missing, and those cells; the others are dropped and
+    counted (a target is never a category spelled like a missing marker)."""
+    index = header.index(target)
+    labels = [row[index] for row in body]
+    kept = [i for i, label in enumerate(labels) if label not in cells.MISSING_MARKERS]
+    if len(kept) < len(body):
+        print(f"dropped {len(body) - len(kept)} rows whose target {target!r} is empty or NA")
+    return [body[i] for i in kept], [labels[i] for i in kept]
 
 
-def column(body: list[list[str]], index: int, name: str) -> pd.Series:
+def frame_from_rows(
+    header: list[str], body: list[list[str]], known: Mapping[str, Feature] | None = None
+) -> pd.DataFrame:
+    """Every column of CSV rows, typed by the rule in this module's docstring; `known` gives
+    the columns whose type (and learned marker categories) is already known."""
+    known = known or {}
+    return pd.DataFrame(
+        {name: column(body, i, name, known.get(name)) for i, name in enumerate(header)}
+    )
+
+
+def column(body: list[list[str]], index: int, name: str, known: Feature | None = None) -> pd.Series:
     """One CSV column as int64, float64 (NaN = missing) or text (object, NaN = missing)."""
-    cells = [row[index].strip() for row in body]
-    present = [
-        (line, cell) for line, cell in enumerate(cells, start=2) if cell not in MISSING_MARKERS
-    ]
-    numbers, words = [], []
-    for line, cell in present:
-        try:
-            numbers.append(float(cell))
-        except ValueError:
-            words.append((line, cell))
-    if words and len(numbers) >= MOSTLY_NUMERIC * len(present):
+    text = np.array([row[index] for row in body], dtype=str)
+    if known is not None:
+        return typed_column(text, known)
+    missing = cells.missing_text(text)
+    present = [(line, cell) for line, cell in enumerate(text.tolist(), 2) if not missing[line - 2]]
+    numbers = [cells.number_from_text(cell) for _, cell in present]
+    words = [(line, cell) for (line, cell), n in zip(present, numbers, strict=True) if n is None]
+    if words and len(present) - len(words) >= MOSTLY_NUMERIC * len(present):
         line, cell = words[0]
         raise DataError(
             f"column {name!r} is numeric except line {line} ({cell[:40]!r}); fix the cell, "
-            "or leave it empty for a missing value"
+            "leave it empty for a missing value, or pass --column-type to say what it is"
         )
     if words:
+        return typed_column(text, Feature(name, "string", nullable=True))
+    try:
+        return typed_column(text, Feature(name, "integer", nullable=False))
+    except DataError as exc:
+        if "non-finite" in str(exc):
+            raise
+        return typed_column(text, Feature(name, "number", nullable=True))
+
+
+def typed_column(text: np.ndarray, feature: Feature) -> pd.Series:
+    """A column of CSV cells read as the feature's type by serving.cells' rule."""
+    try:
+        values = cells.column(text, feature, "text")
+    except cells.CellError as exc:
+        if "finite" in exc.reason:
+            raise DataError(f"column {feature.name!r} has non-finite values (inf)") from None
+        raise DataError(f"line {exc.row + 1}, column {exc.feature!r}: {exc.reason}") from None
+    if feature.is_text:
         # object, not pandas' own string dtype: scikit-learn and skl2onnx read object text.
-        return pd.Series([c if c not in MISSING_MARKERS else np.nan for c in cells], dtype=object)
-    values = np.array([float(c) if c not in MISSING_MARKERS else np.nan for c in cells])
-    if np.isinf(values).any():
-        raise DataError(f"column {name!r} has non-finite values (inf)")
-    whole = not np.isnan(values).any() and bool(np.all(values == np.round(values)))
-    return pd.Series(values.astype(np.int64) if whole and values.size else values)
+        return pd.Series(np.where(values == None, np.nan, values), dtype=object)  # noqa: E711
+    if feature.type == "integer":
+        return pd.Series(cells.integer_column(values, feature.name))
+    if feature.type == "boolean" and not np.isnan(values).any():
+        return pd.Series(values.astype(np.bool_))
+    return pd.Series(values)
 
 
 def _as_numbers(labels: list[str]) -> np.ndarray | None:

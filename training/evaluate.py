@@ -22,6 +22,6 @@ def evaluate(model: Any, task: str, x_test: Any, y_test: np.ndarray) -> dict[str
             "accuracy": metrics.accuracy_score(y_test, predicted),
             "f1_macro": metrics.f1_score(y_test, predicted, average="macro"),
         }
-        if len(model.classes_) == 2:
+        if len(model.classes_) == 2 and len(np.unique(y_test)) == 2:
             scores["roc_auc"] = metrics.roc_auc_score(y_test, model.predict_proba(x_test)[:, 1])
     return {k: round(float(v), 6) for k, v in scores.items()}

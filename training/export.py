@@ -19,6 +19,7 @@ from serving.runtimes.onnx_runtime import DECISION_OUTPUT, OnnxRuntime, session_
 from serving.runtimes.sklearn_runtime import SklearnRuntime
 from serving.schema import Feature, Schema
 from serving.validate import validate
+from training.probe import with_edge_rows
 
 PARITY_TOLERANCE = 1e-9
 # The tensor skl2onnx's linear classifiers compute their decision values in.
@@ -53,7 +54,9 @@ def sample_table(frame: pd.DataFrame, manifest: Manifest) -> Table:
     columns = {
         name: [None if pd.isna(v) else v for v in frame[name].tolist()] for name in frame.columns
     }
-    return validate(Batch(columns=columns), manifest.features, max_rows=len(frame))
+    columns = with_edge_rows(columns, manifest.features)  # missing, "", unseen, int64's ends
+    rows = len(next(iter(columns.values()), []))
+    return validate(Batch(columns=columns), manifest.features, max_rows=rows)
 
 
 def export_onnx(

@@ -1,34 +1,43 @@
 """Prove, before deploying, that the cloud can unpickle the model.
 
-A fresh Python process is given only what `.gcloudignore` uploads (main.py, serving/, the model)
-and may import only the standard library and what requirements.txt installs (its pinned
-distributions and everything they require, plus the manifest's own pins of a booster library
-that stays on scikit-learn). It loads the artifact the way the function does: it unpickles
-model.joblib, or opens model.onnx for an XGBoost or LightGBM model served without its library.
-A function defined in the training script (`__main__`), a local module that is not uploaded,
-or a library missing from requirements.txt is reported in one line here, not in the cloud.
+A fresh Python process is given only what `.gcloudignore` uploads (read with gcloud's rules:
+gitignore's, by pathspec) and the user's own code shipped with the model (`--code`), and may
+import only the standard library, what requirements.txt installs (its pinned distributions and
+everything they require, plus the manifest's own pins of a booster library that stays on
+scikit-learn), the uploaded top-level modules and that code. It loads the artifact the way the
+function does: it unpickles model.joblib, or opens model.onnx for an XGBoost or LightGBM model
+served without its library. A function defined in the training script (`__main__`), a local
+module that is neither uploaded nor shipped, or a library missing from requirements.txt is
+reported in one line here, not in the cloud.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+
+import pathspec
+
+from training.reasons import one_line
 
 REPO = Path(__file__).resolve().parent.parent
-# What .gcloudignore lets through besides model/ (tests/test_deploy.py checks the upload set).
-UPLOADED = ("main.py", "requirements.txt", "serving")
+IGNORE_FILE = ".gcloudignore"
+# The bundled model's folder: the artifact under test stands in for it.
+MODEL_FOLDER = "model"
 
 _CHILD = r"""
 import importlib.abc, importlib.machinery, importlib.metadata as md, io, json, re, sys, warnings
 
-folder, artifact, runtime = sys.argv[1], sys.argv[2], sys.argv[3]
-sys.path.insert(0, folder)
+folder, artifact, code, uploaded, runtime = sys.argv[1:6]
+stdlib = [p for p in sys.path if not p.endswith("site-packages") and p != folder]
+sys.path[:0] = [code, folder]
 
 def closure(names):
     seen, todo = set(), list(names)
@@ -45,15 +54,13 @@ def closure(names):
                  for r in requires if "extra ==" not in r]
     return seen
 
-lines = [*open(folder + "/requirements.txt"), *sys.argv[4:]]  # + the manifest's pins
+lines = [*open(folder + "/requirements.txt"), *sys.argv[6:]]  # + the manifest's pins
 pinned = [line.split("==")[0].strip() for line in lines
           if line.strip() and not line.startswith("#")]
 allowed = closure(pinned)
 modules = {m for m, dists in md.packages_distributions().items()
            if any(re.sub(r"[-_.]+", "-", d).lower() in allowed for d in dists)}
-modules |= set(sys.stdlib_module_names) | {"main", "serving"} | set(sys.builtin_module_names)
-
-stdlib = [p for p in sys.path if not p.endswith("site-packages") and p != folder]
+modules |= set(sys.stdlib_module_names) | set(json.loads(uploaded)) | set(sys.builtin_module_names)
 
 class OnlyDeployed(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
@@ -77,31 +84,61 @@ try:
         joblib.load(io.BytesIO(data))
 except Exception as exc:
     print(json.dumps({"type": type(exc).__name__, "name": getattr(exc, "name", None),
-                      "message": str(exc)[:300]}))
+                      "message": str(exc)[:2000]}))
     sys.exit(3)
 """
 
 
+def uploaded_files(repo: Path | None = None) -> list[str]:
+    """The files `gcloud functions deploy` uploads from `repo` (this one by default), as
+    .gcloudignore says (gcloud reads it with gitignore's rules: a folder left out is not
+    looked into)."""
+    repo = repo or REPO
+    ignore = repo / IGNORE_FILE
+    lines = ignore.read_text().splitlines() if ignore.is_file() else []
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    files = []
+    for folder, subfolders, names in os.walk(repo):
+        relative = PurePosixPath(Path(folder).relative_to(repo).as_posix())
+        subfolders[:] = [d for d in subfolders if not spec.match_file(f"{relative / d}/")]
+        files += [str(relative / n) for n in names if not spec.match_file(str(relative / n))]
+    return sorted(files)
+
+
+def top_level_modules(files: list[str]) -> list[str]:
+    """The modules the uploaded files make importable from the function's folder."""
+    tops = {PurePosixPath(f).parts[0] for f in files if f.endswith(".py")}
+    return sorted(top.removesuffix(".py") for top in tops)
+
+
 def cloud_load_problem(
-    artifact: bytes, runtime: str = "sklearn", extra: Sequence[str] = ()
+    artifact: bytes,
+    code: Mapping[str, bytes] | None = None,
+    *,
+    runtime: str = "sklearn",
+    extra: Sequence[str] = (),
 ) -> str | None:
-    """None when a deployed function could load `artifact`; else why not, in one line.
+    """None when a deployed function could load `artifact` with the user's `code` files
+    (paths inside code/); else why not, in one line.
 
     `runtime` "onnx" loads it as model.onnx instead of unpickling it; `extra` lists the pins
     ("xgboost==3.2.0") the function installs besides requirements.txt (the manifest's).
     """
+    uploaded = [f for f in uploaded_files() if PurePosixPath(f).parts[0] != MODEL_FOLDER]
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        for name in UPLOADED:
-            source = REPO / name
-            if source.is_dir():
-                shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(source, root / name)
+        root, shipped = Path(folder) / "function", Path(folder) / "code"
+        for name in uploaded:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+        for name, data in (code or {}).items():
+            (shipped / name).parent.mkdir(parents=True, exist_ok=True)
+            (shipped / name).write_bytes(data)
+        shipped.mkdir(exist_ok=True)
         (root / "model.artifact").write_bytes(artifact)
-        child = [sys.executable, "-I", "-c", _CHILD, str(root), str(root / "model.artifact")]
+        modules = json.dumps(top_level_modules(uploaded) + top_level_modules(list(code or {})))
+        arguments = [str(root), str(root / "model.artifact"), str(shipped), modules, runtime]
         done = subprocess.run(
-            [*child, runtime, *extra],
+            [sys.executable, "-I", "-c", _CHILD, *arguments, *extra],
             cwd=root,
             capture_output=True,
             text=True,
@@ -112,7 +149,8 @@ def cloud_load_problem(
     try:
         found = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return f"a fresh Python could not load it: {done.stderr.strip()[-300:]}"
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"a fresh Python could not load it: {one_line(last)}"
     return explain(found["type"], found["name"], found["message"])
 
 
@@ -120,8 +158,9 @@ def explain(kind: str, name: str | None, message: str) -> str:
     """Why an unpickling error happened, in terms of what the user can change."""
     if kind == "ModuleNotFoundError":
         return (
-            f"it needs the module {name!r}, which the function would not have: add its "
-            "library to requirements.txt, or move your code into an uploaded module"
+            f"it needs the module {name!r}, which the function would not have: ship your own "
+            f"code with the model (--code {name}.py, or --code DIR for a package), or add "
+            "its library to requirements.txt"
         )
     where = re.search(r"attribute '([^']+)' on <module '([^']+)'", message)
     if kind == "AttributeError" and where:
@@ -129,7 +168,8 @@ def explain(kind: str, name: str | None, message: str) -> str:
         if module.endswith("__main__"):
             return (
                 f"it refers to {attribute!r} defined in the training script (__main__), which "
-                "the function does not have: define it in a module and upload that module"
+                "the function does not have: define it in a module of your own, fit and save "
+                "the model again, and ship that module with --code"
             )
         return f"it refers to {attribute!r} in {module}, which has no such name here"
-    return f"a fresh Python could not load it: {kind}: {message}"
+    return f"a fresh Python could not load it: {kind}: {one_line(message)}"

@@ -3,7 +3,7 @@
 skl2onnx's own emits `ai.onnx.ml.Imputer`, which onnxruntime implements for float32 and int64
 only (float64 pipelines fail to load), and refuses text columns whose missing value is NaN.
 Both become `Where(missing, statistics_, X)`: IsNaN marks missing numbers; a missing text cell
-reaches the graph as "" (a string tensor holds no NaN), which Equal marks (opset 19).
+reaches the graph as MISSING_TEXT (a string tensor holds no NaN), which Equal marks (opset 19).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from serving.runtimes.onnx_runtime import MISSING_TEXT
 
 MIN_OPSET = 19  # Equal on strings
 
@@ -51,7 +53,7 @@ def convert_imputer(scope: Any, operator: Any, container: Any) -> None:
         values = [str(v).encode() for v in imputer.statistics_]
         container.add_initializer(fill, TensorProto.STRING, [len(values)], values)
         blank = scope.get_unique_variable_name("blank")
-        as_text = "" if _is_nan(marker) else str(marker)
+        as_text = MISSING_TEXT if _is_nan(marker) else str(marker)
         container.add_initializer(blank, TensorProto.STRING, [], [as_text.encode()])
         container.add_node("Equal", [source, blank], [missing], op_version=MIN_OPSET)
     else:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from serving.batch import Method, Table
+from serving.cells import integer_column
 from serving.errors import InvalidInput, ModelUnavailable
 from serving.manifest import Manifest
 
@@ -19,6 +20,9 @@ NO_DECISION_VALUES = (
     "decision values are not available from the ONNX export of this model; "
     "serve it with MODEL_RUNTIME=sklearn to get them"
 )
+# A missing text cell as the graph sees it (a string tensor holds no null): not "", which is
+# text a client may send and the model may know. training/onnx_imputer.py imputes it.
+MISSING_TEXT = "\x00missing"
 # How a feature's column is fed to a per-feature input of each ONNX type.
 _INPUT_TYPES = {
     "tensor(double)": np.float64,
@@ -34,7 +38,7 @@ class OnnxRuntime:
     """Predicts with an onnxruntime session built from the verified model.onnx bytes.
 
     The graph takes either one [rows, features] float64 input, or one [rows, 1] input per
-    feature named after it (text as strings, a missing text cell as "").
+    feature named after it (text as strings, a missing text cell as MISSING_TEXT).
     """
 
     name = NAME
@@ -85,7 +89,9 @@ class OnnxRuntime:
         for name, index, dtype in self._inputs:
             column = table.columns[index]
             if dtype is object:
-                column = np.where(column == None, "", column)  # noqa: E711 (elementwise)
+                column = np.where(column == None, MISSING_TEXT, column)  # noqa: E711 (elementwise)
+            elif dtype is np.int64:
+                column = integer_column(column, name)  # never wrap past int64
             feeds[name] = column.astype(dtype, copy=False).reshape(-1, 1)
         return feeds
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from serving.batch import Method, Table
+from serving.cells import integer_column
 from serving.errors import InvalidInput, NotFinite
 from serving.manifest import Manifest
+from serving.schema import Feature
 
 NAME = "sklearn"
 # What scikit-learn's finiteness check says when a value overflowed inside the pipeline.
@@ -38,7 +41,7 @@ class SklearnRuntime:
             raise InvalidInput("this model has no predict_proba (class probabilities)")
         if "decision_function" in methods and not self.has_decision_function:
             raise InvalidInput("this model has no decision_function")
-        rows = self._rows(table)
+        rows = self.model_rows(table)
         results: dict[Method, np.ndarray] = {}
         for method in methods:
             try:
@@ -55,28 +58,45 @@ class SklearnRuntime:
     def estimator_input(self, table: Table) -> np.ndarray:
         """The rows after the pipeline's transformers (dense float64), as the final step reads
         them; the rows themselves for a bare estimator."""
-        rows = self._rows(table)
+        rows = self.model_rows(table)
         if hasattr(self.estimator, "steps"):
             rows = self.estimator[:-1].transform(rows)
         if hasattr(rows, "toarray"):  # a sparse matrix
             rows = rows.toarray()
         return np.asarray(rows, dtype=np.float64)
 
-    def _rows(self, table: Table) -> Any:
+    def model_rows(self, table: Table) -> Any:
+        """The rows as the model takes them: a DataFrame, or the float64 matrix."""
         if not self.manifest.fitted_on_dataframe:
             return table.matrix
-        import pandas as pd  # only for models fitted on a DataFrame
+        return model_frame(table.columns, self.manifest.features)
 
-        frame = {}
-        for feature, column in zip(self.manifest.features, table.columns, strict=True):
-            if feature.is_text:
+
+def model_frame(columns: Sequence[np.ndarray], features: Sequence[Feature]) -> Any:
+    """Checked columns as the DataFrame the model was fitted on (pandas is imported only here).
+
+    Text is object with NaN for a missing cell, as pandas reads it; a `category` feature is a
+    pandas Categorical of the learned categories; integers are int64 (refusing what int64
+    cannot hold) and booleans bool, unless a cell is missing (then float64 with NaN).
+    """
+    import pandas as pd  # only for models fitted on a DataFrame
+
+    frame: dict[str, Any] = {}
+    for feature, column in zip(features, columns, strict=True):
+        if feature.is_text:
+            if feature.dtype == "category":
+                # A value outside the learned categories is missing, as in the user's own
+                # Categorical (pandas refuses to build one holding other values).
+                known = np.isin(column, list(feature.categories or ()))
+                column = pd.Categorical(np.where(known, column, np.nan), feature.categories)
+            else:
                 column = np.where(column == None, np.nan, column)  # noqa: E711 (elementwise)
-            elif feature.type == "integer" and not np.isnan(column).any():
-                column = column.astype(np.int64)
-            elif feature.type == "boolean" and not np.isnan(column).any():
-                column = column.astype(np.bool_)
-            frame[feature.name] = column
-        return pd.DataFrame(frame)
+        elif feature.type == "integer":
+            column = integer_column(column, feature.name)
+        elif feature.type == "boolean" and not np.isnan(column).any():
+            column = column.astype(np.bool_)
+        frame[feature.name] = column
+    return pd.DataFrame(frame)
 
 
 def load(artifact: bytes, manifest: Manifest) -> SklearnRuntime:
