@@ -4,21 +4,22 @@
     python bench/conformance.py --cold-start  # and time one cold start per runtime (slow)
     python bench/conformance.py --check       # exit 1 when docs/models.md's table is out of date
 
-Each family is a small Pipeline(StandardScaler, estimator) fitted on a scikit-learn dataset,
-dumped with joblib and packaged by `train.py --from-model` (in this process) with the dataset
-as its sample CSV. The folder is then served through the real function (functions-framework's
-test client): GET / says which runtime serves it, and a few rows posted must come back equal
-to the estimator's own predict (labels exactly; probabilities and values within the parity
-tolerance). The parity is what the manifest recorded; when the export was skipped, the table
-gives train.py's one-line reason. `--check` compares what does not depend on the machine:
-the measured differences only by their verdict, the cold-start seconds not at all.
+Each row is fitted twice on a scikit-learn dataset, on its NumPy array and on a DataFrame with
+a text column and gaps (bench/conformance_families.py says how), dumped with joblib and
+packaged by `train.py --from-model` (in this process) with the data as its sample CSV. Each
+folder is then served through the real function (functions-framework's test client): GET /
+says which runtime serves it, and a few rows posted must come back equal to the estimator's
+own predict (labels exactly; probabilities and values within the parity tolerance). The
+parity is what the manifest recorded; when the export was skipped, the table gives train.py's
+one-line reason. `--check` compares what does not depend on the machine: the measured
+differences only by their verdict, the cold-start seconds not at all. The cold starts are
+those of the array variant.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import io
 import json
 import os
@@ -34,11 +35,19 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from bench.conformance_families import Family, families  # noqa: E402
+from bench.conformance_families import (  # noqa: E402
+    TEXT_COLUMN,
+    Family,
+    array_pipeline,
+    dataset_frame,
+    families,
+    frame_pipeline,
+)
 from bench.conformance_table import (  # noqa: E402
     TABLE_PAGE,
     TIMING_COLUMN,
     TOLERANCE,
+    Outcome,
     Result,
     comparable,
     page_table,
@@ -61,22 +70,19 @@ def load_dataset(name: str) -> tuple[Any, Any, list[str]]:
 
 
 def write_sample_csv(path: Path, features: Any, names: list[str]) -> None:
-    """The dataset's rows as the sample CSV train.py --from-model reads (with a header)."""
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(names)
-        writer.writerows(features.tolist())
+    """The rows as the sample CSV train.py --from-model reads (with a header; gaps empty)."""
+    import pandas as pd
+
+    frame = features if isinstance(features, pd.DataFrame) else pd.DataFrame(features)
+    frame.to_csv(path, header=names, index=False)
 
 
-def fit(family: Family, features: Any, target: Any) -> Any:
-    """StandardScaler + the family's estimator, fitted on the dataset (few iterations)."""
+def fit(pipeline: Any, features: Any, target: Any) -> Any:
+    """The pipeline fitted on the data (few iterations: a model that has not converged still
+    has to serve exactly)."""
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    pipeline = Pipeline([("scale", StandardScaler()), ("model", family.make())])
     with warnings.catch_warnings():
-        # Kept small on purpose: a model that has not converged still has to serve exactly.
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipeline.fit(features, target)
     return pipeline
@@ -131,24 +137,26 @@ def function_environment(**values: str) -> Iterator[None]:
 
 def serve(model: Any, folder: Path, rows: Any) -> tuple[str, bool]:
     """Serve the folder through the real function: the runtime GET / reports, and whether the
-    answers for `rows` equal the estimator's own (labels exactly, floats within tolerance)."""
+    answers for `rows` (an array, or a DataFrame sent as objects) equal the estimator's own
+    (labels exactly, floats within tolerance)."""
     import functions_framework
     import numpy as np
 
+    instances = _instances(rows)
     with function_environment(MODEL_URI=str(folder)):
         app = functions_framework.create_app(target="predict", source=str(REPO / "main.py"))
         client = app.test_client()
-        body: dict[str, Any] = {"instances": rows.tolist()}
+        body: dict[str, Any] = {"instances": instances}
         with_probabilities = hasattr(model, "classes_") and hasattr(model, "predict_proba")
         if with_probabilities:
             body["probabilities"] = True
         response = client.post("/", json=body)
         runtime = client.get("/").get_json()["runtime"]
         # Without probabilities, a classifier's decision values are its only numbers.
-        scores_only = hasattr(model, "classes_") and not with_probabilities
+        scores_only = hasattr(model, "decision_function") and not with_probabilities
         if scores_only:
             decision_body = {
-                "instances": rows.tolist(),
+                "instances": instances,
                 "parameters": {"predict_method": "decision_function"},
             }
             decision = client.post("/", json=decision_body)
@@ -172,6 +180,16 @@ def serve(model: Any, folder: Path, rows: Any) -> tuple[str, bool]:
         served = np.asarray(answer["predictions"], dtype=np.float64)
         equal = bool(np.max(np.abs(served - expected)) <= TOLERANCE)
     return runtime, equal
+
+
+def _instances(rows: Any) -> list[Any]:
+    """An array's rows as lists; a DataFrame's as objects keyed by column, gaps as null."""
+    if not hasattr(rows, "columns"):
+        return list(rows.tolist())
+    return [
+        {str(name): (None if value != value else value) for name, value in row.items()}
+        for row in rows.to_dict(orient="records")
+    ]
 
 
 def cold_starts(folder: Path, rows: Any, runtimes: list[str]) -> dict[str, float]:
@@ -200,12 +218,29 @@ def check_family(family: Family, work: Path, timed: bool = False) -> Result:
 
 
 def _check_family(family: Family, work: Path, timed: bool) -> Result:
-    features, target, names = load_dataset(family.dataset)
-    folder = work / family.name
+    folder = work / re.sub(r"\W+", "_", family.name)
     folder.mkdir()
-    sample_csv = folder / f"{family.dataset}.csv"
+    array = None
+    if family.arrays:
+        features, target, names = load_dataset(family.dataset)
+        model = fit(array_pipeline(family), features, target)
+        array = check_variant(model, features, target, names, folder / "array", timed)
+    frame, target = dataset_frame(family.dataset)
+    if family.categories:
+        frame[TEXT_COLUMN] = frame[TEXT_COLUMN].astype("category")
+    model = fit(frame_pipeline(family, frame), frame, target)
+    names = [str(name) for name in frame.columns]
+    dataframe = check_variant(model, frame, target, names, folder / "dataframe", timed=False)
+    return Result(family=family, array=array, dataframe=dataframe)
+
+
+def check_variant(
+    model: Any, features: Any, target: Any, names: list[str], folder: Path, timed: bool
+) -> Outcome:
+    """Package one fitted model with its data as the sample CSV, serve it, time it if asked."""
+    folder.mkdir()
+    sample_csv = folder / "sample.csv"
     write_sample_csv(sample_csv, features, names)
-    model = fit(family, features, target)
     manifest, skipped_because = package(model, sample_csv, folder)
     parity = manifest.get("onnx_parity") if "model.onnx" in manifest["artifacts"] else None
     rows = features[:: max(1, len(features) // SERVED_ROWS)][:SERVED_ROWS]
@@ -214,8 +249,7 @@ def _check_family(family: Family, work: Path, timed: bool) -> Result:
     if timed:
         runtimes = ["onnx", "sklearn"] if runtime == "onnx" else ["sklearn"]
         timing = cold_starts(folder / "model", rows, runtimes)
-    return Result(
-        family=family,
+    return Outcome(
         runtime=runtime,
         labels_equal=parity["labels_equal"] if parity else None,
         max_abs_diff=parity["max_abs_diff"] if parity else None,
@@ -240,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = check_all(timed=args.cold_start)
     text = TABLE_PAGE.read_text()
-    kept = {cells[0]: cells[TIMING_COLUMN] for cells in split_rows(page_table(text))}
+    kept = {
+        cells[0]: cells[TIMING_COLUMN]
+        for cells in split_rows(page_table(text))
+        if len(cells) > TIMING_COLUMN
+    }
     table = render(results, kept)
     unserved = [r.family.name for r in results if not r.served_equal]
     if unserved:

@@ -15,23 +15,27 @@ HEADER = (
     "family",
     "task",
     "dataset",
-    "runtime served",
-    "parity (max abs diff / labels)",
+    "array: runtime",
+    "array: parity (max abs diff / labels)",
+    "DataFrame: runtime",
+    "DataFrame: parity (max abs diff / labels)",
     "cold start onnx / sklearn (s)",
     "why not ONNX",
 )
 TIMING_COLUMN = HEADER.index("cold start onnx / sklearn (s)")
-PARITY_COLUMN = HEADER.index("parity (max abs diff / labels)")
+PARITY_COLUMNS = (
+    HEADER.index("array: parity (max abs diff / labels)"),
+    HEADER.index("DataFrame: parity (max abs diff / labels)"),
+)
 REASON_COLUMN = HEADER.index("why not ONNX")
 # A measured figure inside a reason ("max difference 3.01e-07"): compared as a placeholder.
 MEASURED = re.compile(r"\d+(\.\d+)?e[-+]\d+")
 
 
 @dataclass(frozen=True)
-class Result:
-    """What packaging and serving one family showed."""
+class Outcome:
+    """What packaging and serving one fitted variant (array or DataFrame) showed."""
 
-    family: Family
     runtime: str
     labels_equal: bool | None
     max_abs_diff: float | None
@@ -39,32 +43,63 @@ class Result:
     skipped_because: str | None
     cold_start: dict[str, float]
 
-    def cells(self) -> tuple[str, ...]:
-        """The table row."""
-        return (
-            self.family.name,
-            self.family.task,
-            self.family.dataset,
-            self.runtime,
-            self.parity_cell(),
-            self.cold_start_cell(),
-            self.skipped_because or "-",
-        )
-
-    def parity_cell(self) -> str:
+    def parity_cell(self, task: str) -> str:
         if self.max_abs_diff is None:
             return "-"
-        labels = "" if self.family.task == "regression" else " / equal"
+        labels = "" if task == "regression" else " / equal"
         if self.labels_equal is False:
             labels = " / differ"
         return f"{self.max_abs_diff:.1e}{labels}"
 
+
+@dataclass(frozen=True)
+class Result:
+    """One row: the family fitted on an array (None when it takes text only) and a DataFrame."""
+
+    family: Family
+    array: Outcome | None
+    dataframe: Outcome
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        return [o for o in (self.array, self.dataframe) if o is not None]
+
+    @property
+    def served_equal(self) -> bool:
+        return all(outcome.served_equal for outcome in self.outcomes)
+
+    def cells(self) -> tuple[str, ...]:
+        """The table row."""
+        task = self.family.task
+        array = self.array
+        return (
+            self.family.name,
+            task,
+            self.family.dataset,
+            array.runtime if array else "-",
+            array.parity_cell(task) if array else "-",
+            self.dataframe.runtime,
+            self.dataframe.parity_cell(task),
+            self.cold_start_cell(),
+            self.reason(),
+        )
+
+    def reason(self) -> str:
+        """train.py's line(s) saying why a variant got no model.onnx ('-' when both did)."""
+        reasons = {"array": self.array and self.array.skipped_because}
+        reasons["DataFrame"] = self.dataframe.skipped_because
+        given = {kind: why for kind, why in reasons.items() if why}
+        alike = {MEASURED.sub("N", why) for why in given.values()}
+        if len(alike) == 1 and len(given) == len(self.outcomes):
+            return next(iter(given.values()))
+        return "; ".join(f"{kind}: {why}" for kind, why in given.items()) or "-"
+
     def cold_start_cell(self) -> str:
-        if not self.cold_start:
+        timing = self.array.cold_start if self.array else {}
+        if not timing:
             return "-"
         return " / ".join(
-            f"{self.cold_start[name]:.2f}" if name in self.cold_start else "-"
-            for name in ("onnx", "sklearn")
+            f"{timing[name]:.2f}" if name in timing else "-" for name in ("onnx", "sklearn")
         )
 
 
@@ -76,7 +111,7 @@ def render(results: list[Result], kept_timings: dict[str, str] | None = None) ->
     ]
     for result in results:
         cells = list(result.cells())
-        if not result.cold_start and kept_timings:
+        if result.cold_start_cell() == "-" and kept_timings:
             cells[TIMING_COLUMN] = kept_timings.get(result.family.name, "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -96,7 +131,8 @@ def comparable(table: str) -> list[tuple[str, ...]]:
     rows = []
     for cells in split_rows(table):
         cells[TIMING_COLUMN] = ""
-        cells[PARITY_COLUMN] = parity_verdict(cells[PARITY_COLUMN])
+        for column in PARITY_COLUMNS:
+            cells[column] = parity_verdict(cells[column])
         cells[REASON_COLUMN] = MEASURED.sub("N", cells[REASON_COLUMN])
         rows.append(tuple(cells))
     return rows

@@ -84,12 +84,11 @@ class Packaged:
         return raw_output(self.model, rows)
 
 
-def penguins_table(task: str, spaces: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
-    """The penguins as a DataFrame (text, a category column, gaps, a name with spaces unless
-    `spaces` is false) and a target: species (multiclass), Adelie or not (binary), body mass
-    (regression)."""
+def penguins_table(task: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The penguins as a DataFrame (text, a category column, gaps, a name with spaces) and a
+    target: species (multiclass), Adelie or not (binary), body mass (regression)."""
     frame = pd.read_csv(PENGUINS).dropna(subset=["body_mass_g"]).reset_index(drop=True)
-    frame = frame.rename(columns={"bill_length_mm": NUMBERS[0] if spaces else "bill_length_mm"})
+    frame = frame.rename(columns={"bill_length_mm": NUMBERS[0]})
     frame["sex"] = frame["sex"].astype(object)
     frame["island"] = frame["island"].astype("category")
     species = frame.pop("species").astype(object).to_numpy()
@@ -164,9 +163,9 @@ def features_of(model: Any, frame: pd.DataFrame) -> list[Any]:
 
 
 @functools.cache
-def packaged(family: str, task: str, spaces: bool = True) -> Packaged:
+def packaged(family: str, task: str) -> Packaged:
     """The family fitted for the task and packaged (ONNX where exact, explanations)."""
-    frame, target = penguins_table(task, spaces)
+    frame, target = penguins_table(task)
     if family == "xgboost" and task != "regression":  # XGBClassifier takes 0 .. K-1 only
         target = np.unique(target, return_inverse=True)[1]
     numbers = [name for name in frame.columns if name not in TEXT]

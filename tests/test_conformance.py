@@ -1,45 +1,32 @@
 """docs/models.md's conformance table: every family fitted, packaged, served and equal to itself.
 
-Runs bench/conformance.py's checks for every family (without the cold starts) once for the
-module. One stage is swapped: train.py's proof that a fresh, deployed-only Python can unpickle
-the model costs a new interpreter per model (about 3 s of CPU each, 26 times); here the
+Runs bench/conformance.py's checks for every row (without the cold starts) once for the module:
+each family fitted on an array and on a DataFrame, and the transformers and meta-estimators.
+One stage is swapped: train.py's proof that a fresh, deployed-only Python can unpickle the
+model costs a new interpreter per model (about 3 s of CPU each, a hundred times); here the
 artifact is unpickled in this process instead. That proof has its own tests
 (tests/test_packaging.py), and every model here is plain scikit-learn.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
-import joblib
 import pytest
 
 from bench import conformance, conformance_table
 from bench.conformance_families import families
 from bench.conformance_table import Result, comparable
+from tests.load_here import loads_here
 
 TOLERANCE = 1e-9
-
-
-def unpickles_here(
-    artifact: bytes, code: object = None, *, runtime: str = "sklearn", extra: object = ()
-) -> str | None:
-    """The artifact loads in this process, with joblib or onnxruntime (None: no problem)."""
-    if runtime == "onnx":
-        import onnxruntime
-
-        onnxruntime.InferenceSession(artifact, providers=["CPUExecutionProvider"])
-    else:
-        joblib.load(io.BytesIO(artifact))
-    return None
 
 
 @pytest.fixture(scope="module")
 def results() -> Iterator[list[Result]]:
     """Every family checked once: fitted, packaged by train.py --from-model, served."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("training.package.cloud_load_problem", unpickles_here)
+        patch.setattr("training.package.cloud_load_problem", loads_here)
         yield conformance.check_all(timed=False)
 
 
@@ -58,14 +45,24 @@ def test_every_family_is_served_with_the_estimators_own_answers(results: list[Re
 
 def test_onnx_rows_passed_the_gate_and_the_others_say_why(results: list[Result]) -> None:
     for result in results:
-        if result.runtime == "onnx":
-            assert result.max_abs_diff is not None
-            assert result.max_abs_diff <= TOLERANCE, result.family.name
-            assert result.labels_equal, result.family.name
-            assert result.skipped_because is None
-        else:
-            assert result.runtime == "sklearn"
-            assert result.skipped_because, f"{result.family.name}: no reason printed"
+        for outcome in result.outcomes:
+            if outcome.runtime == "onnx":
+                assert outcome.max_abs_diff is not None
+                assert outcome.max_abs_diff <= TOLERANCE, result.family.name
+                assert outcome.labels_equal, result.family.name
+                assert outcome.skipped_because is None
+            else:
+                assert outcome.runtime == "sklearn"
+                assert outcome.skipped_because, f"{result.family.name}: no reason printed"
+
+
+def test_no_family_is_on_onnx_for_arrays_but_not_for_dataframes(results: list[Result]) -> None:
+    behind = [
+        r.family.name
+        for r in results
+        if r.array and r.array.runtime == "onnx" and r.dataframe.runtime != "onnx"
+    ]
+    assert behind == []
 
 
 def test_issue_families_each_have_a_row() -> None:
@@ -76,11 +73,26 @@ def test_issue_families_each_have_a_row() -> None:
     assert {"KNeighborsClassifier", "KNeighborsRegressor", "SVC", "SVR", "GaussianNB"} <= names
     linear = {"LogisticRegression", "LinearRegression", "Ridge", "Lasso", "ElasticNet"}
     assert linear | {"SGDClassifier", "LinearSVC"} <= names
+    transformers = {"KBinsDiscretizer", "PolynomialFeatures", "SplineTransformer", "PCA"}
+    transformers |= {"TruncatedSVD", "SelectKBest", "SelectPercentile", "VarianceThreshold"}
+    transformers |= {"MinMaxScaler", "RobustScaler", "MaxAbsScaler", "Normalizer"}
+    transformers |= {"TargetEncoder", "FunctionTransformer(np.log1p)", "VotingRegressor"}
+    transformers |= {"VotingClassifier(soft)", "VotingClassifier(hard)", "StackingRegressor"}
+    transformers |= {"CalibratedClassifierCV(sigmoid)", "CalibratedClassifierCV(isotonic)"}
+    transformers |= {"BaggingClassifier", "BaggingRegressor", "StackingClassifier(decision values)"}
+    assert transformers <= names
+    assert any(name.startswith("OneHotEncoder(min_frequency") for name in names)
+    assert any(name.startswith("OrdinalEncoder(unknown_value") for name in names)
+    assert any(name.startswith("TransformedTargetRegressor") for name in names)
+    assert any("from_dtype" in name for name in names)
 
 
 def test_check_ignores_timings_and_digits_but_not_verdicts() -> None:
-    header = "| a | b | c | d | e | f | g |\n| --- | --- | --- | --- | --- | --- | --- |\n"
-    row = "| SVC | classification | iris | {runtime} | {parity} | {timing} | {why} |\n"
+    header = "| a | b | c | d | e | f | g | h | i |\n" + "| --- " * 9 + "|\n"
+    row = (
+        "| SVC | classification | iris | {runtime} | {parity} | onnx | 1.0e-16 | {timing} | {why} |"
+    )
+    row += "\n"
     base = header + row.format(runtime="onnx", parity="2.2e-16 / equal", timing="0.41", why="-")
     same = header + row.format(runtime="onnx", parity="1.1e-16 / equal", timing="-", why="-")
     over = header + row.format(runtime="onnx", parity="3.0e-07 / equal", timing="0.41", why="-")

@@ -151,7 +151,7 @@ def test_the_same_model_packages_the_same_bytes() -> None:
 @pytest.fixture
 def packaged_folder(tmp_path: Path) -> Path:
     """The penguins random forest's folder, written as train.py writes it."""
-    case = packaged("random_forest", "multiclass", spaces=False)
+    case = packaged("random_forest", "multiclass")
     fields, artifacts = case.entry, dict(case.artifacts)
     frame = case.frame
     features = features_of(case.model, frame)
@@ -177,7 +177,7 @@ def test_a_changed_file_is_refused_and_the_model_still_predicts(packaged_folder:
         model.explainer.get()
     with pytest.raises(ModelUnavailable):  # within its backoff: the same refusal, no re-read
         model.explainer.get()
-    frame, _ = penguins_table("multiclass", spaces=False)
+    frame, _ = penguins_table("multiclass")
     from training.export import sample_table
 
     table = sample_table(frame.iloc[:3], model.manifest)
@@ -220,7 +220,7 @@ def test_read_explainer_refuses_pickled_objects_and_broken_trees() -> None:
 
 
 def test_the_onnx_graph_adds_its_rows_as_an_output_no_one_mistakes_for_probabilities() -> None:
-    case = packaged("random_forest", "regression", spaces=False)
+    case = packaged("random_forest", "regression")
 
     runtime = load_onnx(case.artifacts["model.onnx"][1], case.manifest)
 
@@ -230,12 +230,11 @@ def test_the_onnx_graph_adds_its_rows_as_an_output_no_one_mistakes_for_probabili
 
 def test_from_model_names_the_sample_rows_as_background(tmp_path: Path) -> None:
     import train
-    from tests.penguins_data import PENGUINS
 
-    case = packaged("linear", "multiclass", spaces=False)
+    case = packaged("linear", "multiclass")
     joblib.dump(case.model, tmp_path / "model.joblib")
-    sample = pd.read_csv(PENGUINS)
-    (tmp_path / "sample.csv").write_text(sample.to_csv(index=False))
+    sample = case.frame.assign(species=case.target)
+    sample.to_csv(tmp_path / "sample.csv", index=False)
     with contextlib.redirect_stdout(io.StringIO()):
         status = train.main(
             [

@@ -67,7 +67,7 @@ def test_output_space_is_named(family: str, task: str) -> None:
 
 @pytest.mark.parametrize(("family", "task"), CASES)
 def test_the_onnx_runtimes_rows_explain_like_shap(family: str, task: str) -> None:
-    case = packaged(family, task, spaces=False)  # names ONNX export keeps as they are
+    case = packaged(family, task)
     runtime = load_onnx(case.artifacts["model.onnx"][1], case.manifest)
     from_onnx = case.explainer.explain(runtime.estimator_input(case.table()))
     theirs, _ = shap_values(case, case.estimator_rows())

@@ -212,20 +212,20 @@ def test_a_classifier_without_probabilities_serves_its_scores_on_onnx(
 
 @pytest.fixture(scope="module")
 def unconvertible_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A packaged model skl2onnx cannot convert: a FunctionTransformer (np.log1p) first."""
+    """A packaged model that has no float64 ONNX: SVR (onnxruntime has no double SVMRegressor)."""
     import joblib
     import pandas as pd
     from sklearn.datasets import load_diabetes
-    from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
 
     import train
 
     folder = tmp_path_factory.mktemp("unconvertible")
     data = load_diabetes()
-    rows = np.abs(np.asarray(data.data))
-    model = make_pipeline(FunctionTransformer(np.log1p), Ridge()).fit(rows, data.target)
+    rows = np.asarray(data.data)
+    model = make_pipeline(StandardScaler(), SVR()).fit(rows, data.target)
     joblib.dump(model, folder / "model.joblib")
     pd.DataFrame(rows, columns=data.feature_names).to_csv(folder / "sample.csv", index=False)
     args = ["--from-model", str(folder / "model.joblib"), "--data", str(folder / "sample.csv")]
@@ -241,7 +241,7 @@ def test_unconvertible_model_ships_joblib_only_and_serves_with_sklearn(
     metadata = client.get("/").get_json()
 
     assert not (unconvertible_dir / "model.onnx").exists()
-    assert set(manifest["artifacts"]) == {"model.joblib", "explanations.npz"}
+    assert set(manifest["artifacts"]) == {"model.joblib"}
     assert metadata["runtime"] == "sklearn"
     assert client.post("/", json={"features": [0.1] * 10}).status_code == 200
 

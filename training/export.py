@@ -19,6 +19,7 @@ from serving.runtimes.onnx_runtime import DECISION_OUTPUT, OnnxRuntime, session_
 from serving.runtimes.sklearn_runtime import SklearnRuntime
 from serving.schema import Feature, Schema
 from serving.validate import validate
+from training import onnx_inputs
 from training.probe import with_edge_rows
 
 PARITY_TOLERANCE = 1e-9
@@ -64,31 +65,19 @@ def export_onnx(
 ) -> tuple[bytes, dict[str, Any]] | None:
     """model.onnx bytes and its parity record, or None (with one printed line saying why)."""
     try:
-        from skl2onnx import to_onnx
+        import skl2onnx  # noqa: F401 (training-time only: say so in one line when absent)
 
-        from training import onnx_boosters, onnx_imputer, onnx_trees
         from training.onnx_explain import with_estimator_input
     except ImportError:
         print(
             "ONNX export skipped: skl2onnx is not installed (pip install -r requirements-dev.txt)"
         )
         return None
-    onnx_imputer.register()
-    onnx_trees.register_exact_converters()
-    onnx_boosters.register_converters(model, frame)
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # no usage telemetry from training
     table = sample_table(frame, manifest)
     final = model.steps[-1][1] if hasattr(model, "steps") else model
-    options = {id(final): {"zipmap": False}} if manifest.classes is not None else {}
-    # An integer column that may be missing is fed as float64 (NaN), so the graph takes doubles.
-    widened = {f.name: np.float64 for f in manifest.features if f.type == "integer" and f.nullable}
-    example = (
-        frame.iloc[:1].astype(widened)
-        if manifest.fitted_on_dataframe
-        else np.asarray(table.matrix)[:1]
-    )
     try:
-        graph = to_onnx(model, example, options=options, target_opset={"": OPSET})
+        graph = build_graph(model, manifest, frame)
         graph = with_estimator_input(graph, model)
         has_proba = hasattr(final, "predict_proba")
         with_decision = add_decision_output(graph, model, has_proba)
@@ -114,6 +103,62 @@ def export_onnx(
         )
         return None
     return onnx_bytes, parity
+
+
+def build_graph(model: Any, manifest: Manifest, frame: pd.DataFrame, opset: int = OPSET) -> Any:
+    """The model as an ONNX graph (a ModelProto) with the inputs the function feeds it.
+
+    Every model fitted on numbers takes one float64 matrix, others one input per feature named
+    exactly as the feature (training/onnx_inputs.py); classifiers answer labels and a
+    probability (or score) tensor, without ZipMap. `frame` is the sample the model is checked
+    on (the boosters' converters ask whether it reaches them sparse); `opset` is the default
+    domain's.
+    """
+    from skl2onnx import to_onnx
+
+    register_converters(model, frame)
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    options = {id(final): {"zipmap": False}} if manifest.classes is not None else {}
+    graph = to_onnx(
+        model,
+        initial_types=onnx_inputs.input_types(manifest.features),
+        options=options,
+        target_opset={"": opset},
+    )
+    onnx_inputs.name_inputs(graph, manifest.features)
+    return graph
+
+
+def register_converters(model: Any = None, frame: pd.DataFrame | None = None) -> None:
+    """Register this project's exact converters into skl2onnx (each module is idempotent).
+
+    The one place converters are registered: a new family's module registers itself here.
+    The boosters' also note, for `model` on `frame`, which boosters are fed sparse rows.
+    """
+    from training import (
+        onnx_boosters,
+        onnx_calibration,
+        onnx_encoders,
+        onnx_expansions,
+        onnx_functions,
+        onnx_linear,
+        onnx_splines,
+        onnx_stacking,
+        onnx_trees,
+        onnx_voting,
+    )
+
+    onnx_inputs.register()
+    onnx_linear.register()
+    onnx_voting.register()
+    onnx_stacking.register()
+    onnx_calibration.register()
+    onnx_encoders.register()
+    onnx_expansions.register()
+    onnx_splines.register()
+    onnx_functions.register()
+    onnx_trees.register_exact_converters()
+    onnx_boosters.register_converters(model, frame)
 
 
 def parity_holds(parity: dict[str, Any]) -> bool:
@@ -169,16 +214,20 @@ def check_parity(model: Any, onnx_bytes: bytes, manifest: Manifest, table: Table
     reference = SklearnRuntime(model, (), sklearn.__version__, manifest)
     methods: tuple[Method, ...] = ("predict",)
     if manifest.classes is not None:
-        # A classifier without probabilities is compared on its decision values.
-        methods += ("predict_proba",) if reference.has_predict_proba else ("decision_function",)
+        # A classifier without probabilities is compared on its decision values, if it has any.
+        if reference.has_predict_proba:
+            methods += ("predict_proba",)
+        elif reference.has_decision_function:
+            methods += ("decision_function",)
     ours, theirs = served.run(table, methods), reference.run(table, methods)
     # A regressor's values are compared within the tolerance, not as labels.
     labels_equal = manifest.classes is None or np.array_equal(ours["predict"], theirs["predict"])
     compared = methods[-1]
+    labels_only = manifest.classes is not None and compared == "predict"
     parity: dict[str, Any] = {
         "rows": table.n_rows,
         "labels_equal": bool(labels_equal),
-        "max_abs_diff": _distance(ours[compared], theirs[compared]),
+        "max_abs_diff": 0.0 if labels_only else _distance(ours[compared], theirs[compared]),
         "tolerance": PARITY_TOLERANCE,
     }
     if served.has_decision_function and compared != "decision_function":

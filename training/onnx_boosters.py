@@ -29,6 +29,7 @@ from training import onnx_booster_links as links
 from training import onnx_trees
 from training.booster_trees import LIGHTGBM_ZERO, Boosted, lightgbm_trees, xgboost_trees
 from training.onnx_booster_links import DOUBLE, FLOAT, INT64, Nodes
+from training.onnx_graph import label_values
 from training.onnx_trees import _classifier_shapes, _regressor_shapes
 
 _registered = False
@@ -118,7 +119,7 @@ def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
         index = graph.cast(above, INT64)
     else:  # the first largest probability
         index = graph.apply("ArgMax", scores, axis=1, keepdims=0)
-    classes = graph.constant("classes", onnx_trees._label_values(model.classes_))
+    classes = graph.constant("classes", label_values(model.classes_))
     graph.node("Gather", [classes, index], [operator.outputs[0].full_name])
 
 

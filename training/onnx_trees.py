@@ -31,9 +31,10 @@ training/tree_arrays.py.
 Limits: the gate is checked with one onnxruntime thread (the serving runtime's setting; with
 several threads onnxruntime may split the tree sum and reorder it); classifiers need
 `zipmap=False` (ZipMap rejects float64 probabilities when the session loads); multi-output
-trees, GradientBoosting with a custom `init` estimator, HistGradientBoosting on text
-categories (ordinal-encode them first) and HistGradientBoosting links other than identity,
-log, logit and softmax raise NotImplementedError, so the export is skipped.
+trees, GradientBoosting with a custom `init` estimator and HistGradientBoosting links other
+than identity, log, logit and softmax raise NotImplementedError, so the export is skipped.
+HistGradientBoosting's categorical features (numbers, or text from a pandas `category`
+column) are encoded in the graph as the estimator encodes them (training/onnx_encoders.py).
 """
 
 from __future__ import annotations
@@ -42,13 +43,18 @@ from typing import Any
 
 import numpy as np
 
-from training import onnx_imputer
-from training.tree_arrays import Ensemble, cart_tree, hist_input_layout, hist_tree
+from training import onnx_encoders, onnx_imputer
+from training.onnx_graph import Graph, label_values
+from training.tree_arrays import Ensemble, cart_tree, hist_known_codes, hist_tree
 
 ML_DOMAIN = "ai.onnx.ml"
 ML_OPSET = 5  # TreeEnsemble: double splits, leaf weights and output
 RAW_SCORES = "raw_scores"
-CLASSIFIER_OPTIONS: dict[str, list[Any]] = {"zipmap": [False, True, "columns"], "nocl": [False]}
+CLASSIFIER_OPTIONS: dict[str, list[Any]] = {
+    "zipmap": [False, True, "columns"],
+    "nocl": [False],
+    "raw_scores": [False, True],  # boosting: decision values in place of probabilities
+}
 
 _registered = False
 
@@ -136,21 +142,26 @@ def _regressor_shapes(operator: Any) -> None:
 def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
     model = operator.raw_operator
     graph = _Graph(scope, container)
-    features = _features(graph, operator.inputs[0], model)
+    features = _features(graph, operator.inputs, model)
     label, proba = operator.outputs[0].full_name, operator.outputs[1].full_name
     classes = model.classes_
     if _is_boosting(model):
         raw = graph.trees(features, _boosting_ensemble(model))
         binary = raw_width(model) == 1
+        scores = graph.name(RAW_SCORES)
         if binary:
             graph.node("Neg", [raw], [negated := graph.name("negated")])
-            graph.node("Concat", [negated, raw], [graph.name(RAW_SCORES)], axis=1)
-            graph.link_binary(raw, model, proba)
+            graph.node("Concat", [negated, raw], [scores], axis=1)
             graph.binary_label(raw, model, classes, label)
         else:
-            graph.node("Identity", [raw], [graph.name(RAW_SCORES)])
-            graph.node("Softmax", [raw], [proba], axis=1)
+            graph.node("Identity", [raw], [scores])
             graph.argmax_label(raw, classes, label)
+        if scope.get_options(model, {"raw_scores": False})["raw_scores"]:
+            graph.node("Identity", [scores], [proba])  # decision values, as asked
+        elif binary:
+            graph.link_binary(raw, model, proba)
+        else:
+            graph.node("Softmax", [raw], [proba], axis=1)
         return
     scores = graph.trees(features, _forest_ensemble(model, len(classes)))
     graph.average(scores, model, proba)
@@ -160,7 +171,7 @@ def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
 def _convert_regressor(scope: Any, operator: Any, container: Any) -> None:
     model = operator.raw_operator
     graph = _Graph(scope, container)
-    features = _features(graph, operator.inputs[0], model)
+    features = _features(graph, operator.inputs, model)
     output = operator.outputs[0].full_name
     if not _is_boosting(model):
         graph.average(graph.trees(features, _forest_ensemble(model, 1)), model, output)
@@ -190,19 +201,46 @@ def _is_boosting(model: Any) -> bool:
     return "GradientBoosting" in type(model).__name__
 
 
-def _features(graph: _Graph, source: Any, model: Any) -> str:
-    """The input as float64, through float32 first where the estimator compares in float32."""
+def _features(graph: _Graph, inputs: list[Any], model: Any) -> str:
+    """The [rows, columns] float64 matrix the estimator predicts from.
+
+    Trees, forests and GradientBoosting compare float32: the input goes through Cast(float)
+    then Cast(double). HistGradientBoosting compares float64, after its own preprocessing when
+    it has categorical features: their codes first (its OrdinalEncoder, as a lookup table from
+    training/onnx_encoders.py, text included), then the numbers.
+    """
     from onnx import TensorProto
     from skl2onnx.common.data_types import DoubleTensorType
 
-    name = source.full_name
-    if _is_hist(model) and isinstance(source.type, DoubleTensorType):
-        return str(name)
-    if not _is_hist(model):
-        graph.node("Cast", [name], [float32 := graph.name("as_float32")], to=TensorProto.FLOAT)
-        name = float32
-    graph.node("Cast", [name], [double := graph.name("as_double")], to=TensorProto.DOUBLE)
-    return double
+    if _is_hist(model) and model._preprocessor is not None:
+        return _hist_preprocessed(graph, inputs, model)
+    if len(inputs) == 1:
+        matrix = str(inputs[0].full_name)
+        if _is_hist(model) and not isinstance(inputs[0].type, DoubleTensorType):
+            matrix = graph.as_double(matrix)
+    else:
+        matrix = graph.concat([column.name for column in graph.columns(inputs)])
+    if _is_hist(model):
+        return matrix
+    as_float32 = graph.output("Cast", [matrix], "as_float32", to=TensorProto.FLOAT)
+    return graph.as_double(as_float32)
+
+
+def _hist_preprocessed(graph: _Graph, inputs: list[Any], model: Any) -> str:
+    preprocessor = model._preprocessor
+    if preprocessor.output_indices_["encoder"].start != 0:
+        raise NotImplementedError("HistGradientBoosting's categories are not its first columns")
+    columns = graph.columns(inputs)
+    categorical = np.asarray(model.is_categorical_, dtype=bool)
+    tables = onnx_encoders.lookups(preprocessor.named_transformers_["encoder"])
+    codes = [
+        onnx_encoders.encode(graph, columns[j], table)
+        for j, table in zip(np.flatnonzero(categorical), tables, strict=True)
+    ]
+    numbers = [columns[j] for j in np.flatnonzero(~categorical)]
+    if any(column.text for column in numbers):
+        raise NotImplementedError("HistGradientBoosting got text in a numeric column")
+    return graph.concat([*codes, *(column.name for column in numbers)])
 
 
 def _forest_ensemble(model: Any, n_targets: int) -> Ensemble:
@@ -224,10 +262,10 @@ def _boosting_ensemble(model: Any) -> Ensemble:
     for target, start in enumerate(_initial_raw(model)):
         ensemble.add_constant(target, float(start))
     if _is_hist(model):
-        columns, categories = hist_input_layout(model)
+        known = hist_known_codes(model)
         for stage in model._predictors:
             for target, predictor in enumerate(stage):
-                tree = hist_tree(predictor, columns, categories)
+                tree = hist_tree(predictor, known)
                 ensemble.add_tree(tree, target, predictor.nodes["value"])
         return ensemble
     for stage in model.estimators_:
@@ -250,27 +288,8 @@ def _initial_raw(model: Any) -> np.ndarray:
     return np.ravel(np.asarray(model._raw_predict_init(row), dtype=np.float64))
 
 
-class _Graph:
-    """Adds nodes and constants to skl2onnx's container under unique names."""
-
-    def __init__(self, scope: Any, container: Any) -> None:
-        self.scope = scope
-        self.container = container
-
-    def name(self, hint: str) -> str:
-        return str(self.scope.get_unique_variable_name(hint))
-
-    def node(self, op_type: str, inputs: list[str], outputs: list[str], **attrs: Any) -> None:
-        self.container.add_node(
-            op_type, inputs, outputs, name=self.scope.get_unique_operator_name(op_type), **attrs
-        )
-
-    def constant(self, hint: str, value: np.ndarray) -> str:
-        from onnx import numpy_helper
-
-        name = self.name(hint)
-        self.container.initializers.append(numpy_helper.from_array(value, name))
-        return name
+class _Graph(Graph):
+    """The graph helper, with the trees, their average, links and labels."""
 
     def trees(self, features: str, ensemble: Ensemble, dtype: type = np.float64) -> str:
         from onnx import numpy_helper
@@ -335,11 +354,7 @@ class _Graph:
         self.node(
             "Squeeze", [index, self.constant("axis", np.array([1]))], [flat := self.name("flat")]
         )
-        self.node("Gather", [self.constant("classes", _label_values(classes)), flat], [label])
-
-    def argmax_label(self, scores: str, classes: np.ndarray, label: str) -> None:
-        self.node("ArgMax", [scores], [index := self.name("class_index")], axis=1, keepdims=0)
-        self.node("Gather", [self.constant("classes", _label_values(classes)), index], [label])
+        self.node("Gather", [self.constant("classes", label_values(classes)), flat], [label])
 
 
 def _membership(ensemble: Ensemble) -> dict[str, Any]:
@@ -349,9 +364,3 @@ def _membership(ensemble: Ensemble) -> dict[str, Any]:
 
     values = np.array(ensemble.members, dtype=np.float64)
     return {"membership_values": numpy_helper.from_array(values)}
-
-
-def _label_values(classes: np.ndarray) -> np.ndarray:
-    if classes.dtype.kind in "OUS":
-        return np.array([str(value) for value in classes], dtype=object)
-    return classes.astype(np.int64)

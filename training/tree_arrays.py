@@ -142,57 +142,37 @@ def cart_tree(estimator: Any) -> Tree:
     )
 
 
-def hist_tree(predictor: Any, columns: np.ndarray, categories: dict[int, np.ndarray]) -> Tree:
-    """One HistGradientBoosting predictor as a Tree over the estimator's input columns.
+def hist_tree(predictor: Any, known: dict[int, np.ndarray]) -> Tree:
+    """One HistGradientBoosting predictor as a Tree over the estimator's internal columns.
 
-    `columns[j]` is the input column of the estimator's internal column j; `categories[j]`
-    the input values its internal ordinal encoder numbered 0, 1, ... (categorical columns).
+    Those are the columns HistGradientBoosting predicts from: with categorical features, its
+    ordinal-encoded categories first (as codes 0, 1, ...; unknown and missing as NaN), then the
+    numbers. `known[j]` lists the codes training saw for categorical column j: any other code
+    goes where a missing value goes, as scikit-learn sends it.
     """
     nodes = predictor.nodes
     tree = Tree(
         is_leaf=nodes["is_leaf"].astype(bool),
         left=nodes["left"].astype(np.int64),
         right=nodes["right"].astype(np.int64),
-        feature=columns[nodes["feature_idx"]],
+        feature=nodes["feature_idx"].astype(np.int64),
         threshold=nodes["num_threshold"],
         missing_left=nodes["missing_go_to_left"].astype(bool),
     )
     bitsets = predictor.raw_left_cat_bitsets
     for node in np.flatnonzero(nodes["is_categorical"] & ~tree.is_leaf):
-        known = categories[int(nodes["feature_idx"][node])]
+        codes = [int(code) for code in known[int(nodes["feature_idx"][node])]]
         words = bitsets[int(nodes["bitset_idx"][node])]
-        goes_left = [
-            bool((int(words[code // 32]) >> (code % 32)) & 1) for code in range(len(known))
-        ]
+        goes_left = {code: bool((int(words[code // 32]) >> (code % 32)) & 1) for code in codes}
         tree.members[int(node)] = (
-            [float(value) for value, left in zip(known, goes_left, strict=True) if left],
-            [float(value) for value, left in zip(known, goes_left, strict=True) if not left],
+            [float(code) for code in codes if goes_left[code]],
+            [float(code) for code in codes if not goes_left[code]],
         )
     return tree
 
 
-def hist_input_layout(estimator: Any) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """Where a HistGradientBoosting model's internal columns come from, and their categories.
-
-    With categorical features the model ordinal-encodes them first and moves them to the
-    front; values it has not seen become NaN (missing). Without, columns pass as they are.
-    """
-    preprocessor = estimator._preprocessor
-    if preprocessor is None:
-        return np.arange(estimator.n_features_in_), {}
-    is_categorical = np.asarray(estimator.is_categorical_, dtype=bool)
-    columns = np.empty(len(is_categorical), dtype=np.int64)
-    columns[preprocessor.output_indices_["encoder"]] = np.flatnonzero(is_categorical)
-    columns[preprocessor.output_indices_["numerical"]] = np.flatnonzero(~is_categorical)
-    encoder = preprocessor.named_transformers_["encoder"]
-    start = preprocessor.output_indices_["encoder"].start
-    categories = {}
-    for offset, known in enumerate(encoder.categories_):
-        values = np.asarray(known)
-        if values.dtype.kind not in "biuf":
-            raise NotImplementedError(
-                "HistGradientBoosting categories must be numbers for ONNX (encode text first)"
-            )
-        values = values.astype(np.float64)
-        categories[start + offset] = values[~np.isnan(values)]
-    return columns, categories
+def hist_known_codes(estimator: Any) -> dict[int, np.ndarray]:
+    """Per categorical internal column of a HistGradientBoosting model, the codes it saw."""
+    mapper = estimator._bin_mapper
+    categorical = np.flatnonzero(np.asarray(mapper.is_categorical_, dtype=bool))
+    return {int(j): np.asarray(mapper.bin_thresholds_[j]) for j in categorical}

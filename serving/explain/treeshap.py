@@ -30,6 +30,7 @@ import numpy as np
 # about 512 KB, which stays in a core's cache (larger chunks measured slower per row).
 CHUNK_ELEMENTS = 1 << 16
 
+
 @dataclass(frozen=True)
 class Forest:
     """Trees as stored: node arrays of all trees, end to end, and how each tree is read.
