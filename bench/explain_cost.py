@@ -95,7 +95,9 @@ def without_explanations(model_dir: Path, into: Path) -> Path:
 
 
 def body(rows: list[dict[str, Any]], explain: bool) -> bytes:
-    return json.dumps({"instances": rows, "explain": True} if explain else {"instances": rows}).encode()
+    return json.dumps(
+        {"instances": rows, "explain": True} if explain else {"instances": rows}
+    ).encode()
 
 
 def timed(url: str, payload: bytes, count: int) -> list[float]:
@@ -181,9 +183,7 @@ def main() -> None:
     parser.add_argument("--model", choices=MODELS, help="measure only this model")
     args = parser.parse_args()
     full = not args.quick
-    args.rounds, args.requests, args.big, args.starts = (
-        (6, 100, 5, 5) if full else (1, 10, 1, 1)
-    )
+    args.rounds, args.requests, args.big, args.starts = (6, 100, 5, 5) if full else (1, 10, 1, 1)
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     results = {}
     for name in [args.model] if args.model else MODELS:

@@ -4,7 +4,8 @@ Each tree family and linear model is fitted as users fit them: a ColumnTransform
 DataFrame with a text column, a pandas category column, a name with spaces and gaps (NaN reach
 the trees that take them; other models impute first). `packaged(family, task)` runs the real
 packaging step (training/folder.py's describe_model) once per session. `shap_values` is the
-oracle: shap's own path-dependent TreeSHAP, summed back to the input features.
+oracle: shap's own path-dependent TreeSHAP, summed back to the input features; `brute_force`
+the definition itself, where shap cannot go (category splits).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import itertools
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +24,7 @@ import pandas as pd
 
 from serving.batch import Table
 from serving.explain.artifact import EXPLANATIONS_NAME, Explainer, read_explainer
+from serving.explain.treeshap import Forest, Reading
 from serving.manifest import Manifest
 from serving.runtimes.sklearn_runtime import SklearnRuntime
 from tests.penguins_data import PENGUINS
@@ -259,3 +263,58 @@ def worst(ours: np.ndarray, theirs: np.ndarray) -> float:
     """Largest difference, relative to the value where it is above 1 in magnitude."""
     assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
     return float(np.max(np.abs(ours - theirs) / np.maximum(1.0, np.abs(theirs))))
+
+
+def brute_force(forest: Forest, reading: Reading, x: np.ndarray, n_outputs: int) -> np.ndarray:
+    """Exact Shapley values of one row, [columns, outputs], from every subset of columns."""
+    row = reading.apply(x[None, :])[0]
+    columns = len(row)
+
+    def expectation(subset: frozenset[int]) -> np.ndarray:
+        total = np.zeros(n_outputs)
+        for tree in range(len(forest.tree_starts) - 1):
+            start = forest.tree_starts[tree]
+
+            def visit(node: int, start: int = start) -> np.ndarray:
+                left, right = forest.left[start + node], forest.right[start + node]
+                if left < 0:
+                    return forest.value[start + node]
+                column = forest.feature[start + node]
+                if column in subset:
+                    goes_left = decide(forest, reading, start + node, row[column])
+                    return visit(left if goes_left else right)
+                cover = forest.cover[start:]
+                return (cover[left] * visit(left) + cover[right] * visit(right)) / cover[node]
+
+            target = forest.target[tree]
+            width = forest.value.shape[1]
+            total[target : target + width] += forest.scale[tree] * visit(0)
+        return total
+
+    phi = np.zeros((columns, n_outputs))
+    for column in range(columns):
+        others = [c for c in range(columns) if c != column]
+        for size in range(columns):
+            weight = math.factorial(size) * math.factorial(columns - size - 1)
+            weight /= math.factorial(columns)
+            for subset in itertools.combinations(others, size):
+                chosen = frozenset(subset)
+                gain = expectation(chosen | {column}) - expectation(chosen)
+                phi[column] += weight * gain
+    return phi
+
+
+def decide(forest: Forest, reading: Reading, node: int, value: float) -> bool:
+    """Whether `value` goes left at the node: its category test, or its threshold."""
+    category = -1 if forest.category_row is None else forest.category_row[node]
+    if category >= 0:
+        assert forest.category_table is not None
+        codes = forest.category_table[category]
+        known = not np.isnan(value) and value == int(value) and 0 <= value < len(codes)
+        if not known or codes[int(value)] < 0:
+            return bool(forest.missing_left[node])
+        return bool(codes[int(value)] == 1)
+    if np.isnan(value):
+        return bool(forest.missing_left[node])
+    split = forest.threshold[node]
+    return bool(value < split if reading.strict_less else value <= split)

@@ -8,57 +8,12 @@ training row, one-leaf trees and trees adding to different outputs.
 
 from __future__ import annotations
 
-import itertools
-import math
-
 import numpy as np
 import pytest
 
 from serving.explain import treeshap
 from serving.explain.treeshap import Forest, Reading, TreeExplainer
-
-
-def brute_force(forest: Forest, reading: Reading, x: np.ndarray, n_outputs: int) -> np.ndarray:
-    """Exact Shapley values of one row, [columns, outputs], from every subset of columns."""
-    row = reading.apply(x[None, :])[0]
-    columns = len(row)
-
-    def expectation(subset: frozenset[int]) -> np.ndarray:
-        total = np.zeros(n_outputs)
-        for tree in range(len(forest.tree_starts) - 1):
-            start = forest.tree_starts[tree]
-
-            def visit(node: int, start: int = start) -> np.ndarray:
-                left, right = forest.left[start + node], forest.right[start + node]
-                if left < 0:
-                    return forest.value[start + node]
-                column = forest.feature[start + node]
-                if column in subset:
-                    value, split = row[column], forest.threshold[start + node]
-                    if np.isnan(value):
-                        goes_left = forest.missing_left[start + node]
-                    else:
-                        goes_left = value < split if reading.strict_less else value <= split
-                    return visit(left if goes_left else right)
-                cover = forest.cover[start:]
-                return (cover[left] * visit(left) + cover[right] * visit(right)) / cover[node]
-
-            target = forest.target[tree]
-            width = forest.value.shape[1]
-            total[target : target + width] += forest.scale[tree] * visit(0)
-        return total
-
-    phi = np.zeros((columns, n_outputs))
-    for column in range(columns):
-        others = [c for c in range(columns) if c != column]
-        for size in range(columns):
-            weight = math.factorial(size) * math.factorial(columns - size - 1)
-            weight /= math.factorial(columns)
-            for subset in itertools.combinations(others, size):
-                chosen = frozenset(subset)
-                gain = expectation(chosen | {column}) - expectation(chosen)
-                phi[column] += weight * gain
-    return phi
+from tests.explain_cases import brute_force, decide
 
 
 def sklearn_forest(trees: list, width: int) -> Forest:
@@ -168,11 +123,31 @@ def test_a_child_covering_no_rows_and_an_output_offset(row: list[float]) -> None
 def brute_force_prediction(forest: Forest, row: np.ndarray) -> float:
     node = 0
     while forest.left[node] >= 0:
-        value = row[forest.feature[node]]
-        split = forest.threshold[node]
-        goes_left = forest.missing_left[node] if np.isnan(value) else value <= split
+        goes_left = decide(forest, Reading(), node, row[forest.feature[node]])
         node = forest.left[node] if goes_left else forest.right[node]
     return float(forest.value[node, 0])
+
+
+@pytest.mark.parametrize(
+    "row", [[0.0, 5.0], [1.0, 1.0], [2.0, 0.0], [3.0, 0.0], [7.0, 1.0], [np.nan, 1.0], [0.5, 2.0]]
+)
+def test_category_tests_send_known_codes_their_way_and_others_the_missing_way(
+    row: list[float],
+) -> None:
+    """Column 0 holds codes: the root sends 0 and 2 left, 1 right, and the codes it never saw
+    (3, 7, NaN, 0.5) the missing way (left); node 2 tests codes again (1 left, 0 right)."""
+    forest = hand_tree(
+        category_row=np.array([0, -1, 1, -1, -1, -1, -1]),
+        category_table=np.array([[1, 0, 1, -1], [0, 1, -1, -1]], dtype=np.int8),
+    )
+    explainer = TreeExplainer(forest, Reading(), np.arange(2), 2, np.zeros(2))
+    x = np.array([row])
+
+    phi = explainer.explain(x)[0]
+
+    np.testing.assert_allclose(phi, brute_force(forest, Reading(), x[0], 2), atol=1e-12)
+    sums = phi[:, 1].sum() + explainer.base_value[1]
+    assert sums == pytest.approx(brute_force_prediction(forest, x[0]), abs=1e-12)
 
 
 def test_columns_of_one_input_feature_are_summed_into_it(

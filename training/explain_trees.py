@@ -51,8 +51,11 @@ class TreeModel:
     missing_values: tuple[float, ...] = ()
     tiny: float = 0.0
     zero_missing: tuple[int, ...] = ()
+    # The estimator's input column each column the trees split on reads (None: the same).
+    input_columns: np.ndarray | None = None
     nodes: dict[str, list[np.ndarray]] = field(default_factory=dict)
     per_tree: dict[str, list[float]] = field(default_factory=dict)
+    categories: dict[int, tuple[list[float], list[float]]] = field(default_factory=dict)
 
     def add(
         self,
@@ -66,8 +69,14 @@ class TreeModel:
         *,
         scale: float,
         target: int,
+        members: dict[int, tuple[list[float], list[float]]] | None = None,
     ) -> None:
-        """One tree; `value` is [nodes] or [nodes, width] (read at leaves)."""
+        """One tree; `value` is [nodes] or [nodes, width] (read at leaves); `members` maps a
+        category node to the codes going left and right (any other code goes where a
+        missing value goes)."""
+        offset = sum(len(nodes) for nodes in self.nodes.get("left", []))
+        for node, sides in (members or {}).items():
+            self.categories[offset + node] = sides
         left, right, feature = (np.asarray(a, dtype=np.int64) for a in (left, right, feature))
         leaf = left < 0
         columns = {
@@ -90,6 +99,7 @@ class TreeModel:
         zero_missing = np.zeros(n_columns, dtype=bool)
         zero_missing[list(self.zero_missing)] = True
         return {
+            **self._category_arrays(sum(sizes)),
             "tree_starts": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
             "left": np.concatenate(self.nodes["left"]).astype(np.int64),
             "right": np.concatenate(self.nodes["right"]).astype(np.int64),
@@ -107,6 +117,18 @@ class TreeModel:
             "tiny": np.array(self.tiny),
             "zero_missing": zero_missing,
         }
+
+    def _category_arrays(self, n_nodes: int) -> dict[str, np.ndarray]:
+        """Per node its row of `category_table` (-1: not a category test); per row and code,
+        1 goes left, 0 right, -1 where a missing value goes."""
+        row = np.full(n_nodes, -1, dtype=np.int64)
+        codes = [int(c) for left, right in self.categories.values() for c in (*left, *right)]
+        table = np.full((len(self.categories), max(codes, default=-1) + 1), -1, dtype=np.int8)
+        for index, (node, (left, right)) in enumerate(sorted(self.categories.items())):
+            row[node] = index
+            table[index, [int(c) for c in left]] = 1
+            table[index, [int(c) for c in right]] = 0
+        return {"category_row": row, "category_table": table}
 
 
 def is_tree_model(estimator: Any) -> bool:
@@ -200,9 +222,14 @@ def _gradient_boosting(estimator: Any) -> TreeModel:
 
 
 def _hist_boosting(estimator: Any) -> TreeModel:
-    """HistGradientBoosting: its baseline plus every predictor's leaves, compared in float64."""
-    if estimator._preprocessor is not None:
-        raise Unexplainable("HistGradientBoosting with categorical features (category splits)")
+    """HistGradientBoosting: its baseline plus every predictor's leaves, compared in float64.
+
+    With categorical features its trees read its own preprocessing's columns: the categories'
+    codes first (tested against the codes each split sends left), then the numbers.
+    """
+    from training.tree_arrays import hist_known_codes, hist_tree
+
+    known = hist_known_codes(estimator) if estimator._preprocessor is not None else {}
     classifier = hasattr(estimator, "classes_")
     link = type(estimator._loss.link).__name__
     if classifier:
@@ -216,7 +243,10 @@ def _hist_boosting(estimator: Any) -> TreeModel:
     width = int(estimator.n_trees_per_iteration_)
     baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64)
     model = TreeModel(
-        output=output, raw_output=raw, base_offset=np.broadcast_to(np.ravel(baseline), (width,))
+        output=output,
+        raw_output=raw,
+        base_offset=np.broadcast_to(np.ravel(baseline), (width,)),
+        input_columns=_hist_input_columns(estimator),
     )
     for stage in estimator._predictors:
         for target, predictor in enumerate(stage):
@@ -231,8 +261,21 @@ def _hist_boosting(estimator: Any) -> TreeModel:
                 nodes["value"],
                 scale=1.0,
                 target=target,
+                members=hist_tree(predictor, known).members,
             )
     return model
+
+
+def _hist_input_columns(estimator: Any) -> np.ndarray | None:
+    """Which input column each of HistGradientBoosting's own columns reads (None: the same)."""
+    preprocessor = estimator._preprocessor
+    if preprocessor is None:
+        return None
+    categorical = np.asarray(estimator.is_categorical_, dtype=bool)
+    columns = np.empty(len(categorical), dtype=np.int64)
+    columns[preprocessor.output_indices_["encoder"]] = np.flatnonzero(categorical)
+    columns[preprocessor.output_indices_["numerical"]] = np.flatnonzero(~categorical)
+    return columns
 
 
 def _xgboost(estimator: Any, sparse_input: bool) -> TreeModel:

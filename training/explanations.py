@@ -94,9 +94,11 @@ def _method(model: Any, manifest: Manifest, seen: pd.DataFrame, seen_rows: str) 
     common = {"columns": columns, "n_inputs": np.array(manifest.n_features)}
     if is_tree_model(final):
         trees = tree_model(final, sparse_input=_reads_sparse(model, seen))
+        if trees.input_columns is not None:  # the estimator's own columns, from its input's
+            common["columns"] = columns[trees.input_columns]
         return Method(
             TREE_METHOD,
-            {**common, **trees.arrays(len(columns))},
+            {**common, **trees.arrays(len(common["columns"]))},
             trees.output,
             trees.raw_output,
             "each node's cover of the training rows (path-dependent)",

@@ -70,6 +70,8 @@ def _build(arrays: Mapping[str, np.ndarray]) -> Explainer:
         value=arrays["value"].astype(np.float64),
         scale=arrays["scale"].astype(np.float64),
         target=arrays["target"].astype(np.int64),
+        category_row=arrays["category_row"].astype(np.int64),
+        category_table=arrays["category_table"].astype(np.int8),
     )
     base = arrays["base_offset"].astype(np.float64)
     _check_forest(forest, len(columns), len(base))
@@ -110,3 +112,8 @@ def _check_forest(forest: Forest, n_columns: int, n_outputs: int) -> None:
         raise ValueError("a split feature must be one of the columns")
     if not (forest.cover[inner] > 0).all():
         raise ValueError("an interior node must cover some training rows")
+    rows, table = forest.category_row, forest.category_table
+    if rows is None or table is None or rows.shape != (nodes,) or table.ndim != 2:
+        raise ValueError("category_row must have one entry per node, category_table be 2-D")
+    if not ((rows >= -1) & (rows < len(table))).all():
+        raise ValueError("a category test must name a row of category_table")

@@ -40,6 +40,9 @@ class Forest:
     (the training rows, or their weight, that reached it) and `value` ([nodes, width]; read at
     leaves). Per tree: `scale` multiplies its leaves, `target` is the first output column its
     `width` values add to. `tree_starts[t]` is tree t's first node; one more entry ends the last.
+    A category test (HistGradientBoosting) reads the code in its column: `category_row[node]`
+    is its row of `category_table` (-1 for a threshold test), whose entry per code is 1 (left),
+    0 (right) or -1 (where a missing value goes, as for a code training never saw).
     """
 
     tree_starts: np.ndarray
@@ -52,6 +55,8 @@ class Forest:
     value: np.ndarray
     scale: np.ndarray
     target: np.ndarray
+    category_row: np.ndarray | None = None
+    category_table: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,12 @@ class TreeExplainer:
         self._node_column = forest.feature[interior].astype(np.int64)
         self._node_threshold = forest.threshold[interior].astype(np.float64)
         self._node_missing_left = forest.missing_left[interior].astype(bool)
+        rows = np.full(len(interior), -1, dtype=np.int64)
+        table = np.zeros((0, 1), dtype=np.int8)
+        if forest.category_row is not None and forest.category_table is not None:
+            rows, table = forest.category_row[interior], forest.category_table
+        self._category_nodes = np.flatnonzero(rows >= 0)  # positions among the interior nodes
+        self._category_codes = table[rows[self._category_nodes]]
         position = np.full(len(forest.left) + 1, len(interior), dtype=np.int64)
         position[interior] = np.arange(len(interior))
         step_node = position[paths.step_node]
@@ -160,6 +171,10 @@ class TreeExplainer:
                 else values <= self._node_threshold
             )
         goes_left = np.where(np.isnan(values), self._node_missing_left, below)
+        if self._category_nodes.size:
+            goes_left[:, self._category_nodes] = self._category_decisions(
+                values[:, self._category_nodes]
+            )
         decisions = np.concatenate([goes_left, np.ones((n, 1), dtype=bool)], axis=1)
         # o: the row takes every split on path feature d the way to the leaf (steps after
         # the first are few: a feature split on twice or more along one path).
@@ -185,6 +200,15 @@ class TreeExplainer:
                 minlength=total.size,
             )
         return total.reshape(n, self.n_inputs + 1, self.n_outputs)[:, : self.n_inputs]
+
+    def _category_decisions(self, codes: np.ndarray) -> np.ndarray:
+        """[rows, category nodes]: whether each row's code goes left at each category test."""
+        width = self._category_codes.shape[1]
+        known = np.isfinite(codes) & (codes >= 0) & (codes < width) & (codes == np.floor(codes))
+        index = np.where(known, codes, 0).astype(np.int64)
+        way = self._category_codes[np.arange(len(self._category_nodes)), index]
+        missing = self._node_missing_left[self._category_nodes]
+        return np.where(known & (way >= 0), way == 1, missing)
 
 
 class _Paths:

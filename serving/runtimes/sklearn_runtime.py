@@ -56,11 +56,16 @@ class SklearnRuntime:
         return results
 
     def estimator_input(self, table: Table) -> np.ndarray:
-        """The rows after the pipeline's transformers (dense float64), as the final step reads
-        them; the rows themselves for a bare estimator."""
+        """The rows after the pipeline's transformers (dense float64), as the final step's
+        trees or coefficients read them; the rows themselves for a bare estimator."""
         rows = self.model_rows(table)
-        if hasattr(self.estimator, "steps"):
-            rows = self.estimator[:-1].transform(rows)
+        final = self.estimator
+        if hasattr(final, "steps"):
+            rows, final = final[:-1].transform(rows), final.steps[-1][1]
+        # HistGradientBoosting encodes its categorical features itself, into the codes its
+        # trees test (and moves them first): the columns it splits on.
+        if getattr(final, "_preprocessor", None) is not None:
+            rows = final._preprocessor.transform(rows)
         if hasattr(rows, "toarray"):  # a sparse matrix
             rows = rows.toarray()
         return np.asarray(rows, dtype=np.float64)
