@@ -21,6 +21,7 @@ array operations over them. The leaf's share of the base value is v * prod_j z_j
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -117,22 +118,19 @@ class TreeExplainer:
         self._category_codes = table[rows[self._category_nodes]]
         position = np.full(len(forest.left) + 1, len(interior), dtype=np.int64)
         position[interior] = np.arange(len(interior))
-        step_node = position[paths.step_node]
-        self._first_node, self._first_left = step_node[0], paths.step_left[0]
-        self._later_steps = [
-            (np.nonzero(used), step_node[e][used], paths.step_left[e][used])
-            for e in range(1, len(step_node))
-            for used in [paths.step_node[e] < len(forest.left)]
-        ]
-        self._z = paths.z
-        feature = np.where(
-            paths.slot_used, np.asarray(columns, dtype=np.int64)[paths.slot_column], n_inputs
-        )
-        tree_of_leaf = np.searchsorted(forest.tree_starts, paths.leaves, side="right") - 1
-        self._values = forest.value[paths.leaves] * forest.scale[tree_of_leaf][:, None]
-        # Where a (path feature, leaf) adds within a row's [input feature, output] block.
-        self._slot_index = feature * self.n_outputs + forest.target[tree_of_leaf]
         self._row_stride = (n_inputs + 1) * self.n_outputs
+        # Leaves whose paths split on up to 2, 4, 8, ... features are explained apart, each
+        # group padded to its own longest path (and integrated with as few points as it needs).
+        depths = paths.slot_used.sum(axis=0)
+        bounds = [0, 2]
+        while bounds[-1] < depths.max(initial=0):
+            bounds.append(2 * bounds[-1])
+        self._groups = [
+            _LeafGroup(forest, paths, position, chosen, columns, n_inputs, self.n_outputs)
+            for low, high in itertools.pairwise(bounds)
+            for chosen in [np.flatnonzero((depths > low) & (depths <= high))]
+            if chosen.size
+        ]
         self.base_value = np.array(base_offset, dtype=np.float64)
         # Each leaf weighs in by its share of the training rows; a one-leaf tree by all of them.
         leaves = np.concatenate([paths.leaves, paths.constants])
@@ -143,25 +141,21 @@ class TreeExplainer:
             self.base_value += np.bincount(
                 forest.target[tree] + w, weights=weighted[:, w], minlength=self.n_outputs
             )
-        self._points, self._weights = _gauss_legendre(len(paths.z))
-        self._zero_one_minus_t = paths.z[:, None, :] * (1.0 - self._points)[None, :, None]
-        self._has_zero_cover = bool((paths.z == 0).any())
 
     def explain(self, matrix: np.ndarray) -> np.ndarray:
         """Contributions [rows, input features, outputs]; with base_value they sum to the
         trees' raw output for each row."""
         rows = self.reading.apply(matrix)
         result = np.zeros((len(rows), self.n_inputs, self.n_outputs))
-        if not self._values.size:
+        if not self._groups:
             return result
-        depth, points, leaves = self._zero_one_minus_t.shape
-        chunk = max(1, CHUNK_ELEMENTS // (depth * points * leaves))
+        chunk = max(1, CHUNK_ELEMENTS // max(group.elements for group in self._groups))
         for start in range(0, len(rows), chunk):
             result[start : start + chunk] = self._explain_chunk(rows[start : start + chunk])
         return result
 
     def _explain_chunk(self, rows: np.ndarray) -> np.ndarray:
-        """Arrays are [row, path feature, (point,) leaf]: leaves last, the long axis."""
+        """Every interior node's decision for each row, then each group's shares."""
         n = len(rows)
         values = rows[:, self._node_column]
         with np.errstate(invalid="ignore"):
@@ -176,8 +170,68 @@ class TreeExplainer:
                 values[:, self._category_nodes]
             )
         decisions = np.concatenate([goes_left, np.ones((n, 1), dtype=bool)], axis=1)
-        # o: the row takes every split on path feature d the way to the leaf (steps after
-        # the first are few: a feature split on twice or more along one path).
+        total = np.zeros(n * self._row_stride)
+        for group in self._groups:
+            group.add_shares(decisions, total, self._row_stride)
+        return total.reshape(n, self.n_inputs + 1, self.n_outputs)[:, : self.n_inputs]
+
+    def _category_decisions(self, codes: np.ndarray) -> np.ndarray:
+        """[rows, category nodes]: whether each row's code goes left at each category test."""
+        width = self._category_codes.shape[1]
+        known = np.isfinite(codes) & (codes >= 0) & (codes < width) & (codes == np.floor(codes))
+        index = np.where(known, codes, 0).astype(np.int64)
+        way = self._category_codes[np.arange(len(self._category_nodes)), index]
+        missing = self._node_missing_left[self._category_nodes]
+        return np.where(known & (way >= 0), way == 1, missing)
+
+
+class _LeafGroup:
+    """Leaves explained together: their paths as [path feature, leaf] arrays, padded to the
+    group's longest (a padded step always follows, a padded feature has z = 1: no effect)."""
+
+    def __init__(
+        self,
+        forest: Forest,
+        paths: _Paths,
+        position: np.ndarray,
+        chosen: np.ndarray,
+        columns: np.ndarray,
+        n_inputs: int,
+        n_outputs: int,
+    ) -> None:
+        depth = int(paths.slot_used[:, chosen].sum(axis=0).max())
+        # Contiguous copies: a fancy-indexed slice is strided, and slow to gather with.
+        nodes = np.ascontiguousarray(paths.step_node[:, :depth][:, :, chosen])
+        step_node = position[nodes]
+        step_left = np.ascontiguousarray(paths.step_left[:, :depth][:, :, chosen])
+        self._first_node, self._first_left = step_node[0], step_left[0]
+        # Steps after the first are few: a feature split on twice or more along one path.
+        self._later_steps = [
+            (np.nonzero(used), step_node[e][used], step_left[e][used])
+            for e in range(1, len(step_node))
+            for used in [nodes[e] < len(forest.left)]
+        ]
+        self._z = np.ascontiguousarray(paths.z[:depth, chosen])
+        self._points, self._weights = _gauss_legendre(depth)
+        self._zero_one_minus_t = self._z[:, None, :] * (1.0 - self._points)[None, :, None]
+        self._has_zero_cover = bool((self._z == 0).any())
+        leaves = paths.leaves[chosen]
+        tree = np.searchsorted(forest.tree_starts, leaves, side="right") - 1
+        self._values = forest.value[leaves] * forest.scale[tree][:, None]
+        feature = np.where(
+            np.ascontiguousarray(paths.slot_used[:depth, chosen]),
+            np.asarray(columns, dtype=np.int64)[paths.slot_column[:depth, chosen]],
+            n_inputs,
+        )
+        # Where a (path feature, leaf) adds within a row's [input feature, output] block.
+        self._slot_index = np.ascontiguousarray(feature * n_outputs + forest.target[tree])
+        self.elements = self._zero_one_minus_t.size
+
+    def add_shares(self, decisions: np.ndarray, total: np.ndarray, row_stride: int) -> None:
+        """Add each row's contributions from these leaves into `total` ([row, input feature,
+        output], flat). Arrays are [row, path feature, (point,) leaf]: leaves last."""
+        n = len(decisions)
+        # o: the row takes every split on path feature d the way to the leaf.
         follows = decisions[:, self._first_node] == self._first_left
         for (depth, leaf), nodes, left in self._later_steps:
             follows[:, depth, leaf] &= decisions[:, nodes] == left
@@ -191,24 +245,13 @@ class TreeExplainer:
             others = np.divide(product, factors, out=factors)
         integral = np.einsum("q,ndql->ndl", self._weights, others)
         shares = (ones - self._z) * integral
-        index = self._slot_index + (self._row_stride * np.arange(n))[:, None, None]
-        total = np.zeros(n * self._row_stride)
+        index = self._slot_index + (row_stride * np.arange(n))[:, None, None]
         for w in range(self._values.shape[1]):
             total += np.bincount(
                 (index + w).ravel(),
                 weights=(shares * self._values[:, w]).ravel(),
                 minlength=total.size,
             )
-        return total.reshape(n, self.n_inputs + 1, self.n_outputs)[:, : self.n_inputs]
-
-    def _category_decisions(self, codes: np.ndarray) -> np.ndarray:
-        """[rows, category nodes]: whether each row's code goes left at each category test."""
-        width = self._category_codes.shape[1]
-        known = np.isfinite(codes) & (codes >= 0) & (codes < width) & (codes == np.floor(codes))
-        index = np.where(known, codes, 0).astype(np.int64)
-        way = self._category_codes[np.arange(len(self._category_nodes)), index]
-        missing = self._node_missing_left[self._category_nodes]
-        return np.where(known & (way >= 0), way == 1, missing)
 
 
 class _Paths:
