@@ -18,10 +18,18 @@ test: .venv/dev.stamp browser
 client-tests: .venv/dev.stamp
 	.venv/bin/python -m pytest -m clients
 
-# The browser tests' Chromium and its driver, from the distribution (needs root; CI runs as root).
+# The browser tests' Chromium and its driver, from the distribution. Installed only as root (CI
+# runs as root); anyone else gets one line saying how, and the browser tests skip themselves.
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+USER_ID ?= $(shell id -u)
+
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then :; \
+	elif [ "$(USER_ID)" = 0 ]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	else \
+		echo "Chromium is not installed, so the browser tests will be skipped: 'sudo make browser' installs it"; \
 	fi
 
 # docs/request-formats.md's picture of the model card, taken in headless Chromium on the bundled model.

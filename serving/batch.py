@@ -1,7 +1,7 @@
-"""The shapes a request takes on its way to the model: Batch (as parsed), Ask, Table (checked).
+"""The shapes rows take on their way to the model: Batch (as a format read them), Table (checked).
 
-Every request format's parser returns a Batch and an Ask; `serving.validate` turns the Batch
-into a Table against the model's schema; the runtime predicts on the Table.
+Every request format's parser reads its body into a Batch; `serving.validate` checks the Batch
+against the model's schema and gives a Table; the runtime predicts on the Table.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ Method = Literal["predict", "predict_proba", "decision_function"]
 METHODS: tuple[Method, ...] = get_args(Method)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Batch:
     """Rows as a request format gave them, reshaped but not yet checked.
 
@@ -31,14 +31,6 @@ class Batch:
     columns: Mapping[str, Any] | None = None
     names: Sequence[Any] | None = None
     text: bool = False
-
-
-@dataclass(frozen=True)
-class Ask:
-    """What the caller asked for: the estimator methods to run, and whether one row was sent."""
-
-    methods: tuple[Method, ...] = ("predict",)
-    single: bool = False
 
 
 class Table:

@@ -1,7 +1,7 @@
 """The model card: GET / for a browser, an HTML page of what is served with a form to try it.
 
-A browser is a client whose Accept names text/html first; the form posts one row to the
-function. Every other client keeps the JSON.
+A browser is a client whose Accept prefers text/html (serving/html_page.py); the form posts
+one row to the function. Every other client keeps the JSON.
 
 Everything that comes from the manifest or the request is escaped; the page loads only the
 function's own script and style (see CSP), so it works offline and behind the identity proxy.
@@ -15,38 +15,10 @@ from html import escape
 from typing import Any
 
 from serving.exchange import Reply
+from serving.html_page import html_reply
 from serving.schema import Feature
 
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
 FEATURES_SHOWN = 12
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-
-
-def wants_html(headers: Mapping[str, str]) -> bool:
-    """True when the Accept header's first media range is text/html (what browsers send)."""
-    accept = headers.get("Accept", "")
-    first = accept.split(",", 1)[0].split(";", 1)[0].strip().lower()
-    return first == "text/html"
-
-
-def html_reply(page: str, extra: Mapping[str, str] | None = None) -> Reply:
-    """A 200 HTML answer with the security headers."""
-    headers = {**SECURITY_HEADERS, "Vary": "Accept", "Cache-Control": "no-store", **(extra or {})}
-    return Reply(
-        200,
-        {},
-        {"html": True},
-        headers=headers,
-        raw=page.encode("utf-8"),
-        media_type="text/html",
-    )
 
 
 def card(

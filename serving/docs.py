@@ -10,9 +10,9 @@ import functools
 import importlib.util
 from pathlib import Path
 
-from serving.card import SECURITY_HEADERS, html_reply
-from serving.errors import NotFound
+from serving.errors import NotFound, echo
 from serving.exchange import Reply
+from serving.html_page import SECURITY_HEADERS, html_reply
 
 WEB = Path(__file__).resolve().parent / "web"
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.yaml"
@@ -48,7 +48,7 @@ def _read(name: str) -> bytes:
     if name == "openapi.yaml":
         return OPENAPI.read_bytes()
     known = ", ".join((*OWN_FILES, *SWAGGER_FILES, "openapi.yaml"))
-    raise NotFound(f"no asset {name!r}; assets: {known}")
+    raise NotFound(f"no asset {echo(name)}; assets: {known}")
 
 
 def _swagger_dist() -> Path:

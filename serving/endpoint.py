@@ -1,26 +1,123 @@
-"""The function as one object: its settings, the lazily loaded model, and its routes.
+"""The function as one object: its settings, the model slot and the route table.
 
-The function's own routes (GET / metadata, GET /health) are answered here; every other format
-is in serving/protocols/, and `Router` dispatches on the path first, then on the body's format.
+A request's path picks its route; a body's format picks the adapter that reads and answers it.
+
+A route either answers by itself (the GET routes) or takes a body of some formats: then the body
+is decoded once (serving/protocols/detect.py), its format's adapter reads it into an Inference,
+the data plane predicts (serving/prediction.py), and the Inference answers in its own idiom.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import platform
-from collections.abc import Mapping
-from typing import Any
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-import numpy as np
-
-from serving.errors import ModelUnavailable
-from serving.exchange import Call, Host, Reply
+from serving.errors import MethodNotAllowed, NotFound, RequestError, TooManyRows
+from serving.exchange import Inference, Reply, Request
 from serving.loading import LoadedModel, load_model
-from serving.protocols.router import Router
+from serving.prediction import predict
+from serving.protocols import (
+    bigquery,
+    csv_body,
+    kserve_v1,
+    mlflow,
+    oip_v2,
+    own_format,
+    own_routes,
+    row_inputs,
+)
+from serving.protocols.detect import FORMAT_KEYS, BodyFormat, Decoded, detect
+from serving.protocols.model_name import check_name
 from serving.settings import Settings
 from serving.slot import LazySlot
 
-__all__ = ["Endpoint", "model_summary"]
+Handler = Callable[[Request, Mapping[str, str], LazySlot[LoadedModel]], Reply]
+Formats = tuple[BodyFormat, ...]
+Parser = Callable[[Decoded, Request, LoadedModel], Inference]
+GET = ("GET", "HEAD")
+# Each body format's adapter: it reads the decoded body into an Inference, which answers.
+ADAPTERS: dict[BodyFormat, Parser] = {
+    "features": own_format.parse,
+    "instances": own_format.parse,
+    "inputs": row_inputs.parse,
+    "tensors": oip_v2.parse,
+    "dataframe_split": mlflow.parse,
+    "dataframe_records": mlflow.parse,
+    "calls": bigquery.parse,
+    "csv": csv_body.parse,
+}
+ANY_BODY: Formats = ("csv", *FORMAT_KEYS)
+MLFLOW_BODY: Formats = (
+    "csv",
+    "dataframe_split",
+    "dataframe_records",
+    "instances",
+    "inputs",
+)
+_MODEL = r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?"
+# A page whose links are relative to it: with a trailing slash they would point elsewhere.
+_PAGES = ("/docs",)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A path pattern, its methods, and either its handler or the body formats it takes."""
+
+    pattern: re.Pattern[str]
+    methods: tuple[str, ...]
+    handler: Handler | None = None
+    formats: Formats = ()
+
+    @property
+    def fixed(self) -> bool:
+        """Whether the pattern is one path, with no parameter."""
+        return re.escape(self.shown) == self.pattern.pattern
+
+    @property
+    def shown(self) -> str:
+        """The pattern as the 404 lists it: /v2/models/{name}[/versions/{version}]."""
+        shown = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.pattern.pattern)
+        return shown.replace("(?:", "[").replace(")?", "]").replace("\\", "")
+
+
+def _route(pattern: str, methods: tuple[str, ...], answer: Handler | Formats) -> Route:
+    if isinstance(answer, tuple):
+        return Route(re.compile(pattern), methods, formats=answer)
+    return Route(re.compile(pattern), methods, handler=answer)
+
+
+ROUTES = [
+    _route("/", GET, own_routes.metadata),
+    _route("/", ("POST",), ANY_BODY),
+    # The path of the FastAPI service this replaces: clients move by changing the host.
+    _route("/predict", ("POST",), ANY_BODY),
+    _route("/docs", GET, own_routes.docs_page),
+    _route("/health", GET, own_routes.health),
+    _route("/invocations", ("POST",), MLFLOW_BODY),
+    _route("/ping", GET, own_routes.health),
+    _route("/version", GET, own_routes.version),
+    _route(r"/assets/(?P<name>[^/]+)", GET, own_routes.web_asset),
+    _route("/v1/models", GET, kserve_v1.models),
+    _route(r"/v1/models/(?P<name>[^/:]+)", GET, kserve_v1.model_ready),
+    _route(r"/v1/models/(?P<name>[^/:]+):predict", ("POST",), kserve_v1.FORMATS),
+    _route("/v2", GET, oip_v2.server_metadata),
+    _route("/v2/health/live", GET, oip_v2.live),
+    _route("/v2/health/ready", GET, oip_v2.ready),
+    _route(_MODEL, GET, oip_v2.model_metadata_route),
+    _route(_MODEL + "/ready", GET, oip_v2.model_ready),
+    _route(_MODEL + "/infer", ("POST",), ("tensors",)),
+]
+
+
+def routes(settings: Settings) -> list[Route]:
+    """Every route, in the order they are matched: an operator's Vertex AI routes first."""
+    operator = []
+    if settings.vertex_predict_route:
+        operator.append(_route(re.escape(settings.vertex_predict_route), ("POST",), ANY_BODY))
+    if settings.vertex_health_route:
+        operator.append(_route(re.escape(settings.vertex_health_route), GET, own_routes.health))
+    return [*operator, *ROUTES]
 
 
 class Endpoint:
@@ -31,13 +128,22 @@ class Endpoint:
         self.model: LazySlot[LoadedModel] = LazySlot(
             lambda: load_model(settings), retry_seconds=settings.model_retry_seconds
         )
-        self.router = Router(settings, metadata=metadata, health=health)
+        self.routes = routes(settings)
+        # A path without parameters is looked up, not matched: most requests' paths are those.
+        self._fixed: dict[str, list[Route]] = {}
+        for route in self.routes:
+            if route.fixed:
+                self._fixed.setdefault(route.shown, []).append(route)
+        self._patterns = [route for route in self.routes if not route.fixed]
+        # The 404 lists the function's own routes, then the operator's.
+        shown = dict.fromkeys(route.shown for route in (*ROUTES, *self.routes))
+        self._listing = "; routes: " + ", ".join(shown)
 
     def answer(
         self,
         method: str,
         path: str,
-        content_type: str,
+        media_type: str,
         body: bytes,
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -46,8 +152,47 @@ class Endpoint:
 
         `headers` must read case-insensitively (the web framework's do), as HTTP says.
         """
-        call = Call(method, path.rstrip("/") or "/", content_type, body, query or {}, headers or {})
-        return self.router.dispatch(self, call)
+        stripped = path.rstrip("/") or "/"
+        if stripped != path and stripped in _PAGES and method in GET:
+            return _redirect(stripped, len(path) - len(stripped))
+        request = Request(method, stripped, media_type, body, query or {}, headers or {})
+        allowed: list[str] = []
+        for route in self._fixed.get(stripped, []) + self._patterns:
+            found = route.pattern.fullmatch(request.path)
+            if found is None:
+                continue
+            if request.method in route.methods:
+                match = {k: v for k, v in found.groupdict().items() if v is not None}
+                if route.handler is not None:
+                    return route.handler(request, match, self.model)
+                return self._infer(request, match, route.formats)
+            allowed += [m for m in route.methods if m not in allowed]
+        if allowed:
+            raise MethodNotAllowed(request.method, tuple(allowed))
+        raise NotFound(f"no route {request.path[:200]}{self._listing}")
+
+    def _infer(self, request: Request, match: Mapping[str, str], formats: Formats) -> Reply:
+        """A body's one way to the model: decoded once, read by its format's adapter,
+        predicted by the data plane, answered in the format's idiom."""
+        try:
+            decoded = detect(request, formats, self.settings.max_rows)
+        except TooManyRows as exc:
+            # Refused while still bytes, before its format is known: a body naming "calls"
+            # gets BigQuery's errorMessage, as its 400s do, for the SQL user to read.
+            if "calls" in formats and b'"calls"' in request.body:
+                bigquery.explain(exc)
+            raise
+        model = self.model.get()
+        if "name" in match:
+            check_name(model, match["name"], match.get("version"))
+        try:
+            inference = ADAPTERS[decoded.format](decoded, request, model)
+            prediction = predict(model, inference.batch, inference.methods, self.settings.max_rows)
+        except RequestError as exc:
+            if decoded.format == "calls":
+                bigquery.explain(exc)
+            raise
+        return inference.answer(prediction)
 
     @property
     def model_version(self) -> str | None:
@@ -56,75 +201,8 @@ class Endpoint:
         return model.manifest.model_version if model else None
 
 
-def health(host: Host, call: Call, match: dict[str, str]) -> Reply:
-    """GET /health: 200 only when the model is loaded and verified (loading it now if needed)."""
-    model = host.model.get()
-    return Reply(200, {"status": "ok", "model_version": model.manifest.model_version})
-
-
-def metadata(host: Host, call: Call, match: dict[str, str]) -> Reply:
-    """GET /: what is served; still answers (with the code and what to do) while the model cannot
-    load. A browser (Accept: text/html first) gets the model card (serving/card.py)."""
-    html = _wants_card(call)
-    try:
-        model = host.model.get()
-    except ModelUnavailable as exc:
-        return _unavailable(exc, call, html)
-    if html:
-        from serving import card
-
-        manifest = model.manifest
-        return card.card(model_summary(model), manifest.features, manifest.example)
-    return Reply(200, model_summary(model))
-
-
-def _unavailable(exc: ModelUnavailable, call: Call, html: bool) -> Reply:
-    """GET / while the model cannot load: its code and what to do; the reason goes to the log."""
-    message = exc.client_message(call.request_id)
-    if html:
-        from serving import card
-
-        reply = card.unavailable(message, exc.code)
-    else:
-        reply = Reply(200, {"loaded": False, "reason": message, "code": exc.code})
-    return dataclasses.replace(reply, log=reply.log | {"reason": exc.message})
-
-
-def _wants_card(call: Call) -> bool:
-    """Whether a browser asks (serving.card is imported only when the Accept names html)."""
-    if "html" not in call.headers.get("Accept", ""):
-        return False
-    from serving import card
-
-    return card.wants_html(call.headers)
-
-
-def model_summary(model: LoadedModel) -> dict[str, Any]:
-    """The GET / answer for a loaded model: what is served, from where, and how it was made."""
-    manifest = model.manifest
-    return {
-        "loaded": True,
-        "name": manifest.name,
-        "model_version": manifest.model_version,
-        "task": manifest.task,
-        "feature_names": list(manifest.feature_names),
-        "n_features": manifest.n_features,
-        "features": [feature.to_json() for feature in manifest.features],
-        "fitted_on": "dataframe" if manifest.fitted_on_dataframe else "array",
-        "example": manifest.example,
-        "classes": list(manifest.classes) if manifest.classes is not None else None,
-        "metrics": manifest.metrics,
-        "created_at": manifest.created_at,
-        "runtime": model.runtime.name,
-        "source": model.source,
-        "manifest_sha256": model.manifest_sha256,
-        "artifacts": {name: artifact.to_json() for name, artifact in manifest.artifacts.items()},
-        "libraries": {
-            "trained_with": manifest.libraries,
-            "serving": {"python": platform.python_version(), "numpy": np.__version__}
-            | model.runtime.libraries,
-        },
-        "training_data": manifest.training_data,
-        "explanations": manifest.explanation_status(),
-        "warnings": list(model.runtime.warnings),
-    }
+def _redirect(path: str, slashes: int) -> Reply:
+    """A page asked for with trailing slashes: sent to its own path, relative to the one asked
+    for (the function may be served under a prefix, as at cloudfunctions.net/NAME)."""
+    location = "../" * slashes + path.rsplit("/", 1)[-1]
+    return Reply(301, {"location": location}, headers={"Location": location})

@@ -1,4 +1,4 @@
-"""The project's exceptions: each carries its HTTP status and a stable code.
+"""The project's exceptions (each carries its HTTP status and a stable code), and the echo rule.
 
     ServingError (500, internal)
     ├── RequestError (400, bad_request)
@@ -20,9 +20,27 @@
 The base defaults to 500, so a forgotten subclass never blames the client. Only a client's
 own mistake (RequestError) is explained in the answer; a server-side error's message is for the
 log, and the client is told the stable code and what to do (`client_message`).
+
+One rule for what a client sent: no feature value reaches an answer or a log line (except a text
+value refused as an unknown category, so that the caller can find it), and no client string
+longer than ECHO_CHARS does: `echo` quotes one in a message, `clip` cuts a header's value.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+ECHO_CHARS = 40
+
+
+def echo(value: Any) -> str:
+    """A client's value quoted for a message, cut to ECHO_CHARS characters."""
+    return clip(repr(value))
+
+
+def clip(text: str) -> str:
+    """A client's string (a request id, a user agent) cut to ECHO_CHARS characters."""
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 3] + "..."
 
 
 class ServingError(Exception):
@@ -35,8 +53,8 @@ class ServingError(Exception):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
-        # Fields a request format adds to the error body (BigQuery's errorMessage).
-        self.body_fields: dict[str, str] = {}
+        # Fields a request format adds to the error answer (BigQuery's errorMessage).
+        self.answer_fields: dict[str, str] = {}
 
     def client_message(self, request_id: str) -> str:
         """What the client is told; the message itself goes to the log only."""
@@ -99,7 +117,7 @@ class MethodNotAllowed(RequestError):
 
     def __init__(self, method: str, allowed: tuple[str, ...]) -> None:
         super().__init__(
-            f"method {method} is not allowed here; allowed: {', '.join(allowed)}",
+            f"method {clip(method)} is not allowed here; allowed: {', '.join(allowed)}",
             headers={"Allow": ", ".join(allowed)},
         )
 

@@ -1,4 +1,9 @@
-"""The Flask glue: read the body within its limit, call the endpoint, answer JSON, log one line."""
+"""The Flask glue: read the body within its limit, call the endpoint, answer JSON, log one line.
+
+The only module that imports Flask. A client's strings reach the log line cut short
+(serving/errors.py's rule): the request id, method and user agent to 40 characters, the path to
+MAX_LOGGED_PATH.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import flask
 from serving import jsonio, prediction_log
 from serving.body_deadline import BodyDeadlines
 from serving.endpoint import Endpoint
-from serving.errors import PayloadTooLarge, RequestError, RequestTimeout, ServingError
+from serving.errors import PayloadTooLarge, RequestError, RequestTimeout, ServingError, clip
 from serving.exchange import EXECUTION_ID_HEADER, Reply
 from serving.logs import trace_fields
 
@@ -28,7 +33,7 @@ def respond(request: flask.Request, endpoint: Endpoint) -> flask.Response:
     """Answer one HTTP request with JSON (or the OIP binary extension's JSON and bytes);
     never an HTML page, never a stack trace."""
     started = time.perf_counter()
-    request_id = request.headers.get(EXECUTION_ID_HEADER, "")
+    request_id = clip(request.headers.get(EXECUTION_ID_HEADER, ""))
     body_read = False
     try:
         settings = endpoint.settings
@@ -40,7 +45,7 @@ def respond(request: flask.Request, endpoint: Endpoint) -> flask.Response:
             request.method, request.path, request.mimetype, body, request.args, request_headers
         )
     except ServingError as exc:
-        error = _error(exc.client_message(request_id), exc.code, request_id) | exc.body_fields
+        error = _error(exc.client_message(request_id), exc.code, request_id) | exc.answer_fields
         log = {"code": exc.code}
         if not isinstance(exc, RequestError):
             # A server-side error's reason is logged with the request id, never answered.
@@ -49,15 +54,15 @@ def respond(request: flask.Request, endpoint: Endpoint) -> flask.Response:
     except Exception:
         logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})
         reply = Reply(500, _error("internal error", "internal", request_id), {"code": "internal"})
-    payload = jsonio.encode(reply.body) if reply.raw is None else reply.raw
+    content = jsonio.encode(reply.json) if reply.raw is None else reply.raw
     # functions-framework reads the whole body after any non-streamed response (its
     # read_request hook): a streamed answer skips that, so an oversized or broken body is
     # never buffered nor read again.
-    content = payload if body_read else iter([payload])
-    response = flask.Response(content, reply.status, dict(reply.headers), mimetype=reply.media_type)
+    sent = content if body_read else iter([content])
+    response = flask.Response(sent, reply.status, dict(reply.headers), mimetype=reply.media_type)
     _log(request, endpoint, reply, request_id, time.perf_counter() - started)
-    if reply.scored and prediction_log.sampled(endpoint.settings.prediction_log_rate):
-        prediction_log.write(request_id, reply.scored)
+    if reply.prediction and prediction_log.sampled(endpoint.settings.prediction_log_rate):
+        prediction_log.write(request_id, reply.prediction)
     return response
 
 
@@ -133,14 +138,14 @@ def framework_bad_request(error: Exception) -> flask.Response:
 
 def _framework_answer(status: int, code: str, message: str) -> flask.Response:
     """A JSON error (and its log line) for a request that never reached `predict`."""
-    request_id = flask.request.headers.get(EXECUTION_ID_HEADER, "")
+    request_id = clip(flask.request.headers.get(EXECUTION_ID_HEADER, ""))
     logger.warning(
-        f"{flask.request.method} {status}: {message}",
+        f"{clip(flask.request.method)} {status}: {message}",
         extra={"fields": {"request_id": request_id, "code": code}},
     )
-    payload = jsonio.encode(_error(message, code, request_id))
+    content = jsonio.encode(_error(message, code, request_id))
     # Streamed: the framework then does not read a body it has not been asked to.
-    return flask.Response(iter([payload]), status, mimetype="application/json")
+    return flask.Response(iter([content]), status, mimetype="application/json")
 
 
 def _error(message: str, code: str, request_id: str) -> dict[str, Any]:
@@ -157,14 +162,15 @@ def _log(
     )
     if not logger.isEnabledFor(level):
         return
+    method = clip(request.method)
     fields = {
         "httpRequest": {
-            "requestMethod": request.method,
+            "requestMethod": method,
             "requestUrl": request.path[:MAX_LOGGED_PATH],
             "status": reply.status,
             "latency": f"{seconds:.6f}s",
             "requestSize": str(request.content_length or 0),
-            "userAgent": request.headers.get("User-Agent", ""),
+            "userAgent": clip(request.headers.get("User-Agent", "")),
         },
         "request_id": request_id,
         "model_version": endpoint.model_version,
@@ -172,7 +178,7 @@ def _log(
         **reply.log,
         **trace_fields(request.headers, endpoint.settings.project_id),
     }
-    message = f"{request.method} {request.path[:MAX_LOGGED_PATH]} {reply.status}"
+    message = f"{method} {request.path[:MAX_LOGGED_PATH]} {reply.status}"
     if reply.status >= 400:
-        message += f": {reply.log.get('reason') or reply.body.get('error', '')}"
+        message += f": {reply.log.get('reason') or reply.json.get('error', '')}"
     logger.log(level, message, extra={"fields": fields})

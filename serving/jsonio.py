@@ -40,6 +40,6 @@ def _with_nan_as_null(body: bytes, error: orjson.JSONDecodeError) -> Any:
         raise InvalidJSON(f"body is not valid JSON: {error}") from None
 
 
-def encode(payload: Any) -> bytes:
+def encode(value: Any) -> bytes:
     """Compact UTF-8 JSON; numpy arrays are written directly."""
-    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+from serving.errors import ECHO_CHARS
+
 _TRACE = "logging.googleapis.com/trace"
 _SPAN = "logging.googleapis.com/spanId"
 
@@ -41,7 +43,8 @@ def configure(level: str) -> None:
 
 
 def trace_fields(headers: Any, project_id: str | None) -> dict[str, str]:
-    """Cloud Logging trace fields from X-Cloud-Trace-Context or W3C traceparent, if present."""
+    """Cloud Logging trace fields from X-Cloud-Trace-Context or W3C traceparent, if present; an
+    id that is not a short run of letters and digits is a client's string, and left out."""
     trace_id = span_id = ""
     cloud = headers.get("X-Cloud-Trace-Context", "")
     parent = headers.get("traceparent", "")
@@ -50,10 +53,14 @@ def trace_fields(headers: Any, project_id: str | None) -> dict[str, str]:
         span_id = rest.split(";", 1)[0]
     elif parent.count("-") == 3:
         _, trace_id, span_id, _ = parent.split("-")
-    if not trace_id.isalnum():
+    if not _an_id(trace_id):
         return {}
     trace = f"projects/{project_id}/traces/{trace_id}" if project_id else trace_id
     fields = {_TRACE: trace}
-    if span_id.isalnum():
+    if _an_id(span_id):
         fields[_SPAN] = span_id
     return fields
+
+
+def _an_id(text: str) -> bool:
+    return text.isalnum() and len(text) <= ECHO_CHARS

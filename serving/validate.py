@@ -1,23 +1,25 @@
 """The one validation step: a parsed Batch checked against the model's schema becomes a Table.
 
-Row limits, names, order, types, missing values, finiteness and categories are all checked
-here, whatever the request format. All-number models take a bulk numpy path; models with text
-or missing values are checked column by column, and every error names the row and the feature.
+Row limits, names, order and widths are checked here, whatever the request format; each
+column's cells then by serving/request_cells.py. All-number models take a bulk numpy path;
+models with text or missing values are checked column by column, and every error names the
+row and the feature, never the value (except a text value refused as an unknown category).
+
+Each cell is converted once: a CSV table arrives as one 2-D array of text, read as numbers all
+at once when every cell is one, else column by column.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from serving.batch import Batch, Table
-from serving.errors import InvalidInput, TooManyRows
-from serving.schema import MISSING_MARKERS, Feature, Schema
-
-_ECHO = 40  # at most this many characters of a client's value go into an error message
+from serving.errors import InvalidInput, TooManyRows, echo
+from serving.request_cells import as_numbers, missing_or_refuse, typed_table
+from serving.schema import Feature, Schema
 
 
 def validate(batch: Batch, features: Sequence[Feature], max_rows: int) -> Table:
@@ -27,7 +29,7 @@ def validate(batch: Batch, features: Sequence[Feature], max_rows: int) -> Table:
     if batch.columns is not None:
         columns = _columns_in_order(batch.columns, names)
         check_rows(len(columns[0]), max_rows)
-        return _typed(columns, features, batch.text)
+        return typed_table(columns, features, batch.text)
     rows = batch.rows if batch.rows is not None else []
     check_rows(len(rows), max_rows)
     if isinstance(rows, list) and rows and isinstance(rows[0], dict):
@@ -35,10 +37,10 @@ def validate(batch: Batch, features: Sequence[Feature], max_rows: int) -> Table:
     elif batch.names is not None:
         rows = _reorder(rows, batch.names, names)
     if numeric:
-        matrix = _number_matrix(rows, features)
+        matrix = _number_matrix(rows, features, batch.text)
         if matrix is not None:
             return Table.from_matrix(matrix)
-    return _typed(_transpose(rows, len(names)), features, batch.text)
+    return typed_table(_transpose(rows, len(names)), features, batch.text)
 
 
 def check_rows(count: int, max_rows: int) -> None:
@@ -47,30 +49,6 @@ def check_rows(count: int, max_rows: int) -> None:
         raise InvalidInput("no rows: send at least one row")
     if count > max_rows:
         raise TooManyRows(f"got {count} rows; at most {max_rows} per request (MAX_ROWS)")
-
-
-def check_structure(body: bytes, max_rows: int, csv: bool = False) -> None:
-    """Refuse a body that must hold more than MAX_ROWS rows, before parsing it.
-
-    Parsing builds Python objects for every row, and a few bytes a row (`[],` or a newline)
-    would otherwise fill the instance's memory before the row count is known. Every JSON row
-    needs at least one `[` or `{` (and each tensor or option a few more); every CSV row a line.
-    """
-    if csv:
-        count, limit, what = body.count(b"\n"), max_rows + 1, "lines"
-    else:
-        count, limit, what = body.count(b"[") + body.count(b"{"), 2 * max_rows + 1024, "brackets"
-    if count > limit:
-        raise TooManyRows(
-            f"the body has {count} {what}, more than {max_rows} rows can take; at most "
-            f"{max_rows} rows per request (MAX_ROWS)"
-        )
-
-
-def echo(value: Any) -> str:
-    """A client's value for an error message, cut short (never a whole body in a log line)."""
-    text = repr(value)
-    return text if len(text) <= _ECHO else text[: _ECHO - 3] + "..."
 
 
 def in_feature_order(values: dict[Any, Any], names: Sequence[str], where: str) -> list[Any]:
@@ -90,14 +68,19 @@ def _record(row: Any, names: Sequence[str], index: int) -> list[Any]:
     return in_feature_order(row, names, f"row {index}: ")
 
 
-def _reorder(rows: Any, given: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
+def _reorder(rows: Any, given: Sequence[Any], names: Sequence[str]) -> Any:
     """Positional rows whose columns are named `given`, put in the model's order."""
-    labels = [str(name) for name in given]
-    if len(set(labels)) != len(labels):
-        raise InvalidInput(f"column names repeat ({', '.join(echo(n) for n in labels[:5])}...)")
-    position = {label: index for index, label in enumerate(labels)}
+    given_names = [str(name) for name in given]
+    if len(set(given_names)) != len(given_names):
+        shown = ", ".join(echo(name) for name in given_names[:5])
+        raise InvalidInput(f"column names repeat ({shown}...)")
+    position = {name: index for index, name in enumerate(given_names)}
     order = in_feature_order(position, names, "columns: ")
-    width = len(labels)
+    width = len(given_names)
+    if isinstance(rows, np.ndarray) and rows.ndim == 2:
+        if rows.shape[1] != width:
+            raise InvalidInput(f"row 0: expected {width} values, one per named column")
+        return rows[:, order]
     reordered = []
     for index, row in enumerate(rows):
         if not isinstance(row, list | tuple | np.ndarray) or len(row) != width:
@@ -115,9 +98,10 @@ def _columns_in_order(columns: Any, names: Sequence[str]) -> list[Any]:
     return ordered
 
 
-def _number_matrix(rows: Any, features: Sequence[Feature]) -> np.ndarray | None:
-    """The bulk path: rows of plain numbers as a float64 matrix; None when cells need a closer
-    look (null, text, missing markers), which the column-by-column path gives."""
+def _number_matrix(rows: Any, features: Sequence[Feature], text: bool) -> np.ndarray | None:
+    """The bulk path: rows of plain numbers (or, for text cells, of numbers' spellings) as a
+    float64 matrix at once; None when cells need a closer look (null, text, missing
+    markers), which the column-by-column path gives."""
     width = len(features)
     first = rows[0] if len(rows) else None
     if isinstance(first, list) and len(first) != width:
@@ -133,135 +117,23 @@ def _number_matrix(rows: Any, features: Sequence[Feature]) -> np.ndarray | None:
         raise InvalidInput(f"every row must be a list of {width} numbers")
     if array.shape[1] != width:
         raise InvalidInput(f"expected {width} features, got {array.shape[1]}")
-    if array.dtype.kind not in "fiub":
+    matrix = as_numbers(array, text)
+    if matrix is None:
         return None
-    matrix = array.astype(np.float64, copy=False)
     if not np.isfinite(matrix).all():
         for row, column in np.argwhere(~np.isfinite(matrix)):
-            _missing_or_refuse(features[column], row, matrix[row, column])
+            missing_or_refuse(features[column], row, matrix[row, column])
     return matrix
 
 
-def _transpose(rows: Any, width: int) -> list[list[Any]]:
+def _transpose(rows: Any, width: int) -> list[Any]:
+    if isinstance(rows, np.ndarray) and rows.ndim == 2:
+        if rows.shape[1] != width:
+            raise InvalidInput(f"expected {width} features, got {rows.shape[1]} (row 0)")
+        return list(rows.T)
     for index, row in enumerate(rows):
         if not isinstance(row, list | tuple | np.ndarray):
             raise InvalidInput(f"every row must be a list of {width} values")
         if len(row) != width:
             raise InvalidInput(f"expected {width} features, got {len(row)} (row {index})")
     return [[row[i] for row in rows] for i in range(width)]
-
-
-def _typed(columns: list[Any], features: Sequence[Feature], text: bool) -> Table:
-    typed = tuple(
-        _text_column(values, feature, text)
-        if feature.is_text
-        else _number_column(values, feature, text)
-        for values, feature in zip(columns, features, strict=True)
-    )
-    numbers = [column for column, f in zip(typed, features, strict=True) if not f.is_text]
-    matrix = np.column_stack(numbers) if len(numbers) == len(typed) else None
-    return Table(typed, matrix, len(typed[0]))
-
-
-def _number_column(values: Any, feature: Feature, text: bool) -> np.ndarray:
-    column = _bulk_numbers(values, text)
-    if column is None:
-        column = np.array([_number(v, feature, row, text) for row, v in enumerate(values)])
-    for row in np.flatnonzero(~np.isfinite(column)):
-        _missing_or_refuse(feature, int(row), column[row])
-    if feature.type == "integer":
-        for row in np.flatnonzero(np.isfinite(column) & (column != np.round(column))):
-            got = float(column[row])
-            raise InvalidInput(
-                f"row {row}, feature {feature.name!r}: expected an integer, got {got:g}"
-            )
-    return column
-
-
-def _bulk_numbers(values: Any, text: bool) -> np.ndarray | None:
-    """The column as float64 in one numpy call when every cell is a plain number (or, for text
-    cells, a number's spelling); None when some cell needs a closer look."""
-    try:
-        array = np.asarray(values)
-        if array.dtype.kind in "fiub" or (text and array.dtype.kind == "U"):
-            return array.astype(np.float64)
-    except (ValueError, OverflowError, TypeError):
-        pass
-    return None
-
-
-def _number(value: Any, feature: Feature, row: int, text: bool) -> float:
-    if value is None:
-        return math.nan
-    if isinstance(value, bool | int | float | np.number):
-        try:
-            return float(value)
-        except OverflowError:
-            raise InvalidInput(f"row {row}, feature {feature.name!r}: number too large") from None
-    if isinstance(value, str) and text:
-        if value.strip() in MISSING_MARKERS:
-            return math.nan
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise InvalidInput(
-        f"row {row}, feature {feature.name!r}: expected {_expected(feature)}, got {_kind(value)}"
-    )
-
-
-def _missing_or_refuse(feature: Feature, row: int, value: float) -> None:
-    if math.isnan(value) and feature.nullable:
-        return
-    if math.isnan(value):
-        raise InvalidInput(
-            f"row {row}, feature {feature.name!r}: missing, but this model needs a value there"
-        )
-    raise InvalidInput(f"row {row}, feature {feature.name!r}: values must be finite numbers")
-
-
-def _text_column(values: Any, feature: Feature, text: bool) -> np.ndarray:
-    column = np.empty(len(values), dtype=object)
-    known = set(feature.categories or ()) if not feature.other_categories else None
-    for row, value in enumerate(values):
-        if value is None or (text and isinstance(value, str) and value in MISSING_MARKERS):
-            if not feature.nullable:
-                raise InvalidInput(
-                    f"row {row}, feature {feature.name!r}: missing, but this model needs a "
-                    f"value there ({_expected(feature)})"
-                )
-            value = None
-        elif not isinstance(value, str):
-            raise InvalidInput(
-                f"row {row}, feature {feature.name!r}: expected {_expected(feature)}, "
-                f"got {_kind(value)}"
-            )
-        elif known is not None and value not in known:
-            raise InvalidInput(
-                f"row {row}, feature {feature.name!r}: {echo(value)} is not a category this "
-                f"model knows; expected {_expected(feature)}"
-            )
-        column[row] = value
-    return column
-
-
-def _expected(feature: Feature) -> str:
-    if not feature.is_text:
-        return "an integer" if feature.type == "integer" else f"a {feature.type}"
-    if not feature.categories:
-        return "text"
-    shown = ", ".join(echo(c) for c in feature.categories[:5])
-    more = f" ... ({len(feature.categories)} in all)" if len(feature.categories) > 5 else ""
-    return f"text, one of {shown}{more}"
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, int | float):
-        return f"the number {echo(value)}"
-    if isinstance(value, str):
-        return "text"
-    return "a list" if isinstance(value, list) else "an object"

@@ -1,4 +1,4 @@
-"""Headless Chromium from the distribution (installed by `make test`), driven by Selenium.
+"""Headless Chromium from the distribution (installed by `make test` as root), driven by Selenium.
 
 Run as a script to save docs/request-formats.md's screenshot of the model card:
     .venv/bin/python -m tests.browser card.png
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
+HOW_TO_INSTALL = "`sudo make browser` installs it"
 # No background connections: the machine's network is closed and the pages need none.
 FLAGS = (
     "--headless",
@@ -34,6 +35,19 @@ FLAGS = (
     "--window-size=1000,1000",
 )
 TIMEOUT = 20.0
+
+
+def missing_chromium(is_root: bool) -> str | None:
+    """Why the browser tests cannot run here, or None when Chromium and its driver are there.
+
+    Only root can install them (`make test` does, as CI does): as root their absence is a
+    failure, for anyone else a reason to skip that says how to install them.
+    """
+    if CHROMIUM.exists() and CHROMEDRIVER.exists():
+        return None
+    if is_root:
+        return f"{CHROMIUM} and {CHROMEDRIVER} are missing, though `make test` runs as root"
+    return f"Chromium is not installed: {HOW_TO_INSTALL}"
 
 
 @contextmanager

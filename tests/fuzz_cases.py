@@ -30,7 +30,7 @@ from tests.fuzz_known import (
 
 TIMEOUT = 15.0
 N_FEATURES = 30
-EXPECTED_STATUSES = {200, 400, 404, 405, 413, 415, 422}
+EXPECTED_STATUSES = {200, 301, 400, 404, 405, 413, 415, 422}
 # Malformed HTTP framing (a bad Content-Length header, say) never reaches the function: the
 # server's HTTP parser answers it. Cases here only break what the function itself must handle.
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND")
@@ -404,7 +404,7 @@ def check(case: Case, answer: Answer) -> None:
     if case.method == "HEAD":
         assert answer.headers.get("content-type") == "application/json", case.describe()
         assert answer.body == b""
-        check_expected(case, answer.status, None)
+        check_expected(case, answer.status, None, answer.body, answer.headers)
         return
     payload = json.loads(json_part(answer, case))
     assert isinstance(payload, dict)
@@ -421,7 +421,7 @@ def check(case: Case, answer: Answer) -> None:
         assert all_finite(payload), f"{payload} for {case.describe()}"
     if answer.status == 405:
         assert answer.headers.get("allow"), case.describe()
-    check_expected(case, answer.status, payload)
+    check_expected(case, answer.status, payload, answer.body, answer.headers)
 
 
 def json_part(answer: Answer, case: Case) -> bytes:

@@ -38,12 +38,17 @@ HUGE = (1e308, -1e308, 1.7976931348623157e308, 9e307)
 @dataclass(frozen=True)
 class Expect:
     """What a generated request must get: one of `statuses`; `code` for an error status;
-    `rows` answers for a 200; a BigQuery `errorMessage` beside a 400."""
+    `rows` answers for a 200; a BigQuery `errorMessage` beside a 400 or 422; nowhere `unechoed`;
+    `header`."""
 
     statuses: tuple[int, ...]
     code: str | None = None
     rows: int | None = None
     bigquery: bool = False
+    # Text the answer must not hold (a feature value, or a client string past 40 characters).
+    unechoed: str | None = None
+    # A header the answer must carry: (lower-case name, value).
+    header: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,7 @@ def too_many_rows(draw: st.DrawFn) -> Case:
     rows = [[]] * count if empty else _plain_rows(target, count)
     body: dict[str, Any] = {key: {"data": rows} if key == "dataframe_split" else rows}
     if over:
-        expect = Expect((422,), "too_many_rows")
+        expect = Expect((422,), "too_many_rows", bigquery=key == "calls")
     elif empty:
         expect = Expect((400,), "invalid_input", bigquery=key == "calls")
     else:
@@ -505,6 +510,127 @@ def host_labels(draw: st.DrawFn) -> Case:
     return Case("GET", path, None, b"", "length", host=host, expect=expect)
 
 
+@st.composite
+def feature_values(draw: st.DrawFn) -> Case:
+    """Issue 26 item 4: a refused value, in every format that can carry it, is never named:
+    an integer feature's fraction, a number or boolean in a text feature, text in a number
+    feature. The error names the row and the feature only."""
+    target = draw(st.sampled_from([MAIN, DIGITS, DIGITS]))
+    names = list(SERVED[target].features)
+    row: list[Any] = list(_plain_rows(target, 1)[0])
+    if target == MAIN:
+        column = draw(st.integers(0, N_FEATURES - 1))
+        value: Any = f"s3cr3t-{draw(st.integers(10**5, 10**6))}"
+        unechoed = value
+    else:
+        column = draw(st.sampled_from([0, 1, 4]))  # the integer features, the text feature
+        if column == 4:
+            value = draw(st.sampled_from([True, False, draw(st.integers(10**5, 10**6)) + 0.25]))
+        else:
+            value = draw(st.integers(100, 999)) + draw(st.sampled_from([0.125, 0.375, 0.625]))
+        unechoed = str(value).lower()
+    row[column] = value
+    kind = draw(st.sampled_from(["instances", "records", "split", "calls", "csv"]))
+    expect = Expect((400,), "invalid_input", unechoed=unechoed)
+    if kind in ("csv", "calls") and column == 4 and target == DIGITS:
+        kind = "instances"  # a CSV or BigQuery cell may be text: "True" is text there
+    if kind == "csv":  # a header first: a data row naming a feature would be read as one
+        lines = [names, ["" if v is None else str(v) for v in row]]
+        out = io.StringIO()
+        csv.writer(out).writerows(lines)
+        body = out.getvalue().encode()
+        return Case("POST", "/", "text/csv", body, "length", target=target, expect=expect)
+    bodies = {
+        "instances": ("/", {"instances": [row]}),
+        "records": ("/invocations", {"dataframe_records": [dict(zip(names, row, strict=True))]}),
+        "split": ("/invocations", {"dataframe_split": {"columns": names, "data": [row]}}),
+        "calls": ("/", {"calls": [row]}),
+    }
+    path, body = bodies[kind]
+    return _json_case(path, body, replace(expect, bigquery=kind == "calls"), target)
+
+
+@st.composite
+def client_strings(draw: st.DrawFn) -> Case:
+    """Issue 26 item 6: a client's strings past 40 characters are never answered whole: the
+    request id, the user agent, trace ids, OIP binary input names and header values, an OIP
+    id (refused over 40), on requests answered 200 or 400."""
+    long = draw(st.sampled_from("kz7")) * draw(st.integers(41, 4000))
+    unechoed = long[:41]
+    served = SERVED[MAIN]
+    place = draw(st.sampled_from(["request id", "user agent", "trace", "input name", "length",
+                                  "oip id"]))  # fmt: skip
+    if place in ("request id", "user agent", "trace"):
+        header = {
+            "request id": ("Function-Execution-Id", long),
+            "user agent": ("User-Agent", long),
+            "trace": ("X-Cloud-Trace-Context", f"{long}/{long[:1000]}"),
+        }[place]
+        good = draw(st.booleans())
+        body = {"features": [1.0] * (N_FEATURES if good else N_FEATURES - 1)}
+        expect = _success(1) if good else Expect((400,), "invalid_input")
+        case = _json_case(draw(st.sampled_from(["/", "/predict"])), body, expect)
+        return replace(case, headers=(header,), expect=replace(case.expect, unechoed=unechoed))
+    path = f"/v2/models/{served.name}/infer"
+    if place == "oip id":
+        tensor = {"name": "input", "shape": [1, N_FEATURES], "datatype": "FP64"}
+        request_id = long[: draw(st.integers(1, 80))]
+        body = {"id": request_id, "inputs": [tensor | {"data": [1.0] * N_FEATURES}]}
+        if len(request_id) <= 40:
+            return _json_case(path, body, _success(1))
+        return _json_case(path, body, Expect((400,), "invalid_input", unechoed=request_id[:41]))
+    data = np.ones(N_FEATURES, dtype="<f8").tobytes()
+    name = long if place == "input name" else "input"
+    size = len(data) + draw(st.sampled_from([8, 16, -8]))
+    tensor = {"name": name, "shape": [1, N_FEATURES], "datatype": "FP64"}
+    header_part = json.dumps({"inputs": [tensor | {"parameters": {"binary_data_size": size}}]})
+    declared = str(len(header_part)) if place == "input name" else long
+    return Case(
+        "POST",
+        path,
+        "application/octet-stream",
+        header_part.encode() + data,
+        "length",
+        (("Inference-Header-Content-Length", declared),),
+        expect=Expect((400,), "invalid_input", unechoed=unechoed),
+    )
+
+
+@st.composite
+def http_rules(draw: st.DrawFn) -> Case:
+    """Issue 26 item 10: GET / with an Accept header that does not prefer HTML (q-values,
+    q=0, a tie, case) is JSON, marked `Vary: Accept`; /docs/ is sent to /docs; a record keyed
+    by a JavaScript prototype name is an unknown feature like any other."""
+    kind = draw(st.sampled_from(["accept", "accept", "docs", "prototype"]))
+    if kind == "docs":
+        slashes = draw(st.integers(1, 3))
+        expect = Expect((301,), header=("location", "../" * slashes + "docs"))
+        return Case("GET", "/docs" + "/" * slashes, None, b"", "length", expect=expect)
+    if kind == "prototype":
+        name = draw(st.sampled_from(["__proto__", "constructor", "toString", "hasOwnProperty"]))
+        record = dict(zip(SERVED[MAIN].features, [1.0] * N_FEATURES, strict=True))
+        record = {**record, name: 1.0} if draw(st.booleans()) else {name: 1.0}
+        return _json_case("/", {"instances": [record]}, Expect((400,), "invalid_input"))
+    html = draw(st.sampled_from(["text/html", "TEXT/HTML", "Text/Html", "text/*"]))
+    accept = draw(
+        st.sampled_from(
+            [
+                f"{html};q=0",
+                f"{html};q=0, */*",
+                f"application/json, {html}",
+                f"{html}, application/json",
+                f"{html};q=0.4, application/json;q=0.5",
+                f"{html};Q=0.2, */*;q=0.3",
+                "*/*",
+                "application/json",
+            ]
+        )
+    )
+    method = draw(st.sampled_from(["GET", "HEAD"]))
+    expect = Expect((200,), header=("vary", "Accept"))
+    return Case(method, "/", None, b"", "length", (("Accept", accept),), expect=expect)
+
+
 def known_cases() -> st.SearchStrategy[Case]:
     """Every class whose right answer the generator knows."""
     classes = (
@@ -517,6 +643,9 @@ def known_cases() -> st.SearchStrategy[Case]:
         named_model,
         bigquery_calls,
         host_labels,
+        feature_values,
+        client_strings,
+        http_rules,
     )
     return st.one_of(
         *(one().map(lambda case, kind=one.__name__: replace(case, kind=kind)) for one in classes)
@@ -526,18 +655,30 @@ def known_cases() -> st.SearchStrategy[Case]:
 # ---------------------------------------------------------------- the oracle
 
 
-def check_expected(case: Case, status: int, payload: dict[str, Any] | None) -> None:
+def check_expected(
+    case: Case,
+    status: int,
+    payload: dict[str, Any] | None,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> None:
     """The exact status the generator expects, the code beside an error, the row count of a
-    200 answer and BigQuery's errorMessage beside its 400s."""
+    200 answer, BigQuery's errorMessage beside its 400s and 422s, no echo of what must not
+    be, and the header that must be there."""
     expect = case.expect
     if expect is None:
         return
     assert status in expect.statuses, f"{status} {payload} for {case.describe()}"
+    if expect.unechoed is not None:
+        assert expect.unechoed.encode() not in body.lower(), f"{body[:300]!r} {case.describe()}"
+    if expect.header is not None:
+        name, value = expect.header
+        assert (headers or {}).get(name) == value, f"{headers} for {case.describe()}"
     if payload is None:
         return
     if status >= 400 and expect.code is not None:
         assert payload["code"] == expect.code, f"{payload} for {case.describe()}"
-    if status == 400 and expect.bigquery:
+    if status in (400, 422) and expect.bigquery:
         assert payload.get("errorMessage"), f"{payload} for {case.describe()}"
     if status == 200 and expect.rows is not None:
         assert answered_rows(payload) == expect.rows, f"{payload} for {case.describe()}"

@@ -113,3 +113,13 @@ def test_numeric_model_with_big_integers_as_strings(server: Server) -> None:
     answer = call(server, [row, [1.0] * 30])
     assert answer.status_code == 200
     assert len(answer.json()["replies"]) == 2
+
+
+@pytest.mark.parametrize("count", [10_001, 50_000])
+def test_too_many_calls_are_a_422_the_sql_user_can_read(server: Server, count: int) -> None:
+    """Issue 26 item 10: past the byte budget (50,000 calls) the 422 lacked errorMessage."""
+    answer = call(server, [[1.0]] * count)
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["code"] == "too_many_rows"
+    assert body["errorMessage"] == body["error"]

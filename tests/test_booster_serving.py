@@ -5,6 +5,7 @@ booster does not convert, served by scikit-learn with its library pinned in the 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,8 +25,17 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import train
+from tests.deploy.helpers import (
+    PROJECT,
+    SERVING_FILES,
+    dry_run_commands,
+    flag_value,
+    needs_gcloud,
+    run_deploy,
+    write_tree,
+)
 from tests.penguins_data import PENGUINS, TEXT, penguins, records
-from tests.servers import REPO, Server, start_server
+from tests.servers import REPO, Server, offline_gcloud_env, start_server
 from training.isolation import cloud_load_problem
 
 TOLERANCE = 1e-9
@@ -208,3 +218,28 @@ def test_the_scikit_learn_runtime_serves_the_pinned_booster(
     finally:
         server.stop()
     assert np.max(np.abs(np.asarray(answer["predictions"]) - model.predict(rows))) <= TOLERANCE
+
+
+@needs_gcloud
+def test_the_pinned_booster_deploys_with_its_pin_added(
+    pinned: tuple[Any, Path, str], tmp_path: Path
+) -> None:
+    """train.py's real folder of a refused booster, then deploy.sh --dry-run: the upload is a
+    copy whose requirements.txt adds exactly the manifest's pin (the repo's is unchanged)."""
+    _, folder, _ = pinned
+    source = tmp_path / "function"
+    write_tree(source, SERVING_FILES)
+    shutil.copytree(folder, source / "model", dirs_exist_ok=True)
+    shutil.copy(REPO / ".gcloudignore", source / ".gcloudignore")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+    env |= offline_gcloud_env(tmp_path / "gcloud-config")
+
+    done = run_deploy("--dry-run", "--project", PROJECT, "--source", str(source), env=env)
+
+    assert done.returncode == 0, done.stderr
+    pin = f"lightgbm=={lightgbm.__version__}"
+    assert f"the model needs {pin}" in done.stderr
+    assert flag_value(dry_run_commands(done.stdout)[0], "--source") == "STAGED_SOURCE"
+    assert (source / "requirements.txt").read_text() == SERVING_FILES["requirements.txt"]

@@ -4,17 +4,24 @@ and no page breaks its Content-Security-Policy or reaches outside the function."
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 import requests
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import CHROMEDRIVER, CHROMIUM, TIMEOUT, chromium
+from tests.browser import TIMEOUT, chromium, missing_chromium
+from tests.fixture_types import TrainModel
 from tests.servers import Server, start_server
+
+PROTOTYPE_NAMES = ("__proto__", "constructor", "toString", "hasOwnProperty", "valueOf")
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +35,34 @@ def bundled() -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are missing: `make browser` installs them")
+    """Chromium, or a skip saying how to install it (a failure as root: `make test` installs
+    it there, as in CI)."""
+    is_root = os.geteuid() == 0
+    reason = missing_chromium(is_root)
+    if reason:
+        (pytest.fail if is_root else pytest.skip)(reason)
     with chromium() as driver:
         yield driver
+
+
+@pytest.fixture(scope="module")
+def prototype_named(
+    train_model: TrainModel, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A model whose features are named like the properties every JavaScript object has."""
+    data = tmp_path_factory.mktemp("prototype-names") / "data.csv"
+    frame = pd.DataFrame(
+        np.random.default_rng(0).normal(size=(80, len(PROTOTYPE_NAMES))), columns=PROTOTYPE_NAMES
+    )
+    frame["label"] = np.where(frame["__proto__"] + frame["valueOf"] > 0, "yes", "no")
+    frame.to_csv(data, index=False)
+    running = start_server(
+        {"MODEL_URI": str(train_model("--data", str(data), "--target", "label"))}
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def console_problems(driver: WebDriver) -> list[str]:
@@ -128,3 +159,41 @@ def test_docs_render_and_try_it_out_calls_this_function(
     assert '"status": "ok"' in body
     assert console_problems(browser) == []
     assert outside_requests(browser, bundled.url) == []
+
+
+def predict_with_the_form(browser: WebDriver, url: str) -> str:
+    """The card's prediction for its prefilled row, as the page shows it."""
+    browser.get(url + "/")
+    browser.find_element(By.ID, "submit").click()
+    WebDriverWait(browser, TIMEOUT).until(
+        lambda d: d.find_element(By.ID, "prediction").text.startswith(("Prediction", "Error"))
+    )
+    return str(browser.find_element(By.ID, "prediction").text)
+
+
+def test_features_named_like_javascripts_own_properties_are_sent_as_features(
+    browser: WebDriver, prototype_named: Server
+) -> None:
+    """Issue 26 item 10: `row["__proto__"] = ...` set the row's prototype, and the request
+    lacked that feature."""
+    example = requests.get(prototype_named.url + "/", timeout=10).json()["example"]
+    assert set(example) == set(PROTOTYPE_NAMES)
+    expected = requests.post(
+        prototype_named.url + "/", json={"instances": [example], "probabilities": True}, timeout=10
+    ).json()
+    assert predict_with_the_form(browser, prototype_named.url) == (
+        f"Prediction: {json.dumps(expected['predictions'][0])}"
+    )
+    curl = browser.find_element(By.ID, "curl").text
+    assert all(f'"{name}":' in curl for name in PROTOTYPE_NAMES)
+    assert console_problems(browser) == []
+
+
+def test_the_docs_with_a_trailing_slash_render_at_docs(browser: WebDriver, bundled: Server) -> None:
+    """Issue 26 item 10: /docs/ served the page, whose relative assets then were 404s."""
+    browser.get(bundled.url + "/docs/")
+    wait = WebDriverWait(browser, TIMEOUT)
+    title = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".info .title"))
+    assert "scikit-learn on Cloud Functions" in title[0].text
+    assert browser.current_url == bundled.url + "/docs"
+    assert console_problems(browser) == []

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from serving import jsonio
-from serving.card import CSP, FEATURES_SHOWN, card, example_row, unavailable, wants_html
+from serving.card import FEATURES_SHOWN, card, example_row, unavailable
 from serving.docs import asset, page
-from serving.endpoint import Endpoint, model_summary
+from serving.endpoint import Endpoint
 from serving.errors import NotFound
+from serving.html_page import CSP, prefers_html
+from serving.protocols.own_routes import model_summary
 from serving.schema import Feature, feature_from_json
 from serving.settings import Settings
 
@@ -51,7 +53,7 @@ def test_every_client_but_a_browser_gets_the_same_json_bytes(
 
     assert reply.raw is None
     assert reply.media_type == "application/json"
-    assert jsonio.encode(reply.body) == jsonio.encode(model_summary(endpoint.model.get()))
+    assert jsonio.encode(reply.json) == jsonio.encode(model_summary(endpoint.model.get()))
 
 
 @pytest.mark.parametrize(
@@ -59,13 +61,66 @@ def test_every_client_but_a_browser_gets_the_same_json_bytes(
     [
         (BROWSER_ACCEPT, True),
         ("TEXT/HTML; q=1", True),
+        ("TEXT/HTML", True),
+        ("Text/Html;Q=0.9, application/json;q=0.5", True),
+        ("application/xhtml+xml, text/html", True),
+        ("text/*", True),
+        ("text/html, application/json;q=0.9", True),
         ("application/json, text/html", False),
-        ("application/xhtml+xml, text/html", False),
+        ("text/html, application/json", False),
+        ("text/html;q=0", False),
+        ("text/html;q=0, */*", False),
+        ("text/html;q=0.5, application/json", False),
+        ("text/*;q=0.1, */*;q=0.5", False),
+        ("text/html;q=x", False),
+        ("text/html;q=2", False),
+        ("*/*", False),
         ("", False),
     ],
 )
-def test_a_browser_is_an_accept_header_naming_text_html_first(accept: str, html: bool) -> None:
-    assert wants_html({"Accept": accept}) is html
+def test_a_browser_is_an_accept_header_ranking_text_html_above_json(
+    accept: str, html: bool
+) -> None:
+    """HTTP's rules: q-values (0 is "not acceptable"), the most specific media range first,
+    names in any case; a tie keeps JSON."""
+    assert prefers_html(accept) is html
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("TEXT/HTML", "text/html"),
+        ("application/xhtml+xml, text/html", "text/html"),
+        ("text/html;q=0", "application/json"),
+        ("text/html;q=0, */*", "application/json"),
+        ("text/html, application/json", "application/json"),
+    ],
+)
+def test_get_root_answers_what_the_accept_header_prefers(
+    endpoint: Endpoint, accept: str, media_type: str
+) -> None:
+    assert get_root(endpoint, accept).media_type == media_type
+
+
+def test_the_docs_asked_for_with_a_trailing_slash_are_sent_to_the_docs(
+    endpoint: Endpoint,
+) -> None:
+    """Relative to /docs/, the page's assets would be /docs/assets/...: a 404 each."""
+    for path, location in (("/docs/", "../docs"), ("/docs//", "../../docs")):
+        reply = endpoint.answer("GET", path, "", b"")
+        assert (reply.status, reply.headers["Location"]) == (301, location)
+        assert reply.json == {"location": location}
+    assert endpoint.answer("GET", "/docs", "", b"").media_type == "text/html"
+    assert endpoint.answer("GET", "/health/", "", b"").status == 200
+
+
+@pytest.mark.parametrize("accept", [BROWSER_ACCEPT, "application/json", None])
+def test_both_answers_to_get_root_vary_with_the_accept_header(
+    endpoint: Endpoint, tmp_path: Path, accept: str | None
+) -> None:
+    broken = Endpoint(Settings(model_uri=str(tmp_path / "missing")))
+    for served in (endpoint, broken):
+        assert get_root(served, accept).headers["Vary"] == "Accept"
 
 
 def test_a_browser_gets_the_card_with_a_strict_csp(endpoint: Endpoint) -> None:
@@ -90,12 +145,12 @@ def test_the_card_says_why_the_model_cannot_load(tmp_path: Path) -> None:
     json_reply = get_root(broken, "application/json")
     html_reply = get_root(broken, BROWSER_ACCEPT)
 
-    assert json_reply.body["loaded"] is False
+    assert json_reply.json["loaded"] is False
     assert html_reply.media_type == "text/html"
     page_text = html_reply.raw.decode()
     assert "Model not loaded" in page_text
-    assert json_reply.body["reason"].replace("'", "&#x27;") in page_text
-    assert json_reply.body["code"] in page_text
+    assert json_reply.json["reason"].replace("'", "&#x27;") in page_text
+    assert json_reply.json["code"] in page_text
 
 
 def test_everything_from_the_manifest_is_escaped() -> None:
@@ -438,7 +493,7 @@ def test_a_page_is_never_cached_and_varies_with_the_accept_header() -> None:
         assert reply.headers["Vary"] == "Accept"
         assert reply.headers["Cache-Control"] == "no-store"
         assert reply.log == {"html": True}
-        assert reply.body == {}
+        assert reply.json == {}
 
 
 def test_the_unavailable_card_reads_as_one_headed_section() -> None:

@@ -27,7 +27,7 @@ def test_the_corpus_holds_at_least_fifteen_pipelines() -> None:
 
 @pytest.mark.usefixtures("quick_packaging")
 def test_a_corpus_pipeline_reaches_onnx_with_exact_answers(tmp_path: Path) -> None:
-    result = run.check("card_spending_knn", tmp_path)
+    result = run.check("state_crime_pca", tmp_path)
 
     assert result["runtime"] == "onnx"
     assert result["served_equal"]

@@ -132,3 +132,64 @@ def test_distance_is_the_largest_absolute_difference(
     ours: list[Any], theirs: list[Any], distance: float
 ) -> None:
     assert _distance(np.asarray(ours), np.asarray(theirs)) == distance
+
+
+# --- the edge rows (issue 25): each alone, answered alike or refused by both ------------------
+
+
+def integer_model(estimator: Any) -> tuple[Any, pd.DataFrame, Manifest]:
+    """`estimator` after a MinMaxScaler, fitted on a DataFrame with an integer column."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"age": rng.integers(18, 80, 120), "income": rng.normal(3, 1, 120)})
+    model = make_pipeline(MinMaxScaler(), estimator).fit(frame, frame["income"] * 2.0)
+    features = [Feature("age", "integer"), Feature("income")]
+    return model, frame, serving_manifest(features, "regression", None, on_dataframe=True)
+
+
+def export_quietly(model: Any, frame: pd.DataFrame, manifest: Manifest) -> tuple[Any, str]:
+    """export_onnx's result and the line it printed."""
+    import contextlib
+    import io
+
+    from training.export import export_onnx
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exported = export_onnx(model, frame, manifest)
+    return exported, printed.getvalue()
+
+
+def test_an_edge_row_answered_differently_keeps_the_model_off_onnx_and_says_which() -> None:
+    from sklearn.neighbors import KNeighborsRegressor
+
+    # At age = 2**63 - 1 every training row is equally far: the runtimes break the tie apart.
+    model, frame, manifest = integer_model(KNeighborsRegressor(n_neighbors=3))
+    exported, printed = export_quietly(model, frame, manifest)
+    assert exported is None
+    assert "answer differently when 'age' is the largest int64 (max difference" in printed
+
+
+def test_edge_rows_answered_alike_pass_and_are_counted() -> None:
+    model, frame, manifest = integer_model(LinearRegression())
+    exported, printed = export_quietly(model, frame, manifest)
+    assert exported is not None, printed
+    parity = exported[1]
+    assert parity["edge_rows"] == {"tried": 2, "refused_by_both": 0}
+    assert parity["rows"] == len(frame) + 2
+    assert parity_holds(parity)
+
+
+def test_an_edge_row_both_runtimes_refuse_passes() -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    # exp of the scaled 2**63 - 1 overflows in both runtimes: both refuse a request of that row.
+    model, frame, manifest = integer_model(
+        make_pipeline(FunctionTransformer(np.exp), LinearRegression())
+    )
+    exported, printed = export_quietly(model, frame, manifest)
+    assert exported is not None, printed
+    assert exported[1]["edge_rows"] == {"tried": 2, "refused_by_both": 1}

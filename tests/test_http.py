@@ -141,7 +141,8 @@ def test_regression_refuses_probabilities(make_client: MakeClient, regressor_dir
     response = client.post("/", json={"features": DIABETES[0].tolist(), "probabilities": True})
     message = assert_error(response, 400, "invalid_input")
     assert message == (
-        "probabilities are only available for classifiers; this model's task is regression"
+        "predict_proba (class probabilities) is not available: this model offers predict on "
+        "the onnx runtime; MODEL_RUNTIME=sklearn serves every method the estimator has"
     )
 
 

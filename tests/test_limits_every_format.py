@@ -315,7 +315,7 @@ def brackets(fmt: str, model: str, count: int) -> Request:
     return Request("POST", plain.path, json.dumps(body).encode(), plain.headers)
 
 
-BRACKET_LIMIT = 2 * MAX_ROWS + 1024  # serving/validate.py check_structure
+BRACKET_LIMIT = 2 * MAX_ROWS + 1024  # serving/protocols/detect.py check_budget
 JSON_ROWS = ["own instances", "POST /predict", "Vertex AI", "KServe v1 instances", "BigQuery calls"]
 
 
@@ -989,5 +989,8 @@ def test_bigquery_probabilities_of_a_regressor_are_400(
     context = {"output": "probabilities"}
     answer = client.post("/", json={"calls": [[0.0] * 10], "userDefinedContext": context})
     assert answer.status_code == 400
-    assert answer.get_json()["errorMessage"] == "probabilities are only available for classifiers"
+    assert answer.get_json()["errorMessage"] == (
+        "predict_proba (class probabilities) is not available: this model offers predict on "
+        "the onnx runtime; MODEL_RUNTIME=sklearn serves every method the estimator has"
+    )
     assert client.post("/", json={"calls": [[0.0] * 10]}).status_code == 200

@@ -17,10 +17,10 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LinearRegression
 from sklearn.svm import LinearSVC
 
-from serving.endpoint import model_summary
 from serving.loading import LoadedModel
 from serving.manifest import MANIFEST_NAME
 from serving.protocols.oip_v2 import model_metadata
+from serving.protocols.own_routes import model_summary
 from serving.runtimes.sklearn_runtime import SklearnRuntime
 from serving.schema import Feature
 from tests.artifacts import edit_manifest
@@ -205,9 +205,9 @@ def test_log_lines_say_what_each_format_answered(
     assert client.post("/", json={"calls": [[1.0] * 30] * 3, "userDefinedContext": context})
     assert client.post("/", json={"instances": [[1.0] * 30], "probabilities": True})
     lines = [line for line in serving_logs() if "httpRequest" in line]
-    assert [(line["rows"], line.get("outputs")) for line in lines[:1]] == [(2, ["predict_proba"])]
-    assert (lines[1]["rows"], lines[1]["output"]) == (3, "probabilities")
-    assert (lines[2]["rows"], lines[2]["method"]) == (1, "predict")
+    assert [(line["rows"], line.get("methods")) for line in lines[:1]] == [(2, ["predict_proba"])]
+    assert (lines[1]["rows"], lines[1]["methods"]) == (3, ["predict_proba"])
+    assert (lines[2]["rows"], lines[2]["methods"]) == (1, ["predict", "predict_proba"])
 
 
 def test_onnx_overflow_names_the_row(make_client: Callable[..., Any], classifier_dir: Path) -> None:

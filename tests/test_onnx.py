@@ -207,7 +207,9 @@ def test_a_classifier_without_probabilities_serves_its_scores_on_onnx(
     expected = pipeline.decision_function(rows)
     np.testing.assert_allclose(decision.get_json()["predictions"], expected, rtol=0, atol=1e-9)
     assert probabilities.status_code == 400
-    assert "no predict_proba" in probabilities.get_json()["error"]
+    assert (
+        "predict_proba (class probabilities) is not available" in probabilities.get_json()["error"]
+    )
 
 
 @pytest.fixture(scope="module")

@@ -219,7 +219,7 @@ BAD_VALUES = [
         "row 0, feature 'island': 'Atlantis' is not a category this model knows; expected text, "
         "one of 'Biscoe', 'Dream', 'Torgersen'",
     ),
-    ({"year": 2007.5}, "row 0, feature 'year': expected an integer, got 2007.5"),
+    ({"year": 2007.5}, "row 0, feature 'year': expected an integer, got a number with a fraction"),
 ]
 
 

@@ -1,5 +1,5 @@
-"""Pure unit tests: JSON decoding (jsonio.py), this function's own body (payload.py) and the
-one validation step (validate.py) behind it."""
+"""Pure unit tests: JSON decoding (jsonio.py), this function's own body
+(protocols/own_format.py) and the one validation step (validate.py) behind it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from serving import jsonio
-from serving.batch import Ask
+from serving.batch import Method
 from serving.errors import InvalidInput, InvalidJSON, TooManyRows
-from serving.payload import parse_predict
 from serving.protocols.detect import format_key
+from serving.protocols.own_format import read_rows
 from serving.schema import Feature
 from serving.validate import validate
 
@@ -20,10 +20,13 @@ NAMES = ("a", "b", "c")
 THIRTY = tuple(f"f{i}" for i in range(30))
 
 
-def parse(body: Any, names: tuple[str, ...] = NAMES, max_rows: int = 10) -> tuple[Any, Ask]:
-    """The body's rows checked against all-number features, and what it asks for."""
-    batch, ask = parse_predict(body, format_key(body, ("features", "instances")))
-    return validate(batch, [Feature(name) for name in names], max_rows).matrix, ask
+def parse(
+    body: Any, names: tuple[str, ...] = NAMES, max_rows: int = 10
+) -> tuple[Any, tuple[Method, ...], bool]:
+    """The body's rows checked against all-number features, the methods it asks for, and
+    whether it sent one row."""
+    batch, methods, single = read_rows(body, format_key(body, ("features", "instances")))
+    return validate(batch, [Feature(name) for name in names], max_rows).matrix, methods, single
 
 
 @pytest.mark.parametrize(
@@ -60,12 +63,12 @@ def parse(body: Any, names: tuple[str, ...] = NAMES, max_rows: int = 10) -> tupl
 def test_good_payloads(
     body: Any, rows: list[list[float]], single: bool, probabilities: bool
 ) -> None:
-    matrix, ask = parse(body)
+    matrix, methods, one_row = parse(body)
     assert matrix.dtype == np.float64
     assert matrix.shape == (len(rows), 3)
     assert matrix.tolist() == rows
-    assert ask.single is single
-    assert (ask.methods == ("predict", "predict_proba")) is probabilities
+    assert one_row is single
+    assert (methods == ("predict", "predict_proba")) is probabilities
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Prediction logging: the entry for a scored request (in process), and end to end: a real
+"""Prediction logging: the entry for a predicted request (in process), and end to end: a real
 server with PREDICTION_LOG_RATE writes the entries, monitor.py compares them with the training
 statistics train.py pinned in the manifest."""
 
@@ -20,20 +20,23 @@ from sklearn.model_selection import train_test_split
 from serving import jsonio, prediction_log
 from serving.batch import Table
 from serving.manifest import MANIFEST_NAME, Manifest
-from serving.prediction_log import Scored
+from serving.prediction import Prediction
+from serving.schema import Feature
 from tests.fixture_types import Logs
 from tests.penguins_data import PENGUINS, TEXT, records
 from tests.servers import REPO, Server, start_server
+from training.export import serving_manifest
 
 
-def scored(model_dir: Path, rows: int, labels: bool = True) -> Scored:
-    """`rows` rows of the model's features (cell [1][2] missing), labelled 0, 1, 2, ..."""
+def predicted(model_dir: Path, rows: int, labels: bool = True) -> Prediction:
+    """`rows` rows of the model's features (cell [1][2] missing), labelled 0, 1, 2, ... (or
+    only their probabilities)."""
     manifest = Manifest.parse((model_dir / MANIFEST_NAME).read_bytes())
     matrix = np.arange(rows * manifest.n_features, dtype=float).reshape(rows, -1) / 7
     if rows > 1:
         matrix[1, 2] = np.nan
-    outputs = np.arange(rows) if labels else None
-    return Scored(Table.from_matrix(matrix), outputs, manifest)
+    outputs = {"predict": np.arange(rows)} if labels else {"predict_proba": np.ones((rows, 2))}
+    return Prediction(Table.from_matrix(matrix), outputs, manifest)
 
 
 def logged_entries(serving_logs: Logs) -> list[dict[str, Any]]:
@@ -47,7 +50,7 @@ def logged_entries(serving_logs: Logs) -> list[dict[str, Any]]:
 def test_an_entry_names_each_rows_features_and_its_outputs(
     classifier_dir: Path, serving_logs: Logs
 ) -> None:
-    batch = scored(classifier_dir, 3)
+    batch = predicted(classifier_dir, 3)
     prediction_log.write("request-7", batch)
     (entry,) = logged_entries(serving_logs)
     names = batch.manifest.feature_names
@@ -66,7 +69,7 @@ def test_an_entry_names_each_rows_features_and_its_outputs(
 def test_a_request_asking_only_for_probabilities_logs_no_outputs(
     classifier_dir: Path, serving_logs: Logs
 ) -> None:
-    prediction_log.write("r", scored(classifier_dir, 2, labels=False))
+    prediction_log.write("r", predicted(classifier_dir, 2, labels=False))
     (entry,) = logged_entries(serving_logs)
     assert entry["outputs"] == []
     assert len(entry["rows"]) == 2
@@ -75,7 +78,7 @@ def test_a_request_asking_only_for_probabilities_logs_no_outputs(
 def test_more_rows_than_an_entry_holds_are_cut_and_marked(
     classifier_dir: Path, serving_logs: Logs
 ) -> None:
-    prediction_log.write("r", scored(classifier_dir, prediction_log.MAX_ROWS_LOGGED + 1))
+    prediction_log.write("r", predicted(classifier_dir, prediction_log.MAX_ROWS_LOGGED + 1))
     (entry,) = logged_entries(serving_logs)
     assert len(entry["rows"]) == prediction_log.MAX_ROWS_LOGGED
     assert entry["outputs"] == list(range(prediction_log.MAX_ROWS_LOGGED))
@@ -87,7 +90,7 @@ def test_an_entry_over_the_byte_cap_is_halved_until_it_fits(
 ) -> None:
     cap = 20_000
     monkeypatch.setattr(prediction_log, "MAX_ENTRY_BYTES", cap)
-    prediction_log.write("r", scored(classifier_dir, 80))
+    prediction_log.write("r", predicted(classifier_dir, 80))
     (entry,) = logged_entries(serving_logs)
     size = len(jsonio.encode(entry))
     # Rows of one size: the first count that fits is over half the cap.
@@ -96,14 +99,33 @@ def test_an_entry_over_the_byte_cap_is_halved_until_it_fits(
     assert entry["truncated"] is True
 
 
-def test_one_row_is_logged_even_over_the_byte_cap(
+def test_one_row_with_a_huge_text_cell_is_cut_under_the_cap_and_marked(
+    serving_logs: Logs,
+) -> None:
+    """Issue 26 item 5: a 9,000,000-character text cell made a 9 MB entry marked whole."""
+    features = [Feature("note", "string"), Feature("size")]
+    manifest = serving_manifest(features, "classification", ["a", "b"], on_dataframe=True)
+    text = np.array(["x" * 9_000_000], dtype=object)
+    table = Table((text, np.array([2.5])), None, 1)
+    prediction_log.write("r", Prediction(table, {"predict": np.array(["a"])}, manifest))
+    (entry,) = logged_entries(serving_logs)
+    assert len(jsonio.encode(entry)) <= prediction_log.MAX_ENTRY_BYTES
+    assert entry["truncated"] is True
+    (row,) = entry["rows"]
+    assert row["size"] == 2.5
+    assert row["note"] == "x" * (prediction_log.MAX_TEXT_LOGGED - 3) + "..."
+    assert entry["outputs"] == ["a"]
+
+
+def test_one_row_over_the_byte_cap_even_cut_is_left_out_and_marked(
     classifier_dir: Path, serving_logs: Logs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(prediction_log, "MAX_ENTRY_BYTES", 10)
-    prediction_log.write("r", scored(classifier_dir, 5))
+    cap = 300
+    monkeypatch.setattr(prediction_log, "MAX_ENTRY_BYTES", cap)
+    prediction_log.write("r", predicted(classifier_dir, 5))
     (entry,) = logged_entries(serving_logs)
-    assert len(entry["rows"]) == 1
-    assert entry["truncated"] is True
+    assert len(jsonio.encode(entry)) <= cap
+    assert (entry["rows"], entry["outputs"], entry["truncated"]) == ([], [], True)
 
 
 @pytest.mark.parametrize(
@@ -165,7 +187,7 @@ def monitor(server: Server, model: Path, tmp_path: Path) -> subprocess.Completed
     )
 
 
-def score(server: Server, frame: pd.DataFrame) -> None:
+def send_rows(server: Server, frame: pd.DataFrame) -> None:
     """The rows in three formats: this function's own, CSV and BigQuery's calls."""
     third = len(frame) // 3
     first, second, rest = frame[:third], frame[third : 2 * third], frame[2 * third :]
@@ -182,7 +204,7 @@ def entries(server: Server) -> list[dict[str, Any]]:
 
 def test_every_request_is_logged_in_every_format(logging_server: Server) -> None:
     frame = held_out()
-    score(logging_server, frame)
+    send_rows(logging_server, frame)
     logged = entries(logging_server)
     assert len(logged) == 3
     assert sum(len(entry["rows"]) for entry in logged) == len(frame)
@@ -193,7 +215,7 @@ def test_every_request_is_logged_in_every_format(logging_server: Server) -> None
 def test_held_out_rows_show_no_drift(
     logging_server: Server, penguins_dir: Path, tmp_path: Path
 ) -> None:
-    score(logging_server, held_out())
+    send_rows(logging_server, held_out())
     report = monitor(logging_server, penguins_dir, tmp_path)
     assert report.returncode == 0, report.stdout + report.stderr
 
@@ -205,7 +227,7 @@ def test_a_shifted_feature_and_an_unseen_category_are_named(
     shifted = frame.copy()
     shifted["bill_length_mm"] += 3 * pd.read_csv(PENGUINS)["bill_length_mm"].std()
     shifted.loc[: len(frame) // 2, "island"] = "Atlantis"
-    score(logging_server, shifted)
+    send_rows(logging_server, shifted)
     report = monitor(logging_server, penguins_dir, tmp_path)
     assert report.returncode == 1, report.stdout + report.stderr
     assert "bill_length_mm" in report.stdout

@@ -18,18 +18,16 @@ import tritonclient.http as triton
 
 from serving.batch import Batch
 from serving.errors import InvalidInput, TooManyRows
-from serving.protocols.csv_body import parse_csv as parse_csv_batch
+from serving.protocols.csv_body import read_table
 from serving.protocols.detect import format_key
 from serving.protocols.oip_binary import (
     HEADER,
     SIZE_KEY,
-    attach_binary_data,
-    binary_output,
     binary_outputs,
     binary_reply,
     split_body,
 )
-from serving.protocols.oip_tensors import batch_from_inputs
+from serving.protocols.oip_tensor import batch_from_inputs, binary_output
 from serving.schema import Feature
 from serving.validate import validate
 from tests.fixture_types import MakeClient
@@ -46,11 +44,15 @@ def checked(batch: Batch, max_rows: int) -> np.ndarray:
 
 
 def parse_csv(body: bytes, names: tuple[str, ...], max_rows: int) -> np.ndarray:
-    return checked(parse_csv_batch(body, names), max_rows)
+    return checked(read_table(body, names), max_rows)
 
 
-def rows_from_inputs(inputs: Any, names: tuple[str, ...], max_rows: int) -> np.ndarray:
-    return checked(batch_from_inputs(inputs, names), max_rows)
+def rows_from_inputs(
+    inputs: Any, names: tuple[str, ...], max_rows: int, binary: bytes | None = None
+) -> np.ndarray:
+    """The inputs through the codec (`binary`: the bytes after the JSON part, where the binary
+    extension is spoken) and the validation step."""
+    return checked(batch_from_inputs(inputs, names, binary), max_rows)
 
 
 @pytest.mark.parametrize(
@@ -178,13 +180,12 @@ def strings(*values: str) -> bytes:
     ],
 )
 def test_oip_binary_inputs_become_rows(inputs: list[dict[str, Any]], data: bytes) -> None:
-    attached = attach_binary_data(inputs, data)
-    assert rows_from_inputs(attached, NAMES, 10).tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert rows_from_inputs(inputs, NAMES, 10, data).tolist() == [[1, 2, 3], [4, 5, 6]]
 
 
 def test_oip_binary_bool_input() -> None:
-    attached = attach_binary_data([binary("x", [1, 3], "BOOL", 3)], b"\x01\x00\x01")
-    assert rows_from_inputs(attached, NAMES, 10).tolist() == [[1, 0, 1]]
+    rows = rows_from_inputs([binary("x", [1, 3], "BOOL", 3)], NAMES, 10, b"\x01\x00\x01")
+    assert rows.tolist() == [[1, 0, 1]]
 
 
 @pytest.mark.parametrize(
@@ -242,12 +243,13 @@ def test_oip_binary_bool_input() -> None:
         (
             [binary("x", [1, 3], "BYTES", 5)],
             strings("1"),
-            "input 'x': shape holds 3 values, the binary data has 1",
+            "input 'x': shape [1, 3] holds 3 values, the binary data has 1",
         ),
         (
             [binary("x", [1, 3], "COMPLEX", 3)],
             b"abc",
-            "input 'x': datatype 'COMPLEX' cannot be sent as binary data",
+            "input 'x': datatype 'COMPLEX'; accepted: FP16, FP32, FP64, INT8, INT16, INT32, "
+            "INT64, UINT8, UINT16, UINT32, UINT64, BOOL, BYTES",
         ),
         (
             [binary("x", [1, -3], "FP64", 0)],
@@ -268,7 +270,7 @@ def test_oip_binary_bool_input() -> None:
 )
 def test_oip_binary_input_errors(inputs: list[Any], data: bytes, message: str) -> None:
     with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$"):
-        rows_from_inputs(attach_binary_data(inputs, data), NAMES, 10)
+        rows_from_inputs(inputs, NAMES, 10, data)
 
 
 @pytest.mark.parametrize(
@@ -493,3 +495,15 @@ def test_columns_need_a_list_per_feature_of_one_length(
 ) -> None:
     with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$"):
         checked(Batch(columns=columns), 10)
+
+
+@pytest.mark.parametrize(("offset", "shared"), [(8, True), (3, False)])
+def test_binary_fp64_rows_are_read_in_place_where_aligned(offset: int, shared: bool) -> None:
+    """The body's bytes are the rows (no copy), unless the JSON part's length misaligns them."""
+    body = b"{" * offset + np.arange(6, dtype="<f8").tobytes()
+    view = memoryview(body)[offset:]
+    batch = batch_from_inputs([binary("x", [2, 3], "FP64", 48)], NAMES, view)
+    assert isinstance(batch.rows, np.ndarray)
+    assert batch.rows.tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert np.shares_memory(batch.rows, np.frombuffer(body, dtype=np.uint8)) is shared
+    assert checked(batch, 10).flags.aligned

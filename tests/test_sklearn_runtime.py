@@ -17,6 +17,8 @@ from sklearn.linear_model import LinearRegression
 
 from serving.batch import Batch, Method
 from serving.errors import InvalidInput, NotFinite
+from serving.loading import LoadedModel
+from serving.prediction import predict
 from serving.runtimes.sklearn_runtime import SklearnRuntime, load
 from serving.schema import Feature
 from serving.validate import validate
@@ -93,14 +95,26 @@ def test_a_model_fitted_on_an_array_gets_the_float64_matrix() -> None:
 @pytest.mark.parametrize(
     ("method", "message"),
     [
-        ("predict_proba", "this model has no predict_proba (class probabilities)"),
-        ("decision_function", "this model has no decision_function"),
+        (
+            "predict_proba",
+            "predict_proba (class probabilities) is not available: this model offers predict "
+            "on the sklearn runtime",
+        ),
+        (
+            "decision_function",
+            "decision_function (decision values) is not available: this model offers predict "
+            "on the sklearn runtime",
+        ),
     ],
 )
 def test_a_method_the_model_lacks_is_a_clear_400(method: Method, message: str) -> None:
+    """The data plane's one check (Runtime.offers), before the model runs."""
     model = Recorder()
+    manifest = serving_manifest(FEATURES, "regression", None, on_dataframe=True)
+    runtime = SklearnRuntime(model, (), VERSION, manifest)
+    loaded = LoadedModel(manifest, "0" * 64, runtime, "test", 0.0)
     with pytest.raises(InvalidInput, match=f"^{re.escape(message)}$"):
-        run(model, ("predict", method))
+        predict(loaded, Batch(rows=ROWS), ("predict", method), 10)
     assert model.seen is None  # refused before the model ran
 
 

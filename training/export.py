@@ -7,20 +7,25 @@ on every row; probabilities, decision values and regression values within PARITY
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from serving.batch import Batch, Method, Table
+from serving.errors import NotFinite
 from serving.manifest import Manifest
+from serving.prediction import run
 from serving.runtimes.onnx_runtime import DECISION_OUTPUT, OnnxRuntime, session_options
 from serving.runtimes.sklearn_runtime import SklearnRuntime
 from serving.schema import Feature, Schema
 from serving.validate import validate
 from training import onnx_inputs
-from training.probe import with_edge_rows
+from training.probe import edge_rows, with_edge_rows
 
 PARITY_TOLERANCE = 1e-9
 # The tensor skl2onnx's linear classifiers compute their decision values in.
@@ -51,13 +56,20 @@ def servable_rows(frame: pd.DataFrame, features: list[Feature]) -> pd.DataFrame:
 
 
 def sample_table(frame: pd.DataFrame, manifest: Manifest) -> Table:
-    """The sample rows as the function would receive them, through its validation step."""
-    columns = {
-        name: [None if pd.isna(v) else v for v in frame[name].tolist()] for name in frame.columns
-    }
-    columns = with_edge_rows(columns, manifest.features)  # missing, "", unseen, int64's ends
+    """The sample rows as the function would receive them, through its validation step, then
+    the edge rows (`edges`)."""
+    columns = with_edge_rows(_cells(frame), manifest.features)  # missing, "", unseen, int64's ends
     rows = len(next(iter(columns.values()), []))
     return validate(Batch(columns=columns), manifest.features, max_rows=rows)
+
+
+def edges(frame: pd.DataFrame, manifest: Manifest) -> list[str]:
+    """What each edge row at the end of `sample_table` tries, in order."""
+    return [what for what, _ in edge_rows(_cells(frame), manifest.features)]
+
+
+def _cells(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    return {name: [None if pd.isna(v) else v for v in frame[name].tolist()] for name in frame}
 
 
 def export_onnx(
@@ -74,7 +86,7 @@ def export_onnx(
         )
         return None
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # no usage telemetry from training
-    table = sample_table(frame, manifest)
+    table, tried = sample_table(frame, manifest), edges(frame, manifest)
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     try:
         graph = build_graph(model, manifest, frame)
@@ -82,7 +94,7 @@ def export_onnx(
         has_proba = hasattr(final, "predict_proba")
         with_decision = add_decision_output(graph, model, has_proba)
         onnx_bytes = with_decision or graph.SerializeToString()
-        parity = check_parity(model, onnx_bytes, manifest, table)
+        parity = check_parity(model, onnx_bytes, manifest, table, tried)
     except Exception as exc:
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         print(f"ONNX export skipped: this model does not convert to float64 ONNX ({reason})")
@@ -95,6 +107,12 @@ def export_onnx(
         )
         onnx_bytes = graph.SerializeToString()
         del parity["decision_function_max_abs_diff"]
+    if "edge_differs" in parity:
+        print(
+            f"ONNX export skipped: ONNX and scikit-learn answer differently when "
+            f"{parity['edge_differs']}; the scikit-learn runtime serves this model"
+        )
+        return None
     if not parity_holds(parity):
         print(
             "ONNX export skipped: ONNX outputs differ from scikit-learn on the sample rows "
@@ -162,8 +180,13 @@ def register_converters(model: Any = None, frame: pd.DataFrame | None = None) ->
 
 
 def parity_holds(parity: dict[str, Any]) -> bool:
-    """The gate: every label equal, and every other output within PARITY_TOLERANCE."""
-    return bool(parity["labels_equal"]) and parity["max_abs_diff"] <= PARITY_TOLERANCE
+    """The gate: every label equal, every other output within PARITY_TOLERANCE, and every edge
+    row answered alike (or refused by both)."""
+    return (
+        bool(parity["labels_equal"])
+        and parity["max_abs_diff"] <= PARITY_TOLERANCE
+        and "edge_differs" not in parity
+    )
 
 
 def add_decision_output(graph: Any, model: Any, has_proba: bool = True) -> bytes | None:
@@ -202,8 +225,15 @@ def add_decision_output(graph: Any, model: Any, has_proba: bool = True) -> bytes
     return bytes(extended.SerializeToString())
 
 
-def check_parity(model: Any, onnx_bytes: bytes, manifest: Manifest, table: Table) -> dict[str, Any]:
-    """Both runtimes on the same checked rows: are the labels equal, how far apart the rest."""
+def check_parity(
+    model: Any, onnx_bytes: bytes, manifest: Manifest, table: Table, edges: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Both runtimes on the same checked rows: are the labels equal, how far apart the rest.
+
+    The last `len(edges)` rows are the edge rows (`edges` says what each tries): each is run
+    alone, as a request of that one row would be, and both runtimes must answer it alike, or
+    both refuse it (an output that is not finite). The first that does not is `edge_differs`.
+    """
     import onnxruntime as ort
     import sklearn
 
@@ -219,27 +249,87 @@ def check_parity(model: Any, onnx_bytes: bytes, manifest: Manifest, table: Table
             methods += ("predict_proba",)
         elif reference.has_decision_function:
             methods += ("decision_function",)
-    ours, theirs = served.run(table, methods), reference.run(table, methods)
-    # A regressor's values are compared within the tolerance, not as labels.
-    labels_equal = manifest.classes is None or np.array_equal(ours["predict"], theirs["predict"])
     compared = methods[-1]
     labels_only = manifest.classes is not None and compared == "predict"
-    parity: dict[str, Any] = {
-        "rows": table.n_rows,
-        "labels_equal": bool(labels_equal),
-        "max_abs_diff": 0.0 if labels_only else _distance(ours[compared], theirs[compared]),
-        "tolerance": PARITY_TOLERANCE,
-    }
+
+    def compare(ours: dict[Method, np.ndarray], theirs: dict[Method, np.ndarray]) -> float | None:
+        """How far apart the outputs are; None when the labels differ."""
+        # A regressor's values are compared within the tolerance, not as labels.
+        if manifest.classes is not None and not np.array_equal(ours["predict"], theirs["predict"]):
+            return None
+        return 0.0 if labels_only else _distance(ours[compared], theirs[compared])
+
+    sample = _rows(table, 0, table.n_rows - len(edges))
+    answered, refused = [sample], 0
+    with _unseen_categories_expected():
+        distance = compare(run(served, sample, methods), run(reference, sample, methods))
+        parity: dict[str, Any] = {
+            "rows": table.n_rows,
+            "labels_equal": distance is not None,
+            "max_abs_diff": distance or 0.0,
+        }
+        for what, rows in zip(edges, _each_row(table, sample.n_rows), strict=True):
+            ours, theirs = _answer(served, rows, methods), _answer(reference, rows, methods)
+            if ours is None and theirs is None:
+                refused += 1
+                continue
+            if ours is None or theirs is None:
+                refuses = "the ONNX runtime" if ours is None else "scikit-learn"
+                parity["edge_differs"] = f"{what} (only {refuses} refuses it)"
+                break
+            distance = compare(ours, theirs)
+            if distance is None or distance > PARITY_TOLERANCE:
+                differ = "labels differ" if distance is None else f"max difference {distance:.3g}"
+                parity["edge_differs"] = f"{what} ({differ})"
+                break
+            parity["max_abs_diff"] = max(parity["max_abs_diff"], distance)
+            answered.append(rows)
+    parity["tolerance"] = PARITY_TOLERANCE
+    if edges:
+        parity["edge_rows"] = {"tried": len(edges), "refused_by_both": refused}
     if served.has_decision_function and compared != "decision_function":
-        parity["decision_function_max_abs_diff"] = check_decision_parity(served, reference, table)
+        parity["decision_function_max_abs_diff"] = max(
+            check_decision_parity(served, reference, rows) for rows in answered
+        )
     return parity
+
+
+def _answer(
+    runtime: OnnxRuntime | SklearnRuntime, rows: Table, methods: tuple[Method, ...]
+) -> dict[Method, np.ndarray] | None:
+    """The runtime's outputs as the function would answer them, None when it refuses them."""
+    try:
+        return run(runtime, rows, methods)
+    except NotFinite:
+        return None
+
+
+def _rows(table: Table, start: int, stop: int) -> Table:
+    """Rows start to stop of a checked table."""
+    columns = tuple(column[start:stop] for column in table.columns)
+    matrix = table.matrix[start:stop] if table.matrix is not None else None
+    return Table(columns, matrix, stop - start)
+
+
+def _each_row(table: Table, start: int) -> Iterator[Table]:
+    return (_rows(table, row, row + 1) for row in range(start, table.n_rows))
 
 
 def check_decision_parity(served: OnnxRuntime, reference: SklearnRuntime, table: Table) -> float:
     """Largest difference between the graph's decision values and scikit-learn's."""
     method: tuple[Method, ...] = ("decision_function",)
-    ours, theirs = served.run(table, method), reference.run(table, method)
+    with _unseen_categories_expected():
+        ours, theirs = served.run(table, method), reference.run(table, method)
     return _distance(ours["decision_function"], theirs["decision_function"])
+
+
+@contextlib.contextmanager
+def _unseen_categories_expected() -> Iterator[None]:
+    """The gate feeds categories never seen in training on purpose (its edge rows): the
+    encoders' warning about them is expected, not a fault of the model."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Found unknown categories", UserWarning)
+        yield
 
 
 def _distance(ours: np.ndarray, theirs: np.ndarray) -> float:

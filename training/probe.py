@@ -131,7 +131,17 @@ def _accepts(
 def with_edge_rows(
     columns: Mapping[str, list[Any]], features: Sequence[Feature]
 ) -> dict[str, list[Any]]:
-    """The sample's columns with the rows the ONNX parity gate must also prove equal on.
+    """The sample's columns with the rows the ONNX parity gate must also prove equal on
+    (`edge_rows`), appended in order."""
+    names = [f.name for f in features]
+    edges = [row for _, row in edge_rows(columns, features)]
+    return {name: list(columns[name]) + [row[i] for row in edges] for i, name in enumerate(names)}
+
+
+def edge_rows(
+    columns: Mapping[str, list[Any]], features: Sequence[Feature]
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """The rows the ONNX parity gate must also prove equal on, each with what it tries.
 
     Each is the first complete sample row with one cell changed: a feature that may be missing
     set missing; a text feature set to "" and to a value never seen in training (where the
@@ -140,15 +150,19 @@ def with_edge_rows(
     names = [f.name for f in features]
     rows = list(zip(*(columns[name] for name in names), strict=True))
     if not rows:
-        return dict(columns)
+        return []
     base = next((row for row in rows if None not in row), rows[0])
-    edges: list[tuple[Any, ...]] = []
+    edges: list[tuple[str, tuple[Any, ...]]] = []
     for index, feature in enumerate(features):
-        values: list[Any] = [None] if feature.nullable else []
+        values: list[tuple[str, Any]] = [("missing", None)] if feature.nullable else []
         if feature.is_text:
             known = feature.categories or ()
-            values += [v for v in ("", UNSEEN) if feature.other_categories or v in known]
+            tried = (('""', ""), ("a value never seen in training", UNSEEN))
+            values += [(what, v) for what, v in tried if feature.other_categories or v in known]
         if feature.type == "integer":
-            values += [INT64_MAX, INT64_MIN]
-        edges += [(*base[:index], value, *base[index + 1 :]) for value in values]
-    return {name: list(columns[name]) + [row[i] for row in edges] for i, name in enumerate(names)}
+            values += [("the largest int64", INT64_MAX), ("the smallest int64", INT64_MIN)]
+        edges += [
+            (f"{feature.name!r} is {what}", (*base[:index], value, *base[index + 1 :]))
+            for what, value in values
+        ]
+    return edges

@@ -1,5 +1,8 @@
-"""Request formats beside the function's own format: OIP v2, KServe v1, MLflow, BigQuery, CSV.
+"""Every route's handler and every body format's adapter, the function's own and the others'.
 
-`router` maps paths to their handlers; `detect` decides once what a body is; `formats` hands it
-to that format's parser, which only reshapes it into a Batch, and answers in its idiom.
+The others: OIP v2, KServe v1, MLflow, Vertex AI, BigQuery, CSV.
+
+`detect` decides once what a body is; that format's adapter (`parse`) only reshapes it into an
+Inference (a Batch, the methods asked for, and how to answer in the format's idiom); the
+endpoint (serving/endpoint.py) maps paths to handlers and formats to adapters.
 """

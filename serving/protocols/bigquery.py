@@ -12,57 +12,61 @@ and "NaN" is a missing value. `userDefinedContext` may choose the reply: the lab
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from serving.batch import Batch, Method
-from serving.errors import InvalidInput, RequestError
-from serving.exchange import Reply
+from serving.errors import InvalidInput, RequestError, echo
+from serving.exchange import Inference, Reply, Request
 from serving.loading import LoadedModel
-from serving.prediction import score
-from serving.validate import echo
+from serving.prediction import Prediction
+from serving.protocols.detect import Decoded
 
 FIELDS = ("requestId", "caller", "sessionUser", "userDefinedContext", "calls")
-OUTPUTS = ("label", "probabilities", "probability")
+# What userDefinedContext's "output" may choose.
+REPLIES = ("label", "probabilities", "probability")
 # BigQuery shows errorMessage to the SQL user and wants it under 1 KB.
 MAX_ERROR_MESSAGE = 1000
 
 
-def answer(model: LoadedModel, body: dict[str, Any], max_rows: int) -> Reply:
-    """One reply per call, in order; a client's error carries BigQuery's `errorMessage`
-    (a server-side one is retried by BigQuery, and its reason stays in the log)."""
-    try:
-        return _answer(model, body, max_rows)
-    except RequestError as exc:
-        exc.body_fields["errorMessage"] = exc.message[:MAX_ERROR_MESSAGE]
-        raise
-
-
-def _answer(model: LoadedModel, body: dict[str, Any], max_rows: int) -> Reply:
-    unknown = sorted(set(body) - set(FIELDS))
+def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
+    """The calls as rows of text cells, and the reply userDefinedContext chooses."""
+    document = decoded.document
+    unknown = sorted(set(document) - set(FIELDS))
     if unknown:
         raise InvalidInput(f"unknown field {echo(unknown[0])}; accepted: {', '.join(FIELDS)}")
-    calls = body["calls"]
+    calls = document["calls"]
     if not isinstance(calls, list) or not all(isinstance(call, list) for call in calls):
         raise InvalidInput("'calls' must be a list of argument lists, one per row")
-    output, chosen = _output(body.get("userDefinedContext"), model)
-    methods: tuple[Method, ...] = ("predict",) if output == "label" else ("predict_proba",)
-    scored, outputs = score(model, Batch(rows=calls, text=True), methods, max_rows)
-    if output == "label":
-        replies = outputs["predict"].tolist()
+    reply, chosen = _reply(document.get("userDefinedContext"), model)
+    methods: tuple[Method, ...] = ("predict",) if reply == "label" else ("predict_proba",)
+    answer = functools.partial(_replies, reply=reply, chosen=chosen)
+    return Inference(Batch(rows=calls, text=True), methods, answer)
+
+
+def explain(error: RequestError) -> None:
+    """A client's error gets BigQuery's `errorMessage`, shown to the SQL user (a server-side
+    one is retried by BigQuery, and its reason stays in the log)."""
+    error.answer_fields["errorMessage"] = error.message[:MAX_ERROR_MESSAGE]
+
+
+def _replies(prediction: Prediction, reply: str, chosen: Any) -> Reply:
+    """One reply per row, in order: the label, every class's probability, or one class's."""
+    if reply == "label":
+        replies = prediction.outputs["predict"].tolist()
     else:
-        classes = list(model.manifest.classes or ())
-        probabilities = outputs["predict_proba"].tolist()
-        if output == "probability":
+        classes = list(prediction.manifest.classes or ())
+        probabilities = prediction.outputs["predict_proba"].tolist()
+        if reply == "probability":
             column = classes.index(chosen)
             replies = [row[column] for row in probabilities]
         else:
             replies = [dict(zip(map(str, classes), row, strict=True)) for row in probabilities]
-    log = {"rows": scored.table.n_rows, "output": output}
-    return Reply(200, {"replies": replies}, log, scored=scored)
+    return Reply(200, {"replies": replies}, prediction.log, prediction=prediction)
 
 
-def _output(context: Any, model: LoadedModel) -> tuple[str, Any]:
-    """The reply asked for in userDefinedContext, and the class for `probability`."""
+def _reply(context: Any, model: LoadedModel) -> tuple[str, Any]:
+    """The reply userDefinedContext's `output` asks for, and the class for `probability`."""
     if context is None:
         return "label", None
     if not isinstance(context, dict) or set(context) - {"output", "class"}:
@@ -70,15 +74,15 @@ def _output(context: Any, model: LoadedModel) -> tuple[str, Any]:
             'userDefinedContext may hold "output" (label, probabilities or probability) and '
             '"class" (with probability)'
         )
-    output = context.get("output", "label")
-    if output not in OUTPUTS:
-        raise InvalidInput(f"userDefinedContext output must be one of {', '.join(OUTPUTS)}")
+    reply = context.get("output", "label")
+    if reply not in REPLIES:
+        raise InvalidInput(f"userDefinedContext output must be one of {', '.join(REPLIES)}")
+    if reply != "label":
+        model.runtime.offers(("predict_proba",))
     classes = [str(c) for c in model.manifest.classes or ()]
-    if output != "label" and not classes:
-        raise InvalidInput("probabilities are only available for classifiers")
-    if output != "probability":
-        return output, None
+    if reply != "probability":
+        return reply, None
     wanted = str(context.get("class"))
     if wanted not in classes:
         raise InvalidInput(f"userDefinedContext class must be one of {', '.join(classes)}")
-    return output, (model.manifest.classes or ())[classes.index(wanted)]
+    return reply, (model.manifest.classes or ())[classes.index(wanted)]

@@ -1,8 +1,10 @@
-"""CSV (`text/csv`) batches, with or without a header row; parsed with the csv module, no pandas.
+"""CSV (`text/csv`) bodies, with or without a header row, read into one table of text cells.
 
+Parsed with the csv module, no pandas.
 The first row is a header when it names any of the model's features, and must then name each
 exactly once (in any order); otherwise every row is data, in the model's feature order.
 Cells are text: numbers are read from them, and an empty cell (or NA, null, ...) is missing.
+The answer is this function's own (`{"predictions": ...}`); `?predict_method=` chooses it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,29 @@ import csv
 import io
 from collections.abc import Sequence
 
+import numpy as np
+
 from serving.batch import Batch
 from serving.errors import InvalidInput
+from serving.exchange import Inference, Request
+from serving.loading import LoadedModel
+from serving.protocols.detect import Decoded
+from serving.protocols.own_format import check_method, predictions
 
 
-def parse_csv(body: bytes, feature_names: Sequence[str]) -> Batch:
-    """CSV bytes as a Batch of text rows, named by the header when there is one."""
+def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
+    """The CSV body's rows, answered by the method its query string names."""
+    method = check_method(request.query.get("predict_method", "predict"))
+    return predictions(read_table(decoded.document, model.manifest.feature_names), (method,))
+
+
+def read_table(body: bytes, feature_names: Sequence[str]) -> Batch:
+    """CSV bytes as a Batch of text rows, named by the header when there is one.
+
+    Rows of one width become one 2-D array of their cells (pointers to the csv module's
+    strings), which the validation step converts once; ragged rows stay lists, for it to
+    say which row is wrong.
+    """
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -29,5 +48,10 @@ def parse_csv(body: bytes, feature_names: Sequence[str]) -> Batch:
         raise InvalidInput("CSV body has no rows")
     header = [cell.strip() for cell in lines[0]]
     if not set(header).isdisjoint(feature_names):
-        return Batch(rows=lines[1:], names=header, text=True)
-    return Batch(rows=lines, text=True)
+        return Batch(rows=_table(lines[1:]), names=header, text=True)
+    return Batch(rows=_table(lines), text=True)
+
+
+def _table(lines: list[list[str]]) -> np.ndarray | list[list[str]]:
+    table = np.array(lines, dtype=object)
+    return table if table.ndim == 2 else lines

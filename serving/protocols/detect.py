@@ -1,27 +1,24 @@
-"""Decide once what a body is: CSV by its media type, else JSON whose keys name its format."""
+"""Decide once what a body is: its media type, its byte budget, its one JSON decode, its format.
+
+CSV by its media type; JSON by the one key that names its format. A route that takes only OIP
+tensors reads its body as an OIP inference request: any media type, and the binary tensor data
+extension's JSON part and bytes. Before any parsing, the body's byte budget: a body that must
+hold more than MAX_ROWS rows is refused (422) while it is still bytes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from serving import jsonio
-from serving.errors import InvalidInput, UnsupportedMediaType
-from serving.exchange import Call
-from serving.protocols.oip_tensors import is_tensor_list
-from serving.validate import check_structure, echo
+from serving.errors import InvalidInput, InvalidJSON, TooManyRows, UnsupportedMediaType, echo
+from serving.exchange import Request
+from serving.protocols.oip_binary import HEADER, split_body
+from serving.protocols.oip_tensor import BINARY_NEEDS_HEADER, is_tensor_list
 
 CSV_TYPES = ("text/csv",)
 JSON_TYPES = ("application/json",)
-# The key that names each JSON format; a body must hold exactly one of them.
-FORMAT_KEYS = ("features", "instances", "inputs", "dataframe_split", "dataframe_records", "calls")
-ACCEPTED_SHAPES = (
-    '{"features": [...]} or {"instances": [...]} (this function, Vertex AI, KServe v1), '
-    '{"inputs": [{"name", "shape", "datatype", "data"}]} (Open Inference Protocol v2), '
-    '{"inputs": [[...], ...]} (KServe v1, MLflow), '
-    '{"dataframe_split": {...}} or {"dataframe_records": [...]} (MLflow), '
-    '{"calls": [[...], ...]} (BigQuery remote functions), or a text/csv body'
-)
 # "inputs" holds OIP v2 tensors ("tensors") or rows and columns ("inputs").
 BodyFormat = Literal[
     "csv",
@@ -33,48 +30,97 @@ BodyFormat = Literal[
     "dataframe_records",
     "calls",
 ]
+# The key that names each JSON format; a body must hold exactly one of them.
+FORMAT_KEYS: tuple[BodyFormat, ...] = (
+    "features",
+    "instances",
+    "inputs",
+    "dataframe_split",
+    "dataframe_records",
+    "calls",
+)
+ACCEPTED_SHAPES = (
+    '{"features": [...]} or {"instances": [...]} (this function, Vertex AI, KServe v1), '
+    '{"inputs": [{"name", "shape", "datatype", "data"}]} (Open Inference Protocol v2), '
+    '{"inputs": [[...], ...]} (KServe v1, MLflow), '
+    '{"dataframe_split": {...}} or {"dataframe_records": [...]} (MLflow), '
+    '{"calls": [[...], ...]} (BigQuery remote functions), or a text/csv body'
+)
 
 
-@dataclass(frozen=True)
-class Body:
-    """A body whose format is known: `value` is the decoded JSON object, or the CSV bytes."""
+@dataclass(slots=True)
+class Decoded:
+    """A body whose format is known: `document` is its decoded JSON, or the CSV bytes;
+    `binary` the OIP binary tensor data after the JSON part (a view of the body)."""
 
     format: BodyFormat
-    value: Any
+    document: Any
+    binary: memoryview | None = None
 
 
-def detect(call: Call, keys: tuple[str, ...], max_rows: int, *, csv: bool) -> Body:
-    """The body's format, among the JSON format `keys` (and CSV when `csv`) a route accepts.
+def detect(request: Request, formats: tuple[BodyFormat, ...], max_rows: int) -> Decoded:
+    """The body's format, among the `formats` its route takes.
 
     415 for another media type, 422 for a body too large for MAX_ROWS rows, 400 for broken
     JSON or a JSON body that names no accepted format or several.
     """
-    if csv and call.content_type in CSV_TYPES:
-        check_structure(call.body, max_rows, csv=True)
-        return Body("csv", call.body)
-    body = decode_json(call, max_rows)
-    key = format_key(body, keys)
-    if key == "inputs" and is_tensor_list(body["inputs"]):
-        return Body("tensors", body)
-    return Body(cast(BodyFormat, key), body)
-
-
-def decode_json(call: Call, max_rows: int) -> Any:
-    """The JSON body, or 415 naming the accepted media types (422 for far too many rows)."""
-    if call.content_type not in JSON_TYPES:
+    if formats == ("tensors",):
+        return _inference_request(request, max_rows)
+    if "csv" in formats and request.media_type in CSV_TYPES:
+        check_budget(request.body, max_rows, csv=True)
+        return Decoded("csv", request.body)
+    if request.media_type not in JSON_TYPES:
         raise UnsupportedMediaType(
-            f"Content-Type {echo(call.content_type or '(none)')} is not accepted; "
+            f"Content-Type {echo(request.media_type or '(none)')} is not accepted; "
             "send application/json (or text/csv to / and /invocations)"
         )
-    check_structure(call.body, max_rows)
-    return jsonio.decode(call.body)
+    check_budget(request.body, max_rows)
+    document = jsonio.decode(request.body)
+    key = format_key(document, formats)
+    if key == "inputs" and is_tensor_list(document["inputs"]):
+        return Decoded("tensors", document)
+    return Decoded(key, document)
 
 
-def format_key(body: Any, accepted: tuple[str, ...] = FORMAT_KEYS) -> str:
+def _inference_request(request: Request, max_rows: int) -> Decoded:
+    """POST .../infer: JSON tensors, or a JSON part and binary tensor data after it."""
+    header, binary = split_body(request.body, request.headers)
+    try:
+        check_budget(header, max_rows)
+        document = jsonio.decode(header)
+    except InvalidJSON:
+        # Binary data sent without the header: say what is missing, not where JSON broke.
+        if HEADER in request.headers or b'"binary_data_size"' not in request.body:
+            raise
+        raise InvalidInput(BINARY_NEEDS_HEADER) from None
+    if binary and not (isinstance(document, dict) and "inputs" in document):
+        raise InvalidInput(f"{HEADER} is set, but there are no inputs for the binary data")
+    return Decoded("tensors", document, binary)
+
+
+def check_budget(body: bytes, max_rows: int, csv: bool = False) -> None:
+    """Refuse a body that must hold more than MAX_ROWS rows, before parsing it.
+
+    Parsing builds Python objects for every row, and a few bytes a row (`[],` or a newline)
+    would otherwise fill the instance's memory before the row count is known. Every JSON row
+    needs at least one `[` or `{` (and each tensor or option a few more); every CSV row a line.
+    """
+    if csv:
+        count, limit, what = body.count(b"\n"), max_rows + 1, "lines"
+    else:
+        count, limit, what = body.count(b"[") + body.count(b"{"), 2 * max_rows + 1024, "brackets"
+    if count > limit:
+        raise TooManyRows(
+            f"the body has {count} {what}, more than {max_rows} rows can take; at most "
+            f"{max_rows} rows per request (MAX_ROWS)"
+        )
+
+
+def format_key(document: Any, accepted: tuple[BodyFormat, ...] = FORMAT_KEYS) -> BodyFormat:
     """The one format key in the body; 400 naming the accepted shapes for none or several."""
-    if not isinstance(body, dict):
+    if not isinstance(document, dict):
         raise InvalidInput(f"body must be a JSON object; accepted shapes: {ACCEPTED_SHAPES}")
-    present = [key for key in accepted if key in body]
+    present = [key for key in accepted if key in document and key in FORMAT_KEYS]
     if not present:
         raise InvalidInput(f"body matches no accepted format; accepted shapes: {ACCEPTED_SHAPES}")
     if len(present) > 1:

@@ -1,30 +1,30 @@
-"""KServe v1 (TensorFlow Serving style): `/v1/models/{name}[:predict]`."""
+"""KServe v1 (TensorFlow Serving style): `/v1/models/{name}[:predict]`.
+
+Its GET routes are here; `POST .../{name}:predict` takes `{"instances"}` (own_format.py) or
+`{"inputs"}` (row_inputs.py, or OIP tensors).
+"""
 
 from __future__ import annotations
 
-from serving.exchange import Call, Host, Reply
-from serving.protocols import formats
-from serving.protocols.detect import detect
+from collections.abc import Mapping
+
+from serving.exchange import Reply, Request
+from serving.loading import LoadedModel
+from serving.protocols.detect import BodyFormat
 from serving.protocols.model_name import check_name
+from serving.slot import LazySlot
 
-ACCEPTED = ("instances", "inputs")
+# The body formats POST /v1/models/{name}:predict takes.
+FORMATS: tuple[BodyFormat, ...] = ("instances", "inputs")
 
 
-def models(host: Host, call: Call, match: dict[str, str]) -> Reply:
+def models(request: Request, match: Mapping[str, str], model: LazySlot[LoadedModel]) -> Reply:
     """GET /v1/models: the one served model."""
-    return Reply(200, {"models": [host.model.get().manifest.name]})
+    return Reply(200, {"models": [model.get().manifest.name]})
 
 
-def model_ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
+def model_ready(request: Request, match: Mapping[str, str], model: LazySlot[LoadedModel]) -> Reply:
     """GET /v1/models/{name}: ready once the model is loaded."""
-    model = host.model.get()
-    check_name(model, match["name"])
-    return Reply(200, {"name": model.manifest.name, "ready": True})
-
-
-def predict(host: Host, call: Call, match: dict[str, str]) -> Reply:
-    """POST /v1/models/{name}:predict with `{"instances"}` or `{"inputs"}`."""
-    body = detect(call, ACCEPTED, host.settings.max_rows, csv=False)
-    model = host.model.get()
-    check_name(model, match["name"])
-    return formats.answer(model, body, call.query, host.settings.max_rows)
+    loaded = model.get()
+    check_name(loaded, match["name"])
+    return Reply(200, {"name": loaded.manifest.name, "ready": True})

@@ -1,35 +1,36 @@
-"""MLflow's `dataframe_split` and `dataframe_records` bodies reshaped into a Batch (pandas-free).
+"""MLflow's `dataframe_split` and `dataframe_records` bodies read into an Inference (pandas-free).
 
 Its `instances` and `inputs` bodies share their parsers with Vertex AI and KServe v1
-(payload.py, row_inputs.py).
+(own_format.py, row_inputs.py).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from serving.batch import Ask, Batch
-from serving.errors import InvalidInput
-from serving.payload import read_method
-from serving.validate import echo
+from serving.batch import Batch
+from serving.errors import InvalidInput, echo
+from serving.exchange import Inference, Request
+from serving.loading import LoadedModel
+from serving.protocols.detect import Decoded
+from serving.protocols.own_format import predictions, read_method
 
 SPLIT_FIELDS = ("columns", "data", "index")
 
 
-def parse_dataframe(
-    body: dict[str, Any], key: Literal["dataframe_split", "dataframe_records"]
-) -> tuple[Batch, Ask]:
+def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
     """`{"dataframe_split" | "dataframe_records": ..., "params"?: {...}}` as rows."""
-    unknown = sorted(set(body) - {key, "params"})
+    document, key = decoded.document, decoded.format
+    unknown = sorted(set(document) - {key, "params"})
     if unknown:
         raise InvalidInput(f"unknown field {echo(unknown[0])}; accepted: {key}, params")
-    ask = Ask((read_method(body),))
+    methods = (read_method(document),)
     if key == "dataframe_records":
-        records = body[key]
+        records = document[key]
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise InvalidInput("'dataframe_records' must be a list of objects keyed by column")
-        return Batch(rows=records), ask
-    return _split(body[key]), ask
+        return predictions(Batch(rows=records), methods)
+    return predictions(_split(document[key]), methods)
 
 
 def _split(split: Any) -> Batch:

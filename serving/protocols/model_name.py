@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from serving.errors import NotFound
+from serving.errors import NotFound, echo
 from serving.loading import LoadedModel
-from serving.validate import echo
 
 
 def check_name(model: LoadedModel, name: str, version: str | None = None) -> None:

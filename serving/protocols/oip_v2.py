@@ -1,134 +1,127 @@
 """Open Inference Protocol v2 over REST (KServe v2, Triton, MLServer): its routes and answers.
 
-Inputs and outputs are JSON tensors, or use the binary tensor data extension (oip_binary.py).
+Inputs and outputs are JSON tensors, or use the binary tensor data extension; the codec
+(oip_tensor.py) reads both into one typed array per input.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Mapping
 from typing import Any, cast
 
 import numpy as np
 
-from serving import jsonio
 from serving.batch import METHODS, Method
-from serving.errors import InvalidInput, InvalidJSON
-from serving.exchange import Call, Host, Reply
+from serving.errors import ECHO_CHARS, InvalidInput, echo
+from serving.exchange import Inference, Reply, Request
 from serving.loading import LoadedModel
-from serving.prediction import score
+from serving.prediction import Prediction
+from serving.protocols.detect import Decoded
 from serving.protocols.model_name import check_name
-from serving.protocols.oip_binary import (
-    HEADER,
-    attach_binary_data,
-    binary_output,
-    binary_outputs,
-    binary_reply,
-    split_body,
-)
-from serving.protocols.oip_tensors import (
-    BINARY_NEEDS_HEADER,
+from serving.protocols.oip_binary import binary_outputs, binary_reply
+from serving.protocols.oip_tensor import (
     batch_from_inputs,
+    binary_output,
     datatype_of,
     output_tensor,
 )
-from serving.validate import check_structure, echo
+from serving.slot import LazySlot
 
 INPUT_NAME = "input"
 # model_name / model_version: KServe's own client sends them in the body (checked like the path).
 INFER_FIELDS = ("id", "inputs", "outputs", "parameters", "model_name", "model_version")
 SERVER_NAME = "sklearn-cloud-function"
 EXTENSIONS = ("binary_tensor_data",)
+# The longest request `id` answered back: it is a client's string (serving/errors.py's rule).
+MAX_ID = ECHO_CHARS
 _INPUT_DATATYPES = {"number": "FP64", "integer": "INT64", "boolean": "BOOL", "string": "BYTES"}
 
 
-def live(host: Host, call: Call, match: dict[str, str]) -> Reply:
+def live(request: Request, match: Mapping[str, str], model: LazySlot[LoadedModel]) -> Reply:
     """The process answers: always live."""
     return Reply(200, {"live": True})
 
 
-def ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
+def ready(request: Request, match: Mapping[str, str], model: LazySlot[LoadedModel]) -> Reply:
     """Ready once the model is loaded (503 otherwise, from the slot)."""
-    host.model.get()
+    model.get()
     return Reply(200, {"ready": True})
 
 
-def server_metadata(host: Host, call: Call, match: dict[str, str]) -> Reply:
+def server_metadata(
+    request: Request, match: Mapping[str, str], model: LazySlot[LoadedModel]
+) -> Reply:
     """Server metadata: this function and the protocol extensions it speaks."""
     return Reply(200, {"name": SERVER_NAME, "version": "0.1.0", "extensions": EXTENSIONS})
 
 
-def model_ready(host: Host, call: Call, match: dict[str, str]) -> Reply:
-    model = host.model.get()
-    check_name(model, match["name"], match.get("version"))
-    return Reply(200, {"name": model.manifest.name, "ready": True})
+def model_ready(request: Request, match: Mapping[str, str], model: LazySlot[LoadedModel]) -> Reply:
+    """Ready once the named model is loaded."""
+    loaded = model.get()
+    check_name(loaded, match["name"], match.get("version"))
+    return Reply(200, {"name": loaded.manifest.name, "ready": True})
 
 
-def model_metadata_route(host: Host, call: Call, match: dict[str, str]) -> Reply:
-    model = host.model.get()
-    check_name(model, match["name"], match.get("version"))
-    return Reply(200, model_metadata(model))
+def model_metadata_route(
+    request: Request, match: Mapping[str, str], model: LazySlot[LoadedModel]
+) -> Reply:
+    """The named model's inputs, outputs and classes."""
+    loaded = model.get()
+    check_name(loaded, match["name"], match.get("version"))
+    return Reply(200, model_metadata(loaded))
 
 
-def infer_route(host: Host, call: Call, match: dict[str, str]) -> Reply:
-    """POST .../infer: JSON tensors, or a JSON header and binary tensor data after it."""
-    header, binary = split_body(call.body, call.headers)
-    try:
-        check_structure(header, host.settings.max_rows)
-        body = jsonio.decode(header)
-    except InvalidJSON:
-        # Binary data sent without the header: say what is missing, not where JSON broke.
-        if HEADER in call.headers or b'"binary_data_size"' not in call.body:
-            raise
-        raise InvalidInput(BINARY_NEEDS_HEADER) from None
-    if isinstance(body, dict) and "inputs" in body:
-        body["inputs"] = attach_binary_data(body["inputs"], binary)
-    elif binary:
-        raise InvalidInput(f"{HEADER} is set, but there are no inputs for the binary data")
-    model = host.model.get()
-    check_name(model, match["name"], match.get("version"))
-    return infer(model, body, host.settings.max_rows, binary_extension=True)
+def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
+    """An inference request: its inputs as a Batch, the outputs it names as methods (default:
+    predict), and an answer with one output tensor each.
 
-
-def infer(model: LoadedModel, body: Any, max_rows: int, *, binary_extension: bool = False) -> Reply:
-    """Answer an inference request body with the requested outputs (default: predict).
-
-    Outputs come back as binary data only where the extension is spoken, POST .../infer;
-    the other routes that take this body (the base URL, KServe v1) answer JSON.
+    Outputs come back as binary data only where the extension is spoken (POST .../infer,
+    where `decoded.binary` is set); the other routes that take this body (the base URL,
+    KServe v1) answer JSON.
     """
-    if not isinstance(body, dict):
+    document = decoded.document
+    if not isinstance(document, dict):
         raise InvalidInput('an inference request is a JSON object with "inputs"')
-    unknown = sorted(set(body) - set(INFER_FIELDS))
+    unknown = sorted(set(document) - set(INFER_FIELDS))
     if unknown:
         raise InvalidInput(f"unknown field {echo(unknown[0])}; accepted: {', '.join(INFER_FIELDS)}")
-    _check_named_model(model, body)
-    request_id = body.get("id")
-    if request_id is not None and not isinstance(request_id, str):
-        raise InvalidInput("'id' must be a string")
-    if not isinstance(body.get("parameters", {}), dict):
+    _check_named_model(model, document)
+    request_id = document.get("id")
+    if request_id is not None and not (isinstance(request_id, str) and len(request_id) <= MAX_ID):
+        raise InvalidInput(f"'id' must be a string of at most {MAX_ID} characters")
+    if not isinstance(document.get("parameters", {}), dict):
         raise InvalidInput("'parameters' must be an object")
-    names = _requested(body.get("outputs"), model)
-    batch = batch_from_inputs(body.get("inputs"), model.manifest.feature_names)
-    scored, results = score(model, batch, tuple(names), max_rows)
-    as_binary = binary_outputs(body, list(names)) if binary_extension else set()
+    methods = _requested(document.get("outputs"), model)
+    batch = batch_from_inputs(document.get("inputs"), model.manifest.feature_names, decoded.binary)
+    as_binary = binary_outputs(document, methods) if decoded.binary is not None else set()
+    answer = functools.partial(_answer, methods=methods, as_binary=as_binary, request_id=request_id)
+    return Inference(batch, methods, answer)
+
+
+def _answer(
+    prediction: Prediction, methods: tuple[Method, ...], as_binary: set[str], request_id: str | None
+) -> Reply:
     outputs, binary = [], []
-    for name in names:
-        values = results[name]
-        if name in as_binary:
-            tensor, data = binary_output(name, values)
+    for method in methods:
+        values = prediction.outputs[method]
+        if method in as_binary:
+            tensor, data = binary_output(method, values)
             binary.append(data)
         else:
-            tensor = output_tensor(name, values)
+            tensor = output_tensor(method, values)
         outputs.append(tensor)
+    manifest = prediction.manifest
     answer = {
-        "model_name": model.manifest.name,
-        "model_version": model.manifest.model_version,
+        "model_name": manifest.name,
+        "model_version": manifest.model_version,
         "id": request_id if request_id is not None else str(uuid.uuid4()),
         "outputs": outputs,
     }
-    log = {"rows": scored.table.n_rows, "outputs": names}
     if binary:
-        return binary_reply(answer, binary, log, scored)
-    return Reply(200, answer, log, scored=scored)
+        return binary_reply(answer, binary, prediction.log, prediction)
+    return Reply(200, answer, prediction.log, prediction=prediction)
 
 
 def _check_named_model(model: LoadedModel, body: dict[str, Any]) -> None:
@@ -141,9 +134,9 @@ def _check_named_model(model: LoadedModel, body: dict[str, Any]) -> None:
     check_name(model, name if name is not None else model.manifest.name, version or None)
 
 
-def _requested(outputs: Any, model: LoadedModel) -> list[Method]:
+def _requested(outputs: Any, model: LoadedModel) -> tuple[Method, ...]:
     if outputs is None:
-        return ["predict"]
+        return ("predict",)
     if not isinstance(outputs, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
     ):
@@ -153,7 +146,7 @@ def _requested(outputs: Any, model: LoadedModel) -> list[Method]:
         if name not in METHODS:
             offered = ", ".join(o["name"] for o in _outputs(model))
             raise InvalidInput(f"output {echo(name)} is not available; this model offers {offered}")
-    return cast(list[Method], names) or ["predict"]
+    return cast(tuple[Method, ...], tuple(names)) or ("predict",)
 
 
 def model_metadata(model: LoadedModel) -> dict[str, Any]:
@@ -194,9 +187,10 @@ def _outputs(model: LoadedModel) -> list[dict[str, Any]]:
     outputs = [
         {"name": "predict", "datatype": datatype_of(np.asarray(classes).dtype), "shape": [-1]}
     ]
-    if model.runtime.has_predict_proba:
+    offered = model.runtime.offered
+    if "predict_proba" in offered:
         outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(classes)]})
-    if model.runtime.has_decision_function:
+    if "decision_function" in offered:
         shape = [-1] if len(classes) == 2 else [-1, len(classes)]
         outputs.append({"name": "decision_function", "datatype": "FP64", "shape": shape})
     return outputs

@@ -1,26 +1,27 @@
-"""`{"inputs": rows or {feature: [values]}}` bodies (KServe v1, MLflow) reshaped into a Batch."""
+"""`{"inputs": rows or {feature: [values]}}` bodies (KServe v1, MLflow) read into an Inference."""
 
 from __future__ import annotations
 
-from typing import Any
+from serving.batch import Batch
+from serving.errors import InvalidInput, echo
+from serving.exchange import Inference, Request
+from serving.loading import LoadedModel
+from serving.protocols.detect import Decoded
+from serving.protocols.own_format import predictions, read_method
 
-from serving.batch import Ask, Batch
-from serving.errors import InvalidInput
-from serving.payload import read_method
-from serving.validate import echo
 
-
-def parse_inputs(body: dict[str, Any]) -> tuple[Batch, Ask]:
+def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
     """The rows (or feature columns) of an `inputs` body, and its optional options."""
-    unknown = sorted(set(body) - {"inputs", "parameters", "params"})
+    document = decoded.document
+    unknown = sorted(set(document) - {"inputs", "parameters", "params"})
     if unknown:
         raise InvalidInput(
             f"unknown field {echo(unknown[0])}; accepted: inputs, parameters, params"
         )
-    ask = Ask((read_method(body),))
-    inputs = body["inputs"]
+    methods = (read_method(document),)
+    inputs = document["inputs"]
     if isinstance(inputs, dict):
-        return Batch(columns=inputs), ask
+        return predictions(Batch(columns=inputs), methods)
     if isinstance(inputs, list):
-        return Batch(rows=inputs), ask
+        return predictions(Batch(rows=inputs), methods)
     raise InvalidInput("'inputs' must be a list of rows or an object of feature columns")

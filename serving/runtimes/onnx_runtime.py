@@ -8,18 +8,15 @@ import numpy as np
 
 from serving.batch import Method, Table
 from serving.cells import integer_column
-from serving.errors import InvalidInput, ModelUnavailable
+from serving.errors import ModelUnavailable
 from serving.manifest import Manifest
+from serving.runtimes import Runtime
 
 NAME = "onnx"
 # The decision values output train.py adds where the converter computes them.
 DECISION_OUTPUT = "decision_function"
 # The rows as the final estimator reads them, which train.py exposes for explanations.
 ESTIMATOR_INPUT = "estimator_input"
-NO_DECISION_VALUES = (
-    "decision values are not available from the ONNX export of this model; "
-    "serve it with MODEL_RUNTIME=sklearn to get them"
-)
 # A missing text cell as the graph sees it (a string tensor holds no null): not "", which is
 # text a client may send and the model may know. training/onnx_imputer.py imputes it.
 MISSING_TEXT = "\x00missing"
@@ -34,7 +31,7 @@ _INPUT_TYPES = {
 }
 
 
-class OnnxRuntime:
+class OnnxRuntime(Runtime):
     """Predicts with an onnxruntime session built from the verified model.onnx bytes.
 
     The graph takes either one [rows, features] float64 input, or one [rows, 1] input per
@@ -61,10 +58,6 @@ class OnnxRuntime:
         self._matrix_input = session.get_inputs()[0].name
 
     def run(self, table: Table, methods: tuple[Method, ...]) -> dict[Method, np.ndarray]:
-        if "decision_function" in methods and not self.has_decision_function:
-            raise InvalidInput(NO_DECISION_VALUES)
-        if "predict_proba" in methods and not self.has_predict_proba:
-            raise InvalidInput("this model has no predict_proba (class probabilities)")
         # Probabilities come from the same pass as labels: fetched for the caller's checks.
         fetched: list[Method] = list(dict.fromkeys((*methods, "predict_proba")))
         fetched = [m for m in fetched if self._outputs[m] is not None]

@@ -10,8 +10,9 @@ import numpy as np
 
 from serving.batch import Method, Table
 from serving.cells import integer_column
-from serving.errors import InvalidInput, NotFinite
+from serving.errors import NotFinite
 from serving.manifest import Manifest
+from serving.runtimes import Runtime
 from serving.schema import Feature
 
 NAME = "sklearn"
@@ -19,7 +20,7 @@ NAME = "sklearn"
 _NOT_FINITE = ("infinity", "NaN", "too large")
 
 
-class SklearnRuntime:
+class SklearnRuntime(Runtime):
     """Predicts with the original scikit-learn estimator, on a DataFrame when it was fitted on
     one (pandas is imported only then) and on the float64 matrix otherwise."""
 
@@ -37,10 +38,6 @@ class SklearnRuntime:
         self.has_predict_proba = hasattr(estimator, "predict_proba")
 
     def run(self, table: Table, methods: tuple[Method, ...]) -> dict[Method, np.ndarray]:
-        if "predict_proba" in methods and not self.has_predict_proba:
-            raise InvalidInput("this model has no predict_proba (class probabilities)")
-        if "decision_function" in methods and not self.has_decision_function:
-            raise InvalidInput("this model has no decision_function")
         rows = self.model_rows(table)
         results: dict[Method, np.ndarray] = {}
         for method in methods:

@@ -17,8 +17,10 @@
   }
 
   function body() {
-    const row = {};
-    for (const control of form.querySelectorAll("[data-type]")) row[control.name] = value(control);
+    // Object.fromEntries defines each name as an own property: `row[name] = ...` on a plain
+    // object would set the prototype for "__proto__" instead, and JSON would leave it out.
+    const controls = Array.from(form.querySelectorAll("[data-type]"));
+    const row = Object.fromEntries(controls.map((control) => [control.name, value(control)]));
     const request = { instances: [row] };
     if (withProbabilities) request.probabilities = true;
     return JSON.stringify(request);
