@@ -53,7 +53,7 @@ def card(
         _features(features),
         _warnings(info.get("warnings")),
         "<h2>Try it</h2>",
-        _form(features, row, classifier),
+        _form(features, row, classifier, _explained(info.get("explanations"))),
     ]
     return html_reply(_page(f"{info.get('name')} · model card", "\n".join(body)))
 
@@ -87,14 +87,18 @@ def example_row(example: Mapping[str, Any] | None, features: Sequence[Feature]) 
     return row
 
 
-def _form(features: Iterable[Feature], example: Mapping[str, Any], classifier: bool) -> str:
+def _form(
+    features: Iterable[Feature], example: Mapping[str, Any], classifier: bool, explained: bool
+) -> str:
     fields = [_field(feature, example.get(feature.name)) for feature in features]
     return (
-        f'<form id="try" data-probabilities="{"true" if classifier else "false"}">'
+        f'<form id="try" data-probabilities="{"true" if classifier else "false"}"'
+        f' data-explain="{"true" if explained else "false"}">'
         f'<div class="fields">{"".join(fields)}</div>'
         '<button type="submit" id="submit">Predict</button></form>'
         '<h3>Answer</h3><p id="prediction" class="prediction"></p>'
         '<table id="probabilities" class="probabilities"></table>'
+        '<div id="explanation" class="explanation"></div>'
         '<pre id="answer"></pre>'
         '<h3>The same request with curl</h3><pre id="curl"></pre>'
         '<script src="assets/card.js"></script>'
@@ -140,6 +144,10 @@ def _features(features: Sequence[Feature]) -> str:
     )
     fold = "" if len(features) > FEATURES_SHOWN else " open"
     return f"<details{fold}><summary>{len(features)} features</summary>{table}</details>"
+
+
+def _explained(status: Any) -> bool:
+    return isinstance(status, dict) and status.get("available") is True
 
 
 def _explanations(status: Any) -> str | None:

@@ -17,6 +17,7 @@ import itertools
 import math
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -318,3 +319,52 @@ def decide(forest: Forest, reading: Reading, node: int, value: float) -> bool:
         return bool(forest.missing_left[node])
     split = forest.threshold[node]
     return bool(value < split if reading.strict_less else value <= split)
+
+
+# The three models issue 27's "done when" names, each fitted on the penguins DataFrame.
+SERVED = ("random_forest_classifier", "hist_gradient_boosting_regressor", "logistic_regression")
+
+
+def served_model(name: str) -> tuple[Any, pd.DataFrame, np.ndarray]:
+    """A RandomForestClassifier pipeline (NaN reach its trees), a bare HistGradientBoosting
+    regressor on the DataFrame with its NaN and two category columns (its category splits),
+    or a one-hot LogisticRegression pipeline: the model, its frame and target."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    if name == "random_forest_classifier":
+        frame, target = penguins_table("multiclass")
+        numbers = [c for c in frame.columns if c not in TEXT]
+        model = pipeline(estimator("random_forest", "multiclass"), True, numbers)
+    elif name == "logistic_regression":
+        frame, target = penguins_table("multiclass")
+        numbers = [c for c in frame.columns if c not in TEXT]
+        model = pipeline(estimator("linear", "multiclass"), False, numbers)
+    else:
+        frame, target = penguins_table("regression")
+        frame["sex"] = frame["sex"].astype("category")
+        model = HistGradientBoostingRegressor(max_iter=30, random_state=0)
+    return model.fit(frame, target), frame, target
+
+
+def package_served(name: str, folder: Path) -> Path:
+    """The model packaged by `train.py --from-model` (as a user does), into folder/model."""
+    import joblib
+
+    import train
+
+    model, frame, target = served_model(name)
+    joblib.dump(model, folder / "model.joblib")
+    frame.assign(target=target).to_csv(folder / "sample.csv", index=False)
+    arguments = ["--from-model", str(folder / "model.joblib"), "--data", str(folder / "sample.csv")]
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = train.main([*arguments, "--target", "target", "--out", str(folder / "model")])
+    assert status == 0
+    return folder / "model"
+
+
+def forest_of(data: bytes) -> tuple[Forest, np.ndarray]:
+    """explanations.npz's trees as the explainer reads them, and each column's input feature."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    names = Forest.__dataclass_fields__
+    return Forest(**{name: arrays[name] for name in names}), arrays["columns"]

@@ -16,13 +16,13 @@ import pytest
 
 from serving.errors import IntegrityError, ModelUnavailable
 from serving.explain.artifact import EXPLANATIONS_NAME, read_explainer
-from serving.explain.treeshap import Forest, Reading
+from serving.explain.treeshap import Reading
 from serving.loading import load_model
 from serving.manifest import MANIFEST_NAME, sha256_hex
 from serving.runtimes.onnx_runtime import load as load_onnx
 from serving.runtimes.sklearn_runtime import SklearnRuntime
 from serving.settings import Settings
-from tests.explain_cases import brute_force, features_of, packaged, penguins_table
+from tests.explain_cases import brute_force, features_of, forest_of, packaged, penguins_table
 from training.explain_columns import Unexplainable, sources
 from training.export import sample_table, serving_manifest
 from training.folder import describe_model, write_model
@@ -137,14 +137,6 @@ def test_hist_gradient_boosting_on_category_columns_is_explained_by_its_category
     np.testing.assert_allclose(ours.sum(axis=1) + explainer.base_value, expected_sums, atol=1e-9)
     onnx_rows = load_onnx(artifacts["model.onnx"][1], manifest).estimator_input(table)
     np.testing.assert_array_equal(explainer.explain(onnx_rows), ours)
-
-
-def forest_of(data: bytes) -> tuple[Forest, np.ndarray]:
-    """explanations.npz's trees as the explainer reads them, and each column's input feature."""
-    with np.load(io.BytesIO(data), allow_pickle=False) as stored:
-        arrays = {name: stored[name] for name in stored.files}
-    names = Forest.__dataclass_fields__
-    return Forest(**{name: arrays[name] for name in names}), arrays["columns"]
 
 
 def test_a_linear_model_whose_scores_are_not_its_coefficients_is_refused() -> None:

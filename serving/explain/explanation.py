@@ -67,7 +67,7 @@ class Explanation:
 
 def explain(model: LoadedModel, table: Table) -> Explanation:
     """The explanation of every row of the table; NoExplanations (400) with the model's reason
-    when it has none."""
+    when it has none. The explainer is read and verified on the first call."""
     status = model.manifest.explanation_status()
     if not status["available"]:
         raise NoExplanations(status["reason"])
