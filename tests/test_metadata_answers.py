@@ -91,7 +91,10 @@ def test_regressor_metadata(make_client: Callable[..., Any], regressor_dir: Path
     client = make_client(MODEL_URI=str(regressor_dir), MODEL_RUNTIME="sklearn")
     answer = client.get(f"/v2/models/{manifest['name']}").get_json()
     assert answer["platform"] == "sklearn_regression"
-    assert answer["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+    assert answer["outputs"] == [
+        {"name": "predict", "datatype": "FP64", "shape": [-1]},
+        {"name": "explanations", "datatype": "FP64", "shape": [-1, 11]},  # 10 features, base
+    ]
     assert answer["parameters"]["classes"] is None
     assert answer["parameters"]["task"] == "regression"
     wrong = client.get(f"/v2/models/{manifest['name']}/versions/0")

@@ -1,4 +1,4 @@
-"""Path-dependent TreeSHAP (Lundberg et al. 2020, Algorithm 2), vectorised over rows and leaves.
+"""Path-dependent TreeSHAP (Lundberg, Erion and Lee 2020), vectorised over rows and leaves.
 
 Algorithm 2 walks every root-to-leaf path keeping, for each feature split on along it, the
 share of training rows that takes the path's side there (the "zero fraction" z, a product of
