@@ -14,7 +14,8 @@ Per model, one real functions-framework server answers `{"instances": rows}` and
 `{"instances": rows, "explain": true}` in turns (blocks of one-row requests, then of 1,000-row
 requests); figures are medians, and "extra" is the difference of the two medians of the same
 run. Peak RSS is read from two fresh servers of the same model: one that only predicts and
-one that explains (after the same number of requests). Cold start is the time to the first
+one that explains, after the same one-row requests (the explainer loaded), then after the same
+1,000-row requests (what their answers hold). Cold start is the time to the first
 answer of a fresh server that never asks for explanations, for the folder as packaged and for
 the same folder without explanations.npz (its manifest entry removed), taking turns.
 """
@@ -36,6 +37,8 @@ from typing import Any
 from common import REPO, Variant, cold_start, launch, memory_mb, post
 
 MODELS = ("random_forest_depth8", "hist_gradient_boosting", "random_forest_depth8_20k")
+# As deploy sets it for every function (docs/deploying.md).
+DEPLOYED = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 def fitted(name: str) -> tuple[Any, Any, Any]:
@@ -126,21 +129,26 @@ def latency(url: str, rows: list[dict[str, Any]], rounds: int, count: int) -> di
 
 
 def peak_memory(model_dir: Path, rows: list[dict[str, Any]], requests: int) -> dict[str, float]:
-    """Peak RSS (MB, the server's process tree) after the same requests, with and without."""
-    variant = Variant("this", REPO / "main.py", {"MODEL_URI": str(model_dir)})
-    peaks = {}
+    """Peak RSS (MB, the server's process tree) after the same requests with and without
+    explain: one-row requests (the explainer loaded), then 1,000-row ones (their answers)."""
+    variant = Variant("this", REPO / "main.py", {"MODEL_URI": str(model_dir), **DEPLOYED})
+    peaks: dict[str, float] = {}
     for explain in (False, True):
         server = launch(variant)
+        suffix = "_explain" if explain else ""
         try:
             url = server.url + "/"
-            timed(url, body(rows[:1], False), 3)
             timed(url, body(rows[:1], explain), requests)
+            peaks[f"peak_rss_one_row{suffix}_mb"] = memory_mb(server.process.pid)[0]
             timed(url, body(rows[:1000], explain), 3)
-            peaks[explain] = memory_mb(server.process.pid)[0]
+            peaks[f"peak_rss_rows_1000{suffix}_mb"] = memory_mb(server.process.pid)[0]
         finally:
             server.stop()
-    return {"peak_rss_mb": peaks[False], "peak_rss_explain_mb": peaks[True],
-            "extra_mb": peaks[True] - peaks[False]}  # fmt: skip
+    for size in ("one_row", "rows_1000"):
+        peaks[f"extra_{size}_mb"] = (
+            peaks[f"peak_rss_{size}_explain_mb"] - peaks[f"peak_rss_{size}_mb"]
+        )
+    return peaks
 
 
 def cold_starts(model_dir: Path, rows: list[dict[str, Any]], starts: int) -> dict[str, float]:
@@ -152,7 +160,7 @@ def cold_starts(model_dir: Path, rows: list[dict[str, Any]], starts: int) -> dic
         payload = body(rows[:1], False)
         for _ in range(starts):
             for key, path in folders.items():
-                variant = Variant(key, REPO / "main.py", {"MODEL_URI": str(path)})
+                variant = Variant(key, REPO / "main.py", {"MODEL_URI": str(path), **DEPLOYED})
                 seconds[key].append(cold_start(variant, payload))
     return {key: statistics.median(values) for key, values in seconds.items()}
 
@@ -164,7 +172,9 @@ def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
         figures: dict[str, Any] = {
             "explanations_npz_bytes": manifest["artifacts"]["explanations.npz"]["bytes"]
         }
-        server = launch(Variant("this", REPO / "main.py", {"MODEL_URI": str(model_dir)}))
+        server = launch(
+            Variant("this", REPO / "main.py", {"MODEL_URI": str(model_dir), **DEPLOYED})
+        )
         try:
             url = server.url + "/"
             figures["one_row"] = latency(url, rows[:1], args.rounds, args.requests)
