@@ -51,6 +51,9 @@ class TreeModel:
     missing_values: tuple[float, ...] = ()
     tiny: float = 0.0
     zero_missing: tuple[int, ...] = ()
+    # The library sums its leaves in float32 (XGBoost): its raw output is within that
+    # rounding of their exact sum, which the contributions add up to.
+    float32_sums: bool = False
     # The estimator's input column each column the trees split on reads (None: the same).
     input_columns: np.ndarray | None = None
     nodes: dict[str, list[np.ndarray]] = field(default_factory=dict)
@@ -294,6 +297,7 @@ def _xgboost(estimator: Any, sparse_input: bool) -> TreeModel:
         float32=True,
         strict_less=True,
         missing_values=tuple(value for value in boosted.missing if not np.isnan(value)),
+        float32_sums=True,
     )
     _add_sources(model, boosted.trees, scale=1.0)
     return model

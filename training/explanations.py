@@ -102,7 +102,7 @@ def _method(model: Any, manifest: Manifest, seen: pd.DataFrame, seen_rows: str) 
             trees.output,
             trees.raw_output,
             "each node's cover of the training rows (path-dependent)",
-            float32_sums=trees.strict_less,
+            float32_sums=trees.float32_sums,
         )
     if hasattr(final, "coef_") and hasattr(final, "intercept_"):
         return _linear(model, final, manifest, seen, seen_rows, common)
