@@ -1,11 +1,13 @@
 """Score a CSV file with the deployed function: chunks sent concurrently, output in input order.
 
     python score.py INPUT.csv --url URL [--out OUTPUT.csv] [--keep COL[,COL]]
-        [--rows-per-request N] [--concurrency N] [--probabilities] [--resume]
+        [--rows-per-request N] [--concurrency N] [--probabilities] [--explain] [--resume]
 
 The model's features come from the function's GET /. Each chunk goes as a `text/csv` POST
 with the header row; the output is the input's feature columns and `--keep` columns plus
-`prediction` (and `probability_<class>` columns with --probabilities); other columns are left
+`prediction` (and `probability_<class>` columns with --probabilities; with --explain, each
+feature's `contribution_<feature>` and the `base_value` they add to, per class
+(`contribution_<class>_<feature>`) where the model explains each class); other columns are left
 out (scoring/columns.py). Every answer is checked against what was asked (scoring/answers.py).
 The output appears whole when the run ends; an interrupted run resumes where it stopped (see
 scoring/journal.py): run the same command again.
@@ -49,6 +51,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8, metavar="N")
     parser.add_argument("--probabilities", action="store_true", help="add class probabilities")
     parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="add each feature's contribution to the answer, and the base value they add to",
+    )
+    parser.add_argument(
         "--keep",
         action="append",
         default=[],
@@ -90,9 +97,10 @@ def run(args: argparse.Namespace) -> int:
     resume = _resuming(args)
     sender = Sender(args.url, args.concurrency, Backoff(args.max_attempts, args.backoff_base))
     try:
-        model = _model(sender, args.probabilities)
+        model, explained = _model(sender, args.probabilities, args.explain)
         with args.input.open("rb") as source:
-            job = _Job(_columns(source, model, args.keep), model, args.probabilities)
+            columns = _columns(source, model, args.keep)
+            job = _Job(columns, model, args.probabilities, explained)
             journal = Journal(args.out, _settings(args), resume)
             try:
                 position = journal.position
@@ -118,6 +126,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "input": str(args.input.resolve()),
         "keep": args.keep,
         "probabilities": args.probabilities,
+        "explain": args.explain,
         "rows_per_request": args.rows_per_request,
     }
 
@@ -143,30 +152,53 @@ def _columns(source: BinaryIO, model: Model, keep: list[str]) -> Columns:
     return columns
 
 
-def _model(sender: Sender, probabilities: bool) -> Model:
-    """The served model, from GET /; a regression model has no probabilities to add."""
+def _model(sender: Sender, probabilities: bool, explain: bool) -> tuple[Model, _Explained]:
+    """The served model, from GET /; a regression model has no probabilities to add, a model
+    without explanations none to add (its reason said). With --explain, the classes it
+    explains (None: one value)."""
     try:
-        model = Model.from_metadata(sender.metadata())
+        metadata = sender.metadata()
+        model = Model.from_metadata(metadata)
     except (Refused, GaveUp, BadAnswer) as exc:
         raise type(exc)(f"GET {sender.url}: {exc}") from None
     if probabilities and model.classes is None:
         raise ValueError("--probabilities: the function serves a regression model")
-    return model
+    if not explain:
+        return model, None
+    status = metadata.get("explanations") or {}
+    if not status.get("available"):
+        reason = status.get("reason", "the function does not say it has explanations")
+        raise ValueError(f"--explain: the model has no explanations: {reason}")
+    outputs = status.get("outputs")
+    return model, [str(c) for c in outputs] if outputs and len(outputs) > 1 else []
+
+
+# With --explain, the classes the model explains one output each for ([]: one output).
+_Explained = list[str] | None
 
 
 @dataclass(frozen=True)
 class _Job:
-    """What each chunk needs: the columns to send and keep, the model the answers must fit."""
+    """What each chunk needs: the columns to send and keep, the model the answers must fit,
+    and what to add."""
 
     columns: Columns
     model: Model
     probabilities: bool
+    explained: _Explained = None
 
     @property
     def added(self) -> list[str]:
         """The output's new columns."""
         classes = self.model.classes if self.probabilities else None
-        return ["prediction", *(f"probability_{name}" for name in classes or ())]
+        added = ["prediction", *(f"probability_{name}" for name in classes or ())]
+        if self.explained is None:
+            return added
+        features = self.model.feature_names
+        for suffix in [f"_{label}" for label in self.explained] or [""]:
+            added += [f"contribution{suffix}_{name}" for name in features]
+            added.append(f"base_value{suffix}")
+        return added
 
 
 def _score_all(
@@ -250,12 +282,16 @@ def _score(sender: Sender, job: _Job, chunk: Chunk) -> bytes:
     body, starts = job.columns.request(chunk.records, chunk.first_row)
     count = len(chunk.records)
     try:
-        answer = sender.post_csv(body, {})
+        answer = sender.post_csv(body, {"explain": "true"} if job.explained is not None else {})
         columns: list[Sequence[Any]] = [answers.labels(answer, chunk.first_row, count, job.model)]
         if job.probabilities:
             extra = sender.post_csv(body, {"predict_method": "predict_proba"})
             rows = answers.probabilities(extra, chunk.first_row, count, job.model)
             columns += list(zip(*rows, strict=True))
+        if job.explained is not None:
+            features, explained = job.model.feature_names, job.explained or None
+            cells = answers.explanations(answer, chunk.first_row, count, features, explained)
+            columns += list(zip(*cells, strict=True))
     except Refused as exc:
         reason = _file_row(str(exc), chunk)
         raise Refused(f"the function refused rows {_rows(chunk)}: {reason}") from None

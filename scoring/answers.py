@@ -78,6 +78,39 @@ def probabilities(answer: Any, first_row: int, count: int, model: Model) -> list
     return values
 
 
+def explanations(
+    answer: Any, first_row: int, count: int, features: tuple[str, ...], outputs: list[str] | None
+) -> list[list[float]]:
+    """Each row's explanation as numbers: per output (each class of `outputs`, or the one
+    value), one contribution per feature in the model's order, then the base value."""
+    explained = answer.get("explanations") if isinstance(answer, dict) else None
+    rows = explained.get("rows") if isinstance(explained, dict) else None
+    if not isinstance(rows, list):
+        raise BadAnswer("the answer has no explanations (rows)")
+    if len(rows) != count:
+        raise BadAnswer(f"{count} rows sent, {len(rows)} explanations back")
+    cells = []
+    for row_number, row in enumerate(rows, first_row):
+        try:
+            values = _explained_row(row, features, outputs)
+        except (KeyError, TypeError):
+            values = []
+        if len(values) != (len(features) + 1) * len(outputs or [None]) or not _all_numbers(values):
+            raise BadAnswer(f"row {row_number}: an explanation without a number per feature")
+        cells.append(values)
+    return cells
+
+
+def _explained_row(row: Any, features: tuple[str, ...], outputs: list[str] | None) -> list[Any]:
+    if outputs is None:
+        return [*(row["contributions"][f] for f in features), row["base_value"]]
+    return [
+        value
+        for label in outputs
+        for value in (*(row["contributions"][label][f] for f in features), row["base_value"][label])
+    ]
+
+
 def _all_within(values: list[Any], classes: tuple[Any, ...]) -> bool:
     """Whether every value is one of the classes, as sets (in C); False when one cannot be
     hashed, so that each is then looked at on its own."""

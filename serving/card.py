@@ -37,6 +37,7 @@ def card(
         ("Manifest sha256 (pin)", info.get("manifest_sha256")),
         ("Created", info.get("created_at")),
         ("Classes", _json(info.get("classes")) if classifier else None),
+        ("Explanations", _explanations(info.get("explanations"))),
     ]
     body = [
         f"<h1>{_e(info.get('name'))} <small>{_e(info.get('model_version'))}</small></h1>",
@@ -52,7 +53,7 @@ def card(
         _features(features),
         _warnings(info.get("warnings")),
         "<h2>Try it</h2>",
-        _form(features, row, classifier),
+        _form(features, row, classifier, _explained(info.get("explanations"))),
     ]
     return html_reply(_page(f"{info.get('name')} · model card", "\n".join(body)))
 
@@ -86,14 +87,18 @@ def example_row(example: Mapping[str, Any] | None, features: Sequence[Feature]) 
     return row
 
 
-def _form(features: Iterable[Feature], example: Mapping[str, Any], classifier: bool) -> str:
+def _form(
+    features: Iterable[Feature], example: Mapping[str, Any], classifier: bool, explained: bool
+) -> str:
     fields = [_field(feature, example.get(feature.name)) for feature in features]
     return (
-        f'<form id="try" data-probabilities="{"true" if classifier else "false"}">'
+        f'<form id="try" data-probabilities="{"true" if classifier else "false"}"'
+        f' data-explain="{"true" if explained else "false"}">'
         f'<div class="fields">{"".join(fields)}</div>'
         '<button type="submit" id="submit">Predict</button></form>'
         '<h3>Answer</h3><p id="prediction" class="prediction"></p>'
         '<table id="probabilities" class="probabilities"></table>'
+        '<div id="explanation" class="explanation"></div>'
         '<pre id="answer"></pre>'
         '<h3>The same request with curl</h3><pre id="curl"></pre>'
         '<script src="assets/card.js"></script>'
@@ -139,6 +144,19 @@ def _features(features: Sequence[Feature]) -> str:
     )
     fold = "" if len(features) > FEATURES_SHOWN else " open"
     return f"<details{fold}><summary>{len(features)} features</summary>{table}</details>"
+
+
+def _explained(status: Any) -> bool:
+    return isinstance(status, dict) and status.get("available") is True
+
+
+def _explanations(status: Any) -> str | None:
+    """How the model explains its answers (method, output space), or why it does not."""
+    if not isinstance(status, dict):
+        return None
+    if status.get("available"):
+        return f"{status.get('method')}, in {status.get('output')}"
+    return f"none: {status.get('reason')}"
 
 
 def _warnings(warnings: Any) -> str:

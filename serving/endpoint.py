@@ -187,7 +187,9 @@ class Endpoint:
             check_name(model, match["name"], match.get("version"))
         try:
             inference = ADAPTERS[decoded.format](decoded, request, model)
-            prediction = predict(model, inference.batch, inference.methods, self.settings.max_rows)
+            prediction = predict(
+                model, inference.batch, inference.methods, self.settings.max_rows, inference.explain
+            )
         except RequestError as exc:
             if decoded.format == "calls":
                 bigquery.explain(exc)

@@ -5,6 +5,7 @@
     │   ├── InvalidJSON (400, invalid_json)
     │   ├── InvalidInput (400, invalid_input)
     │   │   └── NotFinite (400, not_finite: a value overflowed inside the model)
+    │   ├── NoExplanations (400, no_explanations: the model has no exact explanation)
     │   ├── TooManyRows (422, too_many_rows)
     │   ├── NotFound (404, not_found)
     │   ├── MethodNotAllowed (405, method_not_allowed)
@@ -98,6 +99,13 @@ class NotFinite(InvalidInput):
             f"a value overflows the model's arithmetic: {where} is not a finite number; "
             "send values within the range the model was trained on"
         )
+
+
+class NoExplanations(RequestError):
+    code = "no_explanations"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this model has no explanations: {reason}")
 
 
 class TooManyRows(RequestError):

@@ -62,9 +62,11 @@ class Reply:
 
 @dataclass(slots=True)
 class Inference:
-    """A request body as its format reads it: the rows, the estimator methods to run, and how
-    to answer once the data plane has predicted (in that format's idiom)."""
+    """A request body as its format reads it: the rows, the estimator methods to run, whether
+    their explanations are asked for, and how to answer once the data plane has predicted (in
+    that format's idiom)."""
 
     batch: Batch
     methods: tuple[Method, ...]
     answer: Callable[[Prediction], Reply]
+    explain: bool = False

@@ -6,13 +6,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from serving.errors import IntegrityError, ModelUnavailable
 from serving.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, Artifact, Manifest, sha256_hex
 from serving.runtimes import Runtime, RuntimeFactory
 from serving.settings import BUNDLED_MODEL_DIR, Settings
+from serving.slot import LazySlot
 from serving.storage import ModelStore, open_store
 from serving.user_code import importable, read_code
+
+if TYPE_CHECKING:
+    from serving.explain.artifact import Explainer
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +40,15 @@ RUNTIME_FACTORIES: dict[str, Callable[[], RuntimeFactory]] = {"sklearn": _sklear
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A verified manifest and the runtime built from its artifact."""
+    """A verified manifest and the runtime built from its artifact; the explainer is read
+    (and verified) from the same store on the first explanation asked for, never before."""
 
     manifest: Manifest
     manifest_sha256: str
     runtime: Runtime
     source: str
     load_seconds: float
+    explainer: LazySlot[Explainer] | None = None
 
 
 def load_model(settings: Settings) -> LoadedModel:
@@ -76,6 +83,9 @@ def load_model(settings: Settings) -> LoadedModel:
         runtime=runtime,
         source=store.description,
         load_seconds=time.perf_counter() - started,
+        explainer=LazySlot(
+            lambda: load_explainer(store, manifest), retry_seconds=settings.model_retry_seconds
+        ),
     )
     for warning in runtime.warnings:
         logger.warning(warning)
@@ -105,6 +115,22 @@ def choose_artifact(manifest: Manifest, preference: str) -> Artifact:
         f"{MANIFEST_NAME} lists no artifact for MODEL_RUNTIME={preference}; "
         f"it lists: {', '.join(sorted(a.runtime for a in manifest.artifacts.values()))}"
     )
+
+
+def load_explainer(store: ModelStore, manifest: Manifest) -> Explainer:
+    """The explainer from the manifest's explanations artifact, verified like the model."""
+    artifact = manifest.artifact_for("explanations")
+    if artifact is None:
+        raise ModelUnavailable(f"{MANIFEST_NAME} lists no explanations artifact")
+    from serving.explain.artifact import read_explainer  # only when explanations are asked for
+
+    explainer = read_explainer(read_verified(store, artifact))
+    if explainer.n_inputs != manifest.n_features:
+        raise IntegrityError(
+            f"{artifact.name} explains {explainer.n_inputs} features; the model has "
+            f"{manifest.n_features}"
+        )
+    return explainer
 
 
 def read_verified(store: ModelStore, artifact: Artifact) -> bytes:

@@ -17,6 +17,8 @@ MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
 TASKS = ("classification", "regression")
+# Why a folder written before explanations existed has none.
+NOT_EXPLAINED = "the model folder was written without explanations; package it again"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -69,10 +71,23 @@ class Manifest:
     libraries: dict[str, Any] | None = None
     training_data: dict[str, Any] | None = None
     code: dict[str, CodeFile] | None = None
+    explanations: dict[str, Any] | None = None
 
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
+
+    def explanation_status(self) -> dict[str, Any]:
+        """Whether the model answers explanations: its method and output space, or why not."""
+        entry = self.explanations or {}
+        if entry.get("available") is not True:
+            return {"available": False, "reason": str(entry.get("reason") or NOT_EXPLAINED)}
+        return {
+            "available": True,
+            "method": entry.get("method"),
+            "output": entry.get("output"),
+            "outputs": entry.get("outputs"),
+        }
 
     def artifact_for(self, runtime: str) -> Artifact | None:
         """The artifact a runtime reads, if the manifest lists one."""
@@ -125,6 +140,7 @@ class Manifest:
             libraries=_object(raw, "libraries"),
             training_data=_object(raw, "training_data"),
             code=_code(raw.get("code")),
+            explanations=_object(raw, "explanations"),
         )
 
 

@@ -40,7 +40,7 @@ LAYERS = {
         "gcs",
         "manifest",
     ),
-    "model": ("loading", "user_code", "slot", "runtimes"),
+    "model": ("loading", "user_code", "slot", "runtimes", "explain"),
     "data plane": ("validate", "prediction", "prediction_log"),
     "protocols": ("protocols", "html_page", "card", "docs"),
     "endpoint": ("endpoint",),

@@ -78,7 +78,12 @@ def test_manifest_has_the_typed_schema(packaged: Path) -> None:
         "nullable": True,
     }
     assert features["year"]["type"] == "integer"
-    assert set(manifest["artifacts"]) == {"model.joblib", "model.onnx", "model.bigquery.onnx"}
+    assert set(manifest["artifacts"]) == {
+        "model.joblib",
+        "model.onnx",
+        "model.bigquery.onnx",
+        "explanations.npz",
+    }
     assert manifest["onnx_parity"]["labels_equal"] is True
     # The 344 sample rows, and one edge row per missing value, "" and unseen text, and each
     # end of int64 the model takes (training/probe.py's with_edge_rows).

@@ -712,6 +712,7 @@ def test_oip_model_metadata(send: Send, model_name: str, classifier_dir: Path) -
                 {"name": "predict", "datatype": "INT64", "shape": [-1]},
                 {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 2]},
                 {"name": "decision_function", "datatype": "FP64", "shape": [-1]},
+                {"name": "explanations", "datatype": "FP64", "shape": [-1, WIDTH + 1]},
             ],
             "parameters": {
                 "task": "classification",

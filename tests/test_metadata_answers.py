@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from serving.protocols.oip_v2 import model_metadata
 from serving.protocols.own_routes import model_summary
 from serving.runtimes.sklearn_runtime import SklearnRuntime
 from serving.schema import Feature
+from tests.artifacts import edit_manifest
 from training.export import serving_manifest
 
 MIXED = [
@@ -89,7 +91,10 @@ def test_regressor_metadata(make_client: Callable[..., Any], regressor_dir: Path
     client = make_client(MODEL_URI=str(regressor_dir), MODEL_RUNTIME="sklearn")
     answer = client.get(f"/v2/models/{manifest['name']}").get_json()
     assert answer["platform"] == "sklearn_regression"
-    assert answer["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+    assert answer["outputs"] == [
+        {"name": "predict", "datatype": "FP64", "shape": [-1]},
+        {"name": "explanations", "datatype": "FP64", "shape": [-1, 11]},  # 10 features, base
+    ]
     assert answer["parameters"]["classes"] is None
     assert answer["parameters"]["task"] == "regression"
     wrong = client.get(f"/v2/models/{manifest['name']}/versions/0")
@@ -106,8 +111,15 @@ def test_get_root_states_the_model_its_features_source_and_libraries(
     assert set(answer) == {
         "loaded", "name", "model_version", "task", "feature_names", "n_features", "features",
         "fitted_on", "example", "classes", "metrics", "created_at", "runtime", "source",
-        "manifest_sha256", "artifacts", "libraries", "training_data", "warnings",
+        "manifest_sha256", "artifacts", "libraries", "training_data", "explanations",
+        "warnings",
     }  # fmt: skip
+    assert answer["explanations"] == {
+        "available": True,
+        "method": "linear",
+        "output": "margin",
+        "outputs": [1],
+    }
     assert answer["features"] == manifest["features"]
     assert answer["fitted_on"] == "array"
     assert answer["example"] == manifest["example"]
@@ -118,6 +130,21 @@ def test_get_root_states_the_model_its_features_source_and_libraries(
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
+    }
+
+
+def test_a_folder_written_before_explanations_says_so_on_get_root(
+    make_client: Callable[..., Any], classifier_dir: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(classifier_dir, tmp_path / "old")
+    edit_manifest(tmp_path / "old", lambda raw: raw.pop("explanations"))
+    client = make_client(MODEL_URI=str(tmp_path / "old"))
+
+    answer = client.get("/").get_json()
+
+    assert answer["explanations"] == {
+        "available": False,
+        "reason": "the model folder was written without explanations; package it again",
     }
 
 

@@ -472,8 +472,8 @@ def test_bigquery_bad_context_tells_the_sql_user_what_it_may_hold(client: Any) -
     body = {"calls": [[1.0] * 30], "userDefinedContext": {"outputs": "label"}}
     answer = client.post("/", json=body).get_json()
     assert answer["errorMessage"] == (
-        'userDefinedContext may hold "output" (label, probabilities or probability) and '
-        '"class" (with probability)'
+        'userDefinedContext may hold "output" (label, probabilities, probability or '
+        'explanations) and "class" (with probability)'
     )
 
 

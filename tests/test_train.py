@@ -243,7 +243,12 @@ def test_manifest_records_every_field(classifier_dir: Path) -> None:
     assert manifest["classes"] == [0, 1]
     assert set(manifest["metrics"]) == {"accuracy", "f1_macro", "roc_auc"}
     assert all(0.9 < value <= 1 for value in manifest["metrics"].values())
-    assert set(manifest["artifacts"]) == {"model.joblib", "model.onnx", "model.bigquery.onnx"}
+    assert set(manifest["artifacts"]) == {
+        "model.joblib",
+        "model.onnx",
+        "model.bigquery.onnx",
+        "explanations.npz",
+    }
     for name, entry in manifest["artifacts"].items():
         data = (classifier_dir / name).read_bytes()
         assert entry["sha256"] == sha256_hex(data)
@@ -251,6 +256,8 @@ def test_manifest_records_every_field(classifier_dir: Path) -> None:
     assert manifest["artifacts"]["model.joblib"]["runtime"] == "sklearn"
     assert manifest["artifacts"]["model.onnx"]["runtime"] == "onnx"
     assert manifest["artifacts"]["model.bigquery.onnx"]["runtime"] == "bigquery-ml"
+    assert manifest["artifacts"]["explanations.npz"]["runtime"] == "explanations"
+    assert manifest["explanations"]["available"] is True
     assert manifest["libraries"] == {
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
@@ -421,12 +428,21 @@ def test_bundled_model_is_what_train_py_writes(classifier_dir: Path) -> None:
     # bytes differ with any weight's last bit).
     close(onnx_graph(BUNDLED), onnx_graph(classifier_dir), "model.onnx")
     # model.joblib's bytes differ by a few bytes of array alignment padding in some test
-    # sessions, and by a weight's last bit across machines (same predictions, compared above).
+    # sessions, and by a weight's last bit across machines (same predictions, compared above);
+    # explanations.npz is compressed, so its size follows its last bits too: compared decoded.
+    close(explanation_arrays(BUNDLED), explanation_arrays(classifier_dir), "explanations.npz")
     for manifest in (shipped, retrained):
-        for name in ("model.joblib", "model.onnx", "model.bigquery.onnx"):
+        for name in ("model.joblib", "model.onnx", "model.bigquery.onnx", "explanations.npz"):
             manifest["artifacts"][name].pop("sha256")
-        manifest["artifacts"]["model.joblib"].pop("bytes")
+        for name in ("model.joblib", "explanations.npz"):
+            manifest["artifacts"][name].pop("bytes")
     close(shipped, retrained, "manifest")
+
+
+def explanation_arrays(folder: Path) -> dict[str, Any]:
+    """explanations.npz decoded, each array as a list."""
+    with np.load(folder / "explanations.npz", allow_pickle=False) as stored:
+        return {name: stored[name].tolist() for name in stored.files}
 
 
 def test_close_tells_a_last_bit_from_a_real_difference() -> None:

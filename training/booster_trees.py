@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,17 @@ LIGHTGBM_ZERO = float(np.float32(1e-35))
 
 
 @dataclass
+class SourceTree:
+    """One tree as the ensemble sums it, with each node's cover (the training rows' hessian sum
+    for XGBoost, their count for LightGBM): what TreeSHAP needs (training/explain_trees.py)."""
+
+    tree: Tree
+    target: int
+    values: np.ndarray
+    cover: np.ndarray
+
+
+@dataclass
 class Boosted:
     """A booster's trees and how it turns their sums into answers.
 
@@ -39,6 +50,7 @@ class Boosted:
     "hinge", "sqrt"); `scale` multiplies the raw sum before a LightGBM sigmoid; `average`
     divides the sums by that many iterations first (LightGBM random forest); `missing` lists
     input values XGBoost treats as missing; `zero_missing` the columns where LightGBM does.
+    `starts` are the margins the sums start from, per target; `trees` the trees one by one.
     """
 
     ensemble: Ensemble
@@ -48,6 +60,8 @@ class Boosted:
     average: int = 0
     missing: tuple[float, ...] = ()
     zero_missing: tuple[int, ...] = ()
+    starts: tuple[float, ...] = ()
+    trees: list[SourceTree] = field(default_factory=list)
 
 
 XGBOOST_LINKS = {
@@ -112,16 +126,25 @@ def xgboost_trees(estimator: Any, sparse_input: bool = False) -> Boosted:
     for group, margin in enumerate(margins):
         ensemble.add_constant(group, float(margin))
     weights = gbm.get("weight_drop")  # dart: each tree's output scaled by its weight
+    trees = []
     for index in range(count):
-        tree, values = _xgboost_tree(model["trees"][index])
+        tree, values, cover = _xgboost_tree(model["trees"][index])
         group = int(model["tree_info"][index])
         if weights is not None:
             values = _dart_leaves(values, margins[group], weights[index])
         ensemble.add_tree(tree, group, values)
+        trees.append(SourceTree(tree, group, values, cover))
     ensemble.modes = [BRANCH_LT] * len(ensemble.modes)  # no member tests: all numeric
     missing = float(estimator.missing if estimator.missing is not None else math.nan)
     marked = ((0.0,) if sparse_input else ()) + (() if math.isnan(missing) else (missing,))
-    return Boosted(ensemble, XGBOOST_LINKS[objective], int(params["num_feature"]), missing=marked)
+    return Boosted(
+        ensemble,
+        XGBOOST_LINKS[objective],
+        int(params["num_feature"]),
+        missing=marked,
+        starts=tuple(float(margin) for margin in margins),
+        trees=trees,
+    )
 
 
 def _tree_model(gbm: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +167,7 @@ def _xgboost_iterations(estimator: Any, bounds: int) -> int:
         return bounds - 1
 
 
-def _xgboost_tree(tree: dict[str, Any]) -> tuple[Tree, np.ndarray]:
+def _xgboost_tree(tree: dict[str, Any]) -> tuple[Tree, np.ndarray, np.ndarray]:
     if int(tree["tree_param"].get("size_leaf_vector", "1")) > 1:
         raise NotImplementedError("XGBoost vector-leaf (multi_output_tree) trees")
     if any(int(kind) != 0 for kind in tree["split_type"]):
@@ -152,14 +175,19 @@ def _xgboost_tree(tree: dict[str, Any]) -> tuple[Tree, np.ndarray]:
     left = np.asarray(tree["left_children"], dtype=np.int64)
     # A leaf keeps its value where a split keeps its threshold; both are float32.
     values = np.asarray(tree["split_conditions"], dtype=np.float32).astype(np.float64)
-    return Tree(
-        is_leaf=left == -1,
-        left=left,
-        right=np.asarray(tree["right_children"], dtype=np.int64),
-        feature=np.asarray(tree["split_indices"], dtype=np.int64),
-        threshold=values,
-        missing_left=np.asarray(tree["default_left"], dtype=bool),
-    ), values
+    return (
+        Tree(
+            is_leaf=left == -1,
+            left=left,
+            right=np.asarray(tree["right_children"], dtype=np.int64),
+            feature=np.asarray(tree["split_indices"], dtype=np.int64),
+            threshold=values,
+            missing_left=np.asarray(tree["default_left"], dtype=bool),
+        ),
+        values,
+        # XGBoost keeps each node's hessian sum in float32, as it reads back from the dump.
+        np.asarray(tree["sum_hessian"], dtype=np.float32).astype(np.float64),
+    )
 
 
 def _xgboost_base_margins(booster: Any, learner: dict[str, Any], groups: int) -> np.ndarray:
@@ -200,9 +228,11 @@ def lightgbm_trees(estimator: Any) -> Boosted:
     per_iteration = int(dump["num_tree_per_iteration"])
     ensemble = Ensemble(per_iteration)
     zero_missing: set[int] = set()
+    trees = []
     for index, info in enumerate(dump["tree_info"]):
-        tree, values = _lightgbm_tree(info["tree_structure"], zero_missing)
+        tree, values, cover = _lightgbm_tree(info["tree_structure"], zero_missing)
         ensemble.add_tree(tree, index % per_iteration, values)
+        trees.append(SourceTree(tree, index % per_iteration, values, cover))
     iterations = len(dump["tree_info"]) // per_iteration
     return Boosted(
         ensemble,
@@ -211,10 +241,14 @@ def lightgbm_trees(estimator: Any) -> Boosted:
         scale=float(settings.get("sigmoid", 1.0)),
         average=iterations if dump.get("average_output") else 0,
         zero_missing=tuple(sorted(zero_missing)),
+        starts=(0.0,) * per_iteration,
+        trees=trees,
     )
 
 
-def _lightgbm_tree(root: dict[str, Any], zero_missing: set[int]) -> tuple[Tree, np.ndarray]:
+def _lightgbm_tree(
+    root: dict[str, Any], zero_missing: set[int]
+) -> tuple[Tree, np.ndarray, np.ndarray]:
     """One dumped tree as arrays; node ids in depth-first order from the root (0)."""
     nodes: list[dict[str, Any]] = []
     children: list[tuple[int, int]] = []
@@ -233,6 +267,10 @@ def _lightgbm_tree(root: dict[str, Any], zero_missing: set[int]) -> tuple[Tree, 
     threshold = np.zeros(len(nodes))
     missing_left = np.zeros(len(nodes), dtype=bool)
     values = np.zeros(len(nodes))
+    # A one-leaf tree's leaf has no count; it adds to every row alike, so its cover is moot.
+    cover = np.array(
+        [float(node.get("internal_count", node.get("leaf_count", 0))) for node in nodes]
+    )
     for index, node in enumerate(nodes):
         if is_leaf[index]:
             values[index] = float(node["leaf_value"])
@@ -249,4 +287,4 @@ def _lightgbm_tree(root: dict[str, Any], zero_missing: set[int]) -> tuple[Tree, 
             if kind == "Zero":
                 zero_missing.add(int(feature[index]))
     left, right = (np.array(side, dtype=np.int64) for side in zip(*children, strict=True))
-    return Tree(is_leaf, left, right, feature, threshold, missing_left), values
+    return Tree(is_leaf, left, right, feature, threshold, missing_left), values, cover

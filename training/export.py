@@ -78,6 +78,8 @@ def export_onnx(
     """model.onnx bytes and its parity record, or None (with one printed line saying why)."""
     try:
         import skl2onnx  # noqa: F401 (training-time only: say so in one line when absent)
+
+        from training.onnx_explain import with_estimator_input
     except ImportError:
         print(
             "ONNX export skipped: skl2onnx is not installed (pip install -r requirements-dev.txt)"
@@ -88,6 +90,7 @@ def export_onnx(
     final = model.steps[-1][1] if hasattr(model, "steps") else model
     try:
         graph = build_graph(model, manifest, frame)
+        graph = with_estimator_input(graph, model)
         has_proba = hasattr(final, "predict_proba")
         with_decision = add_decision_output(graph, model, has_proba)
         onnx_bytes = with_decision or graph.SerializeToString()

@@ -17,12 +17,14 @@ import numpy as np
 import pandas as pd
 import sklearn
 
+from serving.explain.artifact import EXPLANATIONS_NAME
 from serving.manifest import FORMAT_VERSION, MANIFEST_NAME, sha256_hex
 from serving.schema import Feature
 from serving.user_code import CODE_FOLDER
 from training.bigquery_variant import RUNTIME as BIGQUERY_RUNTIME
 from training.bigquery_variant import VARIANT_NAME, bigquery_variant
 from training.data import DataError
+from training.explanations import describe_explanations
 from training.export import export_onnx, servable_rows, serving_manifest
 from training.statistics import training_statistics
 
@@ -102,7 +104,7 @@ def write_model(
         name: {"sha256": sha256_hex(data), "bytes": len(data), "runtime": runtime}
         for name, (runtime, data) in artifacts.items()
     }
-    for stale in {JOBLIB_NAME, ONNX_NAME, VARIANT_NAME} - set(artifacts):
+    for stale in {JOBLIB_NAME, ONNX_NAME, VARIANT_NAME, EXPLANATIONS_NAME} - set(artifacts):
         (out / stale).unlink(missing_ok=True)
     shutil.rmtree(out / CODE_FOLDER, ignore_errors=True)
     files = {name: data for name, (_, data) in artifacts.items()} | dict(code or {})
@@ -139,12 +141,14 @@ def describe_model(
     sample: pd.DataFrame,
     seen: pd.DataFrame,
     example: dict[str, Any] | None = None,
+    seen_rows: str = "the training rows",
 ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
     """The manifest fields every model folder has, and its artifacts (ONNX where exact).
 
-    `sample` rows check the ONNX export; `seen` (the training rows, or the sample when
-    packaging) are what the training statistics and the synthetic example describe, unless
-    a real `example` row is given (train.py --example-row).
+    `sample` rows check the ONNX export and the explanations; `seen` (the training rows, or
+    the sample when packaging; `seen_rows` says which) are what the training statistics and
+    the synthetic example describe, unless a real `example` row is given (train.py
+    --example-row), and a linear model's explanations' background.
     """
     classes = model.classes_.tolist() if task == "classification" else None
     buffer = io.BytesIO()
@@ -177,4 +181,14 @@ def describe_model(
     )
     if variant is not None:
         artifacts[VARIANT_NAME] = (BIGQUERY_RUNTIME, variant)
+    fields["explanations"], explained = describe_explanations(
+        model,
+        manifest,
+        servable_rows(sample, features),
+        servable_rows(seen, features),
+        seen_rows,
+        exported[0] if exported is not None else None,
+    )
+    if explained is not None:
+        artifacts[EXPLANATIONS_NAME] = ("explanations", explained)
     return fields, artifacts

@@ -84,7 +84,14 @@ def package(args: argparse.Namespace) -> dict[str, Any]:
     try:
         example = None if args.example_row is None else real_example(frame, args.example_row)
         fields, artifacts = describe_model(
-            model, features, task, on_dataframe, frame, frame, example
+            model,
+            features,
+            task,
+            on_dataframe,
+            frame,
+            frame,
+            example,
+            f"the sample rows of {args.data.name}",
         )
     except InvalidInput as exc:
         raise DataError(f"the sample rows fail the function's own checks: {exc}") from None

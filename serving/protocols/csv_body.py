@@ -5,7 +5,8 @@ The first row is a header when it names any of the model's features, and must th
 exactly once (in any order); otherwise every row is data, in the model's feature order.
 Cells are text (serving/cells.py's "text" reading): numbers are read from them, and an empty cell
 (or NA, null, ...) is missing unless the model learned that spelling as a category.
-The answer is this function's own (`{"predictions": ...}`); `?predict_method=` chooses it.
+The answer is this function's own (`{"predictions": ...}`); `?predict_method=` chooses it,
+and `?explain=true` adds each row's explanation.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from serving.batch import Batch
-from serving.errors import InvalidInput
+from serving.errors import InvalidInput, echo
 from serving.exchange import Inference, Request
 from serving.loading import LoadedModel
 from serving.protocols.detect import Decoded
@@ -25,9 +26,14 @@ from serving.protocols.own_format import check_method, predictions
 
 
 def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
-    """The CSV body's rows, answered by the method its query string names."""
+    """The CSV body's rows, answered by the method its query string names (with their
+    explanations for `?explain=true`)."""
     method = check_method(request.query.get("predict_method", "predict"))
-    return predictions(read_table(decoded.document, model.manifest.feature_names), (method,))
+    explain = request.query.get("explain", "false")
+    if explain not in ("true", "false"):
+        raise InvalidInput(f"?explain= must be true or false, got {echo(explain)}")
+    rows = read_table(decoded.document, model.manifest.feature_names)
+    return predictions(rows, (method,), explain=explain == "true")
 
 
 def read_table(body: bytes, feature_names: Sequence[str]) -> Batch:

@@ -1,7 +1,10 @@
 """Open Inference Protocol v2 over REST (KServe v2, Triton, MLServer): its routes and answers.
 
 Inputs and outputs are JSON tensors, or use the binary tensor data extension; the codec
-(oip_tensor.py) reads both into one typed array per input.
+(oip_tensor.py) reads both into one typed array per input. Besides the estimator's methods, an
+`explanations` output gives each row's explanation as an FP64 tensor: [rows, features + 1]
+(each feature's contribution, then the base value), or [rows, classes, features + 1] when the
+model explains one output per class; its `parameters` say what the numbers are.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from serving.protocols.oip_tensor import (
 from serving.slot import LazySlot
 
 INPUT_NAME = "input"
+EXPLANATIONS = "explanations"
 # model_name / model_version: KServe's own client sends them in the body (checked like the path).
 INFER_FIELDS = ("id", "inputs", "outputs", "parameters", "model_name", "model_version")
 SERVER_NAME = "sklearn-cloud-function"
@@ -93,24 +97,27 @@ def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
         raise InvalidInput(f"'id' must be a string of at most {MAX_ID} characters")
     if not isinstance(document.get("parameters", {}), dict):
         raise InvalidInput("'parameters' must be an object")
-    methods = _requested(document.get("outputs"), model)
+    names = _requested(document.get("outputs"), model)
+    methods = cast(tuple[Method, ...], tuple(n for n in names if n != EXPLANATIONS)) or ("predict",)
     batch = batch_from_inputs(document.get("inputs"), model.manifest.feature_names, decoded.binary)
-    as_binary = binary_outputs(document, methods) if decoded.binary is not None else set()
-    answer = functools.partial(_answer, methods=methods, as_binary=as_binary, request_id=request_id)
-    return Inference(batch, methods, answer)
+    as_binary = binary_outputs(document, names) if decoded.binary is not None else set()
+    answer = functools.partial(_answer, names=names, as_binary=as_binary, request_id=request_id)
+    return Inference(batch, methods, answer, explain=EXPLANATIONS in names)
 
 
 def _answer(
-    prediction: Prediction, methods: tuple[Method, ...], as_binary: set[str], request_id: str | None
+    prediction: Prediction, names: tuple[str, ...], as_binary: set[str], request_id: str | None
 ) -> Reply:
     outputs, binary = [], []
-    for method in methods:
-        values = prediction.outputs[method]
-        if method in as_binary:
-            tensor, data = binary_output(method, values)
+    for name in names:
+        values, parameters = _output(prediction, name)
+        if name in as_binary:
+            tensor, data = binary_output(name, values)
             binary.append(data)
         else:
-            tensor = output_tensor(method, values)
+            tensor = output_tensor(name, values)
+        if parameters:
+            tensor["parameters"] = {**tensor.get("parameters", {}), **parameters}
         outputs.append(tensor)
     manifest = prediction.manifest
     answer = {
@@ -124,6 +131,21 @@ def _answer(
     return Reply(200, answer, prediction.log, prediction=prediction)
 
 
+def _output(prediction: Prediction, name: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """An output's values, and the parameters that say what they are (explanations only)."""
+    if name != EXPLANATIONS:
+        return prediction.outputs[cast(Method, name)], {}
+    explanation = prediction.explanation
+    assert explanation is not None, "explanations asked for are computed"
+    contributions = np.moveaxis(explanation.contributions, 2, 1)  # [rows, outputs, features]
+    base = np.broadcast_to(explanation.base_value[:, None], (*contributions.shape[:2], 1))
+    values = np.concatenate([contributions, base], axis=2)
+    if values.shape[1] == 1:
+        values = values[:, 0]
+    columns = [*explanation.features, "base_value"]
+    return values, {**explanation.header(), "columns": columns}
+
+
 def _check_named_model(model: LoadedModel, body: dict[str, Any]) -> None:
     """A body that names a model (KServe's client does) must name the served one."""
     name, version = body.get("model_name"), body.get("model_version")
@@ -134,7 +156,8 @@ def _check_named_model(model: LoadedModel, body: dict[str, Any]) -> None:
     check_name(model, name if name is not None else model.manifest.name, version or None)
 
 
-def _requested(outputs: Any, model: LoadedModel) -> tuple[Method, ...]:
+def _requested(outputs: Any, model: LoadedModel) -> tuple[str, ...]:
+    """The outputs asked for, by name: estimator methods, and `explanations`."""
     if outputs is None:
         return ("predict",)
     if not isinstance(outputs, list) or not all(
@@ -143,10 +166,10 @@ def _requested(outputs: Any, model: LoadedModel) -> tuple[Method, ...]:
         raise InvalidInput("'outputs' must be a list of {\"name\": ...}")
     names = [o["name"] for o in outputs]
     for name in names:
-        if name not in METHODS:
+        if name not in (*METHODS, EXPLANATIONS):
             offered = ", ".join(o["name"] for o in _outputs(model))
             raise InvalidInput(f"output {echo(name)} is not available; this model offers {offered}")
-    return cast(tuple[Method, ...], tuple(names)) or ("predict",)
+    return tuple(dict.fromkeys(names)) or ("predict",)
 
 
 def model_metadata(model: LoadedModel) -> dict[str, Any]:
@@ -184,7 +207,10 @@ def model_metadata(model: LoadedModel) -> dict[str, Any]:
 def _outputs(model: LoadedModel) -> list[dict[str, Any]]:
     classes = model.manifest.classes
     if classes is None:
-        return [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+        return [
+            {"name": "predict", "datatype": "FP64", "shape": [-1]},
+            *_explanations_output(model),
+        ]
     outputs = [
         {"name": "predict", "datatype": datatype_of(np.asarray(classes).dtype), "shape": [-1]}
     ]
@@ -194,4 +220,15 @@ def _outputs(model: LoadedModel) -> list[dict[str, Any]]:
     if "decision_function" in offered:
         shape = [-1] if len(classes) == 2 else [-1, len(classes)]
         outputs.append({"name": "decision_function", "datatype": "FP64", "shape": shape})
-    return outputs
+    return outputs + _explanations_output(model)
+
+
+def _explanations_output(model: LoadedModel) -> list[dict[str, Any]]:
+    """The `explanations` output, where the model has explanations."""
+    status = model.manifest.explanation_status()
+    if not status["available"]:
+        return []
+    width = model.manifest.n_features + 1
+    per_class = len(status["outputs"] or ())
+    shape = [-1, per_class, width] if per_class > 1 else [-1, width]
+    return [{"name": EXPLANATIONS, "datatype": "FP64", "shape": shape}]

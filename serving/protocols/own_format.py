@@ -1,8 +1,9 @@
 """This function's own JSON format: `{"features": ...}` or `{"instances": ...}`, and its answer.
 
 Its options (`predict_method` in `parameters` or `params`) and its `{"predictions": ...}` answer
-are shared by the Vertex AI, KServe v1, MLflow and CSV bodies. Parsers only reshape;
-serving/validate.py checks the rows against the model's schema.
+are shared by the Vertex AI, KServe v1, MLflow and CSV bodies; `"explain": true` (CSV:
+`?explain=true`) adds each row's explanation. Parsers only reshape; serving/validate.py checks
+the rows against the model's schema.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from serving.loading import LoadedModel
 from serving.prediction import Prediction
 from serving.protocols.detect import Decoded
 
-ACCEPTED_FIELDS = ("features", "instances", "probabilities", "parameters", "params")
+ACCEPTED_FIELDS = ("features", "instances", "probabilities", "explain", "parameters", "params")
 OPTION_KEYS = ("parameters", "params")
 ROW_SHAPES = (
     '{"features": [x1, ..., xn]} for one row, '
@@ -28,7 +29,8 @@ ROW_SHAPES = (
 
 def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
     """A `features` or `instances` body, answered `{"prediction(s)": ...}`."""
-    return predictions(*read_rows(decoded.document, decoded.format))
+    batch, methods, single = read_rows(decoded.document, decoded.format)
+    return predictions(batch, methods, single, read_flag(decoded.document, "explain"))
 
 
 def read_rows(document: dict[str, Any], key: str) -> tuple[Batch, tuple[Method, ...], bool]:
@@ -40,9 +42,7 @@ def read_rows(document: dict[str, Any], key: str) -> tuple[Batch, tuple[Method, 
             f"unknown field {echo(unknown[0])}; accepted fields: {', '.join(ACCEPTED_FIELDS)}"
         )
     method = read_method(document)
-    probabilities = document.get("probabilities", False)
-    if not isinstance(probabilities, bool):
-        raise InvalidInput("'probabilities' must be true or false")
+    probabilities = read_flag(document, "probabilities")
     data = document[key]
     single = key == "features" and _is_one_row(data)
     rows = [data] if single else data
@@ -52,15 +52,27 @@ def read_rows(document: dict[str, Any], key: str) -> tuple[Batch, tuple[Method, 
     return Batch(rows=rows), methods, single
 
 
-def predictions(batch: Batch, methods: tuple[Method, ...], single: bool = False) -> Inference:
+def read_flag(document: dict[str, Any], key: str) -> bool:
+    """An option that is true or false (false when absent)."""
+    value = document.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"'{key}' must be true or false")
+    return value
+
+
+def predictions(
+    batch: Batch, methods: tuple[Method, ...], single: bool = False, explain: bool = False
+) -> Inference:
     """An Inference of these rows answered `{"predictions": ...}`; `single`: one row was sent,
-    one is answered."""
-    return Inference(batch, methods, functools.partial(answer, methods=methods, single=single))
+    one is answered; `explain`: with each row's explanation."""
+    reply = functools.partial(answer, methods=methods, single=single)
+    return Inference(batch, methods, reply, explain)
 
 
 def answer(prediction: Prediction, methods: tuple[Method, ...], single: bool) -> Reply:
     """The first method's output; probabilities when also asked for; the classes beside
-    probabilities or decision values."""
+    probabilities or decision values; the explanations when asked for (one object for one
+    row, else their header and one object per row)."""
     method = methods[0]
     values = prediction.outputs[method].tolist()
     answer: dict[str, Any] = {"prediction": values[0]} if single else {"predictions": values}
@@ -69,6 +81,13 @@ def answer(prediction: Prediction, methods: tuple[Method, ...], single: bool) ->
         answer["probabilities"] = extra[0] if single else extra
     if methods != ("predict",):
         answer["classes"] = list(prediction.manifest.classes or ())
+    explanation = prediction.explanation
+    if explanation is not None:
+        rows = explanation.rows()
+        if single:
+            answer["explanation"] = {**explanation.header(), **rows[0]}
+        else:
+            answer["explanations"] = {**explanation.header(), "rows": rows}
     answer["model_version"] = prediction.manifest.model_version
     return Reply(200, answer, prediction.log, prediction=prediction)
 

@@ -98,5 +98,6 @@ def model_summary(model: LoadedModel) -> dict[str, Any]:
             | model.runtime.libraries,
         },
         "training_data": manifest.training_data,
+        "explanations": manifest.explanation_status(),
         "warnings": list(model.runtime.warnings),
     }

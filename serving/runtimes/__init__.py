@@ -60,6 +60,11 @@ class Runtime(Protocol):
                     f"{', '.join(self.offered)} on the {self.name} runtime{elsewhere}"
                 )
 
+    def estimator_input(self, table: Table) -> np.ndarray:
+        """The rows as the final estimator reads them (after the pipeline's transformers), as
+        a float64 [rows, columns] array: what serving.explain explains."""
+        ...
+
 
 class RuntimeFactory(Protocol):
     """Builds a runtime from its verified artifact bytes."""

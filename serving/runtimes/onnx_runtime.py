@@ -15,6 +15,8 @@ from serving.runtimes import Runtime
 NAME = "onnx"
 # The decision values output train.py adds where the converter computes them.
 DECISION_OUTPUT = "decision_function"
+# The rows as the final estimator reads them, which train.py exposes for explanations.
+ESTIMATOR_INPUT = "estimator_input"
 # A missing text cell as the graph sees it (a string tensor holds no null): not "", which is
 # text a client may send and the model may know. training/onnx_imputer.py imputes it.
 MISSING_TEXT = "\x00missing"
@@ -42,7 +44,8 @@ class OnnxRuntime(Runtime):
     def __init__(self, session: Any, version: str, manifest: Manifest) -> None:
         self.session = session
         self.libraries = {"onnxruntime": version}
-        outputs = [output.name for output in session.get_outputs()]
+        outputs = [o.name for o in session.get_outputs() if o.name != ESTIMATOR_INPUT]
+        self.has_estimator_input = len(outputs) < len(session.get_outputs())
         proba = outputs[1] if len(outputs) > 1 and outputs[1] != DECISION_OUTPUT else None
         self.has_decision_function = DECISION_OUTPUT in outputs
         self.has_predict_proba = proba is not None
@@ -63,6 +66,13 @@ class OnnxRuntime(Runtime):
         if "predict" in results:
             results["predict"] = results["predict"].ravel()
         return results
+
+    def estimator_input(self, table: Table) -> np.ndarray:
+        """The rows after the pipeline's transformers, as the graph computes them."""
+        if not self.has_estimator_input:
+            raise ModelUnavailable("model.onnx has no estimator_input output to explain with")
+        (rows,) = self.session.run([ESTIMATOR_INPUT], self._feeds(table))
+        return np.asarray(rows, dtype=np.float64)
 
     def _feeds(self, table: Table) -> dict[str, np.ndarray]:
         if self._inputs is None:

@@ -38,7 +38,7 @@ class SklearnRuntime(Runtime):
         self.has_predict_proba = hasattr(estimator, "predict_proba")
 
     def run(self, table: Table, methods: tuple[Method, ...]) -> dict[Method, np.ndarray]:
-        rows = self._rows(table)
+        rows = self.model_rows(table)
         results: dict[Method, np.ndarray] = {}
         for method in methods:
             try:
@@ -52,7 +52,23 @@ class SklearnRuntime(Runtime):
             results["decision_function"] = results["decision_function"].astype(np.float64)
         return results
 
-    def _rows(self, table: Table) -> Any:
+    def estimator_input(self, table: Table) -> np.ndarray:
+        """The rows after the pipeline's transformers (dense float64), as the final step's
+        trees or coefficients read them; the rows themselves for a bare estimator."""
+        rows = self.model_rows(table)
+        final = self.estimator
+        if hasattr(final, "steps"):
+            rows, final = final[:-1].transform(rows), final.steps[-1][1]
+        # HistGradientBoosting encodes its categorical features itself, into the codes its
+        # trees test (and moves them first): the columns it splits on.
+        if getattr(final, "_preprocessor", None) is not None:
+            rows = final._preprocessor.transform(rows)
+        if hasattr(rows, "toarray"):  # a sparse matrix
+            rows = rows.toarray()
+        return np.asarray(rows, dtype=np.float64)
+
+    def model_rows(self, table: Table) -> Any:
+        """The rows as the model takes them: a DataFrame, or the float64 matrix."""
         if not self.manifest.fitted_on_dataframe:
             return table.matrix
         return model_frame(table.columns, self.manifest.features)
