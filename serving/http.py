@@ -155,30 +155,32 @@ def _error(message: str, code: str, request_id: str) -> dict[str, Any]:
 def _log(
     request: flask.Request, endpoint: Endpoint, reply: Reply, request_id: str, seconds: float
 ) -> None:
-    level = (
-        logging.ERROR
-        if reply.status >= 500
-        else (logging.WARNING if reply.status >= 400 else logging.INFO)
-    )
+    status = reply.status
+    level = logging.ERROR if status >= 500 else (logging.WARNING if status >= 400 else logging.INFO)
     if not logger.isEnabledFor(level):
         return
+    # The WSGI environment holds the headers as they arrived: read there, not through the
+    # framework's case-insensitive view of them.
+    environ = request.environ
     method = clip(request.method)
+    path = request.path[:MAX_LOGGED_PATH]
     fields = {
         "httpRequest": {
             "requestMethod": method,
-            "requestUrl": request.path[:MAX_LOGGED_PATH],
-            "status": reply.status,
+            "requestUrl": path,
+            "status": status,
             "latency": f"{seconds:.6f}s",
             "requestSize": str(request.content_length or 0),
-            "userAgent": clip(request.headers.get("User-Agent", "")),
+            "userAgent": clip(environ.get("HTTP_USER_AGENT", "")),
         },
         "request_id": request_id,
         "model_version": endpoint.model_version,
         "latency_ms": round(seconds * 1000, 3),
         **reply.log,
-        **trace_fields(request.headers, endpoint.settings.project_id),
     }
-    message = f"{method} {request.path[:MAX_LOGGED_PATH]} {reply.status}"
-    if reply.status >= 400:
+    if "HTTP_X_CLOUD_TRACE_CONTEXT" in environ or "HTTP_TRACEPARENT" in environ:
+        fields.update(trace_fields(request.headers, endpoint.settings.project_id))
+    message = f"{method} {path} {status}"
+    if status >= 400:
         message += f": {reply.log.get('reason') or reply.json.get('error', '')}"
     logger.log(level, message, extra={"fields": fields})

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from typing import Any
 
 from serving.errors import ECHO_CHARS
+from serving.jsonio import log_line
 
 _TRACE = "logging.googleapis.com/trace"
 _SPAN = "logging.googleapis.com/spanId"
@@ -17,18 +17,28 @@ _SPAN = "logging.googleapis.com/spanId"
 class CloudLoggingFormatter(logging.Formatter):
     """Formats a record as Cloud Logging's JSON: severity, message and the record's fields."""
 
+    # The last second formatted, and its text: most records fall in the same second.
+    _second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "severity": record.levelname,
             "message": record.getMessage(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": f"{self._seconds(int(record.created))}.{int(record.msecs):03d}Z",
             "logger": record.name,
         }
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return log_line(entry)
+
+    def _seconds(self, second: int) -> str:
+        known, text = self._second
+        if known != second:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            # One tuple, swapped whole: a thread never reads one second with another's text.
+            self._second = (second, text)
+        return text
 
 
 def configure(level: str) -> None:
