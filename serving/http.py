@@ -15,12 +15,11 @@ from typing import Any, cast
 
 import flask
 
-from serving import jsonio, prediction_log
+from serving import jsonio, logs, prediction_log
 from serving.body_deadline import BodyDeadlines
 from serving.endpoint import Endpoint
 from serving.errors import PayloadTooLarge, RequestError, RequestTimeout, ServingError, clip
 from serving.exchange import EXECUTION_ID_HEADER, Reply
-from serving.logs import trace_fields
 
 _CHUNK = 64 * 1024
 # A client's path is cut this short in log lines (the 404 answer cuts it the same way).
@@ -183,8 +182,8 @@ def _log(
         **reply.log,
     }
     if "HTTP_X_CLOUD_TRACE_CONTEXT" in environ or "HTTP_TRACEPARENT" in environ:
-        fields.update(trace_fields(request.headers, endpoint.settings.project_id))
+        fields.update(logs.trace_fields(request.headers, endpoint.settings.project_id))
     message = f"{method} {path} {status}"
     if status >= 400:
         message += f": {reply.log.get('reason') or reply.json.get('error', '')}"
-    logger.log(level, message, extra={"fields": fields})
+    logs.log(logger, level, message, fields)

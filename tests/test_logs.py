@@ -191,6 +191,44 @@ def test_log_lines_go_to_stdout_as_json() -> None:
     assert entry["time"].endswith("Z")
 
 
+def test_a_request_line_written_straight_is_the_line_the_logging_module_writes() -> None:
+    """logs.log skips the logging module when configure()'s handler alone takes the line; the
+    line is the same, and a handler of the operator's own gets every line through logging."""
+    script = (
+        "import io, logging\n"
+        "from serving import logs\n"
+        "logs.configure('INFO')\n"
+        "logger = logging.getLogger('serving.http')\n"
+        "fields = {'httpRequest': {'status': 200}, 'rows': 3, 'methods': ['predict']}\n"
+        "logs.log(logger, logging.INFO, 'POST / 200', fields)\n"
+        "logger.log(logging.INFO, 'POST / 200', extra={'fields': fields})\n"
+        "logs.log(logger, logging.DEBUG, 'hidden', fields)\n"
+        "extra = io.StringIO()\n"
+        "logging.getLogger('serving').addHandler(logging.StreamHandler(extra))\n"
+        "logs.log(logger, logging.WARNING, 'POST / 400: bad', {'code': 'bad'})\n"
+        "print('extra:', extra.getvalue().strip())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    straight, through_logging, warning, extra = done.stdout.splitlines()
+    entries = [json.loads(line) for line in (straight, through_logging, warning)]
+    for entry in entries:
+        assert entry.pop("time").endswith("Z")
+    assert entries[0] == entries[1]
+    assert entries[0] == {
+        "severity": "INFO",
+        "message": "POST / 200",
+        "logger": "serving.http",
+        "httpRequest": {"status": 200},
+        "rows": 3,
+        "methods": ["predict"],
+    }
+    assert entries[2]["severity"] == "WARNING"
+    assert extra == "extra: POST / 400: bad"
+
+
 # --- on a real server -------------------------------------------------------------------------
 
 
