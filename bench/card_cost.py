@@ -1,6 +1,7 @@
 """What the browser pages (model card, /docs) cost the JSON paths: nothing, measured.
 
     cd bench && ../.venv/bin/python card_cost.py --baseline 04821e9 --starts 9 --requests 2000
+    cd bench && ../.venv/bin/python card_cost.py --baseline a02c3c1 --any-baseline  # any commits
 
 The baseline is the repo at a commit before the pages, "pages" the repo at a commit with them
 (HEAD), each unpacked with `git archive` into a temporary folder. Both serve the bundled model
@@ -9,6 +10,7 @@ prediction) alternates the two, and which one goes first; then each warm server 
 (JSON metadata, no Accept) and POST / (one row), the requests going to the two servers in
 turn, one each, so the machine's load drift hits both alike. Medians, with the ratio pages /
 baseline from this same run; the card's own GET / (as a browser asks) is printed for reference.
+Both servers run on one CPU (the last) and this client on another (the first), unless --no-pin.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import statistics
 import subprocess
 import tarfile
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-from common import REPO, Variant, cold_start, launch
+from common import REPO, Call, Variant, cold_start, in_turns, launch, machine, pin_client, pinned
 
 ROW = {"instances": [[0.0] * 30]}
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,*/*;q=0.8"
@@ -44,37 +46,13 @@ def tree(revision: str, folder: Path) -> Path:
     return folder / "main.py"
 
 
-def one(
-    connection: http.client.HTTPConnection, method: str, body: bytes | None, headers: dict[str, str]
-) -> float:
-    """Seconds for one request on a keep-alive connection; the answer must be a 200."""
-    started = time.perf_counter()
-    connection.request(method, "/", body=body, headers=headers)
-    response = connection.getresponse()
-    response.read()
-    seconds = time.perf_counter() - started
-    if response.status != 200:
-        raise RuntimeError(f"{method} / answered {response.status}")
-    return seconds
-
-
 def alternating(
     ports: dict[str, int], method: str, body: bytes | None, headers: dict[str, str], n: int
 ) -> dict[str, list[float]]:
     """n requests to each server, one to each in turn, so the machine's drift hits both alike."""
-    connections = {
-        name: http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for name, port in ports.items()
-    }
-    found: dict[str, list[float]] = {name: [] for name in ports}
-    try:
-        for _ in range(n):
-            for name, connection in connections.items():
-                found[name].append(one(connection, method, body, headers))
-    finally:
-        for connection in connections.values():
-            connection.close()
-    return found
+    return in_turns(
+        {name: Call(port, "/", body, headers, method) for name, port in ports.items()}, n
+    )
 
 
 def check_variant(name: str, port: int) -> None:
@@ -102,7 +80,13 @@ def main() -> None:
     )
     parser.add_argument("--starts", type=int, default=9)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--no-pin", action="store_true", help="let the OS place the processes")
     args = parser.parse_args()
+    preexec: Callable[[], None] | None = None
+    if not args.no_pin:
+        pin_client()
+        preexec = pinned()
+    print(f"machine: {machine()}")
     env = {"MODEL_RUNTIME": "onnx"}
     post_body = json.dumps(ROW).encode()
     with tempfile.TemporaryDirectory(prefix="card-cost-") as folder:
@@ -114,9 +98,9 @@ def main() -> None:
         for turn in range(args.starts):
             # Which goes first alternates, so neither always starts right after the other stops.
             for variant in variants if turn % 2 == 0 else variants[::-1]:
-                starts[variant.name].append(cold_start(variant, post_body))
+                starts[variant.name].append(cold_start(variant, post_body, preexec=preexec))
         warm: dict[str, dict[str, list[float]]] = {v.name: {} for v in variants}
-        servers = {v.name: launch(v) for v in variants}
+        servers = {v.name: launch(v, preexec=preexec) for v in variants}
         try:
             ports = {name: int(s.url.rsplit(":", 1)[1]) for name, s in servers.items()}
             for name, port in ports.items():
@@ -152,6 +136,7 @@ def main() -> None:
             f" ratio {p / b:.3f}"
         )
     print(f"GET / as a browser (the card) p50 of 200: {statistics.median(card) * 1000:.3f} ms")
+    print(f"after: {machine()}")
 
 
 if __name__ == "__main__":

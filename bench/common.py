@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import sys
@@ -142,9 +143,97 @@ def _kb(text: str, key: str) -> float:
     return 0.0
 
 
-def launch(variant: Variant, extra_env: Mapping[str, str] | None = None) -> Server:
+def launch(
+    variant: Variant,
+    extra_env: Mapping[str, str] | None = None,
+    preexec: Callable[[], None] | None = None,
+) -> Server:
     """A warm server for latency measurements (waits for the port)."""
-    return start_server({**variant.env, **(extra_env or {})}, source=variant.source)
+    env = {**variant.env, **(extra_env or {})}
+    return start_server(env, source=variant.source, preexec=preexec)
+
+
+# Servers on the last CPU, the client on the first, when there are two or more: the client's
+# own work then never waits for the server's core, nor the server for the client's.
+SERVER_CPU = max(os.sched_getaffinity(0))
+CLIENT_CPU = min(os.sched_getaffinity(0))
+
+
+def pinned(cpu: int = SERVER_CPU) -> Callable[[], None]:
+    """A preexec function that keeps a server (and its worker processes) on one CPU, as
+    `taskset -c CPU` does."""
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def pin_client() -> None:
+    """Keep this process on CLIENT_CPU (a no-op on one CPU)."""
+    if CLIENT_CPU != SERVER_CPU:
+        os.sched_setaffinity(0, {CLIENT_CPU})
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to send again and again: where, what, and the status it must get."""
+
+    port: int
+    path: str
+    body: bytes | None
+    headers: Mapping[str, str]
+    method: str = "POST"
+
+
+def timed(connection: http.client.HTTPConnection, call: Call) -> float:
+    """Seconds for one request on a keep-alive connection; the answer must be a 200. A
+    connection the server closed while idle (its keep-alive timeout) is opened again first."""
+    for attempt in (1, 2):
+        started = time.perf_counter()
+        try:
+            connection.request(call.method, call.path, body=call.body, headers=dict(call.headers))
+            response = connection.getresponse()
+            answer = response.read()
+            break
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            connection.close()
+            if attempt == 2:
+                raise
+    seconds = time.perf_counter() - started
+    if response.status != 200:
+        raise RuntimeError(
+            f"{call.method} {call.path} answered {response.status}: {answer[:300]!r}"
+        )
+    return seconds
+
+
+def in_turns(calls: Mapping[str, Call], count: int) -> dict[str, list[float]]:
+    """`count` timed requests of each call, one of each in turn over one keep-alive connection
+    per call, so the machine's drift hits all alike."""
+    connections = {
+        name: http.client.HTTPConnection("127.0.0.1", call.port, timeout=60)
+        for name, call in calls.items()
+    }
+    found: dict[str, list[float]] = {name: [] for name in calls}
+    try:
+        for _ in range(count):
+            for name, call in calls.items():
+                found[name].append(timed(connections[name], call))
+    finally:
+        for connection in connections.values():
+            connection.close()
+    return found
+
+
+def machine() -> str:
+    """One line on the machine: CPU count and model, Python, and the load average now."""
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, {model}, Python {sys.version.split()[0]}, load average {load}"
 
 
 def sample_rows(model_dir: Path, count: int) -> list[list[float]]:

@@ -15,12 +15,11 @@ from typing import Any, cast
 
 import flask
 
-from serving import jsonio, prediction_log
+from serving import jsonio, logs, prediction_log
 from serving.body_deadline import BodyDeadlines
 from serving.endpoint import Endpoint
 from serving.errors import PayloadTooLarge, RequestError, RequestTimeout, ServingError, clip
 from serving.exchange import EXECUTION_ID_HEADER, Reply
-from serving.logs import trace_fields
 
 _CHUNK = 64 * 1024
 # A client's path is cut this short in log lines (the 404 answer cuts it the same way).
@@ -93,7 +92,11 @@ def _read_capped(request: flask.Request, limit: int) -> bytes:
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit} (MAX_BODY_BYTES)")
     chunks: list[bytes] = []
     size = 0
-    while chunk := _read_chunk(request, min(_CHUNK, limit + 1 - size)):
+    # A body of declared length is read in as few reads as the server gives it (one, with
+    # gunicorn): each read costs a copy of what has come so far. A chunked one in steps, so
+    # one past the limit is refused a step after it.
+    step, end = (declared, declared) if declared is not None else (_CHUNK, limit + 1)
+    while size < end and (chunk := _read_chunk(request, min(step, end - size))):
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
@@ -155,30 +158,32 @@ def _error(message: str, code: str, request_id: str) -> dict[str, Any]:
 def _log(
     request: flask.Request, endpoint: Endpoint, reply: Reply, request_id: str, seconds: float
 ) -> None:
-    level = (
-        logging.ERROR
-        if reply.status >= 500
-        else (logging.WARNING if reply.status >= 400 else logging.INFO)
-    )
+    status = reply.status
+    level = logging.ERROR if status >= 500 else (logging.WARNING if status >= 400 else logging.INFO)
     if not logger.isEnabledFor(level):
         return
+    # The WSGI environment holds the headers as they arrived: read there, not through the
+    # framework's case-insensitive view of them.
+    environ = request.environ
     method = clip(request.method)
+    path = request.path[:MAX_LOGGED_PATH]
     fields = {
         "httpRequest": {
             "requestMethod": method,
-            "requestUrl": request.path[:MAX_LOGGED_PATH],
-            "status": reply.status,
+            "requestUrl": path,
+            "status": status,
             "latency": f"{seconds:.6f}s",
             "requestSize": str(request.content_length or 0),
-            "userAgent": clip(request.headers.get("User-Agent", "")),
+            "userAgent": clip(environ.get("HTTP_USER_AGENT", "")),
         },
         "request_id": request_id,
         "model_version": endpoint.model_version,
         "latency_ms": round(seconds * 1000, 3),
         **reply.log,
-        **trace_fields(request.headers, endpoint.settings.project_id),
     }
-    message = f"{method} {request.path[:MAX_LOGGED_PATH]} {reply.status}"
-    if reply.status >= 400:
+    if "HTTP_X_CLOUD_TRACE_CONTEXT" in environ or "HTTP_TRACEPARENT" in environ:
+        fields.update(logs.trace_fields(request.headers, endpoint.settings.project_id))
+    message = f"{method} {path} {status}"
+    if status >= 400:
         message += f": {reply.log.get('reason') or reply.json.get('error', '')}"
-    logger.log(level, message, extra={"fields": fields})
+    logs.log(logger, level, message, fields)

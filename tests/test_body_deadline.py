@@ -116,3 +116,25 @@ def test_a_client_gone_before_its_deadline_is_no_error(
     finally:
         other_server.close()
         other_client.close()
+
+
+def test_requests_one_after_another_do_not_wake_the_watcher(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """Each wake-up costs a request a switch of threads: a body read in time, once the watcher
+    has nothing left to watch, must not wake it again."""
+    server_side, _ = pair
+    deadlines = BodyDeadlines()
+    notified = []
+    notify = deadlines._condition.notify
+
+    def counting_notify(n: int = 1) -> None:
+        notified.append(n)
+        notify(n)
+
+    deadlines._condition.notify = counting_notify  # type: ignore[method-assign]
+    for _ in range(50):
+        with deadlines.watch(server_side, LONG):
+            pass
+        time.sleep(0.002)  # the watcher gets its turn between requests, as it would
+    assert len(notified) <= 2

@@ -5,6 +5,7 @@ tests/test_privacy.py."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ import pytest
 import requests
 from sklearn.datasets import load_breast_cancer
 
-from serving.logs import trace_fields
+from serving.jsonio import log_line
+from serving.logs import CloudLoggingFormatter, trace_fields
 from serving.manifest import MANIFEST_NAME
 from tests.answers import request_lines
 from tests.fixture_types import Logs, MakeClient
@@ -134,6 +136,41 @@ def test_trace_fields(
         assert fields["logging.googleapis.com/spanId"] == expected["span"]
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"message": "POST / 200", "latency_ms": 0.25, "rows": 3, "methods": ["predict"]},
+        {"userAgent": "caf\u00e9 \u2603", "request_id": "\ud800"},  # beyond ASCII, a surrogate
+        {1: "a key that is not a string"},
+        {"big": 2**70, "nested": {"list": [None, True, 1.5]}},
+        {"object": object, "array": np.arange(3), "number": np.float32(0.5)},
+    ],
+)
+def test_a_log_line_is_one_line_of_ascii_json_as_the_stdlib_reads_it(entry: dict[Any, Any]) -> None:
+    line = log_line(entry)
+    assert line.isascii()
+    assert "\n" not in line
+    expected = json.loads(json.dumps(entry, default=str))
+    if "array" in entry:
+        expected |= {"array": [0, 1, 2], "number": 0.5}
+    assert json.loads(line) == expected
+
+
+def test_each_record_gets_its_own_time() -> None:
+    formatter = CloudLoggingFormatter()
+    found = []
+    for created in (1796688000.25, 1796688000.5, 1796688001.0, 1796688000.75):
+        record = logging.LogRecord("serving.test", logging.INFO, __file__, 1, "m", None, None)
+        record.created, record.msecs = created, (created % 1) * 1000
+        found.append(json.loads(formatter.format(record))["time"])
+    assert found == [
+        "2026-12-08T00:00:00.250Z",
+        "2026-12-08T00:00:00.500Z",
+        "2026-12-08T00:00:01.000Z",
+        "2026-12-08T00:00:00.750Z",
+    ]
+
+
 def test_log_lines_go_to_stdout_as_json() -> None:
     script = (
         "import logging\n"
@@ -152,6 +189,44 @@ def test_log_lines_go_to_stdout_as_json() -> None:
     entry = json.loads(line)
     assert {"severity": "INFO", "message": "hello", "rows": 3}.items() <= entry.items()
     assert entry["time"].endswith("Z")
+
+
+def test_a_request_line_written_straight_is_the_line_the_logging_module_writes() -> None:
+    """logs.log skips the logging module when configure()'s handler alone takes the line; the
+    line is the same, and a handler of the operator's own gets every line through logging."""
+    script = (
+        "import io, logging\n"
+        "from serving import logs\n"
+        "logs.configure('INFO')\n"
+        "logger = logging.getLogger('serving.http')\n"
+        "fields = {'httpRequest': {'status': 200}, 'rows': 3, 'methods': ['predict']}\n"
+        "logs.log(logger, logging.INFO, 'POST / 200', fields)\n"
+        "logger.log(logging.INFO, 'POST / 200', extra={'fields': fields})\n"
+        "logs.log(logger, logging.DEBUG, 'hidden', fields)\n"
+        "extra = io.StringIO()\n"
+        "logging.getLogger('serving').addHandler(logging.StreamHandler(extra))\n"
+        "logs.log(logger, logging.WARNING, 'POST / 400: bad', {'code': 'bad'})\n"
+        "print('extra:', extra.getvalue().strip())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    straight, through_logging, warning, extra = done.stdout.splitlines()
+    entries = [json.loads(line) for line in (straight, through_logging, warning)]
+    for entry in entries:
+        assert entry.pop("time").endswith("Z")
+    assert entries[0] == entries[1]
+    assert entries[0] == {
+        "severity": "INFO",
+        "message": "POST / 200",
+        "logger": "serving.http",
+        "httpRequest": {"status": 200},
+        "rows": 3,
+        "methods": ["predict"],
+    }
+    assert entries[2]["severity"] == "WARNING"
+    assert extra == "extra: POST / 400: bad"
 
 
 # --- on a real server -------------------------------------------------------------------------
