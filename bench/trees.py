@@ -11,7 +11,10 @@ dataset scikit-learn ships), each into a temp folder with its exact model.onnx. 
 model file is served three ways by a real functions-framework server: the ten-line handler
 (bench/baseline/main.py, `joblib.load` of the same model.joblib; for the DataFrame model the
 pandas one, bench/baseline/dataframe_main.py, sent the rows as objects) and this project with
-MODEL_RUNTIME=onnx and sklearn. Per model, the cold starts take turns between the variants;
+MODEL_RUNTIME=onnx and sklearn. `xgboost_pipeline` is bench/boosters.py's XGBClassifier pipeline
+on palmerpenguins (no xgboost in the function's environment on ONNX), so that
+`--estimator dataframe_random_forest --estimator xgboost_pipeline` measures both DataFrame
+models of issue 24 in one run. Per model, the cold starts take turns between the variants;
 then the three warm servers run side by side and take turns, a block of one-row requests each.
 Figures are medians, each printed with its ratio to the baseline of the same model and run;
 the three must answer the same labels for every row of the dataset.
@@ -27,12 +30,19 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from boosters import every_row, packaged_xgboost_pipeline
 from common import sample_rows, trained_model, variants
 from compare import cold_starts, report, side_by_side
+from penguins import BODY
 
 # train.py's --estimator for each model measured (its forest has 100 trees), and the forest
 # fitted on a DataFrame and packaged with --from-model.
-ESTIMATORS = ("random_forest", "hist_gradient_boosting", "dataframe_random_forest")
+ESTIMATORS = (
+    "random_forest",
+    "hist_gradient_boosting",
+    "dataframe_random_forest",
+    "xgboost_pipeline",
+)
 # Every row of breast_cancer, for the agreement check.
 DATASET_ROWS = 569
 
@@ -48,6 +58,10 @@ def served_model(estimator: str) -> Iterator[tuple[Path, str, bytes, bytes]]:
                 json.dumps({"instances": records[:1]}).encode(),
                 json.dumps({"instances": records}).encode(),
             )
+        return
+    if estimator == "xgboost_pipeline":
+        with packaged_xgboost_pipeline() as model_dir:
+            yield model_dir, "dataframe_main.py", BODY, every_row()
         return
     with trained_model("--estimator", estimator) as model_dir:
         body = variants(model_dir)[0].body
@@ -99,7 +113,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
-        "--estimator", choices=ESTIMATORS, help="measure only this model (default: both)"
+        "--estimator",
+        choices=ESTIMATORS,
+        action="append",
+        help="measure this model (repeatable; default: all)",
     )
     args = parser.parse_args()
     full = not args.quick
@@ -109,7 +126,7 @@ def main() -> None:
     args.warmup = 20 if full else 5
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     figures = {}
-    for estimator in [args.estimator] if args.estimator else ESTIMATORS:
+    for estimator in args.estimator or ESTIMATORS:
         figures[estimator] = measure_model(estimator, args)
         print(f"{estimator}\n{report(figures[estimator])}", flush=True)
     print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))

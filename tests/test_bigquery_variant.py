@@ -270,7 +270,7 @@ def test_the_function_never_serves_the_variant(model_copy: Path) -> None:
     (model_copy / "model.onnx").unlink()
     (model_copy / MANIFEST_NAME).write_text(json.dumps(manifest))
     assert load_model(Settings(model_uri=str(model_copy))).runtime.name == "sklearn"
-    with pytest.raises(ModelUnavailable, match="it lists: bigquery-ml, sklearn"):
+    with pytest.raises(ModelUnavailable, match="it lists: bigquery-ml, explanations, sklearn"):
         load_model(Settings(model_uri=str(model_copy), model_runtime="onnx"))
     # Even as the only artifact, the variant is not served.
     del manifest["artifacts"]["model.joblib"]

@@ -181,13 +181,14 @@ def test_csv_explain_true_answers_the_same(served: Served) -> None:
 @pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
 def test_oip_v2_explanations_output_is_an_fp64_tensor(served: Served, binary: bool) -> None:
     name = served.metadata["name"]
-    # One BYTES tensor per feature: numbers spelled as text, "" where a value is missing.
+    # One BYTES tensor per feature: numbers spelled as text, null where a value is missing (in
+    # OIP JSON a string is never missing: serving/cells.py's "json" reading).
     inputs = [
         {
             "name": feature,
             "shape": [len(served.rows)],
             "datatype": "BYTES",
-            "data": ["" if row[feature] is None else str(row[feature]) for row in served.rows],
+            "data": [None if row[feature] is None else str(row[feature]) for row in served.rows],
         }
         for feature in served.features
     ]

@@ -202,7 +202,11 @@ def test_a_classifier_without_probabilities_serves_its_scores_on_onnx(
 
     assert (hinge_dir / "model.onnx").exists()
     assert metadata["runtime"] == runtime
-    assert [output["name"] for output in oip_outputs] == ["predict", "decision_function"]
+    assert [output["name"] for output in oip_outputs] == [
+        "predict",
+        "decision_function",
+        "explanations",  # a linear model is explained by its coefficients
+    ]
     assert labels.get_json()["predictions"] == pipeline.predict(rows).tolist()
     expected = pipeline.decision_function(rows)
     np.testing.assert_allclose(decision.get_json()["predictions"], expected, rtol=0, atol=1e-9)
