@@ -22,9 +22,9 @@ os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import train  # noqa: E402
 from serving.logs import CloudLoggingFormatter  # noqa: E402
-from tests.fixture_types import TrainModel  # noqa: E402
-from tests.penguins_data import TRAIN_ARGS  # noqa: E402
-from tests.servers import SETTINGS_VARIABLES, Server, start_server  # noqa: E402
+from tests.support.fixture_types import TrainModel  # noqa: E402
+from tests.support.penguins_data import TRAIN_ARGS  # noqa: E402
+from tests.support.servers import SETTINGS_VARIABLES, Server, start_server  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -88,9 +88,9 @@ def penguins_dir(train_model: TrainModel) -> Path:
 
 @pytest.fixture(scope="session")
 def digits_dir(train_model: TrainModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The "digits" model of tests/fuzz_known.py: feature names that look like numbers (0 to 4),
-    a text feature, gaps."""
-    from tests.fuzz_known import digits_csv, digits_train_args
+    """The "digits" model of tests/support/fuzz_known.py: feature names that look like numbers
+    (0 to 4), a text feature, gaps."""
+    from tests.support.fuzz_known import digits_csv, digits_train_args
 
     data = digits_csv(tmp_path_factory.mktemp("digits") / "digits.csv")
     return train_model(*digits_train_args(data))
