@@ -22,6 +22,8 @@ import pytest
 from serving import jsonio
 from tests.support.fixture_types import MakeClient
 
+pytestmark = pytest.mark.in_process
+
 REPO = Path(__file__).resolve().parents[2]
 SERVING = REPO / "serving"
 ARCHITECTURE = REPO / "docs" / "architecture.md"

@@ -12,6 +12,8 @@ import pytest
 
 from serving.body_deadline import BodyDeadlines
 
+pytestmark = pytest.mark.in_process
+
 # Long enough that a read must still be waiting for it; short enough for a quick test.
 SHORT = 0.3
 # Far past every read in these tests: a deadline that must never fire while they run.

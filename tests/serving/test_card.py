@@ -22,6 +22,8 @@ from serving.protocols.own_routes import model_summary
 from serving.schema import Feature, feature_from_json
 from serving.settings import Settings
 
+pytestmark = pytest.mark.in_process
+
 REPO = Path(__file__).resolve().parents[2]
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 PENGUIN_FEATURES = [

@@ -15,6 +15,8 @@ from serving.cells import INT64_MAX, INT64_MIN, CellError, column, integer_colum
 from serving.errors import InvalidInput, echo
 from serving.schema import Feature
 
+pytestmark = pytest.mark.in_process
+
 NUMBER = Feature("size", "number", nullable=True)
 INTEGER = Feature("count", "integer", nullable=True)
 BOOLEAN = Feature("smoker", "boolean", nullable=True)

@@ -16,6 +16,8 @@ from serving.errors import ECHO_CHARS
 from tests.support.fixture_types import Logs, MakeClient
 from tests.support.penguins_data import PENGUINS
 
+pytestmark = pytest.mark.in_process
+
 LONG = "q" * 8000  # any run of ECHO_CHARS + 1 of these would be an echo past the cut
 TOO_LONG = LONG[: ECHO_CHARS + 1]
 # Feature values that appear nowhere else.

@@ -164,6 +164,7 @@ TRANSLATED = {
 }
 
 
+@pytest.mark.in_process
 @pytest.mark.parametrize("case", TRANSLATED)
 def test_a_client_library_failure_becomes_a_short_reason(
     case: str, monkeypatch: pytest.MonkeyPatch
@@ -176,6 +177,7 @@ def test_a_client_library_failure_becomes_a_short_reason(
     assert translated.message == reason.format(uri="gs://b/p/model.onnx")
 
 
+@pytest.mark.in_process
 def test_no_application_default_credentials_is_a_short_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -315,6 +317,7 @@ FAILURES = {
 }
 
 
+@pytest.mark.in_process
 @pytest.mark.parametrize("case", FAILURES)
 def test_storage_failure_is_a_clear_503_and_logged(
     case: str,
@@ -355,6 +358,7 @@ def test_storage_failure_is_a_clear_503_and_logged(
         assert f".{detail}: " in logged[0]["detail"]
 
 
+@pytest.mark.in_process
 def test_missing_bucket(
     make_client: Callable[..., Any], classifier_dir: Path, gcs: FakeGcs, serving_logs: Logs
 ) -> None:
@@ -472,6 +476,7 @@ def test_concurrent_cold_requests_download_once(
 # Generation pinning: MODEL_GENERATION pins manifest.json to one GCS object generation.
 
 
+@pytest.mark.in_process
 def test_generation_pin_keeps_the_pinned_manifest_when_the_object_is_rewritten(
     make_client: Callable[..., Any], classifier_dir: Path, gcs: FakeGcs
 ) -> None:
@@ -491,6 +496,7 @@ def test_generation_pin_keeps_the_pinned_manifest_when_the_object_is_rewritten(
     assert unpinned.post("/", json=ROW).get_json()["code"] == "integrity_check_failed"
 
 
+@pytest.mark.in_process
 def test_generation_pin_refuses_a_generation_that_is_gone(
     make_client: Callable[..., Any], classifier_dir: Path, gcs: FakeGcs, serving_logs: Logs
 ) -> None:

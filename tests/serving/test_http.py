@@ -24,6 +24,8 @@ from tests.support.fuzz_known import Case
 from tests.support.raw_http import exchange
 from tests.support.servers import Server
 
+pytestmark = pytest.mark.in_process
+
 CANCER = np.asarray(load_breast_cancer().data, dtype=np.float64)
 DIABETES = np.asarray(load_diabetes().data, dtype=np.float64)
 NAMES = [str(n) for n in load_breast_cancer().feature_names]

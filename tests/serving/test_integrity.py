@@ -24,6 +24,8 @@ from tests.support.artifacts import edit_manifest, evil_artifact, pin
 from tests.support.fixture_types import Logs, MakeClient
 from tests.support.servers import start_server
 
+pytestmark = pytest.mark.in_process
+
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "model"
 ARTIFACTS = {"sklearn": "model.joblib", "onnx": "model.onnx"}

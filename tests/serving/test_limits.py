@@ -32,6 +32,7 @@ SMALL_LIMIT = 1000
 # --- in process -------------------------------------------------------------------------------
 
 
+@pytest.mark.in_process
 def test_body_over_the_limit_by_content_length_is_413(
     make_client: MakeClient, classifier_dir: Path
 ) -> None:
@@ -64,6 +65,7 @@ class CountingStream(io.BytesIO):
         return count
 
 
+@pytest.mark.in_process
 def test_streamed_body_over_the_limit_is_413_before_it_is_read_whole(
     make_client: MakeClient, classifier_dir: Path
 ) -> None:
@@ -81,6 +83,7 @@ def test_streamed_body_over_the_limit_is_413_before_it_is_read_whole(
     assert stream.read_bytes <= 1001
 
 
+@pytest.mark.in_process
 def test_streamed_body_within_the_limit_is_read(client: Any, classifier_dir: Path) -> None:
     response = client.post(
         "/",
@@ -93,6 +96,7 @@ def test_streamed_body_within_the_limit_is_read(client: Any, classifier_dir: Pat
     assert response.get_json()["prediction"] == model.predict(CANCER[:1]).tolist()[0]
 
 
+@pytest.mark.in_process
 def test_too_many_rows_is_422(make_client: MakeClient, classifier_dir: Path) -> None:
     client = make_client(MODEL_URI=str(classifier_dir), MAX_ROWS="3")
     assert client.post("/", json={"instances": CANCER[:3].tolist()}).status_code == 200
@@ -102,6 +106,7 @@ def test_too_many_rows_is_422(make_client: MakeClient, classifier_dir: Path) -> 
     )
 
 
+@pytest.mark.in_process
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [

@@ -25,6 +25,8 @@ from serving.settings import Settings
 from tests.support.artifacts import edit_manifest, evil_artifact, flip_a_byte, pin
 from tests.support.fixture_types import Logs
 
+pytestmark = pytest.mark.in_process
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -23,6 +23,8 @@ from tests.support.answers import request_lines
 from tests.support.fixture_types import Logs, MakeClient
 from tests.support.servers import Server
 
+pytestmark = pytest.mark.in_process
+
 REPO = Path(__file__).resolve().parents[2]
 CANCER = np.asarray(load_breast_cancer().data, dtype=np.float64)
 ROW = CANCER[0].tolist()

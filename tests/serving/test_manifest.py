@@ -12,6 +12,8 @@ import pytest
 from serving.errors import IntegrityError
 from serving.manifest import MANIFEST_NAME, Manifest, sha256_hex
 
+pytestmark = pytest.mark.in_process
+
 REPO = Path(__file__).resolve().parents[2]
 GOOD: dict[str, Any] = {
     "format": 1,

@@ -12,6 +12,8 @@ from serving.errors import IntegrityError
 from serving.manifest import Manifest
 from serving.schema import Feature, feature_from_json
 
+pytestmark = pytest.mark.in_process
+
 FEATURES = [
     Feature("size"),
     Feature("count", "integer", nullable=True),

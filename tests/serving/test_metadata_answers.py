@@ -26,6 +26,8 @@ from serving.schema import Feature
 from tests.support.artifacts import edit_manifest
 from training.export import serving_manifest
 
+pytestmark = pytest.mark.in_process
+
 MIXED = [
     Feature("size"),
     Feature("count", "integer"),

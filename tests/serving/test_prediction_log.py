@@ -27,6 +27,8 @@ from tests.support.penguins_data import PENGUINS, TEXT, records
 from tests.support.servers import REPO, Server, start_server
 from training.export import serving_manifest
 
+pytestmark = pytest.mark.in_process
+
 
 def predicted(model_dir: Path, rows: int, labels: bool = True) -> Prediction:
     """`rows` rows of the model's features (cell [1][2] missing), labelled 0, 1, 2, ... (or

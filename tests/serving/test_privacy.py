@@ -30,6 +30,8 @@ from tests.support.artifacts import edit_manifest, evil_artifact, pin
 from tests.support.fixture_types import Logs, MakeClient
 from tests.support.servers import Server, start_server
 
+pytestmark = pytest.mark.in_process
+
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 30.0
 NAMES = [str(n) for n in load_breast_cancer().feature_names]

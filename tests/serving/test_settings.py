@@ -15,6 +15,8 @@ from serving.settings import BUNDLED_MODEL_DIR, Settings
 from tests.support.fixture_types import MakeClient
 from tests.support.servers import start_server
 
+pytestmark = pytest.mark.in_process
+
 REPO = Path(__file__).resolve().parents[2]
 SHA = "ab" * 32
 # Settings field <- the variable that sets it.

@@ -27,6 +27,8 @@ from tests.support.fixture_types import Logs, MakeClient
 from tests.support.raw_http import fire_together
 from tests.support.servers import error_lines, start_server
 
+pytestmark = pytest.mark.in_process
+
 ROW = load_breast_cancer().data[0].tolist()
 COLD_REQUESTS = 64
 

@@ -17,6 +17,8 @@ from tests.support.fixture_types import Logs
 from tests.support.servers import REPO, Server, in_thread, start_server
 from tests.support.slow_client import CLIENT_TIMEOUT, json_of, read_until_closed, stalled_client
 
+pytestmark = pytest.mark.in_process
+
 # Few threads, so that a handful of stalled clients would hold all of them.
 THREADS = 2
 BODY_TIMEOUT_SECONDS = 1.0

@@ -21,6 +21,8 @@ from serving.storage import LocalStore
 from tests.serving.test_gcs import storage_client
 from tests.support.gcs_server import FakeGcs
 
+pytestmark = pytest.mark.in_process
+
 CAP = 4096
 BUCKET = "caps"
 

@@ -14,6 +14,8 @@ from serving.errors import InvalidInput
 from serving.schema import Feature
 from serving.validate import validate
 
+pytestmark = pytest.mark.in_process
+
 COLORS = tuple(f"color{i}" for i in range(7))
 SCHEMA = (
     Feature("size"),

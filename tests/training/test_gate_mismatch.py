@@ -29,6 +29,8 @@ from training.export import (
     serving_manifest,
 )
 
+pytestmark = pytest.mark.in_process
+
 # The tolerance README.md promises, written here rather than read from the code under test.
 PROMISED_TOLERANCE = 1e-9
 FEATURES = [Feature(f"x{i}") for i in range(4)]

@@ -28,6 +28,8 @@ from sklearn.datasets import load_breast_cancer
 from serving.manifest import MANIFEST_NAME
 from tests.support.servers import REPO, SETTINGS_VARIABLES, start_server
 
+pytestmark = pytest.mark.in_process
+
 MAX_ROWS = 4
 MAX_BODY_BYTES = 8192
 ECHO = 40  # serving/validate.py cuts a client's value to this many characters

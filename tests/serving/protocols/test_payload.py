@@ -16,6 +16,8 @@ from serving.protocols.own_format import read_rows
 from serving.schema import Feature
 from serving.validate import validate
 
+pytestmark = pytest.mark.in_process
+
 NAMES = ("a", "b", "c")
 THIRTY = tuple(f"f{i}" for i in range(30))
 

@@ -32,6 +32,8 @@ from serving.schema import Feature
 from serving.validate import validate
 from tests.support.fixture_types import MakeClient
 
+pytestmark = pytest.mark.in_process
+
 NAMES = ("a", "b", "c")
 REPO = Path(__file__).resolve().parents[3]
 

@@ -24,6 +24,8 @@ from serving.schema import Feature
 from serving.validate import validate
 from training.export import serving_manifest
 
+pytestmark = pytest.mark.in_process
+
 FEATURES = [
     Feature("island", "string", nullable=True, categories=("Biscoe", "Dream")),
     Feature("year", "integer"),
