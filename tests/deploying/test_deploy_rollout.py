@@ -6,15 +6,15 @@ the bundled model (healthy) or one whose model cannot load (its /health answers 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.deploy_helpers import PROJECT, REPO, Deploy, needs_gcloud
+from tests.support.deploy_helpers import PROJECT, Deploy, needs_gcloud
 from tests.support.fake_google_apis import FakeGoogleApis, RecordedRequest
-from tests.support.servers import Server, start_server
+from tests.support.servers import Server
 
 NAME = "sklearn-predict"
 FUNCTION = f"/cloudfunctions/v2/projects/{PROJECT}/locations/us-central1/functions/{NAME}"
@@ -24,20 +24,9 @@ TOKEN = {"DEPLOY_IDENTITY_TOKEN": "test-identity-token"}
 
 
 @pytest.fixture(scope="module")
-def healthy_server() -> Iterator[Server]:
-    """The bundled model, served: its /health answers 200."""
-    server = start_server({"MODEL_URI": str(REPO / "model")})
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def broken_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def broken_server(serve: Callable[..., Server], tmp_path_factory: pytest.TempPathFactory) -> Server:
     """A model folder without a manifest: /health answers 503 with the reason."""
-    empty = tmp_path_factory.mktemp("no-model")
-    server = start_server({"MODEL_URI": str(empty)})
-    yield server
-    server.stop()
+    return serve({"MODEL_URI": str(tmp_path_factory.mktemp("no-model"))})
 
 
 def writes(requests: list[RecordedRequest]) -> list[RecordedRequest]:
@@ -83,12 +72,12 @@ def test_functions_canary_then_promote_then_rollback(
     serving_source: Path,
     deploy: Deploy,
     fake_apis: FakeGoogleApis,
-    healthy_server: Server,
+    bundled_server: Server,
 ) -> None:
     source = ["--project", PROJECT, "--source", str(serving_source)]
     assert deploy(*source).returncode == 0
     [stable] = percent_by_revision(service_traffic(fake_apis))
-    fake_apis.state.tag_urls["canary"] = healthy_server.url
+    fake_apis.state.tag_urls["canary"] = bundled_server.url
     before = len(fake_apis.requests)
 
     canary = deploy(*source, "--canary", "10", extra_env=TOKEN)
@@ -107,8 +96,8 @@ def test_functions_canary_then_promote_then_rollback(
     assert tags(tag.json["spec"]["traffic"]) == {"stable": stable, "canary": new_revision}
     assert (split.method, split.path) == ("PUT", SERVICE)
     assert percent_by_revision(split.json["spec"]["traffic"]) == {stable: 90, new_revision: 10}
-    assert f"{healthy_server.url}/health" in canary.stderr
-    assert f"The new revision alone: {healthy_server.url}" in canary.stdout
+    assert f"{bundled_server.url}/health" in canary.stderr
+    assert f"The new revision alone: {bundled_server.url}" in canary.stdout
     assert "--rollback" in canary.stdout
     assert "model_version" in canary.stdout
 

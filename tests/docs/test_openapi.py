@@ -18,7 +18,7 @@ import yaml
 from serving import errors
 from serving.endpoint import Route, routes
 from serving.settings import Settings
-from tests.support.servers import Server, error_lines, start_server
+from tests.support.servers import Server, error_lines
 
 REPO = Path(__file__).resolve().parents[2]
 OPENAPI = REPO / "openapi.yaml"
@@ -109,14 +109,6 @@ def test_feature_schemas_are_the_bundled_models(spec: dict[str, Any]) -> None:
     assert schemas["Tensor"]["properties"]["shape"]["const"] == [1, len(names)]
     assert manifest["name"] == EXAMPLE_PARAMETERS["name"]
     assert manifest["model_version"] == EXAMPLE_PARAMETERS["version"]
-
-
-@pytest.fixture(scope="module")
-def bundled_server() -> Iterator[Server]:
-    """The function as shipped: the bundled model, default settings."""
-    running = start_server({})
-    yield running
-    running.stop()
 
 
 def test_schemathesis_finds_nothing(

@@ -17,14 +17,13 @@ import ast
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.servers import Server, start_server
+from tests.support.servers import Server
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -122,14 +121,6 @@ def test_every_other_curl_example_calls_the_deployed_function() -> None:
     for command in DEPLOYED:
         assert '"$URL' in command, command
         assert not re.findall(r"https?://", command), command
-
-
-@pytest.fixture(scope="module")
-def bundled_server() -> Iterator[Server]:
-    """The bundled model/, served the way README.md's `make serve` does (MODEL_URI unset)."""
-    running = start_server({})
-    yield running
-    running.stop()
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import score
 from scoring.chunks import records
 from scoring.journal import journal_path, partial_path
 from tests.support.penguins_data import PENGUINS, TEXT
-from tests.support.servers import JsonHandler, Server, in_thread, start_server
+from tests.support.servers import JsonHandler, Server, in_thread
 
 # Hypothesis keeps caches beside the working directory by default: never in the repo.
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "hypothesis-sklearn-cloud-function")
@@ -301,10 +301,8 @@ def test_a_bare_quote_inside_a_cell_is_text_as_for_the_csv_module() -> None:
 
 
 @pytest.fixture(scope="module")
-def penguin_server(penguins_dir: Path) -> Iterator[Server]:
-    running = start_server({"MODEL_URI": str(penguins_dir)})
-    yield running
-    running.stop()
+def penguin_server(serve: Callable[..., Server], penguins_dir: Path) -> Server:
+    return serve({"MODEL_URI": str(penguins_dir)})
 
 
 BARE = ' 5" north'

@@ -25,15 +25,6 @@ PROTOTYPE_NAMES = ("__proto__", "constructor", "toString", "hasOwnProperty", "va
 
 
 @pytest.fixture(scope="module")
-def bundled() -> Iterator[Server]:
-    running = start_server()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     """Chromium, or a skip saying how to install it (a failure as root: `make test` installs
     it there, as in CI)."""
@@ -79,8 +70,10 @@ def outside_requests(driver: WebDriver, origin: str) -> list[str]:
     return [name for name in names if not name.startswith(origin + "/")]
 
 
-def test_the_card_form_predicts_what_the_api_answers(browser: WebDriver, bundled: Server) -> None:
-    browser.get(bundled.url + "/")
+def test_the_card_form_predicts_what_the_api_answers(
+    browser: WebDriver, bundled_server: Server
+) -> None:
+    browser.get(bundled_server.url + "/")
     assert "breast-cancer" in browser.find_element(By.TAG_NAME, "h1").text
     field = browser.find_element(By.ID, "f-mean radius")
     field.clear()
@@ -92,10 +85,10 @@ def test_the_card_form_predicts_what_the_api_answers(browser: WebDriver, bundled
     )
 
     # The form starts from the manifest's example row; one field changed.
-    example = requests.get(bundled.url + "/", timeout=10).json()["example"]
+    example = requests.get(bundled_server.url + "/", timeout=10).json()["example"]
     row = {**example, "mean radius": 17.5}
     expected = requests.post(
-        bundled.url + "/", json={"instances": [row], "probabilities": True}, timeout=10
+        bundled_server.url + "/", json={"instances": [row], "probabilities": True}, timeout=10
     ).json()
     shown = browser.find_element(By.ID, "prediction").text
     assert shown == f"Prediction: {expected['predictions'][0]}"
@@ -106,13 +99,13 @@ def test_the_card_form_predicts_what_the_api_answers(browser: WebDriver, bundled
         for value in (str(label), f"{p:.4f}")
     ]
     assert '"mean radius":17.5' in curl
-    assert curl.startswith(f"curl -X POST '{bundled.url}/'")
+    assert curl.startswith(f"curl -X POST '{bundled_server.url}/'")
     assert console_problems(browser) == []
-    assert outside_requests(browser, bundled.url) == []
+    assert outside_requests(browser, bundled_server.url) == []
 
 
-def test_the_card_shows_an_error_answer(browser: WebDriver, bundled: Server) -> None:
-    browser.get(bundled.url + "/")
+def test_the_card_shows_an_error_answer(browser: WebDriver, bundled_server: Server) -> None:
+    browser.get(bundled_server.url + "/")
     field = browser.find_element(By.ID, "f-mean texture")
     field.clear()
     browser.find_element(By.ID, "submit").click()
@@ -120,10 +113,10 @@ def test_the_card_shows_an_error_answer(browser: WebDriver, bundled: Server) -> 
         lambda d: d.find_element(By.ID, "prediction").text.startswith("Error")
     )
 
-    names = requests.get(bundled.url + "/", timeout=10).json()["feature_names"]
+    names = requests.get(bundled_server.url + "/", timeout=10).json()["feature_names"]
     row = {name: "" if name == "mean texture" else 0 for name in names}
     answer = requests.post(
-        bundled.url + "/", json={"instances": [row], "probabilities": True}, timeout=10
+        bundled_server.url + "/", json={"instances": [row], "probabilities": True}, timeout=10
     )
     assert answer.status_code == 400
     shown = browser.find_element(By.ID, "prediction").text
@@ -134,9 +127,9 @@ def test_the_card_shows_an_error_answer(browser: WebDriver, bundled: Server) -> 
 
 
 def test_docs_render_and_try_it_out_calls_this_function(
-    browser: WebDriver, bundled: Server
+    browser: WebDriver, bundled_server: Server
 ) -> None:
-    browser.get(bundled.url + "/docs")
+    browser.get(bundled_server.url + "/docs")
     wait = WebDriverWait(browser, TIMEOUT)
     title = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".info .title"))
     assert "scikit-learn on Cloud Functions" in title[0].text
@@ -160,7 +153,7 @@ def test_docs_render_and_try_it_out_calls_this_function(
     ).text
     assert '"status": "ok"' in body
     assert console_problems(browser) == []
-    assert outside_requests(browser, bundled.url) == []
+    assert outside_requests(browser, bundled_server.url) == []
 
 
 def predict_with_the_form(browser: WebDriver, url: str) -> str:
@@ -191,11 +184,13 @@ def test_features_named_like_javascripts_own_properties_are_sent_as_features(
     assert console_problems(browser) == []
 
 
-def test_the_docs_with_a_trailing_slash_render_at_docs(browser: WebDriver, bundled: Server) -> None:
+def test_the_docs_with_a_trailing_slash_render_at_docs(
+    browser: WebDriver, bundled_server: Server
+) -> None:
     """Issue 26 item 10: /docs/ served the page, whose relative assets then were 404s."""
-    browser.get(bundled.url + "/docs/")
+    browser.get(bundled_server.url + "/docs/")
     wait = WebDriverWait(browser, TIMEOUT)
     title = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".info .title"))
     assert "scikit-learn on Cloud Functions" in title[0].text
-    assert browser.current_url == bundled.url + "/docs"
+    assert browser.current_url == bundled_server.url + "/docs"
     assert console_problems(browser) == []

@@ -15,7 +15,7 @@ import math
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ from tests.support.fuzz_known import (
     Case,
     register,
 )
-from tests.support.servers import Server, error_lines, longest_line, start_server
+from tests.support.servers import Server, error_lines, longest_line
 
 # Hypothesis keeps caches beside the working directory by default: never in the repo.
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "hypothesis-sklearn-cloud-function")
@@ -52,28 +52,24 @@ FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(classifier_dir: Path) -> Iterator[Server]:
+def fuzz_server(serve: Callable[..., Server], classifier_dir: Path) -> Server:
     """A real server with a small body limit, shared by the fuzz cases."""
     register(MAIN, classifier_dir)
-    running = start_server(fuzz_env(classifier_dir))
-    yield running
-    running.stop()
+    return serve(fuzz_env(classifier_dir))
 
 
 @pytest.fixture(scope="module")
-def fuzz_servers(fuzz_server: Server, digits_dir: Path) -> Iterator[dict[str, Server]]:
+def fuzz_servers(
+    serve: Callable[..., Server], fuzz_server: Server, digits_dir: Path
+) -> dict[str, Server]:
     """The main server and two serving "digits" (numeric-looking names, text, gaps), on the
     ONNX runtime and on the scikit-learn one."""
-    digits: dict[str, Server] = {}
-    try:
-        for target in (DIGITS, DIGITS_SKLEARN):
-            register(target, digits_dir)
-            digits[target] = start_server(fuzz_env(digits_dir, target))
-            warm_up(digits[target])
-        yield {MAIN: fuzz_server, **digits}
-    finally:
-        for server in digits.values():
-            server.stop()
+    servers = {MAIN: fuzz_server}
+    for target in (DIGITS, DIGITS_SKLEARN):
+        register(target, digits_dir)
+        servers[target] = serve(fuzz_env(digits_dir, target))
+        warm_up(servers[target])
+    return servers
 
 
 def warm_up(server: Server) -> None:

@@ -34,17 +34,6 @@ BUCKET = "models"
 ROW = {"features": [0.0] * 30}
 
 
-@pytest.fixture(scope="module")
-def gcs() -> Iterator[FakeGcs]:
-    """fake-gcs-server (memory backend) with the `models` bucket."""
-    server = FakeGcs().start()
-    try:
-        requests.post(f"{server.url}/storage/v1/b", json={"name": BUCKET}, timeout=10)
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def proxy(gcs: FakeGcs) -> Iterator[Proxy]:
     """A proxy in front of the module's fake-gcs-server, passing everything through."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,11 +134,9 @@ def test_row_count_is_refused_before_building_every_row(
 
 
 @pytest.fixture(scope="module")
-def small_limit_server(classifier_dir: Path) -> Iterator[Server]:
+def small_limit_server(serve: Callable[..., Server], classifier_dir: Path) -> Server:
     """A real server refusing bodies over SMALL_LIMIT bytes."""
-    running = start_server({"MODEL_URI": str(classifier_dir), "MAX_BODY_BYTES": str(SMALL_LIMIT)})
-    yield running
-    running.stop()
+    return serve({"MODEL_URI": str(classifier_dir), "MAX_BODY_BYTES": str(SMALL_LIMIT)})
 
 
 @pytest.mark.parametrize(

@@ -220,11 +220,9 @@ def secret_requests(names: list[str]) -> list[tuple[str, str, str, bytes]]:
 
 
 @pytest.fixture(scope="module")
-def debug_server(classifier_dir: Path) -> Iterator[Server]:
+def debug_server(serve: Callable[..., Server], classifier_dir: Path) -> Server:
     """A real server logging at DEBUG: even the most talkative logs must hold no values."""
-    running = start_server({"MODEL_URI": str(classifier_dir), "LOG_LEVEL": "DEBUG"})
-    yield running
-    running.stop()
+    return serve({"MODEL_URI": str(classifier_dir), "LOG_LEVEL": "DEBUG"})
 
 
 def send_all(server: Server, names: list[str]) -> list[requests.Response]:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.fixture_types import Logs
-from tests.support.servers import REPO, Server, in_thread, start_server
+from tests.support.servers import REPO, Server, in_thread
 from tests.support.slow_client import CLIENT_TIMEOUT, json_of, read_until_closed, stalled_client
 
 pytestmark = pytest.mark.in_process
@@ -25,12 +25,9 @@ BODY_TIMEOUT_SECONDS = 1.0
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    running = start_server(
-        {"THREADS": str(THREADS), "BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_SECONDS)}
-    )
-    yield running
-    running.stop()
+def server_settings() -> dict[str, str]:
+    """For the module's bundled_server."""
+    return {"THREADS": str(THREADS), "BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_SECONDS)}
 
 
 def features(server: Server) -> list[float]:
@@ -48,12 +45,12 @@ def post(server: Server, body: dict[str, Any]) -> tuple[int, float]:
         return answer.status, time.monotonic() - started
 
 
-def test_stalled_bodies_get_408_and_other_requests_get_through(server: Server) -> None:
-    row = {"features": features(server)}
+def test_stalled_bodies_get_408_and_other_requests_get_through(bundled_server: Server) -> None:
+    row = {"features": features(bundled_server)}
     # Twice as many stalled clients as threads: before the deadline existed, they held every
     # thread for ever and the request below timed out.
-    stalled = [stalled_client(server.url, b'{"feat', 100) for _ in range(2 * THREADS)]
-    status, seconds = post(server, row)
+    stalled = [stalled_client(bundled_server.url, b'{"feat', 100) for _ in range(2 * THREADS)]
+    status, seconds = post(bundled_server, row)
     assert status == 200
     print(f"a normal request behind {len(stalled)} stalled clients took {seconds:.2f} s")
     for connection in stalled:
@@ -64,15 +61,15 @@ def test_stalled_bodies_get_408_and_other_requests_get_through(server: Server) -
         assert answer["request_id"]
 
 
-def test_a_client_that_sent_only_headers_gets_408(server: Server) -> None:
-    status, answer = json_of(read_until_closed(stalled_client(server.url, b"", 50)))
+def test_a_client_that_sent_only_headers_gets_408(bundled_server: Server) -> None:
+    status, answer = json_of(read_until_closed(stalled_client(bundled_server.url, b"", 50)))
     assert (status, answer["code"]) == (408, "request_timeout")
 
 
-def test_a_trickling_body_is_bounded_as_a_whole(server: Server) -> None:
+def test_a_trickling_body_is_bounded_as_a_whole(bundled_server: Server) -> None:
     """A byte every 0.2 s keeps every single read short: only a deadline for the whole body
     stops it."""
-    connection = stalled_client(server.url, b"", 10_000)
+    connection = stalled_client(bundled_server.url, b"", 10_000)
     connection.settimeout(0.05)
     received, started = b"", time.monotonic()
     while not received and time.monotonic() - started < CLIENT_TIMEOUT:
@@ -88,9 +85,9 @@ def test_a_trickling_body_is_bounded_as_a_whole(server: Server) -> None:
     assert (status, answer["code"]) == (408, "request_timeout")
 
 
-def test_a_body_sent_in_parts_within_the_deadline_is_served(server: Server) -> None:
-    body = json.dumps({"features": features(server)}).encode()
-    connection = stalled_client(server.url, body[:5], len(body))
+def test_a_body_sent_in_parts_within_the_deadline_is_served(bundled_server: Server) -> None:
+    body = json.dumps({"features": features(bundled_server)}).encode()
+    connection = stalled_client(bundled_server.url, body[:5], len(body))
     time.sleep(0.2)
     connection.sendall(body[5:])
     connection.shutdown(socket.SHUT_WR)
@@ -99,9 +96,9 @@ def test_a_body_sent_in_parts_within_the_deadline_is_served(server: Server) -> N
     assert "prediction" in answer
 
 
-def test_the_server_logs_each_408(server: Server) -> None:
-    read_until_closed(stalled_client(server.url, b"{", 10))
-    timeouts = [e for e in server.json_logs() if e.get("code") == "request_timeout"]
+def test_the_server_logs_each_408(bundled_server: Server) -> None:
+    read_until_closed(stalled_client(bundled_server.url, b"{", 10))
+    timeouts = [e for e in bundled_server.json_logs() if e.get("code") == "request_timeout"]
     assert timeouts
     assert all(e["httpRequest"]["status"] == 408 for e in timeouts)
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from serving.errors import IntegrityError
 from serving.storage import LocalStore
@@ -24,7 +22,7 @@ from tests.support.gcs_server import FakeGcs
 pytestmark = pytest.mark.in_process
 
 CAP = 4096
-BUCKET = "caps"
+BUCKET = "models"
 
 
 @pytest.mark.parametrize("size", [0, 1, CAP - 1, CAP])
@@ -67,24 +65,19 @@ def test_local_read_stops_one_byte_past_the_cap(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcs]:
-    """fake-gcs-server holding objects of every size around the cap under gs://caps/sizes/."""
-    server = FakeGcs().start()
-    try:
-        requests.post(f"{server.url}/storage/v1/b", json={"name": BUCKET}, timeout=10)
-        bucket = storage_client(server.url).bucket(BUCKET)
-        for size in (0, CAP - 1, CAP, CAP + 1, CAP + 100):
-            bucket.blob(f"sizes/{size}.bin").upload_from_string(b"y" * size)
-        yield server
-    finally:
-        server.stop()
+def sizes(gcs: FakeGcs) -> FakeGcs:
+    """`gcs` holding objects of every size around the cap under gs://models/sizes/."""
+    bucket = storage_client(gcs.url).bucket(BUCKET)
+    for size in (0, CAP - 1, CAP, CAP + 1, CAP + 100):
+        bucket.blob(f"sizes/{size}.bin").upload_from_string(b"y" * size)
+    return gcs
 
 
 @pytest.fixture
-def gcs_store(gcs: FakeGcs, monkeypatch: pytest.MonkeyPatch) -> Any:
+def gcs_store(sizes: FakeGcs, monkeypatch: pytest.MonkeyPatch) -> Any:
     from serving.gcs import GcsStore
 
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs.url)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", sizes.url)
     monkeypatch.setenv("NO_GCE_CHECK", "true")
     return GcsStore(BUCKET, "sizes/", timeout=10)
 

@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,16 +104,6 @@ def upload(url: str, folder: Path, prefix: str) -> None:
     bucket = client.bucket(BUCKET)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         bucket.blob(f"{prefix}/{path.relative_to(folder).as_posix()}").upload_from_filename(path)
-
-
-@pytest.fixture(scope="module")
-def gcs() -> Iterator[FakeGcs]:
-    server = FakeGcs().start()
-    try:
-        requests.post(f"{server.url}/storage/v1/b", json={"name": BUCKET}, timeout=10)
-        yield server
-    finally:
-        server.stop()
 
 
 def gcs_env(gcs: FakeGcs, prefix: str, folder: Path) -> dict[str, str]:

@@ -47,7 +47,7 @@ def user_model(packaged: Path) -> Any:
 
 
 @pytest.fixture(scope="module", params=["onnx", "sklearn"])
-def server(packaged: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
+def packaged_server(packaged: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
     running = start_server(
         {"MODEL_URI": str(packaged), "MODEL_RUNTIME": request.param},
         source=REPO / "tests" / "support" / "introspect_entry.py",
@@ -95,24 +95,26 @@ def test_manifest_has_the_typed_schema(packaged: Path) -> None:
     assert 0.9 < manifest["metrics"]["accuracy"] <= 1
 
 
-def test_rows_by_name_and_by_position(server: Server, user_model: Any) -> None:
+def test_rows_by_name_and_by_position(packaged_server: Server, user_model: Any) -> None:
     frame = penguins()
     by_name = requests.post(
-        server.url, json={"instances": records(frame), "probabilities": True}, timeout=30
+        packaged_server.url, json={"instances": records(frame), "probabilities": True}, timeout=30
     ).json()
     positional = [list(row.values()) for row in records(frame)]
     by_position = requests.post(
-        f"{server.url}/predict", json={"instances": positional, "probabilities": True}, timeout=30
+        f"{packaged_server.url}/predict",
+        json={"instances": positional, "probabilities": True},
+        timeout=30,
     ).json()
     assert_same(by_name, user_model, frame)
     assert_same(by_position, user_model, frame)
 
 
-def test_csv_with_empty_cells(server: Server, user_model: Any) -> None:
+def test_csv_with_empty_cells(packaged_server: Server, user_model: Any) -> None:
     frame = penguins()
     body = frame.sample(frac=1.0, axis=1, random_state=3).to_csv(index=False, na_rep="")
     answer = requests.post(
-        f"{server.url}/?predict_method=predict_proba",
+        f"{packaged_server.url}/?predict_method=predict_proba",
         data=body,
         headers={"Content-Type": "text/csv"},
         timeout=30,
@@ -121,14 +123,14 @@ def test_csv_with_empty_cells(server: Server, user_model: Any) -> None:
     np.testing.assert_allclose(answer["predictions"], user_model.predict_proba(frame), atol=1e-9)
 
 
-def test_mlflow_client_with_a_dataframe(server: Server, user_model: Any) -> None:
+def test_mlflow_client_with_a_dataframe(packaged_server: Server, user_model: Any) -> None:
     frame = penguins()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas' to_json and MLflow's own warnings, not ours
-        answer = mlflow_client(server).invoke(frame).get_predictions()
+        answer = mlflow_client(packaged_server).invoke(frame).get_predictions()
     assert answer.iloc[:, 0].tolist() == user_model.predict(frame).tolist()
     split = requests.post(
-        f"{server.url}/invocations",
+        f"{packaged_server.url}/invocations",
         json={"dataframe_records": records(frame), "params": {"predict_method": "predict"}},
         timeout=30,
     ).json()
@@ -136,7 +138,9 @@ def test_mlflow_client_with_a_dataframe(server: Server, user_model: Any) -> None
 
 
 @pytest.mark.parametrize("binary", [True, False])
-def test_tritonclient_one_input_per_feature(server: Server, user_model: Any, binary: bool) -> None:
+def test_tritonclient_one_input_per_feature(
+    packaged_server: Server, user_model: Any, binary: bool
+) -> None:
     """BYTES for text ("" for a gap), FP64 for numbers (NaN for a gap: binary data only, as
     JSON has no NaN), INT64 for the year."""
     frame = penguins() if binary else penguins([0, 150, 200, 300])
@@ -157,7 +161,7 @@ def test_tritonclient_one_input_per_feature(server: Server, user_model: Any, bin
         triton.InferRequestedOutput(name, binary_data=binary)
         for name in ("predict", "predict_proba")
     ]
-    client = triton_client(server)
+    client = triton_client(packaged_server)
     result = client.infer("penguins", inputs, outputs=outputs)
     labels = [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("predict")]
     assert labels == user_model.predict(frame).tolist()
@@ -168,23 +172,27 @@ def test_tritonclient_one_input_per_feature(server: Server, user_model: Any, bin
     assert {i["name"]: i["datatype"] for i in metadata["inputs"]}["island"] == "BYTES"
 
 
-def test_kserve_v1_and_vertex_instances(server: Server, user_model: Any) -> None:
+def test_kserve_v1_and_vertex_instances(packaged_server: Server, user_model: Any) -> None:
     frame = penguins()
     v1 = requests.post(
-        f"{server.url}/v1/models/penguins:predict", json={"instances": records(frame)}, timeout=30
+        f"{packaged_server.url}/v1/models/penguins:predict",
+        json={"instances": records(frame)},
+        timeout=30,
     ).json()
     assert v1["predictions"] == user_model.predict(frame).tolist()
 
 
-def test_pandas_only_for_the_scikit_learn_runtime(server: Server) -> None:
-    assert requests.post(server.url, json={"instances": records(penguins())}, timeout=30).ok
-    runtime = requests.get(server.url, timeout=30).json()["runtime"]
-    modules = requests.get(f"{server.url}/__test__/modules", timeout=30).json()
+def test_pandas_only_for_the_scikit_learn_runtime(packaged_server: Server) -> None:
+    assert requests.post(
+        packaged_server.url, json={"instances": records(penguins())}, timeout=30
+    ).ok
+    runtime = requests.get(packaged_server.url, timeout=30).json()["runtime"]
+    modules = requests.get(f"{packaged_server.url}/__test__/modules", timeout=30).json()
     heavy = {m.split(".")[0] for m in modules} & {"pandas", "sklearn", "scipy", "joblib"}
     assert heavy == (set() if runtime == "onnx" else {"pandas", "sklearn", "scipy", "joblib"})
 
 
-def test_models_page_walkthrough_curl(server: Server, user_model: Any) -> None:
+def test_models_page_walkthrough_curl(packaged_server: Server, user_model: Any) -> None:
     """docs/models.md's curl with a text field and a null, against this server."""
     page = (REPO / "docs" / "models.md").read_text()
     command = next(
@@ -193,7 +201,7 @@ def test_models_page_walkthrough_curl(server: Server, user_model: Any) -> None:
         if line.startswith("curl -s -X POST http://127.0.0.1:8081")
     )
     done = subprocess.run(
-        ["bash", "-c", command.replace("http://127.0.0.1:8081", server.url)],
+        ["bash", "-c", command.replace("http://127.0.0.1:8081", packaged_server.url)],
         capture_output=True,
         text=True,
         timeout=60,

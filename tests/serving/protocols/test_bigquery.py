@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.support.penguins_data import penguins, records
-from tests.support.servers import Server, start_server
+from tests.support.servers import Server
 
 
 def call(server: Server, calls: list[list[Any]], context: Any = None) -> requests.Response:
@@ -28,10 +28,8 @@ def call(server: Server, calls: list[list[Any]], context: Any = None) -> request
 
 
 @pytest.fixture(scope="module")
-def penguins_server(penguins_dir: Path) -> Iterator[tuple[Server, Path]]:
-    running = start_server({"MODEL_URI": str(penguins_dir)})
-    yield running, penguins_dir
-    running.stop()
+def penguins_server(serve: Callable[..., Server], penguins_dir: Path) -> tuple[Server, Path]:
+    return serve({"MODEL_URI": str(penguins_dir)}), penguins_dir
 
 
 def as_bigquery(row: dict[str, Any]) -> list[Any]:

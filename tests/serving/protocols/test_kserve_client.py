@@ -12,13 +12,12 @@ import json
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from tests.support.servers import REPO, Server, start_server
+from tests.support.servers import REPO, Server
 
 KSERVE = "kserve==0.21.0"
 CLIENT_VENV = REPO / ".venv-clients" / "kserve"
@@ -39,29 +38,24 @@ def kserve_python() -> Path:
     return python
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    running = start_server()
-    yield running
-    running.stop()
-
-
 @pytest.mark.clients
-def test_kserve_client_gets_what_the_function_answers(kserve_python: Path, server: Server) -> None:
+def test_kserve_client_gets_what_the_function_answers(
+    kserve_python: Path, bundled_server: Server
+) -> None:
     data = load_breast_cancer()
     # Three rows of each class.
     rows = [row.tolist() for label in (0, 1) for row in data.data[data.target == label][:3]]
-    with urllib.request.urlopen(server.url, timeout=30) as answer:
+    with urllib.request.urlopen(bundled_server.url, timeout=30) as answer:
         model_name = json.load(answer)["name"]
     request = urllib.request.Request(
-        server.url,
+        bundled_server.url,
         data=json.dumps({"instances": rows}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as answer:
         expected = json.load(answer)["predictions"]
     done = subprocess.run(
-        [str(kserve_python), str(ENTRY), server.url, model_name, json.dumps(rows)],
+        [str(kserve_python), str(ENTRY), bundled_server.url, model_name, json.dumps(rows)],
         capture_output=True,
         text=True,
         timeout=120,

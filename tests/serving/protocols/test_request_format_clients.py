@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -318,10 +318,8 @@ def integer_names_dir(train_model: TrainModel, tmp_path_factory: pytest.TempPath
 
 
 @pytest.fixture(scope="module")
-def numeric_names_server(integer_names_dir: Path) -> Iterator[Server]:
-    running = start_server({"MODEL_URI": str(integer_names_dir)})
-    yield running
-    running.stop()
+def numeric_names_server(serve: Callable[..., Server], integer_names_dir: Path) -> Server:
+    return serve({"MODEL_URI": str(integer_names_dir)})
 
 
 def test_dataframe_split_with_integer_column_labels(numeric_names_server: Server) -> None:

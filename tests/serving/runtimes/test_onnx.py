@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,12 @@ HEAVY = ("sklearn", "scipy", "joblib", "pandas")
 
 
 @pytest.fixture(scope="module")
-def onnx_server(classifier_dir: Path) -> Iterator[Server]:
+def onnx_server(serve: Callable[..., Server], classifier_dir: Path) -> Server:
     """A real server on the default runtime choice (auto), with a sys.modules peephole."""
-    running = start_server(
+    return serve(
         {"MODEL_URI": str(classifier_dir)},
         source=REPO / "tests" / "support" / "introspect_entry.py",
     )
-    yield running
-    running.stop()
 
 
 def test_onnx_path_never_imports_scikit_learn(onnx_server: Server) -> None:
