@@ -3,7 +3,7 @@ real servers.
 
     .venv/bin/python bench/fuzz.py --cases 10000
 
-Three servers: the breast-cancer classifier and "digits" (tests/support/fuzz_known.py:
+Three servers: the breast-cancer classifier and "digits" (tests/support/fuzz_targets.py:
 numeric-looking feature names, a text feature, gaps) on the ONNX runtime and on the scikit-learn
 one. Prints the figures as JSON (cases, statuses, framings, input classes whose status is known,
 latency, errors logged, longest log line, RSS) and exits 1 if any answer broke a property (5xx,
@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 import train  # noqa: E402
 from tests.support.fuzz_cases import Case, cases, check, fuzz_env, send  # noqa: E402
-from tests.support.fuzz_known import (  # noqa: E402
+from tests.support.fuzz_targets import (  # noqa: E402
     DIGITS,
     DIGITS_SKLEARN,
     FUZZ_MAX_BODY_BYTES,

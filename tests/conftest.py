@@ -92,9 +92,9 @@ def penguins_dir(train_model: TrainModel) -> Path:
 
 @pytest.fixture(scope="session")
 def digits_dir(train_model: TrainModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The "digits" model of tests/support/fuzz_known.py: feature names that look like numbers
+    """The "digits" model of tests/support/fuzz_targets.py: feature names that look like numbers
     (0 to 4), a text feature, gaps."""
-    from tests.support.fuzz_known import digits_csv, digits_train_args
+    from tests.support.fuzz_targets import digits_csv, digits_train_args
 
     data = digits_csv(tmp_path_factory.mktemp("digits") / "digits.csv")
     return train_model(*digits_train_args(data))

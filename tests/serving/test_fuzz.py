@@ -34,13 +34,7 @@ from tests.support.fuzz_cases import (
     send,
     valid_row,
 )
-from tests.support.fuzz_known import (
-    DIGITS,
-    DIGITS_SKLEARN,
-    MAIN,
-    Case,
-    register,
-)
+from tests.support.fuzz_targets import DIGITS, DIGITS_SKLEARN, MAIN, Case, register
 from tests.support.servers import Server, error_lines, longest_line
 
 # Hypothesis keeps caches beside the working directory by default: never in the repo.

@@ -20,7 +20,7 @@ from tests.support.answers import assert_error
 from tests.support.artifacts import edit_manifest
 from tests.support.fixture_types import Logs, MakeClient
 from tests.support.fuzz_cases import send
-from tests.support.fuzz_known import Case
+from tests.support.fuzz_targets import Case
 from tests.support.raw_http import exchange
 from tests.support.servers import Server
 

@@ -20,7 +20,7 @@ from sklearn.datasets import load_breast_cancer
 from tests.support.answers import assert_error
 from tests.support.fixture_types import MakeClient
 from tests.support.fuzz_cases import send, valid_row
-from tests.support.fuzz_known import Case
+from tests.support.fuzz_targets import Case
 from tests.support.raw_http import TIMEOUT, exchange, raw_post, stream_oversized
 from tests.support.servers import Server, rss_kib, start_server
 

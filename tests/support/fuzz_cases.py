@@ -1,8 +1,9 @@
 """Hostile requests for the fuzzer: the strategies that draw them, the wire that sends them,
 and the properties every answer must have whatever was sent.
 
-Shared by tests/serving/test_fuzz.py (a few hundred cases in CI) and bench/fuzz.py (>= 10,000); the
-classes whose exact status is known, and their oracle, are in tests/support/fuzz_known.py.
+Shared by tests/serving/test_fuzz.py (a few hundred cases in CI) and bench/fuzz.py (>= 10,000);
+the classes whose exact status is known are in tests/support/fuzz_known.py, their oracle in
+tests/support/fuzz_targets.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from tests.support.fuzz_known import (
+from tests.support.fuzz_known import known_cases
+from tests.support.fuzz_targets import (
     FUZZ_MAX_BODY_BYTES,
     FUZZ_MAX_ROWS,
     MAIN,
@@ -27,7 +29,6 @@ from tests.support.fuzz_known import (
     Case,
     all_finite,
     check_expected,
-    known_cases,
 )
 
 TIMEOUT = 15.0

@@ -5,10 +5,8 @@ strings, CSV headers and byte-order marks, integer column labels, huge finite nu
 bodies naming a model, BigQuery calls, long Host labels, and issue 25's cells: lists and objects
 in cells, integers int64 cannot hold, OIP shapes NumPy cannot build, what a string means in each
 format) and says which status it must get, for a 200 how many rows the answer holds, and for a
-bad cell which row (from 1) and feature the message names. Three servers: the breast-cancer
-classifier ("main": 30 plain numbers, ONNX) and "digits", trained here on a CSV whose header is
-0,1,2,3,4 (two integer features, two numbers, one text feature that takes any text, every one
-nullable), served on the ONNX runtime ("digits") and on the scikit-learn one ("digits-sklearn").
+bad cell which row (from 1) and feature the message names. The servers, the case types and the
+oracle: tests/support/fuzz_targets.py; issue 25's cell classes: tests/support/fuzz_cells.py.
 """
 
 from __future__ import annotations
@@ -17,168 +15,29 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
-from tests.support.csv_data import write_csv
-
-MAIN, DIGITS, DIGITS_SKLEARN = "main", "digits", "digits-sklearn"
-# Each target's runtime (None: as the model folder chooses).
-RUNTIMES: dict[str, str | None] = {MAIN: None, DIGITS: None, DIGITS_SKLEARN: "sklearn"}
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-N_FEATURES = 30
-DIGIT_NAMES = ("0", "1", "2", "3", "4")
-# The 40 characters serving/validate.py echoes, plus the message around them: every error
-# answer stays under this many bytes, whatever the client sent.
-MAX_ERROR_BYTES = 2048
-# Small enough that the fuzzer reaches both sides of them cheaply.
-FUZZ_MAX_BODY_BYTES = 32 * 1024
-FUZZ_MAX_ROWS = 50
-HUGE = (1e308, -1e308, 1.7976931348623157e308, 9e307)
-
-
-@dataclass(frozen=True)
-class Expect:
-    """What a generated request must get: one of `statuses`; `code` for an error status;
-    `rows` answers for a 200; a BigQuery `errorMessage` beside a 400 or 422; nowhere `unechoed`;
-    `header`."""
-
-    statuses: tuple[int, ...]
-    code: str | None = None
-    rows: int | None = None
-    bigquery: bool = False
-    # Text the answer must not hold (a feature value, or a client string past 40 characters).
-    unechoed: str | None = None
-    # A header the answer must carry: (lower-case name, value).
-    header: tuple[str, str] | None = None
-    # Text the error message must hold (the row and feature a bad cell is in).
-    says: str | None = None
-
-
-@dataclass(frozen=True)
-class Case:
-    """One hostile request: what is sent, to which server, how it is framed on the wire, and
-    (when the generator knows it) what it must get."""
-
-    method: str
-    path: str
-    content_type: str | None
-    body: bytes
-    framing: str
-    headers: tuple[tuple[str, str], ...] = ()
-    target: str = MAIN
-    host: str = "127.0.0.1"
-    expect: Expect | None = None
-    kind: str = ""  # the input class, for the figures
-
-    def describe(self) -> str:
-        head = self.body[:120]
-        extra = "".join(f" {name}: {value[:80]}" for name, value in self.headers)
-        host = f" Host: {self.host[:80]}" if self.host != "127.0.0.1" else ""
-        return (
-            f"[{self.target}] {self.method} {self.path[:120]} [{(self.content_type or '')[:60]}]"
-            f"{host}{extra} {self.framing} {head!r} expect {self.expect}"
-        )
-
-
-@dataclass(frozen=True)
-class Served:
-    """The name, version and feature names of the model a target serves."""
-
-    name: str
-    version: str
-    features: tuple[str, ...] = field(default=())
-
-
-# Filled when the servers start (tests/serving/test_fuzz.py's fixture, bench/fuzz.py): strategies
-# read it while drawing, for the served version and feature names, which training decides.
-SERVED: dict[str, Served] = {}
-
-
-def register(target: str, model_dir: Path) -> None:
-    """Record what `target` serves, from its manifest."""
-    manifest = json.loads((model_dir / "manifest.json").read_text())
-    SERVED[target] = Served(
-        manifest["name"], manifest["model_version"], tuple(manifest["feature_names"])
-    )
-
-
-def digits_csv(path: Path) -> Path:
-    """The training data of the "digits" model: numeric-looking names, a text column, gaps."""
-    rows = [
-        [
-            i % 7,
-            (i * 3) % 5,
-            "" if i % 9 == 0 else (i * 5) % 11 / 2,
-            i % 4 - 1.5,
-            "abc"[i % 3],
-            "yes" if (i % 3 == 0) ^ (i % 7 > 3) else "no",
-        ]
-        for i in range(60)
-    ]
-    return write_csv(path, [*DIGIT_NAMES, "y"], rows)
-
-
-def digits_train_args(data: Path) -> list[str]:
-    """train.py's arguments for the "digits" model (add --out)."""
-    return ["--data", str(data), "--target", "y", "--name", "digits", "--version", "fuzz-1"]
-
-
-# ---------------------------------------------------------------- rows
-
-
-@st.composite
-def _main_row(draw: st.DrawFn, huge: bool = False) -> list[Any]:
-    """30 numbers (floats, or some integers) at one of three scales; with `huge`, some cells
-    near the largest float. Drawn from a seed: 30 cells drawn one by one cost the fuzzer more
-    time than the server takes to answer them."""
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    scale = draw(st.sampled_from([1.0, 1e3, 1e6]))
-    row: list[Any] = (rng.uniform(-1, 1, N_FEATURES) * scale).tolist()
-    if draw(st.booleans()):
-        row = [int(v) if rng.random() < 0.5 else v for v in row]
-    if huge:
-        count = draw(st.integers(1, N_FEATURES))
-        for index in rng.choice(N_FEATURES, size=count, replace=False):
-            row[index] = HUGE[int(rng.integers(len(HUGE)))]
-    return row
-
-
-def _digits_row() -> st.SearchStrategy[list[Any]]:
-    """A valid "digits" row: integers, numbers, text; any cell may be missing (null or NaN)."""
-    integer = st.one_of(st.integers(-50, 50), st.none())
-    number = st.one_of(st.floats(-1e3, 1e3), st.none(), st.just(math.nan))
-    text = st.one_of(st.sampled_from(["a", "b", "c", "never seen", "é"]), st.none())
-    return st.tuples(integer, integer, number, number, text).map(list)
-
-
-def _rows(target: str, huge: bool = False) -> st.SearchStrategy[list[list[Any]]]:
-    row = _main_row(huge) if target == MAIN else _digits_row()
-    return st.lists(row, min_size=1, max_size=3)
-
-
-def _plain_rows(target: str, count: int) -> list[list[Any]]:
-    """`count` short valid rows (many of them still fit under the fuzz body limit)."""
-    return [[1] * N_FEATURES] * count if target == MAIN else [[1, 2, 0.5, None, "a"]] * count
-
-
-def _success(rows: int, huge: bool = False, bigquery: bool = False) -> Expect:
-    """200 with `rows` answers; with huge numbers, a 400 `not_finite` is right as well."""
-    if huge:
-        return Expect((200, 400), "not_finite", rows, bigquery)
-    return Expect((200,), rows=rows, bigquery=bigquery)
-
-
-def _json_case(
-    path: str, body: Any, expect: Expect, target: str = MAIN, content_type: str = "application/json"
-) -> Case:
-    text = json.dumps(body, allow_nan=True, ensure_ascii=False).encode()
-    return Case("POST", path, content_type, text, "length", target=target, expect=expect)
-
+from tests.support.fuzz_cells import bad_cells, cell_readings, oip_shapes
+from tests.support.fuzz_targets import (
+    DIGIT_NAMES,
+    DIGITS,
+    FUZZ_MAX_ROWS,
+    MAIN,
+    N_FEATURES,
+    SERVED,
+    Case,
+    Expect,
+    digits_row,
+    json_case,
+    main_row,
+    plain_rows,
+    some_rows,
+    success,
+)
 
 # ---------------------------------------------------------------- the classes
 
@@ -189,7 +48,7 @@ def native(draw: st.DrawFn) -> Case:
     predict_method; rows positional or keyed; huge finite numbers in some."""
     target = draw(st.sampled_from([MAIN, MAIN, DIGITS]))
     huge = target == MAIN and draw(st.booleans())
-    rows = draw(_rows(target, huge))
+    rows = draw(some_rows(target, huge))
     if target == DIGITS and draw(st.booleans()):
         rows = [dict(zip(DIGIT_NAMES, row, strict=True)) for row in rows]
     key = draw(st.sampled_from(["features", "instances"]))
@@ -201,7 +60,7 @@ def native(draw: st.DrawFn) -> Case:
     if draw(st.booleans()):
         body["parameters"] = {"predict_method": draw(st.sampled_from(["predict", "predict_proba"]))}
     path = draw(st.sampled_from(["/", "/predict"]))
-    return _json_case(path, body, _success(len(rows), huge), target)
+    return json_case(path, body, success(len(rows), huge), target)
 
 
 @st.composite
@@ -224,15 +83,15 @@ def too_many_rows(draw: st.DrawFn) -> Case:
     else:
         path = "/invocations" if key in ("instances", "inputs", "dataframe_split") else "/"
     empty = count > 200 or draw(st.booleans())
-    rows = [[]] * count if empty else _plain_rows(target, count)
+    rows = [[]] * count if empty else plain_rows(target, count)
     body: dict[str, Any] = {key: {"data": rows} if key == "dataframe_split" else rows}
     if over:
         expect = Expect((422,), "too_many_rows", bigquery=key == "calls")
     elif empty:
         expect = Expect((400,), "invalid_input", bigquery=key == "calls")
     else:
-        expect = _success(count, bigquery=key == "calls")
-    return _json_case(path, body, expect, target)
+        expect = success(count, bigquery=key == "calls")
+    return json_case(path, body, expect, target)
 
 
 @st.composite
@@ -245,11 +104,11 @@ def csv_rows(draw: st.DrawFn) -> Case:
     many = draw(st.integers(0, 5)) == 0
     count = draw(st.integers(FUZZ_MAX_ROWS - 2, FUZZ_MAX_ROWS + 60) if many else st.integers(1, 3))
     if many:  # short rows, so that many of them stay under the body limit
-        rows = [["" if v is None else str(v) for v in row] for row in _plain_rows(target, count)]
+        rows = [["" if v is None else str(v) for v in row] for row in plain_rows(target, count)]
     elif target == MAIN:
-        rows = [[str(v) for v in draw(_main_row(False))] for _ in range(count)]
+        rows = [[str(v) for v in draw(main_row(False))] for _ in range(count)]
     else:
-        rows = [["" if v is None else str(v) for v in draw(_digits_row())] for _ in range(count)]
+        rows = [["" if v is None else str(v) for v in draw(digits_row())] for _ in range(count)]
     header_kind = draw(st.sampled_from(["none", "all", "all", "some", "twice"]))
     header: list[str] | None = None
     if header_kind != "none":
@@ -287,7 +146,7 @@ def csv_bare_quotes(draw: st.DrawFn) -> Case:
     body = "".join(",".join(line) + "\n" for line in lines).encode()
     data = list(csv.reader(io.StringIO(body.decode())))[1:]
     if all(len(row) == len(order) for row in data):
-        expect = _success(len(data))
+        expect = success(len(data))
     else:  # `b"",c"` is two cells: the row is one too wide
         expect = Expect((400,), "invalid_input")
     return Case("POST", "/", "text/csv", body, "length", target=DIGITS, expect=expect)
@@ -304,7 +163,7 @@ def _csv_expect(lines: list[list[str]], names: list[str], newlines: int, max_row
         return Expect((422,), "too_many_rows")
     if is_header and (sorted(first) != sorted(names) or not data):
         return Expect((400,), "invalid_input")
-    return _success(len(data))
+    return success(len(data))
 
 
 @st.composite
@@ -313,7 +172,7 @@ def dataframe_split(draw: st.DrawFn) -> Case:
     a label the model does not have, or one named twice (0 and "0"), is a 400."""
     target = draw(st.sampled_from([MAIN, DIGITS, DIGITS]))
     names = list(SERVED[target].features)
-    rows = draw(_rows(target))
+    rows = draw(some_rows(target))
     order = _shuffled(draw, list(range(len(names))))
     labels: list[Any] = [names[i] for i in order]
     if target == DIGITS:
@@ -331,8 +190,8 @@ def dataframe_split(draw: st.DrawFn) -> Case:
     if draw(st.booleans()):
         split["index"] = list(range(len(rows)))
     path = draw(st.sampled_from(["/invocations", "/", "/predict"]))
-    expect = Expect((400,), "invalid_input") if broken else _success(len(rows))
-    return _json_case(path, {"dataframe_split": split}, expect, target)
+    expect = Expect((400,), "invalid_input") if broken else success(len(rows))
+    return json_case(path, {"dataframe_split": split}, expect, target)
 
 
 def _long_text(draw: st.DrawFn, at_most: int) -> str:
@@ -390,7 +249,7 @@ def long_strings(draw: st.DrawFn) -> Case:
     if place == "category":
         # "digits" takes any text in its text feature: a long one is a value, not an error.
         body = {"instances": [[1, 2, 0.5, 0.25, text]]}
-        return _json_case("/", body, _success(1), DIGITS)
+        return json_case("/", body, success(1), DIGITS)
     bodies: dict[str, tuple[str, Any, int]] = {
         "predict_method": ("/", {"features": row, "parameters": {"predict_method": text}}, 400),
         "params": ("/invocations", {"instances": [row], "params": {"predict_method": text}}, 400),
@@ -408,7 +267,7 @@ def long_strings(draw: st.DrawFn) -> Case:
     }
     path, body, status = bodies[place]
     code = "not_found" if status == 404 else "invalid_input"
-    return _json_case(path, body, Expect((status,), code, bigquery=place == "bigquery_field"))
+    return json_case(path, body, Expect((status,), code, bigquery=place == "bigquery_field"))
 
 
 @st.composite
@@ -416,7 +275,7 @@ def named_model(draw: st.DrawFn) -> Case:
     """OIP inference bodies that name the model (as KServe's client does), rightly or not, at
     every route that takes them: a wrong model_name or model_version is a 404."""
     served = SERVED[MAIN]
-    rows = draw(_rows(MAIN))
+    rows = draw(some_rows(MAIN))
     tensor = {
         "name": draw(st.sampled_from(["input", "input-0", "x"])),
         "shape": [len(rows), N_FEATURES],
@@ -446,8 +305,8 @@ def named_model(draw: st.DrawFn) -> Case:
             ]
         )
     )
-    expect = Expect((404,), "not_found") if wrong else _success(len(rows))
-    return _json_case(path, body, expect)
+    expect = Expect((404,), "not_found") if wrong else success(len(rows))
+    return json_case(path, body, expect)
 
 
 @st.composite
@@ -458,7 +317,7 @@ def bigquery_calls(draw: st.DrawFn) -> Case:
     replies."""
     target = draw(st.sampled_from([MAIN, DIGITS]))
     huge = target == MAIN and draw(st.integers(0, 3)) == 0
-    rows = draw(_rows(target, huge))
+    rows = draw(some_rows(target, huge))
     as_text = draw(st.sampled_from([0, 1, 2]))  # numbers as numbers, as text, or every other
     calls = [[_as_bigquery(v, as_text, i) for i, v in enumerate(row)] for row in rows]
     fault = draw(st.sampled_from(["", "", "", "width", "missing", "infinity", "context"]))
@@ -491,8 +350,8 @@ def bigquery_calls(draw: st.DrawFn) -> Case:
     if refused:
         expect = Expect((400,), "invalid_input", bigquery=True)
     else:
-        expect = _success(len(calls), huge, bigquery=True)
-    return _json_case(draw(st.sampled_from(["/", "/predict"])), body, expect, target)
+        expect = success(len(calls), huge, bigquery=True)
+    return json_case(draw(st.sampled_from(["/", "/predict"])), body, expect, target)
 
 
 def _as_bigquery(value: Any, as_text: int, index: int) -> Any:
@@ -530,7 +389,7 @@ def feature_values(draw: st.DrawFn) -> Case:
     feature. The error names the row and the feature only."""
     target = draw(st.sampled_from([MAIN, DIGITS, DIGITS]))
     names = list(SERVED[target].features)
-    row: list[Any] = list(_plain_rows(target, 1)[0])
+    row: list[Any] = list(plain_rows(target, 1)[0])
     if target == MAIN:
         column = draw(st.integers(0, N_FEATURES - 1))
         value: Any = f"s3cr3t-{draw(st.integers(10**5, 10**6))}"
@@ -560,7 +419,7 @@ def feature_values(draw: st.DrawFn) -> Case:
         "calls": ("/", {"calls": [row]}),
     }
     path, body = bodies[kind]
-    return _json_case(path, body, replace(expect, bigquery=kind == "calls"), target)
+    return json_case(path, body, replace(expect, bigquery=kind == "calls"), target)
 
 
 @st.composite
@@ -581,8 +440,8 @@ def client_strings(draw: st.DrawFn) -> Case:
         }[place]
         good = draw(st.booleans())
         body = {"features": [1.0] * (N_FEATURES if good else N_FEATURES - 1)}
-        expect = _success(1) if good else Expect((400,), "invalid_input")
-        case = _json_case(draw(st.sampled_from(["/", "/predict"])), body, expect)
+        expect = success(1) if good else Expect((400,), "invalid_input")
+        case = json_case(draw(st.sampled_from(["/", "/predict"])), body, expect)
         return replace(case, headers=(header,), expect=replace(case.expect, unechoed=unechoed))
     path = f"/v2/models/{served.name}/infer"
     if place == "oip id":
@@ -590,8 +449,8 @@ def client_strings(draw: st.DrawFn) -> Case:
         request_id = long[: draw(st.integers(1, 80))]
         body = {"id": request_id, "inputs": [tensor | {"data": [1.0] * N_FEATURES}]}
         if len(request_id) <= 40:
-            return _json_case(path, body, _success(1))
-        return _json_case(path, body, Expect((400,), "invalid_input", unechoed=request_id[:41]))
+            return json_case(path, body, success(1))
+        return json_case(path, body, Expect((400,), "invalid_input", unechoed=request_id[:41]))
     data = np.ones(N_FEATURES, dtype="<f8").tobytes()
     name = long if place == "input name" else "input"
     size = len(data) + draw(st.sampled_from([8, 16, -8]))
@@ -623,7 +482,7 @@ def http_rules(draw: st.DrawFn) -> Case:
         name = draw(st.sampled_from(["__proto__", "constructor", "toString", "hasOwnProperty"]))
         record = dict(zip(SERVED[MAIN].features, [1.0] * N_FEATURES, strict=True))
         record = {**record, name: 1.0} if draw(st.booleans()) else {name: 1.0}
-        return _json_case("/", {"instances": [record]}, Expect((400,), "invalid_input"))
+        return json_case("/", {"instances": [record]}, Expect((400,), "invalid_input"))
     html = draw(st.sampled_from(["text/html", "TEXT/HTML", "Text/Html", "text/*"]))
     accept = draw(
         st.sampled_from(
@@ -642,138 +501,6 @@ def http_rules(draw: st.DrawFn) -> Case:
     method = draw(st.sampled_from(["GET", "HEAD"]))
     expect = Expect((200,), header=("vary", "Accept"))
     return Case(method, "/", None, b"", "length", (("Accept", accept),), expect=expect)
-
-
-# ---------------------------------------------------------------- issue 25: the cell rule
-
-# Each JSON format a row can take, as (path, body) from the rows and the feature names.
-CELL_FORMATS = ("instances", "records", "split", "MLflow records", "MLflow inputs", "calls")
-
-
-def _cell_body(fmt: str, rows: list[list[Any]], names: list[str]) -> tuple[str, Any]:
-    records = [dict(zip(names, row, strict=True)) for row in rows]
-    columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
-    return {
-        "instances": ("/", {"instances": rows}),
-        "records": ("/predict", {"instances": records}),
-        "split": ("/invocations", {"dataframe_split": {"columns": names, "data": rows}}),
-        "MLflow records": ("/invocations", {"dataframe_records": records}),
-        "MLflow inputs": ("/invocations", {"inputs": columns}),
-        "calls": ("/", {"calls": rows}),
-    }[fmt]
-
-
-@st.composite
-def bad_cells(draw: st.DrawFn) -> Case:
-    """Issue 25 items 6 and 7, in every JSON format, on both runtimes: a list or an object where
-    a value belongs, an integer int64 cannot hold (as a number, or as BigQuery's text) and one
-    with a fraction are a 400 naming the row (from 1) and the feature; int64's own ends are
-    answered."""
-    target = draw(st.sampled_from([MAIN, DIGITS, DIGITS_SKLEARN]))
-    names = list(SERVED[target].features)
-    rows = [list(row) for row in _plain_rows(target, draw(st.integers(1, 4)))]
-    index = draw(st.integers(0, len(rows) - 1))
-    fmt = draw(st.sampled_from(CELL_FORMATS))
-    fault = draw(st.sampled_from(["list", "object"] if target == MAIN else
-                                 ["list", "object", "beyond", "fraction", "ends"]))  # fmt: skip
-    if fault in ("list", "object"):
-        column = draw(st.integers(0, len(names) - 1))
-        lists = [[5], [1.0, 2.0], [], [[1]], ["a"]]
-        value: Any = draw(st.sampled_from(lists if fault == "list" else [{"a": 1}, {}]))
-        wanted = "text" if target != MAIN and column == 4 else "a"  # "a number", "an integer"
-        says = f"row {index + 1}, feature {names[column]!r}: expected {wanted}"
-        expect = Expect((400,), "invalid_input", says=says)
-    else:
-        column = draw(st.sampled_from([0, 1]))  # the integer features
-        if fault == "beyond":
-            value = draw(st.sampled_from([2**63, INT64_MIN - 1, 2**64 - 1, 1e20, -1e19]))
-            says = f"row {index + 1}, feature {names[column]!r}: the value is outside the integers"
-            expect = Expect((400,), "invalid_input", says=says)
-        elif fault == "fraction":
-            value = draw(st.integers(-99, 99)) + 0.5
-            says = f"row {index + 1}, feature {names[column]!r}: expected an integer, got a number"
-            expect = Expect((400,), "invalid_input", says=says, unechoed=repr(value))
-        else:
-            value = draw(st.sampled_from([INT64_MAX, INT64_MIN]))
-            expect = _success(len(rows), bigquery=fmt == "calls")
-        if fmt == "calls" and isinstance(value, int) and draw(st.booleans()):
-            value = str(value)  # as TO_JSON_STRING writes an INT64 beyond 2^53
-    rows[index][column] = value
-    path, body = _cell_body(fmt, rows, names)
-    return _json_case(path, body, replace(expect, bigquery=fmt == "calls"), target)
-
-
-@st.composite
-def oip_shapes(draw: st.DrawFn) -> Case:
-    """Issue 25 item 7: an OIP shape NumPy cannot build, a dimension past its index type beside
-    a 0 or more dimensions than it has, is a 400 saying so, never a 500."""
-    served = SERVED[MAIN]
-    if draw(st.booleans()):
-        shape = [0, draw(st.sampled_from([2**63, 2**63 + 5, 2**64 - 1]))]
-        shape = shape if draw(st.booleans()) else shape[::-1]
-        data: list[Any] = []
-    else:
-        fill = draw(st.sampled_from([0, 1]))
-        shape = [fill] * draw(st.integers(65, 300))
-        data = [] if fill == 0 else [1]
-    datatype = draw(st.sampled_from(["FP64", "INT64", "BYTES"]))
-    data = [str(v) for v in data] if datatype == "BYTES" else data
-    tensor = {"name": "input", "shape": shape, "datatype": datatype, "data": data}
-    path = draw(st.sampled_from([f"/v2/models/{served.name}/infer", "/"]))
-    expect = Expect((400,), "invalid_input", says="cannot hold the data")
-    return _json_case(path, {"inputs": [tensor]}, expect)
-
-
-@st.composite
-def cell_readings(draw: st.DrawFn) -> Case:
-    """Issue 25 items 2 and 4: what a string means depends on the format, never on how it
-    looks. On "digits" (every feature may be missing; feature 4 takes any text): in JSON, OIP
-    JSON and BigQuery a string in the text feature is that text, "" "NA" and "None" included,
-    and null is missing; a string in a number feature is refused in JSON, read as a number (or
-    "NaN", missing) by BigQuery and OIP BYTES, where "" and "NA" are text, refused; in CSV an
-    empty cell or an NA marker is missing, in any feature."""
-    target = draw(st.sampled_from([DIGITS, DIGITS_SKLEARN]))
-    names = list(SERVED[target].features)
-    rows = [list(row) for row in _plain_rows(target, draw(st.integers(1, 3)))]
-    index = draw(st.integers(0, len(rows) - 1))
-    fmt = draw(st.sampled_from(["JSON", "calls", "OIP JSON", "CSV"]))
-    text = draw(st.booleans())
-    column = 4 if text else draw(st.sampled_from([2, 3]))
-    spelled = ["", "NA", "None", "null", "nan", "NaN", " a", "1.5", None]
-    value = draw(st.sampled_from(spelled))
-    where = f"row {index + 1}, feature {names[column]!r}: expected a number, got text"
-    refused = Expect((400,), "invalid_input", bigquery=fmt == "calls", says=where)
-    if text or value is None:
-        expect = _success(len(rows), bigquery=fmt == "calls")
-    elif fmt == "JSON":
-        expect = refused
-    elif fmt == "CSV":  # an NA marker is missing; any other text spells a number or is refused
-        taken = ("", "NA", "None", "null", "nan", "NaN", "1.5")
-        expect = _success(len(rows)) if value in taken else refused
-    elif value in ("nan", "NaN", "1.5"):  # BigQuery and OIP BYTES: numbers spelled as text
-        expect = _success(len(rows), bigquery=fmt == "calls")
-    else:
-        expect = refused
-    rows[index][column] = value
-    if fmt == "CSV":
-        if value is None:
-            value = rows[index][column] = ""
-        cells = [["" if v is None else str(v) for v in row] for row in rows]
-        out = io.StringIO()
-        csv.writer(out).writerows([names, *cells])
-        body = out.getvalue().encode()
-        return Case("POST", "/", "text/csv", body, "length", target=target, expect=expect)
-    if fmt == "OIP JSON":
-        columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
-        inputs = [
-            {"name": name, "shape": [len(rows)], "datatype": "BYTES",
-             "data": [v if v is None or isinstance(v, str) else repr(v) for v in values]}
-            for name, values in columns.items()
-        ]  # fmt: skip
-        path = f"/v2/models/{SERVED[target].name}/infer"
-        return _json_case(path, {"inputs": inputs}, expect, target)
-    path, body = _cell_body("instances" if fmt == "JSON" else "calls", rows, names)
-    return _json_case(path, body, expect, target)
 
 
 def known_cases() -> st.SearchStrategy[Case]:
@@ -798,61 +525,3 @@ def known_cases() -> st.SearchStrategy[Case]:
     return st.one_of(
         *(one().map(lambda case, kind=one.__name__: replace(case, kind=kind)) for one in classes)
     )
-
-
-# ---------------------------------------------------------------- the oracle
-
-
-def check_expected(
-    case: Case,
-    status: int,
-    payload: dict[str, Any] | None,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-) -> None:
-    """The exact status the generator expects, the code beside an error, what its message says,
-    the row count of a 200 answer, BigQuery's errorMessage beside its 400s and 422s, no echo
-    of what must not be, and the header that must be there."""
-    expect = case.expect
-    if expect is None:
-        return
-    assert status in expect.statuses, f"{status} {payload} for {case.describe()}"
-    if expect.unechoed is not None:
-        assert expect.unechoed.encode() not in body.lower(), f"{body[:300]!r} {case.describe()}"
-    if expect.header is not None:
-        name, value = expect.header
-        assert (headers or {}).get(name) == value, f"{headers} for {case.describe()}"
-    if payload is None:
-        return
-    if status >= 400 and expect.code is not None:
-        assert payload["code"] == expect.code, f"{payload} for {case.describe()}"
-    if status >= 400 and expect.says is not None:
-        assert expect.says in payload["error"], f"{payload} for {case.describe()}"
-    if status in (400, 422) and expect.bigquery:
-        assert payload.get("errorMessage"), f"{payload} for {case.describe()}"
-    if status == 200 and expect.rows is not None:
-        assert answered_rows(payload) == expect.rows, f"{payload} for {case.describe()}"
-
-
-def answered_rows(payload: dict[str, Any]) -> int:
-    """How many rows a prediction answer holds, in whichever format it came."""
-    if "prediction" in payload:
-        return 1
-    if "predictions" in payload:
-        return len(payload["predictions"])
-    if "replies" in payload:
-        return len(payload["replies"])
-    return int(payload["outputs"][0]["shape"][0])
-
-
-def all_finite(value: Any) -> bool:
-    """No null and no NaN or infinity anywhere in a prediction answer."""
-    if value is None:
-        return False
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(all_finite(item) for item in value)
-    if isinstance(value, dict):
-        return all(all_finite(item) for item in value.values())
-    return True
