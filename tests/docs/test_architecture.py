@@ -257,3 +257,27 @@ def test_each_json_body_is_decoded_once(
         calls.clear()
         assert client.post(path, **sent).status_code == 200, fmt
         assert len(calls) == (0 if fmt == "CSV" else 1), fmt
+
+
+# tests/ mirrors the code: a folder of tests has a folder of the same path in the repository.
+TESTS = REPO / "tests"
+HELPERS = TESTS / "support"
+
+
+def test_every_tests_folder_mirrors_a_folder_of_the_code() -> None:
+    folders = {path.parent for path in TESTS.rglob("test_*.py")}
+    unmirrored = sorted(
+        str(folder.relative_to(TESTS))
+        for folder in folders
+        if folder == TESTS or not (REPO / folder.relative_to(TESTS)).is_dir()
+    )
+    assert unmirrored == [], "test files outside a folder that mirrors the code"
+    assert not list(HELPERS.glob("test_*.py")), "tests/support/ holds helpers, not tests"
+
+
+def test_the_module_to_tests_map_names_existing_test_files() -> None:
+    section = ARCHITECTURE.read_text().split("## Which tests cover each module\n", 1)[1]
+    named = re.findall(r"`((?:[\w]+/)*test_\w+\.py)`", section.split("\n## ", 1)[0])
+    assert named, "the map names no test file"
+    missing = sorted({p for p in named if not (TESTS / p.removeprefix("tests/")).is_file()})
+    assert missing == [], "the map names test files that are not under tests/"
