@@ -1,5 +1,5 @@
-"""`send`, for the tables of test_*_every_format.py: a request to a real server or in process to
-the same functions-framework app (each module starts its own); `model_name`, the model's name."""
+"""`send`, for the tables of test_*_every_format.py: a request to a real server (one for the
+package) or in process to the same functions-framework app; `model_name`, the model's name."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import requests
 
 from serving.manifest import MANIFEST_NAME
 from tests.support.format_requests import ENV, Answer, Request, Send
-from tests.support.servers import REPO, SETTINGS_VARIABLES, start_server
+from tests.support.servers import REPO, SETTINGS_VARIABLES, Server, start_server
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +21,21 @@ def model_name(classifier_dir: Path) -> str:
     return str(json.loads((classifier_dir / MANIFEST_NAME).read_bytes())["name"])
 
 
+@pytest.fixture(scope="package")
+def tables_server(classifier_dir: Path) -> Iterator[Server]:
+    """The real server of every table here: one for the package (the settings never change)."""
+    running = start_server({"MODEL_URI": str(classifier_dir), **ENV})
+    yield running
+    running.stop()
+
+
 @pytest.fixture(scope="module", params=["real_server", "in_process"])
 def send(request: pytest.FixtureRequest, classifier_dir: Path) -> Iterator[Send]:
-    """Requests to a real server, or in-process to the same functions-framework app."""
+    """Requests to a real server, or in-process to the same functions-framework app (set up
+    per module: it sets the function's environment while it lives)."""
     env = {"MODEL_URI": str(classifier_dir), **ENV}
     if request.param == "real_server":
-        server = start_server(env)
+        server: Server = request.getfixturevalue("tables_server")
 
         def over_http(call: Request) -> Answer:
             answer = requests.request(
@@ -43,10 +52,7 @@ def send(request: pytest.FixtureRequest, classifier_dir: Path) -> Iterator[Send]
                 answer.content,
             )
 
-        try:
-            yield over_http
-        finally:
-            server.stop()
+        yield over_http
         return
     import functions_framework
 
