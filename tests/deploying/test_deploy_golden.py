@@ -1,6 +1,7 @@
 """deploy.sh answers every option combination the deploy tests use (and its word rules) byte
 for byte as tests/deploying/golden/dry_runs.json records: the Bash script's answers, kept through
-its rewrite in Python. Run in-process; `python -m tests.support.dry_run_cases` runs ./deploy.sh.
+its rewrite in Python. Run in-process; `python -m tests.support.dry_runs` runs
+./deploy.sh.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 
 from deploying.cli import main
 from tests.support.deploy_helpers import DEPLOY_SH
-from tests.support.dry_run_cases import CASES, Case, Scratch, answer, load_golden
+from tests.support.dry_run_cases import CASES, Case
+from tests.support.dry_runs import Scratch, answer, load_golden
 
 GOLDEN = load_golden()
 RUNTIMES = re.search(r"^SUPPORTED_RUNTIMES=\(([^)]*)\)", DEPLOY_SH.read_text(), re.M)
