@@ -26,7 +26,7 @@ bigquery-env: .venv/dev.stamp
 
 # The BigQuery ML variant's gate and deploy.sh --bigquery-ml, under ONNX Runtime 1.12.1.
 bigquery-check: bigquery-env
-	.venv/bin/python -m pytest tests/test_bigquery_variant.py tests/deploy/test_deploy_bigquery_ml.py
+	.venv/bin/python -m pytest tests/training/test_bigquery_variant.py tests/deploying/test_deploy_bigquery_ml.py
 
 # The browser tests' Chromium and its driver, from the distribution. Installed only as root (CI
 # runs as root); anyone else gets one line saying how, and the browser tests skip themselves.
@@ -44,7 +44,7 @@ browser:
 
 # docs/request-formats.md's picture of the model card, taken in headless Chromium on the bundled model.
 screenshot: .venv/dev.stamp browser
-	.venv/bin/python -m tests.browser card.png
+	.venv/bin/python -m tests.support.browser card.png
 
 .venv/runtime.stamp: requirements.txt
 	$(PYTHON) -m venv .venv

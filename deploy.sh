@@ -9,7 +9,7 @@
 set -euo pipefail
 
 # The Python runtimes the function may be deployed on: each proven by
-# tests/deploy/test_deploy_runtimes.py (requirements.txt installs, every format answers).
+# tests/deploying/test_deploy_runtimes.py (requirements.txt installs, every format answers).
 SUPPORTED_RUNTIMES=(python311 python312 python313)
 
 script_path=${BASH_SOURCE[0]}

@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO))
 # As main.py does: no onnxruntime usage telemetry from the benchmarks or the servers they start.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from tests.servers import Server, start_server  # noqa: E402
+from tests.support.servers import Server, start_server  # noqa: E402
 
 
 @contextlib.contextmanager

@@ -120,7 +120,7 @@ def shorten(reason: str) -> str:
 @contextlib.contextmanager
 def function_environment(**values: str) -> Iterator[None]:
     """The function's settings for one client, the previous environment restored afterwards."""
-    from tests.servers import SETTINGS_VARIABLES
+    from tests.support.servers import SETTINGS_VARIABLES
 
     names = set(SETTINGS_VARIABLES) | set(values) | {"FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"}
     saved = {name: os.environ.get(name) for name in names}

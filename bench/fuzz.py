@@ -1,13 +1,14 @@
-"""The long fuzz run: >= 10,000 hostile requests (tests/fuzz_cases.py's strategies) at real servers.
+"""The long fuzz run: >= 10,000 hostile requests (tests/support/fuzz_cases.py's strategies) at
+real servers.
 
     .venv/bin/python bench/fuzz.py --cases 10000
 
-Three servers: the breast-cancer classifier and "digits" (tests/fuzz_known.py: numeric-looking
-feature names, a text feature, gaps) on the ONNX runtime and on the scikit-learn one. Prints the
-figures as JSON (cases, statuses, framings, input classes whose status is known, latency, errors
-logged, longest log line, RSS) and exits 1 if any answer broke a property (5xx, not JSON, no
-message, a long echo, a status other than the one the generator expects, a hang) or a server
-died.
+Three servers: the breast-cancer classifier and "digits" (tests/support/fuzz_targets.py:
+numeric-looking feature names, a text feature, gaps) on the ONNX runtime and on the scikit-learn
+one. Prints the figures as JSON (cases, statuses, framings, input classes whose status is known,
+latency, errors logged, longest log line, RSS) and exits 1 if any answer broke a property (5xx,
+not JSON, no message, a long echo, a status other than the one the generator expects, a hang) or
+a server died.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ sys.path.insert(0, str(REPO))
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 import train  # noqa: E402
-from tests.fuzz_cases import Case, cases, check, fuzz_env, send  # noqa: E402
-from tests.fuzz_known import (  # noqa: E402
+from tests.support.fuzz_cases import Case, cases, check, fuzz_env, send  # noqa: E402
+from tests.support.fuzz_targets import (  # noqa: E402
     DIGITS,
     DIGITS_SKLEARN,
     FUZZ_MAX_BODY_BYTES,
@@ -40,7 +41,7 @@ from tests.fuzz_known import (  # noqa: E402
     digits_train_args,
     register,
 )
-from tests.servers import Server, error_lines, longest_line, rss_kib, start_server  # noqa: E402
+from tests.support.servers import Server, error_lines, longest_line, rss_kib, start_server  # noqa: E402
 
 
 def start(models: dict[str, Path]) -> dict[str, Server]:

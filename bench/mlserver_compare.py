@@ -48,7 +48,7 @@ from common import (
     sample_rows,
 )
 
-from tests.servers import free_port, stop_process
+from tests.support.servers import free_port, stop_process
 
 MLSERVER = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop==0.21.0"]
 # The model's own libraries, pinned as the function pins them, so the same file unpickles.

@@ -2,10 +2,12 @@
 tests catch.
 
 Never part of CI (it runs the in-process tests once per mutant). The run works in a copy of
-the repository, so the checkout never sees mutmut's `mutants/` folder; what is mutated and
-which tests run is [tool.mutmut] in pyproject.toml. The two models the tests share are trained
-once here, before any mutation, and handed to every pytest session (TEST_CLASSIFIER_DIR,
-TEST_REGRESSOR_DIR), so a mutant costs its tests, not a training run.
+the repository, so the checkout never sees mutmut's `mutants/` folder; what is mutated is
+[tool.mutmut] in pyproject.toml, and the tests that run are those marked `in_process` (its
+`-m in_process`; a test module joins with `pytestmark = pytest.mark.in_process`). The two
+models the tests share are trained once here, before any mutation, and handed to every pytest
+session (TEST_CLASSIFIER_DIR, TEST_REGRESSOR_DIR), so a mutant costs its tests, not a training
+run.
 
     python -m bench.mutation                       # the whole run; a table per module
     python -m bench.mutation --time-box 1800       # stop after 30 minutes, report what ran

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from common import Variant, post, sample_rows, trained_model, variants
 
-from tests.servers import Server, start_server
+from tests.support.servers import Server, start_server
 
 BATCHES = (1, 100, 1000, 10_000)
 

@@ -17,7 +17,7 @@ from common import REPO, Variant
 from compare import keepalive_latencies
 from penguins import trained_penguins
 
-from tests.servers import start_server
+from tests.support.servers import start_server
 
 ROW = {
     "island": "Biscoe",

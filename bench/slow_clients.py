@@ -26,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import Server, start_server
-from tests.slow_client import CLIENT_TIMEOUT, json_of, read_until_closed, stalled_client
+from tests.support.servers import Server, start_server
+from tests.support.slow_client import CLIENT_TIMEOUT, json_of, read_until_closed, stalled_client
 
 
 def normal_latencies(server: Server, body: bytes, stop: threading.Event) -> list[float]:

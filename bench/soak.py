@@ -26,8 +26,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.raw_http import fire_together, stream_oversized  # noqa: E402
-from tests.servers import Server, error_lines, rss_kib, start_server  # noqa: E402
+from tests.support.raw_http import fire_together, stream_oversized  # noqa: E402
+from tests.support.servers import Server, error_lines, rss_kib, start_server  # noqa: E402
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ROWS = 100

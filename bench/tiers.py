@@ -41,7 +41,7 @@ from typing import Any
 from cgroups import Limits, NoCpuController
 from common import REPO, Variant, memory_mb, post, sample_rows, trained_model, variants
 
-from tests.servers import Server, start_server
+from tests.support.servers import Server, start_server
 
 BENCH = REPO / "bench"
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: small real models trained in temp folders, the app, a real server, logs."""
+"""Shared fixtures: small real models trained in temp folders, the app, logs (the real servers
+they share: tests/support/fixtures.py)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import train  # noqa: E402
 from serving.logs import CloudLoggingFormatter  # noqa: E402
-from tests.fixture_types import TrainModel  # noqa: E402
-from tests.penguins_data import TRAIN_ARGS  # noqa: E402
-from tests.servers import SETTINGS_VARIABLES, Server, start_server  # noqa: E402
+from tests.support.fixture_types import TrainModel  # noqa: E402
+from tests.support.penguins_data import TRAIN_ARGS  # noqa: E402
+from tests.support.servers import SETTINGS_VARIABLES  # noqa: E402
+
+# The shared real servers: server, bundled_server, serve (a factory), gcs.
+pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -88,9 +92,9 @@ def penguins_dir(train_model: TrainModel) -> Path:
 
 @pytest.fixture(scope="session")
 def digits_dir(train_model: TrainModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The "digits" model of tests/fuzz_known.py: feature names that look like numbers (0 to 4),
-    a text feature, gaps."""
-    from tests.fuzz_known import digits_csv, digits_train_args
+    """The "digits" model of tests/support/fuzz_targets.py: feature names that look like numbers
+    (0 to 4), a text feature, gaps."""
+    from tests.support.fuzz_targets import digits_csv, digits_train_args
 
     data = digits_csv(tmp_path_factory.mktemp("digits") / "digits.csv")
     return train_model(*digits_train_args(data))
@@ -153,11 +157,3 @@ def serving_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     yield lines
     logger.removeHandler(handler)
     logger.setLevel(previous)
-
-
-@pytest.fixture(scope="module")
-def server(classifier_dir: Path) -> Iterator[Server]:
-    """A real functions-framework server serving a freshly trained classifier."""
-    running = start_server({"MODEL_URI": str(classifier_dir)})
-    yield running
-    running.stop()
