@@ -173,19 +173,25 @@ def _forest(estimator: Any) -> TreeModel:
         float32=True,  # scikit-learn's trees compare float32 inputs
     )
     for member in members:
-        tree = member.tree_
-        model.add(
-            tree.children_left,
-            tree.children_right,
-            tree.feature,
-            tree.threshold,
-            tree.missing_go_to_left,
-            tree.weighted_n_node_samples,
-            tree.value[:, 0, :],
-            scale=1.0 / len(members),
-            target=0,
-        )
+        _add_sklearn_tree(model, member.tree_, member.tree_.value[:, 0, :], 1.0 / len(members), 0)
     return model
+
+
+def _add_sklearn_tree(
+    model: TreeModel, tree: Any, values: np.ndarray, scale: float, target: int
+) -> None:
+    """One fitted scikit-learn `tree_` (its arrays as they are), each leaf's values scaled."""
+    model.add(
+        tree.children_left,
+        tree.children_right,
+        tree.feature,
+        tree.threshold,
+        tree.missing_go_to_left,
+        tree.weighted_n_node_samples,
+        values,
+        scale=scale,
+        target=target,
+    )
 
 
 def _gradient_boosting(estimator: Any) -> TreeModel:
@@ -208,18 +214,8 @@ def _gradient_boosting(estimator: Any) -> TreeModel:
     )
     for stage in estimator.estimators_:
         for target, member in enumerate(stage):
-            tree = member.tree_
-            model.add(
-                tree.children_left,
-                tree.children_right,
-                tree.feature,
-                tree.threshold,
-                tree.missing_go_to_left,
-                tree.weighted_n_node_samples,
-                tree.value[:, 0, 0],
-                scale=float(estimator.learning_rate),
-                target=target,
-            )
+            values = member.tree_.value[:, 0, 0]
+            _add_sklearn_tree(model, member.tree_, values, float(estimator.learning_rate), target)
     assert len(start) == width
     return model
 
