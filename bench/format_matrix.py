@@ -259,7 +259,8 @@ def numeric(rows: list[list[Any]]) -> bool:
 
 def oip_json(names: list[str], rows: list[list[Any]]) -> list[dict[str, Any]]:
     """One [N, width] FP64 tensor of numbers (data flat, as MLServer's clients send it); else
-    one [N] tensor per feature: FP64 for a column of numbers, BYTES for text or gaps ("")."""
+    one [N] tensor per feature: FP64 for a column of numbers, BYTES for text or gaps (null, as
+    JSON BYTES spell a missing value: an empty string there is text)."""
     if numeric(rows):
         flat = [v for row in rows for v in row]
         return [
@@ -271,7 +272,7 @@ def oip_json(names: list[str], rows: list[list[Any]]) -> list[dict[str, Any]]:
         if numeric([column]):
             tensors.append({"name": name, "shape": [len(rows)], "datatype": "FP64", "data": column})
         else:
-            text = ["" if v is None else str(v) for v in column]
+            text = [None if v is None else str(v) for v in column]
             tensors.append({"name": name, "shape": [len(rows)], "datatype": "BYTES", "data": text})
     return tensors
 
