@@ -19,11 +19,10 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-import orjson
 
-from serving import cells
+from serving import cells, jsonio
 from serving.batch import Batch
-from serving.errors import InvalidInput, echo
+from serving.errors import InvalidInput, InvalidJSON, echo
 from serving.exchange import Inference, Request
 from serving.loading import LoadedModel
 from serving.protocols.detect import Decoded
@@ -96,9 +95,9 @@ def read_numbers(body: bytes, schema: Schema) -> Batch | None:
     if data.translate(None, NUMBER_BYTES) or NEGATIVE_ZERO.search(data):
         return None
     try:
-        rows = orjson.loads(b"[[" + data.rstrip(b"\r\n").replace(b"\n", b"],[") + b"]]")
+        rows = jsonio.table_of_numbers(b"[[" + data.rstrip(b"\r\n").replace(b"\n", b"],[") + b"]]")
         numbers = np.array(rows, dtype=np.float64)
-    except (orjson.JSONDecodeError, ValueError, TypeError):
+    except (InvalidJSON, ValueError, TypeError):
         return None
     if order and numbers.ndim == 2 and numbers.shape[1] == len(order):
         numbers = numbers[:, order]
