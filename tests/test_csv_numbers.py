@@ -6,6 +6,7 @@ answer or a message."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 from collections.abc import Callable
@@ -119,6 +120,10 @@ def bodies() -> list[bytes]:
         f"{HEADER}\n{CLEAN_ROW}\n3,5.5\n",
         f"{HEADER}\n{CLEAN_ROW},\n",
         f"{HEADER}\n{CLEAN_ROW}\r3,5.5,0\n",
+        f"{HEADER}\n3,\r5.5,1\n",
+        f"{CLEAN_ROW}\n3,5.5,\r1\n",
+        f"{CLEAN_ROW}\r\n{CLEAN_ROW}\r\r\n",
+        f"{HEADER}\n3,0.{'1' * csv.field_size_limit()},1\n",
         f"{CLEAN_ROW}\n3,5.5,1,2\n",
         "3\n",
         "",

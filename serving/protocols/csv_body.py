@@ -83,7 +83,8 @@ def read_numbers(body: bytes, schema: Schema) -> Batch | None:
 
     It gives exactly what `read_table` and the validation step give, or None: every cell is
     then a JSON number (no spaces, gaps, text, leading zeros or "-0"), which orjson and float()
-    both round correctly, and `cells.matrix` accepts the table whole.
+    both round correctly, every line ends where the csv module ends it, no cell is longer than
+    it takes, and `cells.matrix` accepts the table whole.
     """
     if not schema.numeric:
         return None
@@ -94,6 +95,8 @@ def read_numbers(body: bytes, schema: Schema) -> Batch | None:
     data = rest if order else body
     if data.translate(None, NUMBER_BYTES) or NEGATIVE_ZERO.search(data):
         return None
+    if _lone_cr(data) or _long_line(data):
+        return None
     try:
         rows = jsonio.table_of_numbers(b"[[" + data.rstrip(b"\r\n").replace(b"\n", b"],[") + b"]]")
         numbers = np.array(rows, dtype=np.float64)
@@ -103,6 +106,19 @@ def read_numbers(body: bytes, schema: Schema) -> Batch | None:
         numbers = numbers[:, order]
     matrix = cells.matrix(numbers, schema, "text")
     return None if matrix is None else Batch(rows=matrix, reading="text")
+
+
+def _lone_cr(data: bytes) -> bool:
+    """Whether a carriage return ends no line: JSON reads it as a space, the csv module as the
+    end of a row (or a malformed body)."""
+    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
+
+
+def _long_line(data: bytes) -> bool:
+    """Whether a line may hold a cell the csv module refuses as too long (its field_size_limit),
+    where orjson reads a number of any length."""
+    limit = csv.field_size_limit()
+    return len(data) >= limit and max(map(len, data.split(b"\n"))) >= limit
 
 
 def _header_order(line: bytes, names: Sequence[str]) -> list[int] | None:
