@@ -6,6 +6,7 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -206,16 +207,19 @@ def timed(connection: http.client.HTTPConnection, call: Call) -> float:
 
 def in_turns(calls: Mapping[str, Call], count: int) -> dict[str, list[float]]:
     """`count` timed requests of each call, one of each in turn over one keep-alive connection
-    per call, so the machine's drift hits all alike."""
+    per call, so the machine's drift hits all alike. Each turn takes the calls in an order of
+    its own (shuffled, the same in every run), so no call always follows the same one: a server
+    still busy after its answer, on the CPU the servers share, then slows every other call
+    alike, not the one after it."""
     connections = {
         name: http.client.HTTPConnection("127.0.0.1", call.port, timeout=60)
         for name, call in calls.items()
     }
     found: dict[str, list[float]] = {name: [] for name in calls}
     try:
-        for _ in range(count):
-            for name, call in calls.items():
-                found[name].append(timed(connections[name], call))
+        for turn in range(count):
+            for name in random.Random(turn).sample(list(calls), len(calls)):
+                found[name].append(timed(connections[name], calls[name]))
     finally:
         for connection in connections.values():
             connection.close()

@@ -259,8 +259,8 @@ def numeric(rows: list[list[Any]]) -> bool:
 
 def oip_json(names: list[str], rows: list[list[Any]]) -> list[dict[str, Any]]:
     """One [N, width] FP64 tensor of numbers (data flat, as MLServer's clients send it); else
-    one [N] tensor per feature: FP64 for a column of numbers, BYTES for text or gaps (null: in
-    OIP JSON a string is never missing)."""
+    one [N] tensor per feature: FP64 for a column of numbers, BYTES for text or gaps (null, as
+    JSON BYTES spell a missing value: an empty string there is text)."""
     if numeric(rows):
         flat = [v for row in rows for v in row]
         return [

@@ -12,7 +12,9 @@ bundled model's model.joblib; the function serves the bundled model folder on ON
 --baseline, the function at that commit too, unpacked with `git archive`). Each server is
 pinned to one CPU (the last), the client to another (the first).
 
-Requests, over one keep-alive connection per server, one to each server in turn, in rounds:
+Requests, over one keep-alive connection per server, one to each server in turn (in an order
+shuffled each turn: MLServer stays busy after its answer, on the CPU the servers share, and
+would otherwise slow whichever request always came next), in rounds:
 - MLServer's own: `POST /v2/models/{name}/infer`, one FP64 input of shape [n, 30], data flat.
 - the function's rows request: `POST /` with `{"instances": rows}`.
 - the function's OIP JSON request: MLServer's very body, sent to the function.

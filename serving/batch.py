@@ -29,7 +29,8 @@ class Batch:
     (serving/cells.py): "json" (JSON values), "bigquery" (JSON values, numbers may be spelled as
     text) or "text" (every cell is text: CSV, OIP BYTES in binary data); `column_readings`
     overrides it per column, where a format reads its columns differently (OIP inputs, some in
-    JSON and some in binary data).
+    JSON and some in binary data). `numbers_only`: the JSON body held no text, null or boolean
+    anywhere (serving/protocols/detect.py), so no cell can be one.
     """
 
     rows: Sequence[Any] | np.ndarray | None = None
@@ -37,6 +38,7 @@ class Batch:
     names: Sequence[Any] | None = None
     reading: Reading = "json"
     column_readings: Mapping[str, Reading] | None = None
+    numbers_only: bool = False
 
     def reading_of(self, name: str) -> Reading:
         """How the cells of feature `name` are read."""

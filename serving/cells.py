@@ -91,11 +91,16 @@ def column(values: Sequence[Any] | np.ndarray, feature: Feature, reading: Readin
 
 
 def matrix(
-    rows: Sequence[Any] | np.ndarray, features: Sequence[Feature], reading: Reading
+    rows: Sequence[Any] | np.ndarray,
+    features: Sequence[Feature],
+    reading: Reading,
+    numbers_only: bool = False,
 ) -> np.ndarray | None:
     """All-number features' rows (equal-width lists, or a 2-D array) as their checked float64
     [rows, features] matrix, converted and checked at once in C; None when a cell needs a
     closer look, for `column` to take each column and accept it or say which cell is wrong.
+    `numbers_only`: no cell is text, null or a boolean (the body held none), so JSON's cells
+    need no look before the conversion, which refuses a list or an object in a cell itself.
 
     It gives exactly what `column` gives on each column, or None.
     """
@@ -103,7 +108,7 @@ def matrix(
     if isinstance(rows, np.ndarray) and rows.dtype.kind in "biuf":
         numbers = rows.astype(np.float64, order="C", copy=False)
     else:
-        if reading == "json" and not all_numbers(_flat(rows)):
+        if reading == "json" and not numbers_only and not all_numbers(_flat(rows)):
             return None
         try:
             numbers = np.array(rows, dtype=np.float64, order="C")

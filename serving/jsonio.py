@@ -27,6 +27,15 @@ def decode(body: bytes) -> Any:
         raise InvalidJSON(f"body is not valid JSON: {exc}") from None
 
 
+def table_of_numbers(text: bytes) -> Any:
+    """A CSV table respelled as a JSON array of rows (serving/protocols/csv_body.py), strictly:
+    InvalidJSON for anything but JSON. Not a request body: that is decoded by `decode`."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise InvalidJSON("the table is not JSON") from None
+
+
 def _with_nan_as_null(body: bytes, error: orjson.JSONDecodeError) -> Any:
     """The stdlib parser, reading NaN as None; anything else it finds is still invalid."""
 

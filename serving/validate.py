@@ -40,7 +40,7 @@ def validate(batch: Batch, features: Sequence[Feature], max_rows: int) -> Table:
     elif batch.names is not None:
         rows = _reorder(rows, batch.names, schema.names)
     if schema.numeric:
-        matrix = cells.matrix(rows, schema, batch.reading)
+        matrix = cells.matrix(rows, schema, batch.reading, batch.numbers_only)
         if matrix is not None:
             return Table.from_matrix(matrix)
     return _table(_transpose(rows, len(schema)), schema, batch)

@@ -4,6 +4,11 @@ CSV by its media type; JSON by the one key that names its format. A route that t
 tensors reads its body as an OIP inference request: any media type, and the binary tensor data
 extension's JSON part and bytes. Before any parsing, the body's byte budget: a body that must
 hold more than MAX_ROWS rows is refused (422) while it is still bytes.
+
+A JSON body is read once more, in C, before it is decoded: its skeleton (`skeleton`, the body
+without numbers, commas and spaces) counts its brackets for the budget, and says whether the
+body holds nothing but its format key, numbers, lists and objects (`Decoded.numbers_only`):
+no text, null or boolean in any cell, which the validation step then need not look for.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from serving.protocols.oip_binary import HEADER, split_body
 from serving.protocols.oip_tensor import BINARY_NEEDS_HEADER, is_tensor_list
 
 CSV_TYPES = ("text/csv",)
+# What a JSON number is spelled with, and the commas and spaces between values.
+NUMBERS_AND_SPACES = b"0123456789.eE+-, \t\r\n"
 JSON_TYPES = ("application/json",)
 # "inputs" holds OIP v2 tensors ("tensors") or rows and columns ("inputs").
 BodyFormat = Literal[
@@ -51,11 +58,13 @@ ACCEPTED_SHAPES = (
 @dataclass(slots=True)
 class Decoded:
     """A body whose format is known: `document` is its decoded JSON, or the CSV bytes;
-    `binary` the OIP binary tensor data after the JSON part (a view of the body)."""
+    `binary` the OIP binary tensor data after the JSON part (a view of the body);
+    `numbers_only` that every value but the format key is a number, a list or an object."""
 
     format: BodyFormat
     document: Any
     binary: memoryview | None = None
+    numbers_only: bool = False
 
 
 def detect(request: Request, formats: tuple[BodyFormat, ...], max_rows: int) -> Decoded:
@@ -74,12 +83,13 @@ def detect(request: Request, formats: tuple[BodyFormat, ...], max_rows: int) -> 
             f"Content-Type {echo(request.media_type or '(none)')} is not accepted; "
             "send application/json (or text/csv to / and /invocations)"
         )
-    check_budget(request.body, max_rows)
+    bare = skeleton(request.body)
+    check_budget(bare, max_rows)
     document = jsonio.decode(request.body)
     key = format_key(document, formats)
     if key == "inputs" and is_tensor_list(document["inputs"]):
         return Decoded("tensors", document)
-    return Decoded(key, document)
+    return Decoded(key, document, numbers_only=bare.translate(None, b"[]{}:") == skeleton(key))
 
 
 def _inference_request(request: Request, max_rows: int) -> Decoded:
@@ -98,8 +108,17 @@ def _inference_request(request: Request, max_rows: int) -> Decoded:
     return Decoded("tensors", document, binary)
 
 
+def skeleton(body: bytes | str) -> bytes:
+    """A JSON body (or a key, quoted) without what spells its numbers, commas and spaces: its
+    brackets, braces, colons and the rest of its strings and words, in the same order."""
+    if isinstance(body, str):
+        body = b'"' + body.encode() + b'"'
+    return body.translate(None, NUMBERS_AND_SPACES)
+
+
 def check_budget(body: bytes, max_rows: int, csv: bool = False) -> None:
-    """Refuse a body that must hold more than MAX_ROWS rows, before parsing it.
+    """Refuse a body that must hold more than MAX_ROWS rows, before parsing it (its skeleton
+    holds the same brackets, and counts them sooner).
 
     Parsing builds Python objects for every row, and a few bytes a row (`[],` or a newline)
     would otherwise fill the instance's memory before the row count is known. Every JSON row

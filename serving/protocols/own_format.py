@@ -29,13 +29,15 @@ ROW_SHAPES = (
 
 def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
     """A `features` or `instances` body, answered `{"prediction(s)": ...}`."""
-    batch, methods, single = read_rows(decoded.document, decoded.format)
+    batch, methods, single = read_rows(decoded.document, decoded.format, decoded.numbers_only)
     return predictions(batch, methods, single, read_flag(decoded.document, "explain"))
 
 
-def read_rows(document: dict[str, Any], key: str) -> tuple[Batch, tuple[Method, ...], bool]:
+def read_rows(
+    document: dict[str, Any], key: str, numbers_only: bool = False
+) -> tuple[Batch, tuple[Method, ...], bool]:
     """The rows under `key`, the methods asked for, and whether one row was sent (then one is
-    answered); InvalidInput says what is wrong."""
+    answered); InvalidInput says what is wrong. `numbers_only`: see Batch."""
     unknown = sorted(set(document) - set(ACCEPTED_FIELDS))
     if unknown:
         raise InvalidInput(
@@ -49,7 +51,7 @@ def read_rows(document: dict[str, Any], key: str) -> tuple[Batch, tuple[Method, 
     if not isinstance(rows, list) or not rows:
         raise InvalidInput(f"'{key}' must be a non-empty list: {ROW_SHAPES}")
     methods: tuple[Method, ...] = (method, "predict_proba") if probabilities else (method,)
-    return Batch(rows=rows), methods, single
+    return Batch(rows=rows, numbers_only=numbers_only), methods, single
 
 
 def read_flag(document: dict[str, Any], key: str) -> bool:

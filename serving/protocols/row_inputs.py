@@ -23,5 +23,5 @@ def parse(decoded: Decoded, request: Request, model: LoadedModel) -> Inference:
     if isinstance(inputs, dict):
         return predictions(Batch(columns=inputs), methods)
     if isinstance(inputs, list):
-        return predictions(Batch(rows=inputs), methods)
+        return predictions(Batch(rows=inputs, numbers_only=decoded.numbers_only), methods)
     raise InvalidInput("'inputs' must be a list of rows or an object of feature columns")
