@@ -69,12 +69,16 @@ def score(input_csv: Path, url: str, out: Path, *extra: str) -> subprocess.Compl
 
 
 def start_score(input_csv: Path, url: str, out: Path, *extra: str) -> subprocess.Popen[str]:
+    """score.py as a user starts it at a terminal: Ctrl-C (SIGINT) interrupts it, even when this
+    suite runs in a background job, whose children inherit SIGINT ignored (then Python never
+    raises KeyboardInterrupt)."""
     return subprocess.Popen(
         [sys.executable, "score.py", str(input_csv), "--url", url, "--out", str(out), *extra],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
