@@ -33,6 +33,8 @@ from training.explain_columns import Unexplainable, sources
 from training.export import sample_table, serving_manifest
 from training.folder import describe_model, write_model
 
+pytestmark = pytest.mark.in_process
+
 
 def cancer() -> tuple[pd.DataFrame, np.ndarray]:
     """Breast cancer as a DataFrame (30 names with spaces) and its 0/1 target."""

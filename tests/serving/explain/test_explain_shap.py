@@ -24,6 +24,8 @@ from tests.support.explain_cases import (
     worst,
 )
 
+pytestmark = pytest.mark.in_process
+
 CASES = [(family, task) for family in TREE_FAMILIES + LINEAR_FAMILIES for task in TASKS]
 OUTPUT = {
     "decision_tree": "probability",

@@ -15,6 +15,8 @@ from serving.explain import treeshap
 from serving.explain.treeshap import Forest, Reading, TreeExplainer
 from tests.support.explain_cases import brute_force, decide
 
+pytestmark = pytest.mark.in_process
+
 
 def sklearn_forest(trees: list, width: int) -> Forest:
     """A scikit-learn forest's trees as a Forest (mean of the trees)."""
