@@ -101,6 +101,7 @@ BODY_KEYS = (
     "shape",
     "datatype",
     "predict_method",
+    "explain",
     "outputs",
     "mean radius",
     "calls",
@@ -169,7 +170,10 @@ def _shaped_bodies() -> st.SearchStrategy[Any]:
         }
     )
     return st.one_of(
-        st.fixed_dictionaries({"features": _rows()}, optional={"probabilities": _json_values()}),
+        st.fixed_dictionaries(
+            {"features": _rows()},
+            optional={"probabilities": _json_values(), "explain": _json_values()},
+        ),
         st.fixed_dictionaries({"instances": _rows()}, optional={"parameters": _json_values()}),
         st.fixed_dictionaries({"inputs": st.one_of(_rows(), st.lists(tensor, max_size=2))}),
         st.fixed_dictionaries(

@@ -45,7 +45,7 @@ from tests.support.fuzz_targets import (
 @st.composite
 def native(draw: st.DrawFn) -> Case:
     """This function's format at / and /predict: features or instances, probabilities,
-    predict_method; rows positional or keyed; huge finite numbers in some."""
+    predict_method, explain; rows positional or keyed; huge finite numbers in some."""
     target = draw(st.sampled_from([MAIN, MAIN, DIGITS]))
     huge = target == MAIN and draw(st.booleans())
     rows = draw(some_rows(target, huge))
@@ -59,6 +59,8 @@ def native(draw: st.DrawFn) -> Case:
         body["probabilities"] = probabilities
     if draw(st.booleans()):
         body["parameters"] = {"predict_method": draw(st.sampled_from(["predict", "predict_proba"]))}
+    if target == MAIN and not huge and draw(st.booleans()):
+        body["explain"] = True  # the main model (a linear pipeline) answers explanations
     path = draw(st.sampled_from(["/", "/predict"]))
     return json_case(path, body, success(len(rows), huge), target)
 
